@@ -1,0 +1,73 @@
+# The commands the README names. `make run` and `make test` do all of their own set-up.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+FAKE_PORT ?= 8765
+
+.DEFAULT_GOAL := help
+.PHONY: help run demo test lint format check fake install install-dev clean
+
+help:
+	@echo "make run    set everything up and serve the dashboard on http://$(HOST):$(PORT)"
+	@echo "make demo   the same, sending to the local fake of Segment instead of Segment"
+	@echo "make test   run the whole test suite"
+	@echo "make lint   ruff, formatting and migration checks"
+	@echo "make fake   run only the local fake of Segment on port $(FAKE_PORT)"
+
+# The virtualenv is rebuilt only when the requirements change.
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || { interpreter=$$(scripts/find-python) && "$$interpreter" -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.env:
+	$(PY) scripts/make_env.py .env
+
+install: $(VENV)/.installed node_modules/.installed
+install-dev: $(VENV)/.installed-dev node_modules/.installed
+
+run: install .env
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py ensure_admin
+	@echo "Serving the dashboard on http://$(HOST):$(PORT)/ with a task worker; Ctrl-C stops both."
+	@$(PY) manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The dashboard, sending to the local fake of Segment: try everything without a Segment account.
+demo: install .env
+	@$(PY) manage.py fake_segment --port $(FAKE_PORT) & fake=$$!; \
+	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
+	SEGMENT_TRACKING_API_URL=http://127.0.0.1:$(FAKE_PORT) \
+	SEGMENT_PUBLIC_API_URL=http://127.0.0.1:$(FAKE_PORT) \
+	SEGMENT_PROFILES_API_URL=http://127.0.0.1:$(FAKE_PORT) \
+	$(MAKE) --no-print-directory run
+
+fake: install .env
+	$(PY) manage.py fake_segment --port $(FAKE_PORT)
+
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	SEGADMIN_ENV_FILE=none DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache

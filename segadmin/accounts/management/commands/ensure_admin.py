@@ -1,0 +1,31 @@
+"""Create the `admin` account on the first run and print its password once."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+
+from segadmin.accounts.roles import ADMIN
+
+
+class Command(BaseCommand):
+    help = "Create an `admin` superuser with a random password if no user exists yet."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args: Any, username: str, **options: Any) -> None:
+        if User.objects.exists():
+            return
+        password = secrets.token_urlsafe(12)
+        user = User.objects.create_superuser(username=username, email="", password=password)
+        user.groups.add(Group.objects.get(name=ADMIN))
+        bar = "=" * 64
+        self.stdout.write(
+            f"\n{bar}\n  Created the first account. Log in at http://127.0.0.1:8000/\n"
+            f"  username: {username}\n  password: {password}\n"
+            f"  This password is shown only once: change it after logging in.\n{bar}\n"
+        )

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Capability(models.Model):
+    """Not a table: the home of the app-wide permissions that the roles are made of.
+
+    Screens check these (``accounts.send_identify`` ...) rather than model permissions, so a
+    role means "what this person may do", whatever models later features add.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("send_identify", "Send Identify calls"),
+            ("send_events", "Send Track, Page, Screen, Group and Alias calls"),
+            ("make_api_call", "Make raw API calls"),
+            ("bulk_import", "Run bulk imports"),
+            ("lookup_users", "Look users up"),
+            ("view_all_audit", "Read every audit entry (not only one's own)"),
+            ("export_audit", "Export and verify the audit log"),
+            ("manage_credentials", "Manage workspaces and sources"),
+            ("manage_users", "Manage users and their roles"),
+        ]
+
+    def __str__(self) -> str:
+        return "capability"

@@ -1,0 +1,33 @@
+"""The navigation bar: each link is shown only to the people whose role may use it.
+
+A feature adds its screen here; the label is part of the product's contract (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    permission: str
+
+
+NAVIGATION: tuple[NavItem, ...] = ()
+
+
+def visible_items(request: HttpRequest) -> list[dict[str, str | bool]]:
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    items: list[dict[str, str | bool]] = []
+    for item in NAVIGATION:
+        if user.has_perm(item.permission):
+            url = reverse(item.url_name)
+            items.append({"label": item.label, "url": url, "active": request.path.startswith(url)})
+    return items

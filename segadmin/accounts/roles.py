@@ -1,0 +1,26 @@
+"""The three roles. Each is a Django group created by migration 0002 with these permissions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+MARKETER = "Marketer"
+SUPPORT = "Support"
+ADMIN = "Admin"
+ROLES = (MARKETER, SUPPORT, ADMIN)
+
+
+def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The most powerful role the user holds (a superuser counts as Admin)."""
+    if not user.is_authenticated:
+        return None
+    if getattr(user, "is_superuser", False):
+        return ADMIN
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    for role in (ADMIN, SUPPORT, MARKETER):
+        if role in names:
+            return role
+    return None

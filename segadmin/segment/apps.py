@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SegmentConfig(AppConfig):
+    name = "segadmin.segment"
+    label = "segment"
+    verbose_name = "Segment APIs"

@@ -1,0 +1,159 @@
+"""Fixtures shared by the whole suite: personas, the network guard and the browser."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+CHROMIUM = os.environ.get("SEGADMIN_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "correct horse battery staple"
+
+
+# --- Personas -------------------------------------------------------------------------------
+
+
+def make_user(username: str, role: str | None, **extra: Any) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def marketer(db: None) -> User:
+    return make_user("maria", "Marketer", email="maria@example.com")
+
+
+@pytest.fixture
+def support(db: None) -> User:
+    return make_user("sam", "Support", email="sam@example.com")
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    """An Admin by role (not a superuser): replaces pytest-django's fixture of that name."""
+    return make_user("ada", "Admin", email="ada@example.com")
+
+
+@pytest.fixture
+def superuser(db: None) -> User:
+    return User.objects.create_superuser("root", "root@example.com", PASSWORD)
+
+
+@pytest.fixture
+def no_role_user(db: None) -> User:
+    return make_user("nora", None)
+
+
+@pytest.fixture
+def persona(request: pytest.FixtureRequest) -> Callable[[str], User]:
+    """persona("marketer") -> the user of that fixture; for parametrised role tests."""
+    return lambda name: request.getfixturevalue(name)
+
+
+# --- No test may reach the network ----------------------------------------------------------
+
+
+def _is_local(address: Any) -> bool:
+    if not isinstance(address, tuple):  # Unix sockets
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection to an address outside 127.0.0.0/8 and ::1 fails the test loudly."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guard(address: Any) -> None:
+        if not _is_local(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        guard(address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        guard(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+# --- Browser tests --------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    have_chromium = os.path.exists(CHROMIUM) or shutil.which("chromium")
+    for item in items:
+        if "page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+            if not have_chromium:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"Chromium not found at {CHROMIUM}: install it with "
+                        "`sudo apt-get install -y chromium` (Debian/Ubuntu) to run browser tests"
+                    )
+                )
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    # Playwright cannot download its own browsers here: use the system Chromium.
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture
+def browser_errors(page: Any, live_server: Any) -> Iterator[list[str]]:
+    """Console errors, page errors and requests that leave 127.0.0.1, collected for asserts."""
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+
+    def check_request(request: Any) -> None:
+        url = request.url
+        if not url.startswith(("http://localhost", "http://127.0.0.1", "data:", "about:")):
+            errors.append(f"request left the machine: {url}")
+
+    page.on("request", check_request)
+    yield errors
+
+
+def log_in(page: Any, live_server: Any, username: str, password: str = PASSWORD) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
