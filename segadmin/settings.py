@@ -91,6 +91,9 @@ INSTALLED_APPS = [
     "segadmin.accounts",
     "segadmin.home",
     "segadmin.segment",
+    "segadmin.credentials",
+    "segadmin.audit",
+    "segadmin.calls",
 ]
 
 MIDDLEWARE = [
