@@ -1,0 +1,124 @@
+"""Workspaces and Sources: where segadmin sends, and the encrypted secrets it sends with.
+
+Secrets are stored only as Fernet tokens (see crypto.py) plus a hint of their last four
+characters for the mask. Reading one back raises SecretUnreadable naming the object, never
+returns a blank.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from segadmin.credentials import crypto
+
+REGIONS = [("us", "US"), ("eu", "EU")]
+
+
+class Workspace(models.Model):
+    name = models.CharField("Name", max_length=200)
+    region = models.CharField("Region", max_length=2, choices=REGIONS, default="us")
+    segment_workspace_id = models.CharField("Segment workspace ID", max_length=100, blank=True)
+    slug = models.CharField("Slug", max_length=200, blank=True)
+    token_encrypted = models.TextField()
+    token_hint = models.CharField(max_length=4, blank=True)
+    profiles_space_id = models.CharField("Profile API space ID", max_length=100, blank=True)
+    profiles_token_encrypted = models.TextField(blank=True)
+    profiles_token_hint = models.CharField(max_length=4, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Columns holding Fernet tokens, for rotate_keys and the "no plaintext" tests.
+    SECRET_FIELDS = ("token_encrypted", "profiles_token_encrypted")
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def describe_secret(self, field: str) -> str:
+        """Words naming one secret of this workspace, for errors (never the secret)."""
+        secret = "Profile API token" if field == "profiles_token_encrypted" else "Public API token"
+        return f'the {secret} of workspace "{self.name}" (id {self.pk})'
+
+    def public_api_token(self) -> str:
+        return crypto.decrypt(self.token_encrypted, what=self.describe_secret("token_encrypted"))
+
+    def profiles_token(self) -> str | None:
+        if not self.profiles_token_encrypted:
+            return None
+        return crypto.decrypt(
+            self.profiles_token_encrypted, what=self.describe_secret("profiles_token_encrypted")
+        )
+
+    @property
+    def has_profiles_api(self) -> bool:
+        return bool(self.profiles_space_id and self.profiles_token_encrypted)
+
+    def set_public_api_token(self, value: str) -> None:
+        self.token_encrypted = crypto.encrypt(value)
+        self.token_hint = crypto.hint_of(value)
+
+    def set_profiles_token(self, value: str) -> None:
+        """Store a Profile API token; an empty value removes it."""
+        self.profiles_token_encrypted = crypto.encrypt(value) if value else ""
+        self.profiles_token_hint = crypto.hint_of(value) if value else ""
+
+    @property
+    def token_mask(self) -> str:
+        return crypto.mask(self.token_hint)
+
+    @property
+    def profiles_token_mask(self) -> str:
+        return crypto.mask(self.profiles_token_hint) if self.profiles_token_encrypted else ""
+
+
+class Source(models.Model):
+    name = models.CharField("Name", max_length=200)
+    region = models.CharField("Region", max_length=2, choices=REGIONS, default="us")
+    workspace = models.ForeignKey(
+        Workspace,
+        verbose_name="Workspace",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sources",
+    )
+    segment_source_id = models.CharField("Segment source ID", max_length=100, blank=True)
+    slug = models.CharField("Slug", max_length=200, blank=True)
+    enabled = models.BooleanField("Enabled", default=True)
+    write_key_encrypted = models.TextField()
+    write_key_hint = models.CharField(max_length=4, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SECRET_FIELDS = ("write_key_encrypted",)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            # Import matches on Segment's id, so one Segment source is one row here.
+            models.UniqueConstraint(
+                fields=["segment_source_id"],
+                condition=~models.Q(segment_source_id=""),
+                name="credentials_source_unique_segment_id",
+                violation_error_message="A source with this Segment source ID already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def describe_secret(self, field: str = "write_key_encrypted") -> str:
+        return f'the write key of source "{self.name}" (id {self.pk})'
+
+    def write_key(self) -> str:
+        return crypto.decrypt(self.write_key_encrypted, what=self.describe_secret())
+
+    def set_write_key(self, value: str) -> None:
+        self.write_key_encrypted = crypto.encrypt(value)
+        self.write_key_hint = crypto.hint_of(value)
+
+    @property
+    def write_key_mask(self) -> str:
+        return crypto.mask(self.write_key_hint)
