@@ -1,0 +1,101 @@
+"""Start-up refuses bad configuration with a message naming the variable and the fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_SECRET = "s" * 50
+
+
+def start(**env: str) -> subprocess.CompletedProcess[str]:
+    """Load the real settings in a fresh interpreter with exactly this environment."""
+    base = {
+        "PATH": os.environ["PATH"],
+        "SEGADMIN_ENV_FILE": "none",
+        "DJANGO_SETTINGS_MODULE": "segadmin.settings",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_it_starts_with_good_settings() -> None:
+    result = start(SECRET_KEY=GOOD_SECRET, SEGADMIN_ENCRYPTION_KEYS=Fernet.generate_key().decode())
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off() -> None:
+    result = start(SEGADMIN_ENCRYPTION_KEYS=Fernet.generate_key().decode())
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "secrets.token_urlsafe" in result.stderr
+
+
+def test_it_refuses_a_short_secret_key() -> None:
+    result = start(SECRET_KEY="short", SEGADMIN_ENCRYPTION_KEYS=Fernet.generate_key().decode())
+    assert result.returncode != 0
+    assert "SECRET_KEY is too short" in result.stderr
+
+
+def test_it_refuses_to_start_without_encryption_keys_when_debug_is_off() -> None:
+    result = start(SECRET_KEY=GOOD_SECRET)
+    assert result.returncode != 0
+    assert "SEGADMIN_ENCRYPTION_KEYS is not set" in result.stderr
+    assert "Fernet.generate_key()" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["not-a-key", "abc,def", "x" * 44])
+def test_it_refuses_a_malformed_encryption_key(bad: str) -> None:
+    result = start(SECRET_KEY=GOOD_SECRET, SEGADMIN_ENCRYPTION_KEYS=bad)
+    assert result.returncode != 0
+    assert "SEGADMIN_ENCRYPTION_KEYS: key number 1 is not a valid Fernet key" in result.stderr
+
+
+def test_it_names_which_key_of_several_is_malformed() -> None:
+    good = Fernet.generate_key().decode()
+    result = start(SECRET_KEY=GOOD_SECRET, SEGADMIN_ENCRYPTION_KEYS=f"{good},broken")
+    assert result.returncode != 0
+    assert "key number 2" in result.stderr
+
+
+def test_debug_mode_starts_without_keys_for_a_first_look() -> None:
+    result = start(DEBUG="true")
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_secret_values_never_appear_in_the_error() -> None:
+    result = start(SECRET_KEY=GOOD_SECRET, SEGADMIN_ENCRYPTION_KEYS="my-very-private-material")
+    assert result.returncode != 0
+    assert "my-very-private-material" not in result.stderr + result.stdout
+
+
+def test_make_env_writes_working_keys_once(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    first = subprocess.run(
+        [sys.executable, "scripts/make_env.py", str(env_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Wrote" in first.stdout
+    content = env_file.read_text()
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+    result = start(SEGADMIN_ENV_FILE=str(env_file))
+    assert result.returncode == 0, result.stderr
+    subprocess.run([sys.executable, "scripts/make_env.py", str(env_file)], cwd=ROOT, check=True)
+    assert env_file.read_text() == content, "an existing .env must never be overwritten"
