@@ -1,0 +1,44 @@
+"""Errors of the Segment client: validation problems and unsafe raw requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason Segment would refuse or silently drop a message.
+
+    ``field`` is the message key it concerns ("" for the whole message); ``index`` is the
+    position of the message in a batch (None for a single message).
+    """
+
+    field: str
+    code: str
+    message: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        if self.index is None:
+            return self.message
+        return f"Message {self.index + 1}: {self.message}"
+
+
+class MessageInvalid(Exception):
+    """Raised by validation with every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems) or "invalid message")
+
+    def codes(self) -> list[str]:
+        return [p.code for p in self.problems]
+
+
+class UnsafeRequest(Exception):
+    """A raw request that could leave the configured Segment base or smuggle a header."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(message)
