@@ -1,0 +1,335 @@
+"""The hash chain of the audit log: appending rows and verifying the whole log.
+
+Each row's ``hash`` is SHA-256 over the previous row's hash, its ``seq`` and a canonical
+encoding of its content (see ``HASHED_FIELDS``). Appends run in one short transaction that
+locks the single ``ChainHead`` row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers), so concurrent writers on any number of
+machines still produce one contiguous chain.
+
+Not hashed, on purpose: the user/source/workspace foreign keys (the database empties them
+when the user, source or workspace is deleted; the name and id snapshots are hashed), and on
+request rows the outcome copy columns (filled once, after sending; checked against the
+chained outcome row instead).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from segadmin.audit.models import AuditEntry, ChainHead, Kind
+
+GENESIS_HASH = "0" * 64
+
+# Content columns, in the order they are encoded. Changing this list breaks every chain.
+HASHED_FIELDS = (
+    "kind",
+    "created_at",
+    "username",
+    "role",
+    "ip",
+    "user_agent",
+    "action",
+    "target_type",
+    "target_id",
+    "target_name",
+    "details",
+    "source_ref",
+    "source_name",
+    "workspace_ref",
+    "workspace_name",
+    "api",
+    "call_type",
+    "method",
+    "url",
+    "request_headers",
+    "user_id",
+    "anonymous_id",
+    "event",
+    "message_id",
+    "related_to_id",
+    "relation",
+    "bulk_job_id",
+    "request_entry_id",
+    "response_headers",
+)
+# An outcome row's own answer; on a request row, the copy (not hashed there).
+OUTCOME_FIELDS = ("outcome", "error", "response_status", "attempts", "duration_ms")
+BLOB_FIELDS = ("request_body", "response_body")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_KIND_REQUEST = str(Kind.REQUEST)
+_KIND_OUTCOME = str(Kind.OUTCOME)
+
+
+def _encode_row(
+    seq: int,
+    prev_hash: str,
+    content: Sequence[Any],
+    outcome: Sequence[Any],
+    blobs: Sequence[Any],
+) -> str:
+    """The SHA-256 of one row, from the values as they read back from the database."""
+    values = list(content)
+    # created_at as integer microseconds: exact, and the same on every database.
+    values[1] = (values[1] - _EPOCH) // _MICROSECOND
+    if values[0] != _KIND_REQUEST:
+        values.extend(outcome)
+    digest = hashlib.sha256()
+    digest.update(f"{prev_hash}\n{seq}\n".encode())
+    digest.update(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode())
+    for blob in blobs:
+        data = bytes(blob) if blob else b""
+        digest.update(b"\n%d:" % len(data))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def row_hash(entry: AuditEntry) -> str:
+    return _encode_row(
+        entry.seq,
+        entry.prev_hash,
+        [getattr(entry, name) for name in HASHED_FIELDS],
+        [getattr(entry, name) for name in OUTCOME_FIELDS],
+        [getattr(entry, name) for name in BLOB_FIELDS],
+    )
+
+
+def _locked_head() -> ChainHead:
+    """The chain head, locked until the surrounding transaction ends."""
+    try:
+        return ChainHead.objects.select_for_update().get(pk=1)
+    except ChainHead.DoesNotExist:
+        # Gone (a test flush, a restore without it): rebuild it from the last row.
+        last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+        seq, digest = last or (0, GENESIS_HASH)
+        try:
+            with transaction.atomic():
+                ChainHead.objects.create(pk=1, last_seq=seq, last_hash=digest)
+        except IntegrityError:
+            pass  # another writer made it first
+        return ChainHead.objects.select_for_update().get(pk=1)
+
+
+def append(entries: Sequence[AuditEntry], *, batch_size: int = 2000) -> Sequence[AuditEntry]:
+    """Number, hash and insert ``entries`` at the end of the chain, in one transaction.
+
+    Runs inside the caller's transaction when there is one (its rows then commit with it);
+    otherwise commits before returning. ``created_at`` is set here, under the lock, unless
+    the caller set it, so the log's order and its clock agree.
+    """
+    with transaction.atomic():
+        head = _locked_head()
+        seq, previous = head.last_seq, head.last_hash
+        now = timezone.now()
+        for entry in entries:
+            seq += 1
+            entry.seq = seq
+            entry.prev_hash = previous
+            if entry.created_at is None:
+                entry.created_at = now
+            entry.hash = previous = row_hash(entry)
+        AuditEntry.objects.bulk_create(entries, batch_size=batch_size)
+        ChainHead.objects.filter(pk=head.pk).update(last_seq=seq, last_hash=previous)
+    return entries
+
+
+# --- verification ---------------------------------------------------------------------------
+
+CHANGED = "changed row"
+MISSING = "missing row"
+INSERTED = "inserted row"
+OUTCOME_MISMATCH = "outcome copy mismatch"
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first place where the log does not hold together."""
+
+    seq: int
+    id: int | None
+    problem: str  # CHANGED, MISSING, INSERTED or OUTCOME_MISMATCH
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}" + (f" (id {self.id})" if self.id is not None else "")
+        return f"{where}: {self.problem}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    count: int
+    last_seq: int
+    last_hash: str
+    broken: Break | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+    def __str__(self) -> str:
+        if self.broken is None:
+            return f"OK: {self.count} entries"
+        return f"BROKEN at {self.broken}"
+
+
+def _rows(chunk_size: int) -> Iterable[tuple[Any, ...]]:
+    columns = ("id", "seq", "prev_hash", "hash", *HASHED_FIELDS, *OUTCOME_FIELDS, *BLOB_FIELDS)
+    return AuditEntry.objects.order_by("seq").values_list(*columns).iterator(chunk_size=chunk_size)
+
+
+def verify_chain(*, chunk_size: int = 5000) -> VerifyReport:
+    """Walk the whole log in seq order, streaming, and report the first break (or OK).
+
+    Finds: a row whose content no longer matches its hash (changed), a gap in seq or rows
+    missing from the end (missing), a row that does not follow the one before it or lies
+    beyond the chain head (inserted), and an outcome copy on a request row that differs from
+    its chained outcome row (outcome copy mismatch).
+    """
+    started = time.perf_counter()
+    head = ChainHead.objects.filter(pk=1).values_list("last_seq", "last_hash").first()
+    head_seq = head[0] if head else None
+
+    n_content = len(HASHED_FIELDS)
+    content_end = 4 + n_content
+    outcome_end = content_end + len(OUTCOME_FIELDS)
+    kind_at = 4
+    request_entry_at = 4 + HASHED_FIELDS.index("request_entry_id")
+
+    expected, previous, count = 1, GENESIS_HASH, 0
+    # Request rows still waiting for their outcome row: id -> (seq, outcome copy).
+    waiting: dict[int, tuple[int, tuple[Any, ...]]] = {}
+
+    def report(broken: Break | None, last_seq: int) -> VerifyReport:
+        return VerifyReport(count, last_seq, previous, broken, time.perf_counter() - started)
+
+    for row in _rows(chunk_size):
+        row_id, seq, prev_hash, stored = row[0], row[1], row[2], row[3]
+        content = row[4:content_end]
+        outcome = row[content_end:outcome_end]
+        if seq < expected:
+            return report(
+                Break(seq, row_id, INSERTED, f"seq {seq} is outside the chain, which starts at 1"),
+                expected - 1,
+            )
+        if seq > expected:
+            gap = f"seq {expected}" if seq == expected + 1 else f"seq {expected} to {seq - 1}"
+            return report(
+                Break(seq, row_id, MISSING, f"{gap} is absent just before this entry"),
+                expected - 1,
+            )
+        if head_seq is not None and seq > head_seq:
+            return report(
+                Break(
+                    seq,
+                    row_id,
+                    INSERTED,
+                    f"it lies beyond the last entry the app wrote (seq {head_seq})",
+                ),
+                seq - 1,
+            )
+        computed = _encode_row(seq, prev_hash, content, outcome, row[outcome_end:])
+        if computed != stored:
+            return report(
+                Break(seq, row_id, CHANGED, "its content no longer matches its hash"), seq - 1
+            )
+        if prev_hash != previous:
+            return report(
+                Break(
+                    seq,
+                    row_id,
+                    INSERTED,
+                    "it does not follow the entry before it (one of them was inserted or "
+                    "replaced behind the app's back)",
+                ),
+                seq - 1,
+            )
+        kind = row[kind_at]
+        if kind == _KIND_REQUEST:
+            waiting[row_id] = (seq, tuple(outcome))
+        elif kind == _KIND_OUTCOME:
+            request_id = row[request_entry_at]
+            request = waiting.pop(request_id, None)
+            if request is None:
+                return report(
+                    Break(
+                        seq,
+                        row_id,
+                        INSERTED,
+                        f"it answers entry id {request_id}, which is not an earlier request "
+                        "without an answer",
+                    ),
+                    seq - 1,
+                )
+            if request[1] != tuple(outcome):
+                return report(
+                    Break(
+                        request[0],
+                        request_id,
+                        OUTCOME_MISMATCH,
+                        f"the outcome shown on the entry {_describe(request[1])} differs from "
+                        f"its recorded outcome (seq {seq}) {_describe(tuple(outcome))}",
+                    ),
+                    seq - 1,
+                )
+        previous, expected, count = stored, seq + 1, count + 1
+
+    for request_id, (seq, copy) in waiting.items():
+        if any(value not in (None, "") for value in copy):
+            return report(
+                Break(
+                    seq,
+                    request_id,
+                    OUTCOME_MISMATCH,
+                    f"the entry shows an outcome {_describe(copy)} but no outcome was recorded",
+                ),
+                expected - 1,
+            )
+    if head is not None and head_seq is not None and expected - 1 < head_seq:
+        return report(
+            Break(
+                expected,
+                None,
+                MISSING,
+                f"the log ends at seq {expected - 1} but the app wrote up to seq {head_seq}",
+            ),
+            expected - 1,
+        )
+    if head is not None and count and head_seq == expected - 1 and head[1] != previous:
+        return report(
+            Break(
+                expected - 1,
+                None,
+                CHANGED,
+                "the last entry is not the one the app wrote (its hash differs from the "
+                "chain head)",
+            ),
+            expected - 1,
+        )
+    return report(None, expected - 1)
+
+
+def _describe(outcome: tuple[Any, ...]) -> str:
+    status, error, code, attempts, duration = outcome
+    if status is None:
+        return "(none)"
+    parts = [str(status)]
+    if code is not None:
+        parts.append(f"HTTP {code}")
+    if error:
+        parts.append(str(error))
+    if attempts is not None:
+        parts.append(f"{attempts} attempt(s)")
+    if duration is not None:
+        parts.append(f"{duration:.0f} ms")
+    return "(" + ", ".join(parts) + ")"

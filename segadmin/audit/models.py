@@ -1,0 +1,288 @@
+"""The audit log: one append-only, hash-chained table.
+
+Three kinds of rows share the table and one chain (``seq`` 1, 2, 3 ... with no gaps):
+
+- ``request``: one HTTP request to Segment, written and committed *before* it leaves;
+- ``outcome``: what came back (or why nothing did), its own chained row pointing at the request;
+- ``event``: a credential or role change.
+
+The outcome is also copied once onto its request row (``outcome``, ``error``,
+``response_status``, ``attempts``, ``duration_ms``) so the audit list can filter without a
+join; those copy columns are the only thing ever written to an existing row, and
+``verify_chain`` checks them against the chained outcome row.
+
+Rows are written only by ``segadmin.audit.chain.append`` (through ``segadmin.audit.log``):
+``save()``, ``delete()`` and queryset ``update()``/``delete()`` refuse, and on PostgreSQL a
+trigger refuses UPDATE, DELETE and TRUNCATE whoever runs them (migration 0002).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+# Searchable ID columns keep this many characters; the full value stays in the request body.
+SEARCH_KEY_LENGTH = 255
+# Bodies bigger than this are stored zlib-compressed: kept whole, never cut.
+COMPRESS_ABOVE = 2048
+_RAW, _ZLIB = b"r", b"z"
+
+
+class AppendOnly(Exception):
+    """Raised on any attempt to change or delete an audit entry."""
+
+    def __init__(self, what: str = "changed or deleted") -> None:
+        super().__init__(f"The audit log is append-only: entries cannot be {what}.")
+
+
+class Kind(models.TextChoices):
+    REQUEST = "request", "request to Segment"
+    OUTCOME = "outcome", "outcome of a request"
+    EVENT = "event", "event"
+
+
+class Outcome(models.TextChoices):
+    SENT = "sent", "sent"
+    REJECTED = "rejected", "rejected by Segment"
+    FAILED = "failed", "failed"
+
+
+NO_ANSWER = "no answer recorded"
+
+
+def pack_body(data: bytes) -> bytes:
+    """Store small bodies as they are (readable in the raw database), large ones compressed."""
+    if len(data) > COMPRESS_ABOVE:
+        return _ZLIB + zlib.compress(data, 6)
+    return _RAW + data
+
+
+def unpack_body(stored: bytes | memoryview | None) -> bytes:
+    if not stored:
+        return b""
+    stored = bytes(stored)
+    if stored[:1] == _ZLIB:
+        return zlib.decompress(stored[1:])
+    return stored[1:]
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnly("changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("deleted")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise AppendOnly("changed")
+
+    def update_or_create(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnly("changed")
+
+    def _fill_outcome_copy(self, **columns: Any) -> int:
+        """The one permitted write to existing rows: the outcome copy, while it is still empty."""
+        return models.QuerySet.update(
+            self.filter(kind=Kind.REQUEST, outcome__isnull=True), **columns
+        )
+
+    def listed(self) -> AuditEntryQuerySet:
+        """The entries a person reads: requests (with their outcome copy) and events."""
+        return self.exclude(kind=Kind.OUTCOME)
+
+
+class AuditEntry(models.Model):
+    # --- the chain
+    seq = models.BigIntegerField("sequence number", unique=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField("when")
+
+    # --- who (the FK is emptied when the user is deleted; the text stays). Not "user": that
+    # would clash with the Segment user_id column below.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # covered by the (actor_user, seq) index
+    )
+    username = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=32, blank=True)
+    ip = models.CharField("IP address", max_length=45, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+
+    # --- events (credential and role changes)
+    action = models.CharField(max_length=64, blank=True)
+    target_type = models.CharField(max_length=32, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_name = models.CharField(max_length=255, blank=True)
+    details = models.TextField(blank=True, help_text="JSON; never a secret")
+
+    # --- where (snapshots survive deletion of the source or workspace)
+    source = models.ForeignKey(
+        "credentials.Source",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    source_ref = models.CharField("source id", max_length=64, blank=True)
+    source_name = models.CharField(max_length=255, blank=True)
+    workspace = models.ForeignKey(
+        "credentials.Workspace",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    workspace_ref = models.CharField("workspace id", max_length=64, blank=True)
+    workspace_name = models.CharField(max_length=255, blank=True)
+
+    # --- the request, redacted
+    api = models.CharField(max_length=16, blank=True)
+    call_type = models.CharField(max_length=64, blank=True)
+    method = models.CharField(max_length=16, blank=True)
+    url = models.TextField(blank=True)
+    request_headers = models.TextField(blank=True, help_text="JSON, Authorization masked")
+    request_body = models.BinaryField(default=b"", blank=True, help_text="packed JSON")
+    user_id = models.CharField("user ID", max_length=SEARCH_KEY_LENGTH, blank=True)
+    anonymous_id = models.CharField("anonymous ID", max_length=SEARCH_KEY_LENGTH, blank=True)
+    event = models.CharField("event name", max_length=SEARCH_KEY_LENGTH, blank=True)
+    message_id = models.CharField("message ID", max_length=SEARCH_KEY_LENGTH, blank=True)
+    related_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="related_entries"
+    )
+    relation = models.CharField(max_length=32, blank=True)
+    # NULL, not "": most entries belong to no bulk job, and the index stays small.
+    bulk_job_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    request_entry = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outcome_record",
+        help_text="On an outcome row: the request it answers.",
+    )
+
+    # --- the answer: own columns on outcome rows; the first five are copied onto the request
+    # NULL means "no answer recorded", and only a NULL outcome may ever be filled in.
+    outcome = models.CharField(  # noqa: DJ001
+        max_length=16, choices=Outcome.choices, null=True, blank=True
+    )
+    error = models.CharField(max_length=500, blank=True)
+    response_status = models.IntegerField("HTTP status", null=True, blank=True)
+    attempts = models.IntegerField(null=True, blank=True)
+    duration_ms = models.FloatField("duration (ms)", null=True, blank=True)
+    response_headers = models.TextField(blank=True, help_text="JSON")
+    response_body = models.BinaryField(default=b"", blank=True, help_text="packed bytes")
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+        ordering = ["-seq"]
+        default_permissions = ("view",)
+        # The audit list pages newest-first by seq (keyset: WHERE seq < cursor ORDER BY seq
+        # DESC), so every equality filter gets a (column, seq) index.
+        indexes = [
+            models.Index(fields=["created_at"], name="audit_created_at"),
+            models.Index(fields=["kind", "seq"], name="audit_kind_seq"),
+            models.Index(fields=["actor_user", "seq"], name="audit_actor_user_seq"),
+            models.Index(fields=["username", "seq"], name="audit_username_seq"),
+            models.Index(fields=["role", "seq"], name="audit_role_seq"),
+            models.Index(fields=["action", "seq"], name="audit_action_seq"),
+            models.Index(fields=["call_type", "seq"], name="audit_call_type_seq"),
+            models.Index(fields=["source", "seq"], name="audit_source_seq"),
+            models.Index(fields=["workspace", "seq"], name="audit_workspace_seq"),
+            models.Index(fields=["outcome", "seq"], name="audit_outcome_seq"),
+            models.Index(fields=["response_status", "seq"], name="audit_status_seq"),
+            models.Index(fields=["user_id", "seq"], name="audit_user_id_seq"),
+            models.Index(fields=["anonymous_id", "seq"], name="audit_anonymous_id_seq"),
+            models.Index(fields=["event", "seq"], name="audit_event_seq"),
+            models.Index(fields=["message_id", "seq"], name="audit_message_id_seq"),
+            models.Index(fields=["bulk_job_id", "seq"], name="audit_bulk_job_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.summary_line}"
+
+    # --- append-only
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        raise AppendOnly("saved directly (segadmin.audit.log writes them)")
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("deleted")
+
+    # --- reading
+
+    @property
+    def summary_line(self) -> str:
+        if self.kind == Kind.EVENT:
+            return f"{self.action} {self.target_type} {self.target_name}".strip()
+        if self.kind == Kind.OUTCOME:
+            return f"outcome of #{self.request_entry_id}: {self.outcome_label}"
+        return f"{self.call_type} {self.method} {self.url}"
+
+    @property
+    def outcome_label(self) -> str:
+        """'sent', 'rejected by Segment (HTTP 400)', 'failed: <reason>' or 'no answer recorded'."""
+        if self.kind == Kind.EVENT:
+            return ""
+        if self.outcome == Outcome.SENT:
+            return "sent"
+        if self.outcome == Outcome.REJECTED:
+            return f"rejected by Segment (HTTP {self.response_status})"
+        if self.outcome == Outcome.FAILED:
+            return f"failed: {self.error or 'no reason given'}"
+        return NO_ANSWER
+
+    @property
+    def details_data(self) -> Any:
+        return json.loads(self.details) if self.details else None
+
+    @property
+    def request_headers_data(self) -> dict[str, str]:
+        return json.loads(self.request_headers) if self.request_headers else {}
+
+    @property
+    def request_body_data(self) -> Any:
+        """The redacted request body: a JSON object, or text, or None."""
+        raw = unpack_body(self.request_body)
+        return json.loads(raw) if raw else None
+
+    @property
+    def response_headers_data(self) -> dict[str, str]:
+        return json.loads(self.response_headers) if self.response_headers else {}
+
+    @property
+    def response_body_bytes(self) -> bytes:
+        return unpack_body(self.response_body)
+
+    def response_body_text(self) -> str:
+        return self.response_body_bytes.decode("utf-8", errors="replace")
+
+
+class ChainHead(models.Model):
+    """One row: the last seq and hash, locked (SELECT ... FOR UPDATE) to serialise appends.
+
+    It also lets ``verify_chain`` notice rows removed from the end of the log.
+    """
+
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"chain head at {self.last_seq}"
