@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group, User
 
+# The local fake of Segment: `fake_segment` and `fake_segment_server` fixtures.
+pytest_plugins = ["tests.fake_segment"]
+
 CHROMIUM = os.environ.get("SEGADMIN_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
 

@@ -1,0 +1,407 @@
+"""What the fake of Segment knows and what it has received, shared by its handler threads.
+
+Everything here is in memory and guarded by one lock; the fake is a development and test tool,
+not a store. Behaviour follows segment-api.md §9 (Tracking API), §10 (Public API) and §11
+(Profile API); where Segment is silent the choices are marked "our choice".
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+COMMON_KEYS = frozenset(
+    {
+        "type",
+        "messageId",
+        "timestamp",
+        "userId",
+        "anonymousId",
+        "context",
+        "integrations",
+        "sentAt",
+        "originalTimestamp",
+        "receivedAt",
+        "version",
+        "channel",
+        "writeKey",
+    }
+)
+CALL_KEYS = {
+    "identify": {"traits"},
+    "track": {"event", "properties"},
+    "page": {"name", "category", "properties"},
+    "screen": {"name", "category", "properties"},
+    "group": {"groupId", "traits"},
+    "alias": {"previousId"},
+}
+MAX_BATCH_ITEMS = 2_500
+DEDUP_WINDOW = 24 * 60 * 60.0
+KEEP_MESSAGES = 200_000
+KEEP_REQUESTS = 5_000
+
+
+def now_iso() -> str:
+    return _iso(datetime.now(tz=UTC))
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 time; naive values are read as UTC (our choice: Segment does not say)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.b64encode(str(offset).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int | None:
+    try:
+        return int(base64.b64decode(cursor.encode(), validate=True).decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+@dataclass
+class FakeSource:
+    id: str
+    slug: str
+    name: str
+    workspace_token: str | None = None
+    write_keys: list[str] = field(default_factory=list)
+    enabled: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
+    source_type: str = "HTTP API"
+
+    def as_api(self, *, show_keys: bool, workspace_id: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "name": self.name,
+            "workspaceId": workspace_id,
+            "enabled": self.enabled,
+            "writeKeys": list(self.write_keys) if show_keys else [],
+            "metadata": {
+                "id": f"meta-{self.source_type.lower().replace(' ', '-')}",
+                "slug": self.source_type.lower().replace(" ", "-"),
+                "name": self.source_type,
+                "description": f"A fake {self.source_type} source.",
+                "categories": ["Server"],
+                "logos": {},
+                "options": [],
+                "isCloudEventSource": False,
+                "status": "PUBLIC",
+            },
+            "settings": {},
+            "labels": [{"key": k, "value": v} for k, v in self.labels.items()],
+        }
+
+
+@dataclass
+class FakeWorkspace:
+    token: str
+    id: str
+    slug: str
+    name: str
+    source_admin: bool = True  # False: sources come back without write keys
+    max_page_size: int | None = None  # fake only: forces pagination with few sources
+
+
+@dataclass
+class FakeSpace:
+    id: str
+    token: str
+    collect_identifies: bool = False  # accepted Identify calls update its profiles
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # "user_id:u1" -> traits
+
+
+@dataclass
+class Fault:
+    """One queued answer instead of the normal one: a status (with Retry-After), or a drop."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    drop: bool = False
+    body: str | None = None
+
+    @classmethod
+    def parse(cls, spec: Any) -> Fault:
+        if isinstance(spec, Fault):
+            return spec
+        if spec == "drop":
+            return cls(drop=True)
+        if isinstance(spec, int) and not isinstance(spec, bool):
+            return cls(status=spec)
+        if isinstance(spec, dict):
+            if spec.get("drop"):
+                return cls(drop=True)
+            status = spec.get("status")
+            if isinstance(status, int) and 100 <= status <= 599:
+                retry_after = spec.get("retry_after")
+                return cls(
+                    status=status,
+                    retry_after=None if retry_after is None else str(retry_after),
+                    body=spec.get("body"),
+                )
+        raise ValueError(
+            f"A fault is a status (500), {{'status': 429, 'retry_after': 2}} or 'drop', "
+            f"not {spec!r}"
+        )
+
+
+@dataclass
+class RecordedRequest:
+    seq: int
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    status: int | None
+    api: str
+    at: str
+
+    def as_dict(self, *, with_body: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "seq": self.seq,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "status": self.status,
+            "api": self.api,
+            "at": self.at,
+            "body_bytes": len(self.body),
+        }
+        if with_body:
+            data["body"] = self.body.decode("utf-8", errors="replace")
+        return data
+
+
+class FakeState:
+    """Registry, received messages, fault switches. All methods are thread-safe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.write_keys: dict[str, str | None] = {}  # key -> source id
+            self.workspaces: dict[str, FakeWorkspace] = {}  # token -> workspace
+            self.sources: dict[str, FakeSource] = {}  # id -> source
+            self.spaces: dict[str, FakeSpace] = {}
+            self.messages: deque[dict[str, Any]] = deque(maxlen=KEEP_MESSAGES)
+            self.requests: deque[RecordedRequest] = deque(maxlen=KEEP_REQUESTS)
+            self.counts: dict[str, int] = {}
+            self.seen_ids: dict[str, float] = {}
+            self.faults: deque[Fault] = deque()
+            self.latency_ms = 0.0
+            self.seq = 0
+            self.request_seq = 0
+
+    # --- registry ---------------------------------------------------------------------------
+
+    def add_write_key(self, key: str, source_id: str | None = None) -> None:
+        with self.lock:
+            self.write_keys[key] = source_id
+
+    def add_workspace(
+        self,
+        token: str,
+        *,
+        id: str | None = None,
+        slug: str = "fake-workspace",
+        name: str = "Fake workspace",
+        source_admin: bool = True,
+        max_page_size: int | None = None,
+    ) -> FakeWorkspace:
+        with self.lock:
+            workspace = FakeWorkspace(
+                token=token,
+                id=id or f"ws_{uuid.uuid4().hex[:20]}",
+                slug=slug,
+                name=name,
+                source_admin=source_admin,
+                max_page_size=max_page_size,
+            )
+            self.workspaces[token] = workspace
+            return workspace
+
+    def add_source(
+        self,
+        *,
+        id: str | None = None,
+        slug: str | None = None,
+        name: str | None = None,
+        token: str | None = None,
+        write_keys: list[str] | None = None,
+        enabled: bool = True,
+        labels: dict[str, str] | None = None,
+        source_type: str = "HTTP API",
+    ) -> FakeSource:
+        with self.lock:
+            source_id = id or f"src_{uuid.uuid4().hex[:20]}"
+            source = FakeSource(
+                id=source_id,
+                slug=slug or source_id,
+                name=name or slug or source_id,
+                workspace_token=token,
+                write_keys=list(write_keys or []),
+                enabled=enabled,
+                labels=dict(labels or {}),
+                source_type=source_type,
+            )
+            self.sources[source_id] = source
+            for key in source.write_keys:
+                self.write_keys[key] = source_id
+            return source
+
+    def add_space(self, space_id: str, token: str, *, collect_identifies: bool = False) -> None:
+        with self.lock:
+            space = self.spaces.get(space_id)
+            if space is None:
+                self.spaces[space_id] = FakeSpace(space_id, token, collect_identifies)
+            else:
+                space.token = token
+                space.collect_identifies = space.collect_identifies or collect_identifies
+
+    def add_profile(
+        self,
+        *,
+        space_id: str,
+        token: str,
+        traits: dict[str, Any],
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+    ) -> None:
+        if user_id is None and anonymous_id is None:
+            raise ValueError("a profile needs a user_id or an anonymous_id")
+        with self.lock:
+            self.add_space(space_id, token)
+            space = self.spaces[space_id]
+            for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id)):
+                if value is not None:
+                    space.profiles.setdefault(f"{kind}:{value}", {}).update(traits)
+
+    def workspace_sources(self, token: str) -> list[FakeSource]:
+        with self.lock:
+            return [s for s in self.sources.values() if s.workspace_token == token]
+
+    # --- faults -----------------------------------------------------------------------------
+
+    def queue_faults(self, specs: list[Any]) -> None:
+        faults = [Fault.parse(spec) for spec in specs]
+        with self.lock:
+            self.faults.extend(faults)
+
+    def set_latency(self, ms: float) -> None:
+        with self.lock:
+            self.latency_ms = max(0.0, float(ms))
+
+    def next_fault(self) -> Fault | None:
+        with self.lock:
+            return self.faults.popleft() if self.faults else None
+
+    # --- recording --------------------------------------------------------------------------
+
+    def record_request(self, **fields: Any) -> RecordedRequest:
+        with self.lock:
+            self.request_seq += 1
+            record = RecordedRequest(seq=self.request_seq, at=now_iso(), **fields)
+            self.requests.append(record)
+            return record
+
+    def is_duplicate(self, message_id: str, now: float) -> bool:
+        """Remember ``message_id``; True when it was seen within the last 24 hours."""
+        seen = self.seen_ids
+        while seen:  # the dict is in arrival order: drop what left the window
+            oldest_id, oldest_at = next(iter(seen.items()))
+            if now - oldest_at <= DEDUP_WINDOW:
+                break
+            del seen[oldest_id]
+        if message_id in seen:
+            return True
+        seen[message_id] = now
+        return False
+
+    def store(self, entries: list[dict[str, Any]]) -> None:
+        with self.lock:
+            for entry in entries:
+                self.seq += 1
+                entry["seq"] = self.seq
+                self.messages.append(entry)
+                self.counts[entry["status"]] = self.counts.get(entry["status"], 0) + 1
+                if entry["status"] == "accepted" and entry["message"].get("type") == "identify":
+                    self._collect_identify(entry["message"])
+
+    def _collect_identify(self, message: dict[str, Any]) -> None:
+        traits = message.get("traits") if isinstance(message.get("traits"), dict) else {}
+        for space in self.spaces.values():
+            if not space.collect_identifies:
+                continue
+            for kind, key in (("user_id", "userId"), ("anonymous_id", "anonymousId")):
+                if isinstance(message.get(key), str) and message[key]:
+                    profile = space.profiles.setdefault(f"{kind}:{message[key]}", {})
+                    for name, value in traits.items():
+                        if value is None:
+                            profile.pop(name, None)  # Identify with null unsets a trait
+                        else:
+                            profile[name] = value
+
+    def received(
+        self, *, path: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                entry
+                for entry in self.messages
+                if (path is None or entry["path"] == path)
+                and (status is None or entry["status"] == status)
+            ]
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "messages": len(self.messages),
+                "counts": dict(self.counts),
+                "requests": self.request_seq,
+                "faults_queued": len(self.faults),
+                "latency_ms": self.latency_ms,
+                "write_keys": len(self.write_keys),
+                "workspaces": len(self.workspaces),
+                "sources": len(self.sources),
+                "spaces": len(self.spaces),
+            }
+
+
+def received_at_and_timestamp(
+    message: dict[str, Any], sent_at: Any, received: datetime
+) -> tuple[str, str]:
+    """Segment's clock-skew correction (segment-api.md §6): ``originalTimestamp`` is what the
+    client sent (or receipt time); ``timestamp`` = receivedAt - (sentAt - originalTimestamp)."""
+    original = parse_time(message.get("timestamp"))
+    original_text = message.get("timestamp") if original else _iso(received)
+    sent = parse_time(sent_at)
+    if original is None:
+        corrected = received
+    elif sent is None:
+        corrected = original
+    else:
+        corrected = received - (sent - original)
+    return original_text, _iso(corrected)
