@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from segadmin.home.views import healthz
+from segadmin.home.views import favicon, healthz
 
 urlpatterns = [
     path("", include("segadmin.home.urls")),
     path("accounts/", include("segadmin.accounts.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon),
 ]

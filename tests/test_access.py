@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 # Pages anyone may open: the log-in page itself and the load balancer's health check.
-PUBLIC = {"/accounts/login/", "/healthz"}
+PUBLIC = {"/accounts/login/", "/healthz", "/favicon.ico"}
 
 
 def _all_paths(patterns: list, prefix: str = "") -> Iterator[str]:
