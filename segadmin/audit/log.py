@@ -10,7 +10,6 @@ carried is scrubbed from every stored field, also in its base64 forms.
 from __future__ import annotations
 
 import base64
-import contextlib
 import ipaddress
 import json
 import re
@@ -209,8 +208,9 @@ def ensure_no_transaction() -> None:
 
 
 def secrets_of(request: SegmentRequest) -> list[str]:
-    """Every secret the request carries: the Authorization credential and body writeKeys."""
-    found: set[str] = set()
+    """Every secret the request carries: the ones the client says it holds, the Authorization
+    credential and body writeKeys."""
+    found: set[str] = {s for s in getattr(request, "secrets", ()) if s}
     for name, value in request.headers.items():
         if name.lower() != "authorization":
             continue
@@ -227,8 +227,7 @@ def secrets_of(request: SegmentRequest) -> list[str]:
             user, _, password = decoded.partition(":")
             found.update(part for part in (decoded, user, password) if part)
     if request.body:
-        with contextlib.suppress(ValueError):
-            found.update(_write_keys(json.loads(request.body)))
+        found.update(_write_keys(request.body_object()))
     return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
 
 
