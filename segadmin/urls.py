@@ -6,6 +6,8 @@ from segadmin.home.views import favicon, healthz
 urlpatterns = [
     path("", include("segadmin.home.urls")),
     path("accounts/", include("segadmin.accounts.urls")),
+    path("", include("segadmin.credentials.urls")),
+    path("calls/", include("segadmin.calls.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),

@@ -18,7 +18,17 @@ class NavItem:
     permission: str
 
 
-NAVIGATION: tuple[NavItem, ...] = ()
+NAVIGATION: tuple[NavItem, ...] = (
+    NavItem("Identify", "calls:identify", "accounts.send_identify"),
+    NavItem("Track", "calls:track", "accounts.send_events"),
+    NavItem("Page", "calls:page", "accounts.send_events"),
+    NavItem("Screen", "calls:screen", "accounts.send_events"),
+    NavItem("Group", "calls:group", "accounts.send_events"),
+    NavItem("Alias", "calls:alias", "accounts.send_events"),
+    NavItem("Make an API call", "calls:api", "accounts.make_api_call"),
+    NavItem("Sources", "credentials:source_list", "accounts.manage_credentials"),
+    NavItem("Workspaces", "credentials:workspace_list", "accounts.manage_credentials"),
+)
 
 
 def visible_items(request: HttpRequest) -> list[dict[str, str | bool]]:

@@ -1,0 +1,676 @@
+"""The typed key/value editor: a form field, its widget and the parsing both share.
+
+An editor has two modes. In "rows" mode it shows the reserved fields of its spec first (with
+their types and descriptions), then custom rows of name, type and value. In "json" mode it is a
+textarea labelled e.g. "Traits (JSON)" that accepts any object. Switching goes through the
+server (`views.editor_switch`) so both directions use the same parser, and a switch that would
+lose something (a value the rows cannot show) is refused with a message instead.
+
+Posted data for an editor named ``traits``::
+
+    traits__mode   rows | json
+    traits__json   the textarea (json mode)
+    traits__kind   per row: r (reserved) or c (custom)     -- the four lists are parallel
+    traits__key    per row: the name
+    traits__type   per row: one of spec.VALUE_TYPES
+    traits__value  per row: the value as typed
+    traits__bool   per row: true | false (used when the type is boolean)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+from segadmin.calls import spec
+from segadmin.calls.spec import (
+    BOOLEAN,
+    DATETIME,
+    LIST,
+    NULL,
+    NUMBER,
+    OBJECT,
+    TEXT,
+    TYPE_LABELS,
+    VALUE_TYPES,
+    Reserved,
+)
+
+ROWS = "rows"
+JSON = "json"
+
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_DATE_ONLY = re.compile(_DATE)
+_DATETIME = re.compile(_DATE + r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})?")
+
+
+class EditorError(ValueError):
+    """A value or a JSON text that cannot be used, with words a marketer understands."""
+
+
+class NotRepresentable(ValueError):
+    """An object the rows cannot show without losing something: stay in JSON mode."""
+
+
+@dataclass(frozen=True)
+class EditorSpec:
+    kind: str  # the registry key, used in the editor's URLs
+    label: str  # "Traits": the JSON textarea is labelled "Traits (JSON)"
+    noun: str  # "trait", "property", "header": in messages
+    reserved: tuple[Reserved, ...] = ()
+    value_types: tuple[str, ...] = VALUE_TYPES  # for custom rows
+    pairs: bool = False  # True: the value is a list of (name, text) pairs, names may repeat
+    null_note: str = "null unsets it"
+    help: str = ""
+
+    def reserved_by_path(self) -> dict[str, Reserved]:
+        return {r.path: r for r in self.reserved}
+
+    def reserved_tops(self) -> dict[str, Reserved]:
+        return {r.top: r for r in self.reserved}
+
+    @property
+    def json_label(self) -> str:
+        return f"{self.label} (JSON)"
+
+
+@dataclass
+class Row:
+    kind: str  # "r" or "c"
+    key: str
+    type: str
+    value: str = ""
+    reserved: Reserved | None = None
+    error: str = ""
+
+    def type_choices(self, spec_: EditorSpec) -> list[tuple[str, str]]:
+        allowed = (*self.reserved.types, NULL) if self.reserved else spec_.value_types
+        return [(t, TYPE_LABELS[t]) for t in allowed]
+
+
+@dataclass
+class EditorState:
+    mode: str = ROWS
+    json_text: str = ""
+    rows: list[Row] = field(default_factory=list)
+    error: str = ""  # shown at the top of the editor (e.g. why a switch was refused)
+    bound: bool = False  # from posted data: show the rows' own errors
+
+
+# --- Values ---------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise EditorError(f"{name} is not valid JSON: use a number or null.")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise EditorError(f"The name “{key}” appears twice in the same object.")
+        result[key] = value
+    return result
+
+
+def parse_json(text: str, *, what: str) -> Any:
+    """Parse JSON text; an error says where (line and column) and why, naming ``what``."""
+    try:
+        return json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys
+        )
+    except json.JSONDecodeError as exc:
+        raise EditorError(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+    except RecursionError:
+        raise EditorError(f"{what} is nested too deeply to read.") from None
+
+
+def _check_datetime_text(text: str) -> None:
+    if _DATE_ONLY.fullmatch(text):
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            raise EditorError(f"{text} is not a real date.") from None
+        return
+    match = _DATETIME.fullmatch(text)
+    if not match:
+        raise EditorError(
+            "Enter an ISO-8601 date (1990-05-04) or date-time with a timezone "
+            "(2024-05-01T09:30:00Z or 2024-05-01T09:30:00+02:00)."
+        )
+    if not match.group(1):
+        raise EditorError(
+            "Add a timezone to this time, e.g. Z for UTC or +02:00: "
+            "without one Segment would have to guess."
+        )
+    try:
+        datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise EditorError(f"{text} is not a real date and time.") from None
+
+
+def parse_value(type_: str, raw: str, *, what: str) -> Any:
+    """The typed value of one row, or EditorError. ``what`` names the row in messages."""
+    if type_ == TEXT:
+        return raw
+    if type_ == NULL:
+        return None
+    if type_ == BOOLEAN:
+        lowered = raw.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise EditorError(f"{what}: choose true or false.")
+    if type_ == NUMBER:
+        text = raw.strip()
+        match = _NUMBER.fullmatch(text)
+        if not match:
+            raise EditorError(f"{what} must be a number, like 42 or 19.99.")
+        if match.group(1) is None and match.group(2) is None:
+            return int(text)
+        number = float(text)
+        if number in (float("inf"), float("-inf")):
+            raise EditorError(f"{what} is too large a number.")
+        return number
+    if type_ == DATETIME:
+        text = raw.strip()
+        try:
+            _check_datetime_text(text)
+        except EditorError as exc:
+            raise EditorError(f"{what}: {exc}") from None
+        return text
+    if type_ in (LIST, OBJECT):
+        value = parse_json(raw, what=what) if raw.strip() else ([] if type_ == LIST else {})
+        if type_ == LIST and not isinstance(value, list):
+            raise EditorError(f'{what} must be a JSON list, like [1, 2] or ["a", "b"].')
+        if type_ == OBJECT and not isinstance(value, dict):
+            raise EditorError(f'{what} must be a JSON object, like {{"plan": "pro"}}.')
+        return value
+    raise EditorError(f"{what} has an unknown type “{type_}”.")
+
+
+def _looks_like_datetime(text: str) -> bool:
+    try:
+        _check_datetime_text(text)
+    except EditorError:
+        return False
+    return True
+
+
+def infer(value: Any, allowed: Iterable[str]) -> tuple[str, str]:
+    """The row type and text for a JSON value, among ``allowed``; NotRepresentable if none fits."""
+    allowed = tuple(allowed)
+    if value is None:
+        candidates = [(NULL, "")]
+    elif isinstance(value, bool):
+        candidates = [(BOOLEAN, "true" if value else "false")]
+    elif isinstance(value, int | float):
+        candidates = [(NUMBER, json.dumps(value))]
+    elif isinstance(value, str):
+        if "\n" in value or "\r" in value:
+            raise NotRepresentable("it contains a line break, which a form field cannot hold")
+        candidates = [(TEXT, value)]
+        if _looks_like_datetime(value):
+            candidates.insert(0, (DATETIME, value))
+    elif isinstance(value, list):
+        candidates = [(LIST, json.dumps(value, ensure_ascii=False))]
+    elif isinstance(value, dict):
+        candidates = [(OBJECT, json.dumps(value, ensure_ascii=False))]
+    else:  # pragma: no cover - json.loads produces nothing else
+        raise NotRepresentable("its type is unknown")
+    for type_, text in candidates:
+        if type_ in allowed:
+            return type_, text
+    names = " or ".join(TYPE_LABELS[t] for t in allowed if t != NULL)
+    raise NotRepresentable(f"it is {TYPE_LABELS[candidates[-1][0]]}, where the form takes {names}")
+
+
+# --- Rows <-> value -------------------------------------------------------------------------
+
+
+def reserved_rows(spec_: EditorSpec) -> list[Row]:
+    return [Row("r", r.path, r.types[0], "", r) for r in spec_.reserved]
+
+
+def rows_to_value(spec_: EditorSpec, rows: list[Row]) -> dict[str, Any] | list[tuple[str, str]]:
+    """Build the editor's value from its rows, setting ``row.error`` on each bad row.
+
+    Raises EditorError (naming how many rows are wrong) when any row is.
+    """
+    reserved_tops = spec_.reserved_tops()
+    pairs: list[tuple[str, Any]] = []
+    nested: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    custom_number = 0
+    for row in rows:
+        row.error = ""
+        if row.kind == "r" and row.reserved is not None:
+            reserved = row.reserved
+            what = reserved.display
+            if row.type not in (*reserved.types, NULL):
+                row.error = f"{what} cannot be of type “{row.type}”."
+                continue
+            if row.type != NULL and row.value == "":
+                continue
+            try:
+                value = parse_value(row.type, row.value, what=what)
+                if reserved.input == "currency" and not spec.is_currency(value):
+                    raise EditorError(f"“{value}” is not an ISO 4217 currency code.")
+            except EditorError as exc:
+                row.error = str(exc)
+                continue
+            if "." in reserved.path:
+                top, sub = reserved.path.split(".", 1)
+                if top not in nested:
+                    nested[top] = {}
+                    pairs.append((top, nested[top]))
+                nested[top][sub] = value
+            else:
+                pairs.append((reserved.path, value))
+            continue
+        custom_number += 1
+        name = row.key.strip()
+        if not name:
+            if not row.value.strip() and row.type != NULL:
+                continue  # a blank row: nothing typed
+            row.error = f"Give this {spec_.noun} a name."
+            continue
+        if name in reserved_tops:
+            shown = reserved_tops[name].display if reserved_tops[name].label else name
+            row.error = (
+                f"“{name}” is a reserved {spec_.noun}: use the {shown} field above "
+                "instead of a custom row."
+            )
+            continue
+        if name in seen and not spec_.pairs:
+            row.error = f"“{name}” is used by two rows: give each {spec_.noun} once."
+            continue
+        if row.type not in spec_.value_types:
+            row.error = f"“{name}” cannot be of type “{row.type}”."
+            continue
+        try:
+            value = parse_value(row.type, row.value, what=f"“{name}”")
+        except EditorError as exc:
+            row.error = str(exc)
+            continue
+        seen.add(name)
+        pairs.append((name, value))
+    bad = sum(1 for row in rows if row.error)
+    if bad:
+        noun = "row needs" if bad == 1 else "rows need"
+        raise EditorError(f"{bad} {spec_.noun} {noun} fixing: see the message under each.")
+    if spec_.pairs:
+        return [(k, v) for k, v in pairs]
+    return dict(pairs)
+
+
+def value_to_rows(spec_: EditorSpec, value: Mapping[str, Any] | list[tuple[str, Any]]) -> list[Row]:
+    """Rows showing ``value`` exactly, or NotRepresentable saying what the form cannot show."""
+    rows = reserved_rows(spec_)
+    by_path = {row.key: row for row in rows}
+    tops = spec_.reserved_tops()
+    items = list(value) if isinstance(value, list) else list(value.items())
+    custom: list[Row] = []
+    for key, item in items:
+        if key in tops and key not in by_path:  # an object made of reserved parts
+            if not isinstance(item, dict):
+                raise NotRepresentable(
+                    f"“{key}” must be an object with the parts listed in the form"
+                )
+            for sub, sub_value in item.items():
+                row = by_path.get(f"{key}.{sub}")
+                if row is None:
+                    raise NotRepresentable(f"“{key}.{sub}” is not one of the form's fields")
+                _fill_reserved(row, sub_value)
+            continue
+        if key in by_path:
+            _fill_reserved(by_path[key], item)
+            continue
+        if key != key.strip() or not key:
+            raise NotRepresentable(f"the name “{key}” starts or ends with a space or is empty")
+        try:
+            type_, text = infer(item, spec_.value_types)
+        except NotRepresentable as exc:
+            raise NotRepresentable(f"“{key}”: {exc}") from None
+        custom.append(Row("c", key, type_, text))
+    return rows + custom
+
+
+def _fill_reserved(row: Row, value: Any) -> None:
+    assert row.reserved is not None
+    if value == "" and isinstance(value, str):
+        raise NotRepresentable(f"“{row.key}” is empty text, which the form shows as “not set”")
+    try:
+        row.type, row.value = infer(value, (*row.reserved.types, NULL))
+    except NotRepresentable as exc:
+        raise NotRepresentable(f"“{row.key}”: {exc}") from None
+    if row.reserved.input == "currency" and not spec.is_currency(row.value):
+        raise NotRepresentable(f"“{row.key}”: “{row.value}” is not an ISO 4217 code")
+
+
+def json_to_value(spec_: EditorSpec, text: str) -> dict[str, Any] | list[tuple[str, str]]:
+    """The value of JSON mode: any object (an empty text is {}). Header-like editors want text."""
+    if not text.strip():
+        return [] if spec_.pairs else {}
+    value = parse_json(text, what=spec_.json_label)
+    if not isinstance(value, dict):
+        raise EditorError(f'{spec_.json_label} must be a JSON object, like {{"plan": "pro"}}.')
+    if spec_.value_types == (TEXT,):
+        pairs: list[tuple[str, str]] = []
+        for key, item in value.items():
+            items = item if spec_.pairs and isinstance(item, list) else [item]
+            for one in items:
+                if not isinstance(one, str):
+                    raise EditorError(
+                        f"{spec_.json_label}: the value of “{key}” must be text (in quotes)."
+                    )
+                pairs.append((key, one))
+        return pairs if spec_.pairs else dict(pairs)
+    return value
+
+
+def value_to_json(value: Mapping[str, Any] | list[tuple[str, Any]], spec_: EditorSpec) -> str:
+    if isinstance(value, list):
+        grouped: dict[str, Any] = {}
+        for key, item in value:
+            if key in grouped:
+                existing = grouped[key]
+                grouped[key] = [*existing, item] if isinstance(existing, list) else [existing, item]
+            else:
+                grouped[key] = item
+        value = grouped
+    if not value:
+        return ""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def state_value(spec_: EditorSpec, state: EditorState) -> dict[str, Any] | list[tuple[str, str]]:
+    if state.mode == JSON:
+        return json_to_value(spec_, state.json_text)
+    return rows_to_value(spec_, state.rows)
+
+
+def state_for(spec_: EditorSpec, value: Any) -> EditorState:
+    """An editor showing ``value``: rows when they can hold it, else JSON."""
+    if value in (None, "", {}, []):
+        return EditorState(ROWS, "", [*reserved_rows(spec_), Row("c", "", spec_.value_types[0])])
+    try:
+        return EditorState(ROWS, "", value_to_rows(spec_, value))
+    except NotRepresentable:
+        return EditorState(JSON, value_to_json(value, spec_), [])
+
+
+def switch(spec_: EditorSpec, state: EditorState, to: str) -> EditorState:
+    """The editor in the other mode, or the same one with ``error`` saying why it cannot switch."""
+    if to == state.mode or to not in (ROWS, JSON):
+        return state
+    try:
+        value = state_value(spec_, state)
+    except EditorError as exc:
+        state.error = f"Fix this first: {exc}"
+        state.bound = True
+        return state
+    if to == JSON:
+        return EditorState(JSON, value_to_json(value, spec_), [])
+    if not value:
+        return state_for(spec_, value)
+    try:
+        rows = value_to_rows(spec_, value)
+    except NotRepresentable as exc:
+        state.error = f"This JSON stays as JSON because {exc}."
+        return state
+    if not any(row.kind == "c" for row in rows):
+        rows.append(Row("c", "", spec_.value_types[0]))
+    return EditorState(ROWS, "", rows)
+
+
+# --- Posted data ----------------------------------------------------------------------------
+
+
+def _getlist(data: Mapping[str, Any], key: str) -> list[str]:
+    if hasattr(data, "getlist"):
+        values = data.getlist(key)
+    else:
+        values = data.get(key, [])
+        values = values if isinstance(values, list | tuple) else [values]
+    return [v if isinstance(v, str) else str(v) for v in values]
+
+
+def state_from_data(spec_: EditorSpec, data: Mapping[str, Any], name: str) -> EditorState:
+    """Read an editor's posted inputs. Every reserved row is present, whatever was posted."""
+    mode = data.get(f"{name}__mode") or ROWS
+    mode = mode if mode in (ROWS, JSON) else ROWS
+    if mode == JSON:
+        text = data.get(f"{name}__json") or ""
+        return EditorState(JSON, text if isinstance(text, str) else str(text), [], bound=True)
+    kinds = _getlist(data, f"{name}__kind")
+    keys = _getlist(data, f"{name}__key")
+    types = _getlist(data, f"{name}__type")
+    values = _getlist(data, f"{name}__value")
+    bools = _getlist(data, f"{name}__bool")
+    count = max(len(kinds), len(keys), len(types), len(values))
+
+    def at(items: list[str], index: int, default: str = "") -> str:
+        return items[index] if index < len(items) else default
+
+    rows = reserved_rows(spec_)
+    by_path = {row.key: row for row in rows}
+    custom: list[Row] = []
+    for index in range(count):
+        kind, key, type_ = at(kinds, index, "c"), at(keys, index), at(types, index, TEXT)
+        value = at(bools, index) if type_ == BOOLEAN else at(values, index)
+        if kind == "r" and key in by_path:
+            row = by_path.pop(key)
+            row.type, row.value = type_, value
+        else:
+            custom.append(Row("c", key, type_, value))
+    return EditorState(ROWS, "", rows + custom, bound=True)
+
+
+# --- Form field and widget ------------------------------------------------------------------
+
+
+class KeyValueWidget(forms.Widget):
+    """Renders templates/calls/editor.html#editor; reads the inputs described above."""
+
+    def __init__(self, spec_: EditorSpec | None = None, attrs: dict[str, Any] | None = None):
+        super().__init__(attrs)
+        self.spec = spec_
+
+    def value_from_datadict(self, data: Mapping[str, Any], files: Any, name: str) -> EditorState:
+        assert self.spec is not None
+        return state_from_data(self.spec, data, name)
+
+    def value_omitted_from_data(self, data: Mapping[str, Any], files: Any, name: str) -> bool:
+        return f"{name}__mode" not in data
+
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: Any = None,
+    ) -> SafeString:
+        assert self.spec is not None
+        state = value if isinstance(value, EditorState) else state_for(self.spec, value)
+        return render_editor(self.spec, name, state)
+
+
+def render_editor(spec_: EditorSpec, name: str, state: EditorState) -> SafeString:
+    if state.bound and state.mode == ROWS:
+        with contextlib.suppress(EditorError):
+            rows_to_value(spec_, state.rows)  # fills in each row's error
+    rows = [row_context(spec_, name, row, i) for i, row in enumerate(state.rows)]
+    # Reserved rows in groups: the plain ones, then one folding group per object (address...).
+    groups: list[dict[str, Any]] = []
+    for context in rows:
+        reserved = context["row"].reserved
+        if reserved is None:
+            continue
+        heading = reserved.top if "." in reserved.path else ""
+        if not groups or groups[-1]["heading"] != heading:
+            groups.append({"heading": heading, "rows": [], "open": False})
+        groups[-1]["rows"].append(context)
+        row = context["row"]
+        if row.value or row.error or row.type == NULL:
+            groups[-1]["open"] = True
+    has_currency = any(r.input == "currency" for r in spec_.reserved)
+    context = {
+        "spec": spec_,
+        "name": name,
+        "state": state,
+        "reserved_groups": groups,
+        "custom_rows": [c for c in rows if c["row"].kind == "c"],
+        "currencies": spec.currencies() if has_currency else (),
+        "single_type": len(spec_.value_types) == 1 and not spec_.reserved,
+    }
+    return render_to_string("calls/editor.html#editor", context)
+
+
+_PLACEHOLDERS = {
+    NUMBER: "42 or 19.99",
+    DATETIME: "2024-05-01T09:30:00Z",
+    LIST: '["a", "b"]',
+    OBJECT: '{"key": "value"}',
+}
+_INPUT_TYPES = {"email": "email", "url": "url", "tel": "tel"}
+
+
+def row_context(spec_: EditorSpec, name: str, row: Row, index: int | str) -> dict[str, Any]:
+    reserved = row.reserved
+    hint = reserved.input if reserved else ""
+    return {
+        "row": row,
+        "id": f"id_{name}__{index}",
+        "name": name,
+        "types": row.type_choices(spec_),
+        "spec": spec_,
+        "single_type": len(spec_.value_types) == 1 and not spec_.reserved,
+        "input_type": _INPUT_TYPES.get(hint, "text"),
+        "inputmode": "decimal" if hint == "number" else "",
+        "placeholder": (
+            _PLACEHOLDERS.get(reserved.types[0], "")
+            if reserved
+            else _PLACEHOLDERS.get(row.type, "value")
+        ),
+    }
+
+
+class KeyValueField(forms.Field):
+    """A typed object (or list of name/text pairs) edited as rows or as JSON."""
+
+    widget = KeyValueWidget
+
+    def __init__(self, *, spec: EditorSpec, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.widget.spec = spec
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, EditorState):
+            try:
+                return state_value(self.spec, value)
+            except EditorError as exc:
+                raise forms.ValidationError(str(exc), code="invalid") from None
+        if value in (None, ""):
+            return [] if self.spec.pairs else {}
+        return value
+
+    def has_changed(self, initial: Any, data: Any) -> bool:  # never used to skip validation
+        return True
+
+
+# --- The editors the call screens use -------------------------------------------------------
+
+_TRAIT_NULL = "null unsets the trait: Segment removes it from the profile"
+
+EDITORS: dict[str, EditorSpec] = {
+    e.kind: e
+    for e in (
+        EditorSpec(
+            "identify_traits",
+            "Traits",
+            "trait",
+            spec.IDENTIFY_TRAITS,
+            null_note=_TRAIT_NULL,
+            help="What you know about the user. Leave a field empty to leave it as it is.",
+        ),
+        EditorSpec(
+            "group_traits",
+            "Traits",
+            "trait",
+            spec.GROUP_TRAITS,
+            null_note=_TRAIT_NULL,
+            help="What you know about the group. Leave a field empty to leave it as it is.",
+        ),
+        EditorSpec(
+            "track_properties",
+            "Properties",
+            "property",
+            spec.TRACK_PROPERTIES,
+            null_note="null sends the property as null",
+            help="Details of the event.",
+        ),
+        EditorSpec(
+            "page_properties",
+            "Properties",
+            "property",
+            spec.PAGE_PROPERTIES,
+            null_note="null sends the property as null",
+            help="Details of the page.",
+        ),
+        EditorSpec(
+            "screen_properties",
+            "Properties",
+            "property",
+            spec.SCREEN_PROPERTIES,
+            null_note="null sends the property as null",
+            help="Details of the screen.",
+        ),
+        EditorSpec(
+            "context",
+            "Context",
+            "context field",
+            null_note="null sends the field as null",
+            help="Extra information about the call, e.g. ip, locale, or an object for app.",
+        ),
+        EditorSpec(
+            "integrations",
+            "Integrations",
+            "destination",
+            value_types=(BOOLEAN, OBJECT),
+            null_note="",
+            help="Turn destinations on or off by their exact name, e.g. All: false, "
+            "Mixpanel: true.",
+        ),
+        EditorSpec(
+            "headers",
+            "Headers",
+            "header",
+            value_types=(TEXT,),
+            null_note="",
+            help="Authentication is added from the chosen credential.",
+        ),
+        EditorSpec(
+            "query",
+            "Query String",
+            "parameter",
+            value_types=(TEXT,),
+            pairs=True,
+            null_note="",
+            help="Added to the URL, encoded for you. A name may repeat.",
+        ),
+    )
+}

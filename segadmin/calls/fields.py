@@ -1,0 +1,135 @@
+"""Form fields of the call screens besides the key/value editor: Timestamp and Source."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from django import forms
+
+from segadmin.credentials.models import Source, Workspace
+
+_LOCAL = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?")
+MIN_YEAR, MAX_YEAR = 1900, 2100
+
+
+@cache
+def timezone_names() -> tuple[str, ...]:
+    """UTC first, then every IANA zone the system knows, sorted."""
+    names = sorted(
+        n
+        for n in zoneinfo.available_timezones()
+        if "/" in n and not n.startswith(("Etc/", "SystemV/"))
+    )
+    return ("UTC", *names)
+
+
+class TimestampWidget(forms.MultiWidget):
+    """A datetime-local input and the timezone select beside it (UTC unless changed)."""
+
+    template_name = "django/forms/widgets/multiwidget.html"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        widgets = (
+            forms.TextInput(attrs={"type": "datetime-local", "step": "1", "class": "form-control"}),
+            forms.Select(
+                choices=[(n, n) for n in timezone_names()],
+                attrs={"class": "form-select", "aria-label": "Timezone of the timestamp"},
+            ),
+        )
+        super().__init__(widgets, attrs)
+
+    def decompress(self, value: Any) -> list[Any]:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            name = getattr(value.tzinfo, "key", "UTC")
+            return [value.replace(tzinfo=None).isoformat(timespec="seconds"), name]
+        return ["", "UTC"]
+
+
+class TimestampField(forms.Field):
+    """An aware datetime, or None for "now". The timezone is always explicit: never guessed."""
+
+    widget = TimestampWidget
+    default_error_messages = {
+        "invalid": "Enter the date and time as 2024-05-01T09:30 (seconds optional).",
+        "naive": "Choose the timezone of this time: without one Segment would have to guess.",
+        "zone": "Choose a timezone from the list.",
+        "year": f"Enter a year between {MIN_YEAR} and {MAX_YEAR}.",
+        "date": "This date does not exist.",
+        "gap": "This time does not exist in {zone}: the clocks jump forward then.",
+        "fold": "This time happens twice in {zone} (the clocks go back). Choose UTC and enter "
+        "the time in UTC instead.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "Empty means now. Set a time only to record a past event.")
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> datetime | None:
+        if isinstance(value, datetime):
+            return value
+        parts = list(value) if isinstance(value, list | tuple) else [value, None]
+        local = str(parts[0] or "").strip() if parts else ""
+        zone = str(parts[1] or "").strip() if len(parts) > 1 else ""
+        if not local:
+            return None
+        if not zone:
+            raise forms.ValidationError(self.error_messages["naive"], code="timestamp_naive")
+        if zone not in timezone_names():
+            raise forms.ValidationError(self.error_messages["zone"], code="zone")
+        match = _LOCAL.fullmatch(local)
+        if not match:
+            raise forms.ValidationError(self.error_messages["invalid"], code="timestamp_invalid")
+        year, month, day, hour, minute = (int(g) for g in match.groups()[:5])
+        second = int(match.group(6) or 0)
+        micro = int((match.group(7) or "").ljust(6, "0") or 0)
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise forms.ValidationError(self.error_messages["year"], code="year")
+        try:
+            naive = datetime(year, month, day, hour, minute, second, micro)
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["date"], code="date") from None
+        tz = UTC if zone == "UTC" else zoneinfo.ZoneInfo(zone)
+        aware = naive.replace(tzinfo=tz)
+        if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+            raise forms.ValidationError(self.error_messages["gap"].format(zone=zone), code="gap")
+        if aware.utcoffset() != aware.replace(fold=1).utcoffset():
+            raise forms.ValidationError(self.error_messages["fold"].format(zone=zone), code="fold")
+        return aware
+
+
+class SourceChoiceField(forms.ModelChoiceField):
+    """Enabled sources only, shown by name and region: never a write key, not even its mask."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Source")
+        kwargs.setdefault("empty_label", "Choose a source…")
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "required": "Choose the source to send to.",
+                "invalid_choice": "That source does not exist or is disabled: choose another.",
+            },
+        )
+        super().__init__(queryset=Source.objects.filter(enabled=True).order_by("name"), **kwargs)
+
+    def label_from_instance(self, obj: Source) -> str:
+        return f"{obj.name} ({obj.get_region_display()})"
+
+
+class WorkspaceChoiceField(forms.ModelChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Workspace")
+        kwargs.setdefault("empty_label", "Choose a workspace…")
+        kwargs.setdefault(
+            "error_messages",
+            {"invalid_choice": "That workspace does not exist: choose another."},
+        )
+        super().__init__(queryset=Workspace.objects.order_by("name"), **kwargs)
+
+    def label_from_instance(self, obj: Workspace) -> str:
+        return f"{obj.name} ({obj.get_region_display()})"

@@ -1,0 +1,366 @@
+"""The call screens' forms. They only validate and build the message; views send it.
+
+Segment's own rules (ids, event name, sizes...) are checked by the client's validate_message;
+its problems are put next to the field they concern, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django import forms
+
+from segadmin.calls import spec
+from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_json
+from segadmin.calls.fields import (
+    SourceChoiceField,
+    TimestampField,
+    WorkspaceChoiceField,
+)
+from segadmin.segment import messages as segment_messages
+from segadmin.segment.errors import MessageInvalid
+
+# Message keys (Problem.field) -> form fields.
+PROBLEM_FIELDS = {
+    "userId": "user_id",
+    "anonymousId": "anonymous_id",
+    "event": "event",
+    "timestamp": "timestamp",
+    "traits": "traits",
+    "properties": "properties",
+    "context": "context",
+    "integrations": "integrations",
+    "messageId": "message_id",
+    "name": "name",
+    "category": "category",
+    "groupId": "group_id",
+    "previousId": "previous_id",
+}
+
+# Form fields -> build_message keyword arguments.
+MESSAGE_ARGUMENTS = {
+    "user_id": "user_id",
+    "anonymous_id": "anonymous_id",
+    "timestamp": "timestamp",
+    "context": "context",
+    "integrations": "integrations",
+    "traits": "traits",
+    "properties": "properties",
+    "event": "event",
+    "name": "name",
+    "category": "category",
+    "group_id": "group_id",
+    "previous_id": "previous_id",
+}
+
+
+def _text(label: str, *, required: bool = False, **kwargs: Any) -> forms.CharField:
+    if required:
+        kwargs.setdefault("error_messages", {"required": f"Add the {label}."})
+    return forms.CharField(label=label, required=required, **kwargs)
+
+
+class CallForm(forms.Form):
+    """Fields every call has. Subclasses add theirs and name the editor shown first."""
+
+    call_type: ClassVar[str] = ""
+    main_fields: ClassVar[tuple[str, ...]] = ()  # call-specific fields, after the IDs
+    editor_field: ClassVar[str | None] = None  # "traits" or "properties"
+
+    source = SourceChoiceField()
+    user_id = _text("User ID", help_text="Your database's ID for the user.")
+    anonymous_id = _text(
+        "Anonymous ID", help_text="An ID for a user you do not know yet, e.g. a cookie's UUID."
+    )
+    timestamp = TimestampField(label="Timestamp")
+    context = KeyValueField(spec=EDITORS["context"], label="Context")
+    integrations = KeyValueField(spec=EDITORS["integrations"], label="Integrations")
+    message_id = _text(
+        "Message ID",
+        max_length=100,
+        help_text="Generated when empty. Segment drops a second message with the same ID.",
+    )
+
+    def __init__(self, *args: Any, generated_message_id: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.generated_message_id = _uuid_or_empty(generated_message_id)
+        self.message: dict[str, Any] | None = None
+
+    def id_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("user_id", "anonymous_id") if name in self.fields]
+
+    def call_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.main_fields]
+
+    def editor(self) -> forms.BoundField | None:
+        return self[self.editor_field] if self.editor_field else None
+
+    def advanced_has_errors(self) -> bool:
+        return any(self.errors.get(n) for n in ("context", "integrations", "message_id"))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        arguments = {
+            argument: cleaned[field]
+            for field, argument in MESSAGE_ARGUMENTS.items()
+            if field in self.fields and field in cleaned
+        }
+        for key in (
+            "user_id",
+            "anonymous_id",
+            "event",
+            "name",
+            "category",
+            "group_id",
+            "previous_id",
+        ):
+            if arguments.get(key) == "":
+                arguments[key] = None  # an empty box means "not given"
+        for key in ("context", "integrations"):
+            if key in arguments and not arguments[key]:
+                arguments[key] = None  # build_message fills in its defaults
+        message_id = cleaned.get("message_id") or self.generated_message_id or str(uuid.uuid4())
+        message = segment_messages.build_message(self.call_type, message_id=message_id, **arguments)
+        try:
+            segment_messages.validate_message(message)
+        except MessageInvalid as exc:
+            for problem in exc.problems:
+                field = PROBLEM_FIELDS.get(problem.field)
+                if field not in self.fields:
+                    field = None
+                if field and field in self.errors:
+                    continue  # the field's own error already says what is wrong
+                self.add_error(field, problem.message)
+        if not self.errors:
+            self.message = message
+        return cleaned
+
+
+def _uuid_or_empty(value: str) -> str:
+    try:
+        return str(uuid.UUID(value)) if value else ""
+    except (ValueError, AttributeError, TypeError):
+        return ""
+
+
+class IdentifyForm(CallForm):
+    call_type = "identify"
+    editor_field = "traits"
+    traits = KeyValueField(spec=EDITORS["identify_traits"], label="Traits")
+
+
+class TrackForm(CallForm):
+    call_type = "track"
+    main_fields = ("event",)
+    editor_field = "properties"
+    event = _text("Event Name", help_text='What the user did, e.g. "Order Completed".')
+    properties = KeyValueField(spec=EDITORS["track_properties"], label="Properties")
+
+    def clean_properties(self) -> dict[str, Any]:
+        """Revenue and value are numbers, currency an ISO 4217 code (USD when revenue is given).
+
+        Checked in JSON mode too: Segment's destinations read these names with these types.
+        """
+        properties = dict(self.cleaned_data.get("properties") or {})
+        problems = []
+        for key, label in (("revenue", "Revenue"), ("value", "Value")):
+            value = properties.get(key)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if key in properties and not number:
+                problems.append(f"{label} must be a number, like 19.99 (not text or true/false).")
+        if "currency" in properties:
+            currency = properties["currency"]
+            if not isinstance(currency, str) or not spec.is_currency(currency):
+                problems.append(
+                    f"Currency “{currency}” is not an ISO 4217 code such as USD, EUR or GBP."
+                )
+        elif "revenue" in properties:
+            ordered: dict[str, Any] = {}
+            for key, value in properties.items():
+                ordered[key] = value
+                if key == "revenue":
+                    ordered["currency"] = "USD"
+            properties = ordered
+        if problems:
+            raise forms.ValidationError(problems)
+        return properties
+
+
+class PageForm(CallForm):
+    call_type = "page"
+    main_fields = ("name", "category")
+    editor_field = "properties"
+    name = _text("Name", help_text='The page\'s name, e.g. "Pricing".')
+    category = _text("Category", help_text='The page\'s category, e.g. "Docs".')
+    properties = KeyValueField(spec=EDITORS["page_properties"], label="Properties")
+
+
+class ScreenForm(CallForm):
+    call_type = "screen"
+    main_fields = ("name", "category")
+    editor_field = "properties"
+    name = _text("Name", help_text='The screen\'s name, e.g. "Settings".')
+    category = _text("Category", help_text='The screen\'s category, e.g. "Account".')
+    properties = KeyValueField(spec=EDITORS["screen_properties"], label="Properties")
+
+
+class GroupForm(CallForm):
+    call_type = "group"
+    main_fields = ("group_id",)
+    editor_field = "traits"
+    group_id = _text("Group ID", help_text="Your database's ID for the group, e.g. a company.")
+    traits = KeyValueField(spec=EDITORS["group_traits"], label="Traits")
+
+
+class AliasForm(CallForm):
+    call_type = "alias"
+    main_fields = ("previous_id",)
+    previous_id = _text(
+        "Previous ID", help_text="The ID the user had before: often their Anonymous ID."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["anonymous_id"]  # an alias joins previousId to userId, nothing else
+        self.fields["user_id"].help_text = "The user's new ID, that the Previous ID joins."
+
+
+@dataclass(frozen=True)
+class Screen:
+    call_type: str
+    title: str
+    form_class: type[CallForm]
+    permission: str
+    intro: str
+
+
+SCREENS: dict[str, Screen] = {
+    s.call_type: s
+    for s in (
+        Screen(
+            "identify",
+            "Identify",
+            IdentifyForm,
+            "accounts.send_identify",
+            "Tie a user to their actions and record traits about them.",
+        ),
+        Screen(
+            "track",
+            "Track",
+            TrackForm,
+            "accounts.send_events",
+            "Record an action a user performed, with its properties.",
+        ),
+        Screen(
+            "page",
+            "Page",
+            PageForm,
+            "accounts.send_events",
+            "Record that a user saw a page of a website.",
+        ),
+        Screen(
+            "screen",
+            "Screen",
+            ScreenForm,
+            "accounts.send_events",
+            "Record that a user saw a screen of a mobile app.",
+        ),
+        Screen(
+            "group",
+            "Group",
+            GroupForm,
+            "accounts.send_events",
+            "Associate a user with a group (a company, an organisation, an account).",
+        ),
+        Screen(
+            "alias",
+            "Alias",
+            AliasForm,
+            "accounts.send_events",
+            "Merge two user identities: the Previous ID into the User ID.",
+        ),
+    )
+}
+
+
+# --- Make an API call -----------------------------------------------------------------------
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+TRACKING, PUBLIC = "tracking", "public"
+
+GROUP_EXAMPLE = {
+    "api": TRACKING,
+    "method": "POST",
+    "url": "/v1/group",
+    "body": json.dumps(
+        {
+            "userId": "019mr8mf4r",
+            "groupId": "8e9df332ac",
+            "traits": {"name": "Example Inc.", "industry": "Technology", "employees": "420"},
+        },
+        indent=2,
+    ),
+}
+
+
+class ApiCallForm(forms.Form):
+    """A raw request to the Tracking API (with a source) or the Public API (with a workspace)."""
+
+    api = forms.ChoiceField(
+        label="API",
+        choices=[
+            (TRACKING, "Tracking API, with a source's write key"),
+            (PUBLIC, "Public API, with a workspace's token"),
+        ],
+        initial=TRACKING,
+        widget=forms.RadioSelect,
+    )
+    source = SourceChoiceField(required=False)
+    workspace = WorkspaceChoiceField(required=False)
+    method = forms.ChoiceField(label="Method", choices=[(m, m) for m in METHODS], initial="POST")
+    url = forms.CharField(
+        label="URL",
+        max_length=2000,
+        error_messages={"required": "Add the URL: a path such as /v1/group."},
+        help_text="A path relative to the API's base, e.g. /v1/group or /sources. "
+        "The request can only go to the configured Segment host.",
+    )
+    headers = KeyValueField(spec=EDITORS["headers"], label="Headers")
+    query = KeyValueField(spec=EDITORS["query"], label="Query String")
+    body = forms.CharField(
+        label="Body",
+        required=False,
+        strip=False,
+        max_length=500_000,
+        widget=forms.Textarea(attrs={"rows": 10, "class": "font-monospace", "spellcheck": "false"}),
+        help_text="Sent as typed. Checked as JSON unless you set another Content-Type.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        api = cleaned.get("api")
+        if api == TRACKING and not cleaned.get("source") and "source" not in self.errors:
+            self.add_error("source", "Choose the source whose write key signs the request.")
+        if api == PUBLIC and not cleaned.get("workspace") and "workspace" not in self.errors:
+            self.add_error("workspace", "Choose the workspace whose token signs the request.")
+        headers = cleaned.get("headers")
+        if isinstance(headers, dict):
+            if any(name.strip().lower() == "authorization" for name in headers):
+                self.add_error(
+                    "headers",
+                    "Remove the Authorization header: segadmin adds it from the chosen "
+                    "source or workspace, so the secret never has to be typed.",
+                )
+            body = cleaned.get("body") or ""
+            content_type = next(
+                (v for k, v in headers.items() if k.strip().lower() == "content-type"), ""
+            )
+            if body.strip() and (not content_type or "json" in content_type.lower()):
+                try:
+                    parse_json(body, what="The Body")
+                except EditorError as exc:
+                    self.add_error("body", str(exc))
+        return cleaned

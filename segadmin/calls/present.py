@@ -1,0 +1,118 @@
+"""How a request and its result are shown: redacted, pretty, with a curl equivalent.
+
+Previews are built with a placeholder credential, so no secret is ever decrypted to draw one;
+`SegmentRequest.redacted()` then masks even that.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from django.urls import Resolver404, resolve
+
+if TYPE_CHECKING:
+    from segadmin.calls.services import Sent
+    from segadmin.segment.client import SegmentRequest
+
+# Stands in for the write key or token in previews; never a real credential.
+PLACEHOLDER = "segadmin-preview-placeholder-0f3c9a"
+WRITE_KEY_VARIABLE = "$SEGMENT_WRITE_KEY"
+TOKEN_VARIABLE = "$SEGMENT_TOKEN"  # noqa: S105 - the name of a shell variable
+
+
+def pretty(body: Any) -> str:
+    """An object as indented JSON, text as it is, nothing as an empty string."""
+    if body is None:
+        return ""
+    if isinstance(body, dict | list):
+        return json.dumps(body, indent=2, ensure_ascii=False)
+    return str(body)
+
+
+def curl_command(request: SegmentRequest) -> str:
+    """An equivalent curl command whose credential is an environment variable to fill in.
+
+    The Tracking API takes the write key from Basic auth, so the body's ``writeKey`` is left
+    out rather than shown masked.
+    """
+    redacted = request.redacted()
+    lines = [f"curl -X {request.method} {shlex.quote(request.url)}"]
+    for name, value in redacted["headers"].items():
+        if name.lower() == "authorization":
+            if request.api == "tracking":
+                lines.append(f'-u "{WRITE_KEY_VARIABLE}:"')
+            elif request.api == "profiles":
+                lines.append('-u "$SEGMENT_PROFILES_TOKEN:"')
+            else:
+                lines.append(f'-H "Authorization: Bearer {TOKEN_VARIABLE}"')
+            continue
+        if name.lower() in ("content-length", "user-agent", "x-retry-count"):
+            continue
+        lines.append(f"-H {shlex.quote(f'{name}: {value}')}")
+    body = redacted["body"]
+    if isinstance(body, dict) and "writeKey" in body:
+        body = {k: v for k, v in body.items() if k != "writeKey"}
+    if body not in (None, ""):
+        text = (
+            json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+            if isinstance(body, dict | list)
+            else str(body)
+        )
+        lines.append(f"--data-binary {shlex.quote(text)}")
+    return " \\\n  ".join(lines)
+
+
+def describe_request(request: SegmentRequest) -> dict[str, Any]:
+    redacted = request.redacted()
+    return {
+        "api": request.api,
+        "method": redacted["method"],
+        "url": redacted["url"],
+        "headers": sorted(redacted["headers"].items()),
+        "body": pretty(redacted["body"]),
+        "body_is_json": isinstance(redacted["body"], dict | list),
+        "curl": curl_command(request),
+    }
+
+
+def audit_url(entry_id: Any) -> str | None:
+    """The audit entry's page when the audit app serves one, else None (the id is shown)."""
+    path = f"/audit/{entry_id}/"
+    try:
+        resolve(path)
+    except Resolver404:
+        return None
+    return path
+
+
+def describe_result(sent: Sent, *, show_headers: bool = False) -> dict[str, Any]:
+    result = sent.result
+    parsed = result.json()
+    body = pretty(parsed) if parsed is not None else result.text()
+    if result.status is None:
+        verdict, tone = f"Not sent: no answer from Segment ({result.error}).", "danger"
+    elif result.ok:
+        verdict, tone = "Sent: Segment accepted the request.", "success"
+    elif result.status == 429:
+        verdict, tone = "Not sent: Segment's rate limit was reached. Try again shortly.", "warning"
+    elif result.status >= 500 or result.status == 460:
+        verdict, tone = "Not sent: Segment had a temporary problem. Try again.", "danger"
+    else:
+        verdict, tone = "Not sent: Segment refused the request.", "danger"
+    return {
+        "ok": result.ok,
+        "verdict": verdict,
+        "tone": tone,
+        "status": result.status,
+        "error": result.error,
+        "attempts": result.attempts,
+        "duration_ms": round(result.duration_ms),
+        "body": body,
+        "body_is_json": parsed is not None,
+        "headers": sorted(result.headers.items()) if show_headers else [],
+        "request": describe_request(sent.request),
+        "entry_id": sent.entry.pk,
+        "audit_url": audit_url(sent.entry.pk),
+    }

@@ -1,0 +1,256 @@
+"""The call screens: Identify, Track, Page, Screen, Group, Alias and Make an API call.
+
+Views only orchestrate: the form validates and builds the message, `present` describes a
+request or a result for the page, and `services` sends (and records) it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from segadmin.audit.log import Actor
+from segadmin.calls import editors, present, services
+from segadmin.calls.fields import timezone_names
+from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
+from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
+from segadmin.segment import client
+from segadmin.segment.errors import UnsafeRequest
+from segadmin.segment.messages import MAX_MESSAGE_BYTES, message_size
+
+CALL_PERMISSIONS = ("accounts.send_identify", "accounts.send_events", "accounts.make_api_call")
+_EDITOR_NAME = re.compile(r"[a-z][a-z_]{0,39}")
+
+
+# --- Identify, Track, Page, Screen, Group, Alias ----------------------------------------------
+
+
+def _source_initial(request: HttpRequest) -> dict[str, Any]:
+    source = request.GET.get("source", "")
+    return {"source": source} if source.isdigit() else {}
+
+
+def _call_screen(request: HttpRequest, screen: Screen) -> HttpResponse:
+    status = 200
+    panel: dict[str, Any] | None = None
+    if request.method != "POST":
+        form: CallForm = screen.form_class(initial=_source_initial(request))
+        generated = ""
+    else:
+        form = screen.form_class(
+            request.POST, generated_message_id=request.POST.get("generated_message_id", "")
+        )
+        generated = form.generated_message_id
+        if not form.is_valid():
+            status = 422
+        elif request.POST.get("action") == "send":
+            panel = _send_message(request, form)
+            generated = ""  # a new send gets a new messageId unless one was typed
+        else:
+            panel = _preview_message(form)
+            if not form.cleaned_data.get("message_id"):
+                generated = form.message["messageId"]  # type: ignore[index]
+    context = {
+        "screen": screen,
+        "form": form,
+        "panel": panel,
+        "generated_message_id": generated,
+        "timezones": timezone_names(),
+    }
+    template = "calls/call.html#call" if request.htmx else "calls/call.html"
+    return render(request, template, context, status=status)
+
+
+def _preview_message(form: CallForm) -> dict[str, Any]:
+    message = form.message
+    assert message is not None
+    source = form.cleaned_data["source"]
+    request = client.tracking_request(message, write_key=present.PLACEHOLDER, region=source.region)
+    size = message_size(message)
+    return {
+        "kind": "preview",
+        "request": present.describe_request(request),
+        "size": size,
+        "max_size": MAX_MESSAGE_BYTES,
+        "size_percent": min(100, round(100 * size / MAX_MESSAGE_BYTES)),
+        "size_text": f"{size:,}",
+        "max_text": f"{MAX_MESSAGE_BYTES:,}",
+        "size_low": MAX_MESSAGE_BYTES * 3 // 4,
+        "size_high": MAX_MESSAGE_BYTES * 15 // 16,
+        "source": source,
+    }
+
+
+def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
+    source = form.cleaned_data["source"]
+    try:
+        sent = services.send_message(
+            actor=Actor.from_request(request), source=source, message=form.message
+        )
+    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+        return {"kind": "error", "message": str(exc), "source": source}
+    return {"kind": "sent", **present.describe_result(sent), "source": source}
+
+
+@permission_required("accounts.send_identify", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def identify(request: HttpRequest) -> HttpResponse:
+    return _call_screen(request, SCREENS["identify"])
+
+
+@permission_required("accounts.send_events", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def track(request: HttpRequest) -> HttpResponse:
+    return _call_screen(request, SCREENS["track"])
+
+
+@permission_required("accounts.send_events", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def page(request: HttpRequest) -> HttpResponse:
+    return _call_screen(request, SCREENS["page"])
+
+
+@permission_required("accounts.send_events", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def screen(request: HttpRequest) -> HttpResponse:
+    return _call_screen(request, SCREENS["screen"])
+
+
+@permission_required("accounts.send_events", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def group(request: HttpRequest) -> HttpResponse:
+    return _call_screen(request, SCREENS["group"])
+
+
+@permission_required("accounts.send_events", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def alias(request: HttpRequest) -> HttpResponse:
+    return _call_screen(request, SCREENS["alias"])
+
+
+# --- Make an API call -----------------------------------------------------------------------
+
+# UnsafeRequest.field -> the form field it concerns.
+_RAW_FIELDS = {
+    "path": "url",
+    "url": "url",
+    "method": "method",
+    "headers": "headers",
+    "header": "headers",
+    "query": "query",
+    "body": "body",
+}
+
+
+def _raw_request(form: ApiCallForm) -> client.SegmentRequest:
+    data = form.cleaned_data
+    arguments = {
+        "method": data["method"],
+        "path": data["url"],
+        "headers": data["headers"],
+        "query": data["query"],
+        "body": data["body"] or None,
+    }
+    if data["api"] == PUBLIC:
+        workspace = data["workspace"]
+        return client.raw_public_request(
+            **arguments, token=present.PLACEHOLDER, region=workspace.region
+        )
+    source = data["source"]
+    return client.raw_tracking_request(
+        **arguments, write_key=present.PLACEHOLDER, region=source.region
+    )
+
+
+def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
+    data = form.cleaned_data
+    public = data["api"] == PUBLIC
+    try:
+        sent = services.send_raw(
+            actor=Actor.from_request(request),
+            api="public" if public else "tracking",
+            source=None if public else data["source"],
+            workspace=data["workspace"] if public else None,
+            method=data["method"],
+            path=data["url"],
+            headers=data["headers"],
+            query=data["query"],
+            body=data["body"] or None,
+        )
+    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+        return {"kind": "error", "message": str(exc)}
+    except UnsafeRequest as exc:  # the form's preview check makes this unlikely
+        return {"kind": "error", "message": exc.message}
+    return {"kind": "sent", **present.describe_result(sent, show_headers=True)}
+
+
+@permission_required("accounts.make_api_call", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def api_call(request: HttpRequest) -> HttpResponse:
+    status = 200
+    panel: dict[str, Any] | None = None
+    if request.method != "POST":
+        initial = dict(GROUP_EXAMPLE) if request.GET.get("example") == "group" else {}
+        initial.update(_source_initial(request))
+        form = ApiCallForm(initial=initial)
+    else:
+        form = ApiCallForm(request.POST)
+        if form.is_valid():
+            try:
+                raw = _raw_request(form)
+            except UnsafeRequest as exc:
+                form.add_error(_RAW_FIELDS.get(exc.field), exc.message)
+            else:
+                if request.POST.get("action") == "send":
+                    panel = _send_raw(request, form)
+                else:
+                    panel = {"kind": "preview", "request": present.describe_request(raw)}
+        if form.errors:
+            status = 422
+    context = {"form": form, "panel": panel}
+    template = "calls/api.html#call" if request.htmx else "calls/api.html"
+    return render(request, template, context, status=status)
+
+
+# --- Editor fragments -----------------------------------------------------------------------
+
+
+def _editor_spec(request: HttpRequest, kind: str) -> editors.EditorSpec:
+    if not any(request.user.has_perm(p) for p in CALL_PERMISSIONS):
+        raise PermissionDenied
+    spec = editors.EDITORS.get(kind)
+    if spec is None:
+        raise Http404("No such editor.")
+    return spec
+
+
+@require_POST
+def editor_switch(request: HttpRequest, kind: str) -> HttpResponse:
+    """The editor redrawn in the other mode (rows <-> JSON), or in the same one with a reason."""
+    spec = _editor_spec(request, kind)
+    name = request.POST.get("editor", "")
+    if not _EDITOR_NAME.fullmatch(name):
+        return HttpResponseBadRequest("Unknown editor.")
+    state = editors.state_from_data(spec, request.POST, name)
+    state = editors.switch(spec, state, request.POST.get("to", ""))
+    return HttpResponse(editors.render_editor(spec, name, state))
+
+
+@require_safe
+def editor_row(request: HttpRequest, kind: str) -> HttpResponse:
+    """One empty custom row, appended by htmx when someone clicks "Add"."""
+    spec = _editor_spec(request, kind)
+    name = request.GET.get("editor", "")
+    if not _EDITOR_NAME.fullmatch(name):
+        return HttpResponseBadRequest("Unknown editor.")
+    row = editors.Row("c", "", spec.value_types[0])
+    context = editors.row_context(spec, name, row, uuid.uuid4().hex[:8])
+    context["autofocus"] = True
+    return render(request, "calls/editor.html#row", context)

@@ -1,0 +1,84 @@
+"""Fixtures for the call screens: a stored source and workspace, and logged-in clients."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from segadmin.credentials.models import Source, Workspace
+
+WRITE_KEY = "wk_CALLStestAbCdEfGhIjKlMnOpQrStUv"
+TOKEN = "sgp_CALLStestTokenAbCdEfGhIjKlMnOpQrSt"
+
+
+@pytest.fixture
+def source(db: None) -> Source:
+    source = Source(name="My site", region="us")
+    source.set_write_key(WRITE_KEY)
+    source.save()
+    return source
+
+
+@pytest.fixture
+def workspace(db: None) -> Workspace:
+    workspace = Workspace(name="Acme", region="us")
+    workspace.set_public_api_token(TOKEN)
+    workspace.save()
+    return workspace
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def marketer_client(marketer: User) -> Client:
+    return client_for(marketer)
+
+
+@pytest.fixture
+def support_client(support: User) -> Client:
+    return client_for(support)
+
+
+@pytest.fixture
+def admin_client(admin_user: User) -> Client:
+    return client_for(admin_user)
+
+
+def form_data(source: Source | None, **fields: Any) -> dict[str, Any]:
+    """A call form's POST data: plain fields, plus editors given as dicts (sent as JSON mode)."""
+    data: dict[str, Any] = {"action": "preview"}
+    if source is not None:
+        data["source"] = str(source.pk)
+    for name, value in fields.items():
+        if isinstance(value, dict) and name in EDITOR_NAMES:
+            data[f"{name}__mode"] = "json"
+            data[f"{name}__json"] = json.dumps(value)
+        else:
+            data[name] = value
+    return data
+
+
+EDITOR_NAMES = {"traits", "properties", "context", "integrations", "headers", "query"}
+
+
+def preview_body(response: Any) -> dict[str, Any]:
+    """The JSON body the preview panel shows, parsed from the page as a person would read it."""
+    html = response.content.decode()
+    match = re.search(r'<pre class="json" data-testid="preview-body">(.*?)</pre>', html, re.S)
+    assert match, "the page shows no preview body"
+    return json.loads(unescape(match.group(1)))
+
+
+def errors_of(response: Any) -> dict[str, list[str]]:
+    form = response.context["form"]
+    return {name: [str(e) for e in errors] for name, errors in form.errors.items()}
