@@ -33,6 +33,7 @@ def _all_paths(patterns: list, prefix: str = "") -> Iterator[str]:
 
 
 ALL_PATHS = sorted(set(_all_paths(get_resolver().url_patterns)))
+PRIVATE_PATHS = [path for path in ALL_PATHS if path not in PUBLIC]
 
 
 def test_the_url_walk_finds_the_pages() -> None:
@@ -42,12 +43,10 @@ def test_the_url_walk_finds_the_pages() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ALL_PATHS)
+@pytest.mark.parametrize("path", PRIVATE_PATHS)
 def test_every_page_redirects_an_anonymous_visitor_to_the_login_page(
     client: Client, path: str
 ) -> None:
-    if path in PUBLIC:
-        pytest.skip("public by design")
     response = client.get(path, follow=True)
     if response.status_code == 405:
         response = client.post(path, follow=True)
@@ -55,6 +54,15 @@ def test_every_page_redirects_an_anonymous_visitor_to_the_login_page(
     final_path = response.redirect_chain[-1][0]
     assert final_path.startswith(reverse("accounts:login")), (path, final_path)
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", sorted(PUBLIC))
+def test_only_the_login_page_health_check_and_favicon_are_public(client: Client, path: str) -> None:
+    assert path in ALL_PATHS
+    response = client.get(path)
+    assert response.status_code in (200, 301)
+    assert not response.get("Location", "").startswith(reverse("accounts:login"))
 
 
 # --- The role matrix ------------------------------------------------------------------------
