@@ -1,0 +1,197 @@
+"""The audit list's filters: a GET form whose fields become the URL, so a view can be shared.
+
+Every filter is an equality on a column with a ``(column, seq)`` index, or a date range on
+``created_at``; the list then pages by ``seq`` (keyset), so any combination stays fast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+
+from segadmin.accounts.roles import ROLES
+from segadmin.audit.log import search_key
+from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind, Outcome
+from segadmin.credentials.models import Source, Workspace
+from segadmin.segment.messages import CALL_TYPES
+
+EVENTS = "events"
+NO_ANSWER = "none"
+
+CALL_TYPE_CHOICES = [
+    ("", "Any"),
+    *[(name, name.capitalize()) for name in CALL_TYPES],
+    ("batch", "Batch (bulk import)"),
+    ("raw", "Make an API call"),
+    ("public:get_workspace", "Public API: workspace"),
+    ("public:list_sources", "Public API: list sources"),
+    ("public:get_source", "Public API: source"),
+    ("profiles:traits", "Profile API: traits"),
+    (EVENTS, "Credential and role changes"),
+]
+OUTCOME_CHOICES = [
+    ("", "Any"),
+    (Outcome.SENT, "Sent"),
+    (Outcome.REJECTED, "Rejected by Segment"),
+    (Outcome.FAILED, "Failed (no answer)"),
+    (NO_ANSWER, "No answer recorded"),
+]
+ROLE_CHOICES = [("", "Any"), *[(role, role) for role in ROLES], ("system", "system")]
+# Fields searched exactly, on the column of the same name.
+EXACT_FIELDS = ("user_id", "anonymous_id", "event", "message_id")
+# Filters only those who read every entry get (a Marketer's list is theirs alone).
+ALL_ENTRIES_FIELDS = ("person", "role")
+
+
+class _NamedChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
+
+
+def _date_input() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _text_input(placeholder: str = "") -> forms.TextInput:
+    attrs = {"autocomplete": "off", "spellcheck": "false"}
+    if placeholder:
+        attrs["placeholder"] = placeholder
+    return forms.TextInput(attrs=attrs)
+
+
+class AuditFilterForm(forms.Form):
+    """Bound to request.GET. ``apply`` narrows a queryset; ``query_string`` rebuilds the URL."""
+
+    date_from = forms.DateField(label="From", required=False, widget=_date_input())
+    date_to = forms.DateField(label="To", required=False, widget=_date_input())
+    # Set by the home page's "last 24 hours" links: an exact start, shown as a note.
+    since = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    person = forms.CharField(
+        label="Person", required=False, max_length=150, widget=_text_input("username")
+    )
+    role = forms.ChoiceField(label="Role", required=False, choices=ROLE_CHOICES)
+    call_type = forms.ChoiceField(label="Call type", required=False, choices=CALL_TYPE_CHOICES)
+    source = _NamedChoiceField(
+        label="Source",
+        required=False,
+        queryset=Source.objects.order_by("name"),
+        empty_label="Any",
+        error_messages={"invalid_choice": "That source does not exist: choose another."},
+    )
+    workspace = _NamedChoiceField(
+        label="Workspace",
+        required=False,
+        queryset=Workspace.objects.order_by("name"),
+        empty_label="Any",
+        error_messages={"invalid_choice": "That workspace does not exist: choose another."},
+    )
+    outcome = forms.ChoiceField(label="Outcome", required=False, choices=OUTCOME_CHOICES)
+    status = forms.IntegerField(
+        label="HTTP status",
+        required=False,
+        min_value=100,
+        max_value=599,
+        error_messages={
+            "invalid": "Enter an HTTP status code such as 400.",
+            "min_value": "HTTP status codes run from 100 to 599.",
+            "max_value": "HTTP status codes run from 100 to 599.",
+        },
+        widget=forms.NumberInput(attrs={"placeholder": "e.g. 400"}),
+    )
+    user_id = forms.CharField(label="User ID", required=False, widget=_text_input("exact"))
+    anonymous_id = forms.CharField(
+        label="Anonymous ID", required=False, widget=_text_input("exact")
+    )
+    event = forms.CharField(label="Event Name", required=False, widget=_text_input("exact"))
+    message_id = forms.CharField(label="Message ID", required=False, widget=_text_input("exact"))
+
+    def __init__(self, *args: Any, see_all: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.see_all = see_all
+        if not see_all:
+            for name in ALL_ENTRIES_FIELDS:
+                del self.fields[name]
+        zone = timezone.get_current_timezone_name()
+        self.fields["date_from"].help_text = f"Days start at midnight {zone}."
+        self.fields["date_to"].help_text = "Included."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned
+
+    # --- reading the filters
+
+    def active(self) -> dict[str, Any]:
+        """The filters in use, by field name (empty values left out)."""
+        if not self.is_bound or not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+    def apply(self, queryset: AuditEntryQuerySet) -> AuditEntryQuerySet:
+        filters = self.active()
+        zone = timezone.get_current_timezone()
+        if "date_from" in filters:
+            start = datetime.combine(filters["date_from"], time.min, tzinfo=zone)
+            queryset = queryset.filter(created_at__gte=start)
+        if "date_to" in filters:
+            end = datetime.combine(filters["date_to"] + timedelta(days=1), time.min, tzinfo=zone)
+            queryset = queryset.filter(created_at__lt=end)
+        if "since" in filters:
+            queryset = queryset.filter(created_at__gte=filters["since"])
+        if "person" in filters:
+            queryset = queryset.filter(username=filters["person"])
+        if "role" in filters:
+            queryset = queryset.filter(role=filters["role"])
+        call_type = filters.get("call_type")
+        if call_type == EVENTS:
+            queryset = queryset.filter(kind=Kind.EVENT)
+        elif call_type:
+            queryset = queryset.filter(call_type=call_type)
+        if "source" in filters:
+            queryset = queryset.filter(source=filters["source"])
+        if "workspace" in filters:
+            queryset = queryset.filter(workspace=filters["workspace"])
+        outcome = filters.get("outcome")
+        if outcome == NO_ANSWER:
+            queryset = queryset.filter(kind=Kind.REQUEST, outcome__isnull=True)
+        elif outcome:
+            queryset = queryset.filter(outcome=outcome)
+        if "status" in filters:
+            queryset = queryset.filter(response_status=filters["status"])
+        for name in EXACT_FIELDS:
+            if name in filters:
+                queryset = queryset.filter(**{name: search_key(filters[name])})
+        return queryset
+
+    def query_string(self, **extra: Any) -> str:
+        """The filters (as typed, also when invalid) plus ``extra``, for links."""
+        pairs: list[tuple[str, str]] = []
+        if self.is_bound:
+            for name in self.fields:
+                value = self.data.get(name, "")
+                if value not in (None, ""):
+                    pairs.append((name, str(value)))
+        pairs.extend((k, str(v)) for k, v in extra.items() if v not in (None, ""))
+        return urlencode(pairs)
+
+
+def visible_entries(user: Any) -> AuditEntryQuerySet:
+    """What ``user`` may read: every entry with accounts.view_all_audit, else their own."""
+    entries = AuditEntry.objects.listed()
+    if user.has_perm("accounts.view_all_audit"):
+        return entries
+    return entries.filter(actor_user=user)
+
+
+def identity_q(identifier_type: str, identifier: str) -> Q:
+    """Entries sent for one Segment user, by user ID or anonymous ID."""
+    column = "user_id" if identifier_type == "user_id" else "anonymous_id"
+    return Q(**{column: search_key(identifier)})

@@ -1,0 +1,403 @@
+"""The audit log's pages: the list, an entry, export, verify, "Send again" and "Edit and send".
+
+The list pages newest-first by ``seq`` with a keyset cursor (``?before=<seq>`` for older,
+``?after=<seq>`` for newer), never OFFSET, so the last page of a million rows costs what the
+first does. Nothing here decrypts anything: entries are stored with their secrets masked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from segadmin.audit import drafts, export
+from segadmin.audit.chain import verify_chain
+from segadmin.audit.filters import AuditFilterForm, visible_entries
+from segadmin.audit.log import Actor
+from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind
+from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
+from segadmin.segment.errors import MessageInvalid
+from segadmin.segment.messages import CALL_TYPES
+
+PAGE_SIZE = 50
+# The list never loads bodies or headers: only what a row shows.
+LIST_COLUMNS = (
+    "id",
+    "seq",
+    "kind",
+    "created_at",
+    "username",
+    "role",
+    "action",
+    "target_type",
+    "target_name",
+    "source_name",
+    "workspace_name",
+    "api",
+    "call_type",
+    "method",
+    "user_id",
+    "anonymous_id",
+    "event",
+    "message_id",
+    "relation",
+    "related_to_id",
+    "outcome",
+    "error",
+    "response_status",
+    "attempts",
+    "bulk_job_id",
+)
+LINK_COLUMNS = ("id", "seq", "kind", "created_at", "username", "call_type", "relation", "outcome",
+                "error", "response_status", "request_entry_id", "action", "target_type",
+                "target_name", "method", "url")
+# Everyone with a role reads the audit log (Marketers their own entries only).
+READ_PERMISSION = "accounts.send_identify"
+
+
+def can_read_audit(user: Any) -> bool:
+    return user.has_perm(READ_PERMISSION) or user.has_perm("accounts.view_all_audit")
+
+
+def audit_reader(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not can_read_audit(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- keyset pagination ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[AuditEntry]
+    has_newer: bool
+    has_older: bool
+
+    @property
+    def newer_cursor(self) -> int | None:
+        return self.entries[0].seq if self.entries and self.has_newer else None
+
+    @property
+    def older_cursor(self) -> int | None:
+        return self.entries[-1].seq if self.entries and self.has_older else None
+
+
+def keyset_page(
+    queryset: AuditEntryQuerySet,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    size: int = PAGE_SIZE,
+) -> Page:
+    """One page, newest first. ``before``: entries older than that seq; ``after``: the page
+    of entries just newer than it (``after=0`` is the oldest page). Two queries at most."""
+    if after is not None:
+        rows = list(queryset.filter(seq__gt=after).order_by("seq")[: size + 1])
+        has_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        edge = rows[-1].seq if rows else after + 1
+        has_older = queryset.filter(seq__lt=edge).exists()
+        return Page(rows, has_newer, has_older)
+    narrowed = queryset.filter(seq__lt=before) if before is not None else queryset
+    rows = list(narrowed.order_by("-seq")[: size + 1])
+    has_older = len(rows) > size
+    rows = rows[:size]
+    if before is None:
+        return Page(rows, False, has_older)
+    edge = rows[0].seq if rows else before - 1
+    return Page(rows, queryset.filter(seq__gt=edge).exists(), has_older)
+
+
+def _cursor(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if value.isdigit() and len(value) <= 18:
+        return int(value)
+    raise ValueError(value)
+
+
+# --- the list -------------------------------------------------------------------------------
+
+
+@audit_reader
+@require_safe
+def entry_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    see_all = user.has_perm("accounts.view_all_audit")
+    form = AuditFilterForm(request.GET or None, see_all=see_all)
+    page = Page([], False, False)
+    cursor_error = ""
+    try:
+        before, after = _cursor(request.GET.get("before")), _cursor(request.GET.get("after"))
+    except ValueError:
+        before = after = None
+        cursor_error = "That page link is broken: showing the newest entries instead."
+    if form.is_bound and not form.is_valid():
+        pass  # the errors are shown beside the fields; no list for filters that mean nothing
+    else:
+        entries = form.apply(visible_entries(user)).only(*LIST_COLUMNS)
+        page = keyset_page(entries, before=before, after=after)
+    context = {
+        "form": form,
+        "page": page,
+        "see_all": see_all,
+        "filtered": bool(form.active()),
+        "cursor_error": cursor_error,
+        "query": form.query_string(),
+        "newer_query": form.query_string(after=page.newer_cursor),
+        "older_query": form.query_string(before=page.older_cursor),
+        "oldest_query": form.query_string(after=0),
+        "can_export": user.has_perm("accounts.export_audit"),
+        "zone": timezone.get_current_timezone_name(),
+    }
+    return render(request, "audit/list.html", context)
+
+
+# --- one entry ------------------------------------------------------------------------------
+
+
+def _visible_entry(request: HttpRequest, pk: int) -> AuditEntry:
+    entry = AuditEntry.objects.filter(pk=pk).first()
+    if entry is None:
+        raise Http404("No such audit entry.")
+    if not request.user.has_perm("accounts.view_all_audit"):
+        if entry.actor_user_id is None or entry.actor_user_id != request.user.pk:
+            # Not "forbidden": a Marketer learns nothing about other people's entries.
+            raise Http404("No such audit entry.")
+    return entry
+
+
+def _pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def _body_text(raw: bytes) -> tuple[str, bool]:
+    """(text, is_json): JSON pretty-printed, anything else as text."""
+    if not raw:
+        return "", False
+    try:
+        return _pretty_json(json.loads(raw)), True
+    except ValueError:
+        return raw.decode("utf-8", errors="replace"), False
+
+
+def _stored_body(entry: AuditEntry) -> tuple[str, bool]:
+    try:
+        data = entry.request_body_data
+    except ValueError:
+        return "(the stored body cannot be read as JSON)", False
+    if data is None:
+        return "", False
+    if isinstance(data, dict | list):
+        return _pretty_json(data), True
+    return str(data), False
+
+
+def sent_message(entry: AuditEntry) -> dict[str, Any] | None:
+    """The tracking message an entry sent (its stored body without ``writeKey``/``sentAt``),
+    or None when the entry is not a single Identify/Track/... call."""
+    if entry.kind != Kind.REQUEST or entry.api != "tracking" or entry.call_type not in CALL_TYPES:
+        return None
+    try:
+        body = entry.request_body_data
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("type") != entry.call_type:
+        return None
+    return {k: v for k, v in body.items() if k not in ("writeKey", "sentAt")}
+
+
+def _send_permission(call_type: str) -> str:
+    return "accounts.send_identify" if call_type == "identify" else "accounts.send_events"
+
+
+def _resend_problem(request: HttpRequest, entry: AuditEntry, *, same_source: bool) -> str:
+    """Why this entry cannot be sent again / edited and sent by this person ("" when it can)."""
+    if sent_message(entry) is None:
+        return "Only single Identify, Track, Page, Screen, Group and Alias calls can be resent."
+    if not request.user.has_perm(_send_permission(entry.call_type)):
+        return f"Your role may not send {entry.call_type.capitalize()} calls."
+    if same_source:
+        if entry.source_id is None:
+            return f"The source “{entry.source_name}” has been deleted."
+        if not entry.source.enabled:
+            return f"The source “{entry.source.name}” is disabled."
+    return ""
+
+
+@audit_reader
+@require_safe
+def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = _visible_entry(request, pk)
+    if entry.kind == Kind.OUTCOME:
+        return redirect(f"{reverse('audit:entry', args=[entry.request_entry_id])}#outcome")
+    # The answer lives on the chained outcome row (the request row holds a copy of the verdict).
+    outcome_row = (
+        AuditEntry.objects.filter(request_entry=entry).first()
+        if entry.kind == Kind.REQUEST
+        else None
+    )
+    related = visible_entries(request.user).filter(related_to=entry).only(*LINK_COLUMNS)
+    neighbours = {
+        row.seq: row
+        for row in AuditEntry.objects.filter(seq__in=(entry.seq - 1, entry.seq + 1)).only(
+            "id", "seq", "kind", "request_entry_id"
+        )
+    }
+    original = None
+    if entry.related_to_id is not None:
+        original = visible_entries(request.user).filter(pk=entry.related_to_id)
+        original = original.only(*LINK_COLUMNS).first()
+    request_body, request_is_json = _stored_body(entry)
+    answer = outcome_row if outcome_row is not None else entry
+    response_body, response_is_json = _body_text(answer.response_body_bytes)
+    response_headers = answer.response_headers_data
+    message = sent_message(entry)
+    can_resend = message is not None
+    context = {
+        "entry": entry,
+        "outcome_row": outcome_row,
+        "original": original,
+        "related": list(related[:50]),
+        "previous": neighbours.get(entry.seq - 1),
+        "next": neighbours.get(entry.seq + 1),
+        "request_headers": sorted(entry.request_headers_data.items()),
+        "request_body": request_body,
+        "request_is_json": request_is_json,
+        "response_headers": sorted(response_headers.items()),
+        "response_body": response_body,
+        "response_is_json": response_is_json,
+        "details": _pretty_json(entry.details_data) if entry.details else "",
+        "can_resend": can_resend,
+        "send_again_problem": _resend_problem(request, entry, same_source=True)
+        if can_resend
+        else "",
+        "edit_problem": _resend_problem(request, entry, same_source=False) if can_resend else "",
+        "adds_timestamp": message is not None and "timestamp" not in message,
+        "zone": timezone.get_current_timezone_name(),
+    }
+    return render(request, "audit/entry.html", context)
+
+
+# --- Send again and Edit and send -----------------------------------------------------------
+
+
+@audit_reader
+@require_POST
+def send_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """Repeat the exact message, same message ID, to the same source, linked to the original.
+
+    A message that had no timestamp gets the time it was first sent, so an event that never
+    arrived is recorded when it happened, not now.
+    """
+    entry = _visible_entry(request, pk)
+    problem = _resend_problem(request, entry, same_source=True)
+    if problem:
+        messages.error(request, f"Not sent again: {problem}")
+        return redirect("audit:entry", pk=entry.pk)
+    from segadmin.calls import services  # the send service imports the audit app
+
+    message = sent_message(entry)
+    assert message is not None and entry.source is not None
+    first = entry.request_body_data.get("sentAt") if entry.request_body else None
+    if "timestamp" not in message and isinstance(first, str):
+        message["timestamp"] = first
+    try:
+        sent = services.send_message(
+            actor=Actor.from_request(request),
+            source=entry.source,
+            message=message,
+            related_to=entry,
+            relation=drafts.SEND_AGAIN,
+        )
+    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+        messages.error(request, f"Not sent again: {exc}")
+        return redirect("audit:entry", pk=entry.pk)
+    except MessageInvalid as exc:
+        reasons = " ".join(problem.message for problem in exc.problems)
+        messages.error(request, f"Not sent again: the stored message is not valid. {reasons}")
+        return redirect("audit:entry", pk=entry.pk)
+    if sent.result.ok:
+        messages.success(
+            request,
+            f"Sent again as entry #{sent.entry.seq}, with the same message ID: Segment keeps "
+            "only one of the two.",
+        )
+    else:
+        messages.warning(request, f"Sent again as entry #{sent.entry.seq}: {sent.entry.outcome_label}.")
+    return redirect("audit:entry", pk=sent.entry.pk)
+
+
+@audit_reader
+@require_http_methods(["GET", "HEAD", "POST"])
+def edit_and_send(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open the entry's call screen filled with its values and a new message ID."""
+    entry = _visible_entry(request, pk)
+    problem = _resend_problem(request, entry, same_source=False)
+    if problem:
+        messages.error(request, f"Cannot edit and send: {problem}")
+        return redirect("audit:entry", pk=entry.pk)
+    message = sent_message(entry)
+    assert message is not None
+    source_id = entry.source_id if entry.source_id and entry.source.enabled else None
+    token = drafts.store(
+        request,
+        call_type=entry.call_type,
+        initial=drafts.initial_from_message(message, source_id=source_id),
+        related_to=entry,
+        relation=drafts.EDIT_AND_SEND,
+    )
+    return redirect(f"{reverse(f'calls:{entry.call_type}')}?draft={token}")
+
+
+# --- export and verify ----------------------------------------------------------------------
+
+
+@permission_required("accounts.export_audit", raise_exception=True)
+@require_safe
+def export_entries(request: HttpRequest) -> HttpResponse:
+    fmt = request.GET.get("format", "csv")
+    if fmt not in export.FORMATS:
+        return HttpResponse(
+            "Choose the export format csv or jsonl.", status=400, content_type="text/plain"
+        )
+    form = AuditFilterForm(request.GET or None, see_all=True)
+    if form.is_bound and not form.is_valid():
+        errors = "; ".join(f"{form[name].label}: {' '.join(e)}" for name, e in form.errors.items())
+        return HttpResponse(
+            f"The filters are not valid, nothing was exported. {errors}",
+            status=400,
+            content_type="text/plain",
+        )
+    entries = form.apply(visible_entries(request.user))
+    content_type, extension = export.FORMATS[fmt]
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(export.stream(entries, fmt), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="segadmin-audit-{stamp}.{extension}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@permission_required("accounts.export_audit", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def verify(request: HttpRequest) -> HttpResponse:
+    """The same check as ``manage.py verify_audit``, on demand (POST: it reads every row)."""
+    report = verify_chain() if request.method == "POST" else None
+    return render(request, "audit/verify.html", {"report": report})
