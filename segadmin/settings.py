@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "segadmin.credentials",
     "segadmin.audit",
     "segadmin.calls",
+    "segadmin.bulk",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +230,12 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Bulk import: the largest file accepted (rows and bytes, as Segment's own CSV uploader), and how
+# long a worker's claim on a chunk of rows lasts without news before another worker may take it.
+SEGADMIN_BULK_MAX_ROWS = env.int("SEGADMIN_BULK_MAX_ROWS", default=1_000_000)
+SEGADMIN_BULK_MAX_BYTES = env.int("SEGADMIN_BULK_MAX_BYTES", default=100 * 1024 * 1024)
+SEGADMIN_BULK_LEASE_SECONDS = env.int("SEGADMIN_BULK_LEASE_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/", include("segadmin.accounts.urls")),
     path("", include("segadmin.credentials.urls")),
     path("calls/", include("segadmin.calls.urls")),
+    path("bulk/", include("segadmin.bulk.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),

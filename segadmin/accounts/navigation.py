@@ -26,6 +26,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Group", "calls:group", "accounts.send_events"),
     NavItem("Alias", "calls:alias", "accounts.send_events"),
     NavItem("Make an API call", "calls:api", "accounts.make_api_call"),
+    NavItem("Bulk import", "bulk:index", "accounts.bulk_import"),
     NavItem("Sources", "credentials:source_list", "accounts.manage_credentials"),
     NavItem("Workspaces", "credentials:workspace_list", "accounts.manage_credentials"),
 )

@@ -1,0 +1,114 @@
+"""The upload form and the column mapping form of a bulk import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from segadmin.bulk import parsing
+from segadmin.bulk.models import BulkJob, CallType
+from segadmin.bulk.plan import FIELD, SINGLE_TARGETS, check_mapping, target_choices
+from segadmin.credentials.models import Source
+
+
+class SourceChoiceField(forms.ModelChoiceField):
+    """Enabled sources by name and region: never a write key, not even its mask."""
+
+    def label_from_instance(self, obj: Source) -> str:
+        return f"{obj.name} ({obj.get_region_display()})"
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="File",
+        help_text="CSV (with a header row) or JSON Lines (one JSON object per line), UTF-8.",
+        error_messages={
+            "required": "Choose a CSV or JSON Lines file to upload.",
+            "empty": "The file is empty.",
+        },
+    )
+    call_type = forms.ChoiceField(
+        label="Call", choices=CallType.choices, initial=CallType.IDENTIFY, widget=forms.RadioSelect
+    )
+    source = SourceChoiceField(
+        label="Source",
+        queryset=Source.objects.filter(enabled=True).order_by("name"),
+        empty_label="Choose a source…",
+        error_messages={
+            "required": "Choose the source to send to.",
+            "invalid_choice": "That source does not exist or is disabled: choose another.",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].widget.attrs["accept"] = ".csv,.tsv,.txt,.jsonl,.ndjson,.json"
+        rows = settings.SEGADMIN_BULK_MAX_ROWS
+        self.fields[
+            "file"
+        ].help_text += (
+            f" Up to {rows:,} rows and {parsing._size(settings.SEGADMIN_BULK_MAX_BYTES)}."
+        )
+
+
+class MappingForm(forms.Form):
+    """One row of fields per column: ``target_<i>``, ``type_<i>``, ``null_<i>``."""
+
+    def __init__(self, job: BulkJob, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.job = job
+        current = {m["column"]: m for m in job.mapping}
+        targets = target_choices(job.call_type)
+        for index, column in enumerate(job.columns):
+            item = current.get(column, {})
+            self.fields[f"target_{index}"] = forms.ChoiceField(
+                label=f"Map “{column}” to", choices=targets, initial=item.get("target", FIELD)
+            )
+            self.fields[f"type_{index}"] = forms.ChoiceField(
+                label=f"Type of “{column}”",
+                choices=parsing.TYPE_CHOICES,
+                initial=item.get("type", parsing.TEXT),
+            )
+            self.fields[f"null_{index}"] = forms.BooleanField(
+                label="Empty means null", required=False, initial=item.get("empty_null", False)
+            )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """What the template lays out as a table: one dict per column."""
+        examples = self.job.examples
+        return [
+            {
+                "column": column,
+                "target": self[f"target_{index}"],
+                "type": self[f"type_{index}"],
+                "null": self[f"null_{index}"],
+                "proposed": dict(parsing.TYPE_CHOICES).get(
+                    self.job.proposals.get(column, parsing.TEXT), "text"
+                ),
+                "examples": [row[index] for row in examples[:3] if index < len(row)],
+            }
+            for index, column in enumerate(self.job.columns)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        mapping = []
+        for index, column in enumerate(self.job.columns):
+            target = data[f"target_{index}"]
+            mapping.append(
+                {
+                    "column": column,
+                    "target": target,
+                    # IDs, the event and the timestamp are sent as the text they are.
+                    "type": parsing.TEXT if target in SINGLE_TARGETS else data[f"type_{index}"],
+                    "empty_null": bool(data[f"null_{index}"]) and target == FIELD,
+                }
+            )
+        for error in check_mapping(self.job.call_type, mapping):
+            self.add_error(None, error)
+        data["mapping"] = mapping
+        return data

@@ -1,0 +1,492 @@
+"""Bulk import services: create a job from an upload, dry-run it, start, cancel and resume it,
+and the worker loop that sends it (called by the task in tasks.py).
+
+How a job survives interruptions: the file is stored as chunks of rows; a worker claims one
+chunk at a time with a lease (``select_for_update(skip_locked=True)`` where the database has
+it; SQLite's single writer serialises the claim otherwise), sends its rows through
+``services.send_batch`` and records the chunk's outcome, failures and counters in one
+transaction. A worker that dies leaves at most its claimed chunk unrecorded; once the lease
+runs out any worker takes it again and re-sends it with the same messageIds, which Segment's
+deduplication drops. A worker whose lease ran out records nothing, so no row is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from segadmin.audit.log import Actor
+from segadmin.bulk import parsing
+from segadmin.bulk.models import (
+    ACTIVE,
+    BulkChunk,
+    BulkJob,
+    BulkRowResult,
+    ChunkStatus,
+    FailureKind,
+    Status,
+)
+from segadmin.bulk.plan import Plan, RowProblem, propose_mapping
+from segadmin.calls import services
+from segadmin.credentials.crypto import SecretUnreadable
+from segadmin.credentials.models import Source
+from segadmin.segment.client import SendResult
+from segadmin.segment.messages import split_into_batches
+
+log = logging.getLogger("segadmin.bulk")
+
+FIRST_ERRORS = 20
+FIRST_MESSAGES = 3
+
+
+# --- Creating a job -------------------------------------------------------------------------
+
+
+def create_job(
+    *, stream: IO[bytes], name: str, size: int, call_type: str, source: Source, user: Any
+) -> BulkJob:
+    """Read the upload (raising parsing.FileRefused with the reason) and store it as a draft
+    job with its chunks and a proposed mapping. Nothing is stored when the file is refused."""
+    max_bytes = settings.SEGADMIN_BULK_MAX_BYTES
+    if size > max_bytes:
+        raise parsing.FileRefused(
+            f"The file is {parsing._size(size)}; one import takes at most "
+            f"{parsing._size(max_bytes)}. Split it into smaller files."
+        )
+    with transaction.atomic():
+        job = BulkJob.objects.create(
+            created_by=user,
+            created_by_name=user.get_username(),
+            source=source,
+            source_name=source.name,
+            call_type=call_type,
+            file_name=name[:255],
+            file_format=parsing.CSV,
+            file_bytes=size,
+        )
+        pending: list[BulkChunk] = []
+
+        def on_chunk(first_row: int, count: int, data: bytes) -> None:
+            pending.append(
+                BulkChunk(
+                    job=job,
+                    index=len(pending) + done[0],
+                    first_row=first_row,
+                    row_count=count,
+                    data=data,
+                )
+            )
+            if len(pending) >= 20:  # a few MB at a time
+                done[0] += len(pending)
+                BulkChunk.objects.bulk_create(pending)
+                pending.clear()
+
+        done = [0]
+        scan = parsing.scan_upload(
+            stream,
+            name=name,
+            max_rows=settings.SEGADMIN_BULK_MAX_ROWS,
+            max_bytes=max_bytes,
+            on_chunk=on_chunk,
+        )
+        BulkChunk.objects.bulk_create(pending)
+        job.file_format = scan.format
+        job.delimiter = scan.delimiter
+        job.columns = scan.columns
+        job.examples = scan.examples
+        job.total_rows = scan.rows
+        job.proposals = {c: parsing.propose_type(scan.samples.get(c, [])) for c in scan.columns}
+        job.mapping = propose_mapping(call_type, scan.columns, job.proposals)
+        job.save()
+    return job
+
+
+def plan_for(job: BulkJob) -> Plan:
+    return Plan(
+        job_id=job.id,
+        call_type=job.call_type,
+        file_format=job.file_format,
+        columns=job.columns,
+        mapping=job.mapping,
+    )
+
+
+def iter_rows(job: BulkJob, chunks: Any = None) -> Iterator[tuple[int, Any]]:
+    """Every row of the job's file, read chunk by chunk from the database."""
+    queryset = chunks if chunks is not None else job.chunks.order_by("index")
+    for chunk in queryset.only("data", "first_row").iterator(chunk_size=4):
+        yield from parsing.chunk_rows(
+            job.file_format, job.delimiter, bytes(chunk.data), chunk.first_row
+        )
+
+
+# --- Dry run --------------------------------------------------------------------------------
+
+
+@dataclass
+class DryRun:
+    valid: int = 0
+    invalid: int = 0
+    errors: list[RowProblem] = field(default_factory=list)
+    messages: list[dict] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "errors": [[p.row, p.column, p.reason] for p in self.errors],
+            "messages": self.messages,
+            "at": timezone.now().isoformat(),
+        }
+
+
+def dry_run(job: BulkJob) -> DryRun:
+    """Validate every row with the job's mapping, exactly as the worker will; send nothing."""
+    plan = plan_for(job)
+    result = DryRun()
+    for row, cells in iter_rows(job):
+        message, problems = plan.message(cells, row)
+        if problems:
+            result.invalid += 1
+            if len(result.errors) < FIRST_ERRORS:
+                result.errors.extend(problems[: FIRST_ERRORS - len(result.errors)])
+        else:
+            result.valid += 1
+            if len(result.messages) < FIRST_MESSAGES:
+                result.messages.append(message)  # type: ignore[arg-type]
+    return result
+
+
+def iter_problems(job: BulkJob) -> Iterator[RowProblem]:
+    """Every problem of every row, for the downloadable error report."""
+    plan = plan_for(job)
+    for row, cells in iter_rows(job):
+        _, problems = plan.message(cells, row)
+        yield from problems
+
+
+# --- Start, cancel, resume ------------------------------------------------------------------
+
+
+def start(job: BulkJob, actor: Actor) -> bool:
+    """Queue a draft job for the worker as ``actor``; False when it was not a draft."""
+    from segadmin.bulk.tasks import run_bulk_job
+
+    updated = BulkJob.objects.filter(pk=job.pk, status=Status.DRAFT).update(
+        status=Status.QUEUED,
+        started_by=actor.user,
+        actor={
+            "username": actor.username,
+            "role": actor.role,
+            "ip": actor.ip,
+            "user_agent": actor.user_agent,
+        },
+        heartbeat_at=timezone.now(),
+    )
+    if updated:
+        run_bulk_job.enqueue(str(job.pk))
+    return bool(updated)
+
+
+def cancel(job: BulkJob) -> bool:
+    """Stop a queued or running job after the chunk in flight; False when it had finished."""
+    return bool(
+        BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+            status=Status.CANCELLED, finished_at=timezone.now()
+        )
+    )
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=settings.SEGADMIN_BULK_LEASE_SECONDS)
+
+
+def is_stalled(job: BulkJob) -> bool:
+    """No worker has reported on this active job for longer than a lease: it needs a resume."""
+    if job.status not in ACTIVE or job.heartbeat_at is None:
+        return False
+    return job.heartbeat_at < timezone.now() - lease()
+
+
+def resume(job: BulkJob) -> bool:
+    """Queue another run of an active job; chunk claims keep it from sending a row twice."""
+    from segadmin.bulk.tasks import run_bulk_job
+
+    if job.status not in ACTIVE:
+        return False
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+    run_bulk_job.enqueue(str(job.pk))
+    return True
+
+
+def resume_stalled() -> list[BulkJob]:
+    """Resume every active job no worker has reported on for a lease (after a restart)."""
+    cutoff = timezone.now() - lease()
+    jobs = list(BulkJob.objects.filter(status__in=ACTIVE, heartbeat_at__lt=cutoff))
+    for job in jobs:
+        resume(job)
+    return jobs
+
+
+# --- The worker -----------------------------------------------------------------------------
+
+
+class JobStopped(Exception):
+    """The job cannot go on (source gone, key unreadable); the message says why."""
+
+
+class LostChunk(Exception):
+    """This worker's lease on a chunk ran out and another worker may have taken it."""
+
+
+def _claim(job_id: uuid.UUID, worker: str) -> BulkChunk | None:
+    now = timezone.now()
+    with transaction.atomic():
+        candidates = BulkChunk.objects.filter(job_id=job_id).filter(
+            Q(status=ChunkStatus.PENDING) | Q(status=ChunkStatus.RUNNING, lease_until__lt=now)
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        chunk = candidates.order_by("index").only("pk").first()
+        if chunk is None:
+            return None
+        BulkChunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.RUNNING,
+            claimed_by=worker,
+            lease_until=now + lease(),
+            attempts=F("attempts") + 1,
+        )
+    BulkJob.objects.filter(pk=job_id).update(heartbeat_at=now)
+    return BulkChunk.objects.get(pk=chunk.pk)
+
+
+def _renew(chunk: BulkChunk, worker: str) -> None:
+    now = timezone.now()
+    if not BulkChunk.objects.filter(
+        pk=chunk.pk, claimed_by=worker, status=ChunkStatus.RUNNING
+    ).update(lease_until=now + lease()):
+        raise LostChunk
+    BulkJob.objects.filter(pk=chunk.job_id).update(heartbeat_at=now)
+
+
+def _actor(job: BulkJob) -> Actor:
+    who = job.actor or {}
+    return Actor(
+        user=job.started_by,
+        username=who.get("username", "") or "bulk worker",
+        role=who.get("role", ""),
+        ip=who.get("ip"),
+        user_agent=who.get("user_agent", ""),
+    )
+
+
+def _describe(result: SendResult) -> tuple[str, str]:
+    if result.status is None:
+        return FailureKind.NO_ANSWER, f"No answer from Segment: {result.error or 'unknown'}."
+    text = result.text().strip().replace("\n", " ")
+    if len(text) > 200:
+        text = text[:197] + "…"
+    return FailureKind.REFUSED, f"Segment answered {result.status}" + (f": {text}" if text else ".")
+
+
+def _source(job: BulkJob) -> Source:
+    source = Source.objects.filter(pk=job.source_id).first() if job.source_id else None
+    if source is None:
+        raise JobStopped("The source of this import was deleted, so nothing more can be sent.")
+    if not source.enabled:
+        raise JobStopped(f"The source “{source.name}” was disabled, so nothing more is sent.")
+    return source
+
+
+@dataclass
+class _Prepared:
+    """One chunk's rows turned into batches (and the rows that failed before sending)."""
+
+    chunk: BulkChunk
+    failures: list[BulkRowResult]
+    batches: list[tuple[list[dict], list[tuple[int, Any]]]]  # (messages, [(row, cells)])
+
+
+def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
+    failures: list[BulkRowResult] = []
+    messages: list[dict] = []
+    cells_of: list[tuple[int, Any]] = []
+    for row, cells in parsing.chunk_rows(
+        job.file_format, job.delimiter, bytes(chunk.data), chunk.first_row
+    ):
+        message, problems = plan.message(cells, row)
+        if problems:
+            failures.append(
+                BulkRowResult(
+                    job_id=job.pk,
+                    row=row,
+                    kind=FailureKind.INVALID,
+                    problems=[[p.column, p.reason] for p in problems],
+                    cells=cells,
+                )
+            )
+        else:
+            messages.append(message)  # type: ignore[arg-type]
+            cells_of.append((row, cells))
+    batches = []
+    offset = 0
+    for batch in split_into_batches(messages):
+        batches.append((batch, cells_of[offset : offset + len(batch)]))
+        offset += len(batch)
+    chunk.data = b""  # the rows are in the batches now; let the text go
+    return _Prepared(chunk=chunk, failures=failures, batches=batches)
+
+
+def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Actor) -> None:
+    """Send a prepared chunk's batches, then record its outcome in one transaction (or
+    nothing, if this worker's claim ran out meanwhile: LostChunk)."""
+    chunk, failures = prepared.chunk, prepared.failures
+    sent = requests = 0
+    source = _source(job) if prepared.batches else None
+    for batch, rows in prepared.batches:
+        _renew(chunk, worker)
+        try:
+            result = services.send_batch(
+                actor=actor,
+                source=source,  # type: ignore[arg-type]
+                messages=batch,
+                bulk_job_id=str(job.pk),
+            )
+        except SecretUnreadable as exc:
+            raise JobStopped(str(exc)) from None
+        requests += 1
+        if result.result.ok:
+            sent += len(batch)
+            continue
+        kind, reason = _describe(result.result)
+        failures.extend(
+            BulkRowResult(
+                job_id=job.pk,
+                row=row,
+                kind=kind,
+                problems=[["", reason]],
+                cells=cells,
+                audit_entry_id=result.entry.pk,
+            )
+            for row, cells in rows
+        )
+    with transaction.atomic():
+        if not BulkChunk.objects.filter(
+            pk=chunk.pk, claimed_by=worker, status=ChunkStatus.RUNNING
+        ).update(status=ChunkStatus.DONE, sent=sent, failed=len(failures), lease_until=None):
+            raise LostChunk
+        BulkRowResult.objects.bulk_create(failures, batch_size=500)
+        BulkJob.objects.filter(pk=job.pk).update(
+            sent=F("sent") + sent,
+            failed=F("failed") + len(failures),
+            requests=F("requests") + requests,
+            heartbeat_at=timezone.now(),
+        )
+
+
+class _Sender:
+    """Sends one prepared chunk in a background thread while the next one is prepared: the
+    worker's CPU work overlaps the wait for Segment. Inside a transaction (tests on the
+    in-process backend) it sends inline, since another thread's connection could not see
+    the uncommitted rows."""
+
+    def __init__(self, job: BulkJob, worker: str, actor: Actor) -> None:
+        self.job, self.worker, self.actor = job, worker, actor
+        self.threaded = not connection.in_atomic_block
+        self.pool = ThreadPoolExecutor(max_workers=1) if self.threaded else None
+        self.pending: Future[None] | None = None
+
+    def _run(self, prepared: _Prepared) -> None:
+        _send_and_record(self.job, prepared, self.worker, self.actor)
+
+    def submit(self, prepared: _Prepared) -> None:
+        self.wait()
+        if self.pool is None:
+            self._run(prepared)
+        else:
+            self.pending = self.pool.submit(self._run, prepared)
+
+    def wait(self) -> None:
+        """Wait for the chunk in flight; re-raise what stopped it (JobStopped, LostChunk)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.submit(connection.close).result()  # the sending thread's own connection
+            self.pool.shutdown(wait=True)
+
+
+def run_job(job_id: str, *, worker: str | None = None, poll: float = 0.5) -> str:
+    """Send a queued or running job's remaining chunks; return the job's status at the end.
+
+    Several workers may run the same job at once: each claims its own chunks. A worker that
+    finds no free chunk while others hold live claims waits, so that the chunk of a worker that
+    died is taken over when its lease runs out; the last worker out marks the job finished.
+    """
+    worker = worker or uuid.uuid4().hex
+    job = BulkJob.objects.select_related("started_by").filter(pk=job_id).first()
+    if job is None or job.status not in ACTIVE:
+        return job.status if job else "missing"
+    now = timezone.now()
+    BulkJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    sender = _Sender(job, worker, _actor(job))
+    try:
+        return _run(job, plan_for(job), sender, worker, poll)
+    except JobStopped as exc:
+        BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+            status=Status.FAILED, error=str(exc), finished_at=timezone.now()
+        )
+        return Status.FAILED
+    finally:
+        sender.close()
+
+
+def _run(job: BulkJob, plan: Plan, sender: _Sender, worker: str, poll: float) -> str:
+    while True:
+        status = BulkJob.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+        if status not in ACTIVE:
+            _wait(sender, job)
+            return status or "missing"
+        chunk = _claim(job.pk, worker)
+        if chunk is None:
+            _wait(sender, job)
+            unfinished = BulkChunk.objects.filter(job_id=job.pk).exclude(status=ChunkStatus.DONE)
+            if not unfinished.exists():
+                BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+                    status=Status.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
+                )
+                return Status.DONE
+            time.sleep(poll)  # another worker holds the rest; take over if its lease ends
+            continue
+        prepared = _prepare(job, plan, chunk)
+        try:
+            sender.submit(prepared)
+        except LostChunk:
+            _lost(job)
+            sender.submit(prepared)
+
+
+def _wait(sender: _Sender, job: BulkJob) -> None:
+    try:
+        sender.wait()
+    except LostChunk:
+        _lost(job)
+
+
+def _lost(job: BulkJob) -> None:
+    log.warning("Bulk job %s: a chunk's claim ran out and another worker took it over", job.pk)

@@ -1,0 +1,492 @@
+"""Reading an uploaded CSV or JSON Lines file, a line at a time, never whole.
+
+``scan_upload`` checks the file as it streams (encoding, header, ragged rows, size and row
+limits) and hands its rows on in chunks of raw text, each small enough to be processed and
+recorded as one unit; ``chunk_rows`` reads one chunk back. ``propose_type`` guesses a column's
+type from sample values. Nothing here touches the database or the network.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+CSV = "csv"
+JSONL = "jsonl"
+
+# Rows per chunk: progress is recorded per chunk, and a worker that dies re-sends at most one.
+CHUNK_ROWS = 2_500
+# A chunk also ends at this many bytes of raw text, so wide rows keep chunks small.
+CHUNK_BYTES = 2 * 1024 * 1024
+SAMPLE_ROWS = 1_000
+MAX_COLUMNS = 1_000
+MAX_CELL_BYTES = 1024 * 1024
+
+TEXT, NUMBER, BOOLEAN, DATETIME, JSON_TYPE = "text", "number", "boolean", "datetime", "json"
+TYPE_CHOICES = [
+    (TEXT, "text"),
+    (NUMBER, "number"),
+    (BOOLEAN, "true/false"),
+    (DATETIME, "date-time"),
+    (JSON_TYPE, "JSON"),
+]
+
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|z|[+-]\d{2}:?\d{2})?)?"
+)
+_TRUE = frozenset({"true", "yes", "y", "t", "1"})
+_FALSE = frozenset({"false", "no", "n", "f", "0"})
+_PROPOSE_BOOLEAN = frozenset({"true", "false"})
+
+_BINARY_SIGNATURES = {
+    b"PK\x03\x04": "an Excel workbook or another zip archive: save it as “CSV UTF-8” first",
+    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) workbook: save it as “CSV UTF-8” first",
+    b"%PDF": "a PDF document",
+    b"\x1f\x8b": "a gzip archive: unpack it first",
+}
+
+
+class FileRefused(ValueError):
+    """The upload cannot be imported; the message says why and how to fix it."""
+
+
+@dataclass
+class Scan:
+    """What reading the whole file found (the rows themselves went to ``on_chunk``)."""
+
+    format: str
+    delimiter: str
+    columns: list[str]
+    rows: int = 0
+    samples: dict[str, list[Any]] = field(default_factory=dict)
+    examples: list[list[str]] = field(default_factory=list)  # first rows, for the mapping page
+
+
+ChunkSink = Callable[[int, int, bytes], None]  # (first_row, row_count, raw text as UTF-8)
+
+
+def detect_format(name: str, head: bytes) -> str:
+    lowered = name.lower()
+    if lowered.endswith((".jsonl", ".ndjson", ".json")):
+        return JSONL
+    if lowered.endswith((".csv", ".tsv", ".txt")):
+        return CSV
+    return JSONL if head.lstrip().startswith(b"{") else CSV
+
+
+def _check_not_binary(head: bytes) -> None:
+    for signature, what in _BINARY_SIGNATURES.items():
+        if head.startswith(signature):
+            raise FileRefused(f"This file is {what}. Upload a CSV or JSON Lines file.")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileRefused(
+            "This file is saved as UTF-16. Save it as UTF-8 (in Excel: “CSV UTF-8 (Comma "
+            "delimited)”) and upload it again."
+        )
+    if b"\x00" in head:
+        raise FileRefused(
+            "This file contains binary data (zero bytes), so it is not a CSV or JSON Lines text "
+            "file. If it is UTF-16 text, save it as UTF-8."
+        )
+
+
+def _lines(
+    stream: IO[bytes], *, max_bytes: int, consumed: list[str], sizes: list[int]
+) -> Iterator[str]:
+    """Decoded lines of ``stream``; each is also appended to ``consumed`` so the caller knows
+    the raw text of every record. Refuses bad encodings and files over ``max_bytes``."""
+    total = 0
+    for number, raw in enumerate(stream, start=1):
+        total += len(raw)
+        if total > max_bytes:
+            raise FileRefused(
+                f"The file is larger than {_size(max_bytes)}, the most one import takes. "
+                "Split it into smaller files."
+            )
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        if b"\x00" in raw:
+            raise FileRefused(f"Line {number} contains binary data (a zero byte).")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start : exc.start + 1].hex().upper()
+            raise FileRefused(
+                f"The file is not UTF-8 text: line {number} has the byte 0x{byte}, which is "
+                "not valid UTF-8 (the file was probably saved as Windows-1252 or Latin-1). "
+                "Save it as UTF-8 (in Excel: “CSV UTF-8”) and upload it again."
+            ) from None
+        consumed.append(line)
+        sizes[0] = total
+        yield line
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):,.0f} MB"
+    if n >= 1024:
+        return f"{n / 1024:,.0f} KB"
+    return f"{n:,} bytes"
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _check_header(columns: list[str]) -> list[str]:
+    columns = [c.strip() for c in columns]
+    if not columns or all(not c for c in columns):
+        raise FileRefused("The first line is empty: the file needs a header row of column names.")
+    for position, name in enumerate(columns, start=1):
+        if not name:
+            raise FileRefused(
+                f"Column {position} of the header row has no name: every column needs one."
+            )
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise FileRefused(f"The header names the column “{name}” twice: rename one of them.")
+        seen.add(name)
+    looks_like_data = [c for c in columns if _NUMBER.fullmatch(c) or "@" in c or _ISO.fullmatch(c)]
+    if looks_like_data:
+        raise FileRefused(
+            f"The first row looks like data, not column names (“{looks_like_data[0]}”): add a "
+            "header row naming each column, e.g. userId,email,plan."
+        )
+    if len(columns) > MAX_COLUMNS:
+        raise FileRefused(f"The file has {len(columns):,} columns; at most {MAX_COLUMNS:,} are.")
+    return columns
+
+
+class _Chunker:
+    def __init__(self, sink: ChunkSink) -> None:
+        self.sink = sink
+        self.parts: list[str] = []
+        self.size = 0
+        self.first_row = 1
+        self.count = 0
+
+    def add(self, text: str, rows: int) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        self.count += rows
+        if self.count >= CHUNK_ROWS or self.size >= CHUNK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.count:
+            self.sink(self.first_row, self.count, "".join(self.parts).encode())
+            self.first_row += self.count
+        elif self.parts:
+            # Trailing blank lines: nothing to keep.
+            pass
+        self.parts, self.size, self.count = [], 0, 0
+
+
+def scan_upload(
+    stream: IO[bytes], *, name: str, max_rows: int, max_bytes: int, on_chunk: ChunkSink
+) -> Scan:
+    """Read the whole upload once, refusing (FileRefused) what cannot be imported, and pass its
+    rows to ``on_chunk`` in chunks. Memory use is one chunk, whatever the file's size."""
+    head = stream.read(8)
+    stream.seek(0)
+    if not head:
+        raise FileRefused("The file is empty.")
+    _check_not_binary(head)
+    fmt = detect_format(name, head)
+    if fmt == JSONL:
+        return _scan_jsonl(stream, max_rows=max_rows, max_bytes=max_bytes, on_chunk=on_chunk)
+    return _scan_csv(stream, max_rows=max_rows, max_bytes=max_bytes, on_chunk=on_chunk)
+
+
+def _too_many_rows(max_rows: int) -> FileRefused:
+    return FileRefused(
+        f"The file has more than {max_rows:,} rows, the most one import takes. Split it into "
+        "smaller files."
+    )
+
+
+def _scan_csv(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: ChunkSink) -> Scan:
+    consumed: list[str] = []
+    sizes = [0]
+    lines = _lines(stream, max_bytes=max_bytes, consumed=consumed, sizes=sizes)
+    first = next(lines, None)
+    if first is None:
+        raise FileRefused("The file is empty.")
+    delimiter = _sniff_delimiter(first)
+
+    def replay() -> Iterator[str]:
+        yield first
+        yield from lines
+
+    csv.field_size_limit(MAX_CELL_BYTES)
+    reader = csv.reader(replay(), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise FileRefused(f"The header row cannot be read as CSV: {exc}.") from None
+    if header is None:
+        raise FileRefused("The file is empty.")
+    columns = _check_header(header)
+    consumed.clear()
+    width = len(columns)
+    scan = Scan(format=CSV, delimiter=delimiter, columns=columns)
+    scan.samples = {c: [] for c in columns}
+    chunker = _Chunker(on_chunk)
+    row = 0
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            raise FileRefused(
+                f"Row {row + 1} cannot be read as CSV ({exc}); check its quotes."
+            ) from None
+        if cells is None:
+            break
+        text = "".join(consumed)
+        consumed.clear()
+        if not cells or (len(cells) == 1 and not cells[0] and width > 1):
+            chunker.add(text, 0)  # a blank line: kept in the text, not a row
+            continue
+        row += 1
+        if row > max_rows:
+            raise _too_many_rows(max_rows)
+        if len(cells) != width:
+            raise FileRefused(
+                f"Row {row} has {len(cells)} values where the header has {width} columns "
+                f"(“{_preview(text)}”). Every row needs one value per column; quote values "
+                "that contain the delimiter."
+            )
+        if row <= SAMPLE_ROWS:
+            for name, value in zip(columns, cells, strict=True):
+                scan.samples[name].append(value)
+            if row <= 5:
+                scan.examples.append(cells)
+        chunker.add(text, 1)
+    chunker.flush()
+    if row == 0:
+        raise FileRefused("The file has a header row but no data rows.")
+    scan.rows = row
+    return scan
+
+
+def _preview(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _scan_jsonl(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: ChunkSink) -> Scan:
+    consumed: list[str] = []
+    sizes = [0]
+    columns: dict[str, None] = {}
+    scan = Scan(format=JSONL, delimiter="", columns=[])
+    samples: dict[str, list[Any]] = {}
+    chunker = _Chunker(on_chunk)
+    row = 0
+    for number, line in enumerate(
+        _lines(stream, max_bytes=max_bytes, consumed=consumed, sizes=sizes), start=1
+    ):
+        consumed.clear()
+        if not line.strip():
+            chunker.add(line, 0)
+            continue
+        try:
+            value = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise FileRefused(
+                f"Line {number} is not valid JSON ({getattr(exc, 'msg', 'unreadable')}). A JSON "
+                "Lines file has one JSON object per line."
+            ) from None
+        if not isinstance(value, dict):
+            raise FileRefused(
+                f"Line {number} is not a JSON object: each line must be one object such as "
+                '{"userId": "42", "plan": "pro"}.'
+            )
+        row += 1
+        if row > max_rows:
+            raise _too_many_rows(max_rows)
+        for key in value:
+            if key not in columns:
+                if len(columns) >= MAX_COLUMNS:
+                    raise FileRefused(
+                        f"The file uses more than {MAX_COLUMNS:,} different keys; at most "
+                        f"{MAX_COLUMNS:,} can be mapped."
+                    )
+                columns[key] = None
+                samples[key] = []
+            if row <= SAMPLE_ROWS:
+                samples[key].append(value[key])
+        if row <= 5:
+            scan.examples.append(value)  # type: ignore[arg-type]
+        chunker.add(line if line.endswith("\n") else line + "\n", 1)
+    chunker.flush()
+    if row == 0:
+        raise FileRefused("The file has no rows: a JSON Lines file has one JSON object per line.")
+    scan.columns = list(columns)
+    if any(not key.strip() for key in scan.columns):
+        raise FileRefused("A key in the file is empty: every value needs a name.")
+    scan.examples = [[_display(e.get(c)) for c in scan.columns] for e in scan.examples]  # type: ignore[union-attr]
+    scan.samples = samples
+    scan.rows = row
+    return scan
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def chunk_rows(fmt: str, delimiter: str, data: bytes, first_row: int) -> Iterator[tuple[int, Any]]:
+    """``(row_number, cells)`` for each row of one chunk: a list of strings for CSV, a dict
+    for JSON Lines. Blank lines are skipped exactly as ``scan_upload`` skipped them."""
+    text = data.decode()
+    row = first_row
+    if fmt == JSONL:
+        for line in text.split("\n"):
+            if line.strip():
+                yield row, json.loads(line)
+                row += 1
+        return
+    csv.field_size_limit(MAX_CELL_BYTES)
+    # Lines split as the scan split them (not str.splitlines, which also breaks at U+2028).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    for cells in reader:
+        if not cells or (len(cells) == 1 and not cells[0]):
+            continue
+        yield row, cells
+        row += 1
+
+
+# --- Type proposals -------------------------------------------------------------------------
+
+
+def _kind_of_text(value: str) -> str:
+    text = value.strip()
+    if _NUMBER.fullmatch(text):
+        return NUMBER
+    if text.lower() in _PROPOSE_BOOLEAN:
+        return BOOLEAN
+    if _ISO.fullmatch(text):
+        return DATETIME
+    if text[:1] in "{[":
+        try:
+            json.loads(text)
+        except ValueError:
+            return TEXT
+        return JSON_TYPE
+    return TEXT
+
+
+def _kind_of_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return BOOLEAN
+    if isinstance(value, int | float):
+        return NUMBER
+    if isinstance(value, dict | list):
+        return JSON_TYPE
+    if isinstance(value, str):
+        return DATETIME if _ISO.fullmatch(value.strip()) else TEXT
+    return TEXT
+
+
+def propose_type(values: Iterable[Any]) -> str:
+    """The type that fits every non-empty sample value; text when they disagree.
+
+    Text cells (CSV) are read: 42 and 19.99 are numbers (but 007 stays text: a code, not a
+    quantity), true/false is true/false, ISO-8601 dates are date-times, {...} or [...] that
+    parse are JSON. JSON Lines values keep their JSON type.
+    """
+    kinds: set[str] = set()
+    for value in values:
+        if value is None or value == "":
+            continue
+        kind = _kind_of_text(value) if isinstance(value, str) else _kind_of_value(value)
+        if isinstance(value, str) and kind == TEXT:
+            return TEXT
+        if kind:
+            kinds.add(kind)
+        if len(kinds) > 1:
+            return TEXT
+    return kinds.pop() if kinds else TEXT
+
+
+# --- Values ---------------------------------------------------------------------------------
+
+
+class CellInvalid(ValueError):
+    """A cell that does not fit its column's type; the message names the expected form."""
+
+
+def coerce(type_: str, value: Any) -> Any:
+    """The JSON value to send for one non-empty cell of a column of ``type_``."""
+    if type_ == TEXT:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict | list):
+            return json.dumps(value, ensure_ascii=False)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+    if type_ == NUMBER:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        text = str(value).strip() if isinstance(value, str) else None
+        if text is None or not _NUMBER.fullmatch(text):
+            raise CellInvalid(f"“{_short(value)}” is not a number (e.g. 42 or 19.99).")
+        if "." in text or "e" in text or "E" in text:
+            number = float(text)
+            if number in (float("inf"), float("-inf")):
+                raise CellInvalid(f"“{_short(value)}” is too large a number.")
+            return number
+        return int(text)
+    if type_ == BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower() if isinstance(value, str | int) else None
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise CellInvalid(f"“{_short(value)}” is not true or false.")
+    if type_ == DATETIME:
+        if not isinstance(value, str):
+            raise CellInvalid(f"“{_short(value)}” is not an ISO-8601 date-time.")
+        text = value.strip()
+        match = _ISO.fullmatch(text)
+        if not match:
+            raise CellInvalid(
+                f"“{_short(value)}” is not an ISO-8601 date or date-time "
+                "(e.g. 2024-05-01 or 2024-05-01T09:30:00Z)."
+            )
+        if len(text) > 10 and not re.search(r"(Z|z|[+-]\d{2}:?\d{2})$", text):
+            raise CellInvalid(
+                f"“{_short(value)}” has no time zone: add one, e.g. Z for UTC or +02:00."
+            )
+        return text
+    if type_ == JSON_TYPE:
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise CellInvalid(f"“{_short(value)}” is not valid JSON ({exc.args[0]}).") from None
+    raise CellInvalid(f"Unknown type {type_!r}.")
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "…"

@@ -1,0 +1,269 @@
+"""The column mapping of a bulk job and the message each row becomes.
+
+A mapping is a list of ``{"column", "target", "type", "empty_null"}``: ``target`` is one of
+TARGETS (an ID, the event name, the timestamp, a trait/property, or skipped). ``Plan`` compiles
+it once per job so that a row becomes a message with plain dict work; the message then goes
+through the same ``build_message`` and ``validate_message`` as the call screens.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import segadmin
+from segadmin.bulk import parsing
+from segadmin.segment.errors import MessageInvalid
+from segadmin.segment.messages import LIBRARY_NAME, format_timestamp, validate_message
+
+USER_ID, ANONYMOUS_ID, EVENT, TIMESTAMP, GROUP_ID, FIELD, SKIP = (
+    "user_id",
+    "anonymous_id",
+    "event",
+    "timestamp",
+    "group_id",
+    "field",
+    "skip",
+)
+TARGET_LABELS = {
+    USER_ID: "User ID",
+    ANONYMOUS_ID: "Anonymous ID",
+    EVENT: "Event Name",
+    TIMESTAMP: "Timestamp",
+    GROUP_ID: "Group ID",
+    SKIP: "Skip this column",
+}
+# Targets a column may take, by call type; FIELD is "Trait" or "Property".
+CALL_TARGETS = {
+    "identify": (FIELD, USER_ID, ANONYMOUS_ID, TIMESTAMP, SKIP),
+    "track": (FIELD, USER_ID, ANONYMOUS_ID, EVENT, TIMESTAMP, SKIP),
+    "group": (FIELD, USER_ID, ANONYMOUS_ID, GROUP_ID, TIMESTAMP, SKIP),
+}
+SINGLE_TARGETS = (USER_ID, ANONYMOUS_ID, EVENT, TIMESTAMP, GROUP_ID)
+# The message key each target fills, to name the column behind a validation problem.
+_MESSAGE_KEYS = {
+    USER_ID: "userId",
+    ANONYMOUS_ID: "anonymousId",
+    EVENT: "event",
+    TIMESTAMP: "timestamp",
+    GROUP_ID: "groupId",
+}
+_KEY_LABELS = {
+    "userId": "User ID",
+    "anonymousId": "Anonymous ID",
+    "event": "Event Name",
+    "timestamp": "Timestamp",
+    "groupId": "Group ID",
+}
+# The error column added to a failed-rows download, skipped when the file comes back.
+ERROR_COLUMN = "segadmin_error"
+_MISSING = object()
+
+
+def field_label(call_type: str) -> str:
+    return "Property" if call_type == "track" else "Trait"
+
+
+def target_choices(call_type: str) -> list[tuple[str, str]]:
+    labels = {**TARGET_LABELS, FIELD: field_label(call_type)}
+    return [(target, labels[target]) for target in CALL_TARGETS[call_type]]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_NAME_GUESSES = {
+    "userid": USER_ID,
+    "user": USER_ID,
+    "anonymousid": ANONYMOUS_ID,
+    "anonid": ANONYMOUS_ID,
+    "event": EVENT,
+    "eventname": EVENT,
+    "timestamp": TIMESTAMP,
+    "groupid": GROUP_ID,
+}
+
+
+def propose_mapping(call_type: str, columns: list[str], proposals: dict[str, str]) -> list[dict]:
+    """The mapping offered first: IDs, event and timestamp recognised by their usual names
+    (userId, user_id, "User ID", ...), every other column a trait or property of the type the
+    data suggests, empty cells left out."""
+    allowed = CALL_TARGETS[call_type]
+    taken: set[str] = set()
+    mapping = []
+    for column in columns:
+        target = FIELD
+        guess = _NAME_GUESSES.get(_normal(column))
+        if column == ERROR_COLUMN:
+            target = SKIP
+        elif guess in allowed and guess not in taken:
+            target = guess
+            taken.add(guess)
+        type_ = parsing.TEXT if target in SINGLE_TARGETS else proposals.get(column, parsing.TEXT)
+        mapping.append({"column": column, "target": target, "type": type_, "empty_null": False})
+    return mapping
+
+
+def check_mapping(call_type: str, mapping: list[dict]) -> list[str]:
+    """What is wrong with a mapping as a whole (each ID or the event mapped twice, no ID)."""
+    errors = []
+    targets = [m["target"] for m in mapping]
+    for target in SINGLE_TARGETS:
+        if targets.count(target) > 1:
+            errors.append(f"Only one column can be the {TARGET_LABELS[target]}.")
+    if USER_ID not in targets and ANONYMOUS_ID not in targets:
+        errors.append("Map a column to User ID or Anonymous ID: every call needs one.")
+    if call_type == "track" and EVENT not in targets:
+        errors.append("Map a column to Event Name: a Track call needs one.")
+    if call_type == "group" and GROUP_ID not in targets:
+        errors.append("Map a column to Group ID: a Group call needs one.")
+    return errors
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int
+    column: str
+    reason: str
+
+
+def message_id(job_id: uuid.UUID, row: int) -> str:
+    """The same row of the same job always gets the same messageId, so a row sent twice (a
+    worker killed mid-chunk) is dropped by Segment's deduplication. Equal to
+    ``str(uuid.uuid5(job_id, str(row)))``."""
+    return _MessageIds(job_id)(row)
+
+
+class _MessageIds:
+    """uuid5 without building UUID objects: a bulk job computes one per row."""
+
+    def __init__(self, job_id: uuid.UUID) -> None:
+        self.base = hashlib.sha1(job_id.bytes, usedforsecurity=False)
+
+    def __call__(self, row: int) -> str:
+        digest = self.base.copy()
+        digest.update(str(row).encode())
+        raw = bytearray(digest.digest()[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _text(value: Any) -> Any:
+    return value if isinstance(value, str) else parsing.coerce(parsing.TEXT, value)
+
+
+def _coercer(type_: str, jsonl: bool) -> Callable[[Any], Any]:
+    if type_ == parsing.TEXT:
+        return _text
+    return functools.partial(parsing.coerce, type_)
+
+
+def _stringify_id(value: Any) -> Any:
+    # As build_message does: Segment discards numeric ids, the official library stringifies.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+class Plan:
+    """A mapping compiled for one job: ``message(cells, row)`` -> (message, problems).
+
+    Messages are built as plain dicts, equal to what ``build_message`` returns for the same
+    values (a test holds them to it), because a job builds a million of them.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: uuid.UUID,
+        call_type: str,
+        file_format: str,
+        columns: list[str],
+        mapping: Iterable[dict],
+    ) -> None:
+        self.job_id = job_id
+        self.call_type = call_type
+        self.jsonl = file_format == parsing.JSONL
+        self.message_ids = _MessageIds(job_id)
+        position = {name: index for index, name in enumerate(columns)}
+        self.items: list[tuple[int | str, str, str, Callable[[Any], Any], bool]] = []
+        self.column_of: dict[str, str] = {}
+        for item in mapping:
+            target = item["target"]
+            if target == SKIP or item["column"] not in position:
+                continue
+            key: int | str = item["column"] if self.jsonl else position[item["column"]]
+            type_ = item.get("type") or parsing.TEXT
+            self.items.append(
+                (
+                    key,
+                    item["column"],
+                    target,
+                    _coercer(type_, self.jsonl),
+                    bool(item.get("empty_null")),
+                )
+            )
+            if target in _MESSAGE_KEYS:
+                self.column_of[_MESSAGE_KEYS[target]] = item["column"]
+        self.fields_key = "properties" if call_type == "track" else "traits"
+        self.library = {"name": LIBRARY_NAME, "version": segadmin.__version__}
+
+    def message(self, cells: Any, row: int) -> tuple[dict | None, list[RowProblem]]:
+        fields: dict[str, Any] = {}
+        ids: dict[str, Any] = {}
+        problems: list[RowProblem] = []
+        jsonl = self.jsonl
+        for key, column, target, coerce, empty_null in self.items:
+            value = cells.get(key, _MISSING) if jsonl else cells[key]
+            if value is _MISSING:
+                continue
+            if value == "" or value is None:
+                # An explicit JSON null is a null; an empty cell is one only when asked.
+                if target == FIELD and (value is None or empty_null):
+                    fields[column] = None
+                continue
+            if target == FIELD:
+                try:
+                    fields[column] = coerce(value)
+                except parsing.CellInvalid as exc:
+                    problems.append(RowProblem(row, column, str(exc)))
+            elif target == TIMESTAMP and not isinstance(value, str):
+                problems.append(
+                    RowProblem(row, column, "Timestamp must be an ISO-8601 date-time text.")
+                )
+            else:
+                ids[target] = value
+        # The keys and order of build_message.
+        message: dict[str, Any] = {"type": self.call_type, "messageId": self.message_ids(row)}
+        if TIMESTAMP in ids:
+            message["timestamp"] = format_timestamp(ids[TIMESTAMP])
+        if USER_ID in ids:
+            message["userId"] = _stringify_id(ids[USER_ID])
+        if ANONYMOUS_ID in ids:
+            message["anonymousId"] = _stringify_id(ids[ANONYMOUS_ID])
+        message[self.fields_key] = fields
+        if EVENT in ids:
+            message["event"] = ids[EVENT]
+        if GROUP_ID in ids:
+            message["groupId"] = _stringify_id(ids[GROUP_ID])
+        message["context"] = {"library": self.library}
+        message["integrations"] = {}
+        try:
+            validate_message(message)
+        except MessageInvalid as exc:
+            for problem in exc.problems:
+                column = self.column_of.get(problem.field) or _KEY_LABELS.get(problem.field, "")
+                if problem.field in ("traits", "properties", "") and not column:
+                    column = ""
+                problems.append(RowProblem(row, column, problem.message))
+        if problems:
+            return None, problems
+        return message, []

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from segadmin.bulk import views
+
+app_name = "bulk"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<uuid:job_id>/", views.job_detail, name="job"),
+    path("<uuid:job_id>/progress/", views.progress, name="progress"),
+    path("<uuid:job_id>/cancel/", views.cancel, name="cancel"),
+    path("<uuid:job_id>/resume/", views.resume, name="resume"),
+    path("<uuid:job_id>/errors.csv", views.error_report, name="error_report"),
+    path("<uuid:job_id>/failed-rows/", views.failed_rows, name="failed_rows"),
+]

@@ -1,0 +1,266 @@
+"""Bulk import screens: upload, map and dry-run, start, watch the progress, download results.
+
+Views orchestrate only: parsing reads the file, ``jobs`` creates, validates, starts and cancels,
+the task sends. Marketers see their own imports; Support and Admins (who read every audit
+entry) see everyone's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from segadmin.audit.log import Actor
+from segadmin.audit.models import AuditEntry, Kind
+from segadmin.bulk import jobs, parsing
+from segadmin.bulk.forms import MappingForm, UploadForm
+from segadmin.bulk.models import BulkJob, Status
+from segadmin.bulk.plan import ERROR_COLUMN, field_label
+
+PERMISSION = "accounts.bulk_import"
+FAILURES_PER_PAGE = 100
+JOBS_LISTED = 50
+
+
+def _jobs_for(request: HttpRequest) -> QuerySet[BulkJob]:
+    queryset = BulkJob.objects.select_related("source").defer(
+        "examples", "proposals", "mapping", "dry_run", "columns"
+    )
+    if not request.user.has_perm("accounts.view_all_audit"):
+        queryset = queryset.filter(created_by=request.user)
+    return queryset
+
+
+def _job(request: HttpRequest, job_id: Any) -> BulkJob:
+    queryset = BulkJob.objects.select_related("source")
+    if not request.user.has_perm("accounts.view_all_audit"):
+        queryset = queryset.filter(created_by=request.user)
+    return get_object_or_404(queryset, pk=job_id)
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def index(request: HttpRequest) -> HttpResponse:
+    status = 200
+    if request.method == "POST":
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                upload.seek(0)
+                job = jobs.create_job(
+                    stream=upload.file,
+                    name=upload.name or "upload",
+                    size=upload.size or 0,
+                    call_type=form.cleaned_data["call_type"],
+                    source=form.cleaned_data["source"],
+                    user=request.user,
+                )
+            except parsing.FileRefused as exc:
+                form.add_error("file", str(exc))
+            else:
+                return redirect("bulk:job", job_id=job.pk)
+        status = 422
+    else:
+        form = UploadForm()
+    recent = list(_jobs_for(request)[:JOBS_LISTED])
+    return render(request, "bulk/index.html", {"form": form, "jobs": recent}, status=status)
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def job_detail(request: HttpRequest, job_id: Any) -> HttpResponse:
+    job = _job(request, job_id)
+    if job.status != Status.DRAFT:
+        return _progress_page(request, job)
+    status = 200
+    if request.method == "POST":
+        form = MappingForm(job, request.POST)
+        if form.is_valid():
+            job.mapping = form.cleaned_data["mapping"]
+            if request.POST.get("action") == "start":
+                job.save(update_fields=["mapping"])
+                if jobs.start(job, Actor.from_request(request)):
+                    messages.success(request, f"Started: {job.total_rows:,} rows are queued.")
+                return redirect("bulk:job", job_id=job.pk)
+            job.dry_run = jobs.dry_run(job).as_json()
+            job.save(update_fields=["mapping", "dry_run"])
+            form = MappingForm(job)
+        else:
+            status = 422
+    else:
+        form = MappingForm(job)
+    context = {
+        "job": job,
+        "form": form,
+        "field_label": field_label(job.call_type),
+        "dry": job.dry_run,
+        "dry_messages": [
+            json.dumps(m, indent=2, ensure_ascii=False)
+            for m in (job.dry_run or {}).get("messages", [])
+        ],
+    }
+    return render(request, "bulk/mapping.html", context, status=status)
+
+
+def _rate(job: BulkJob) -> dict[str, Any]:
+    """Rows per second so far and the time left at that pace (None until there is a pace)."""
+    if not job.started_at or not job.processed:
+        return {"rate": None, "eta": None}
+    end = job.finished_at if job.is_finished and job.finished_at else timezone.now()
+    seconds = max((end - job.started_at).total_seconds(), 0.001)
+    rate = job.processed / seconds
+    eta = job.remaining / rate if job.is_active and rate else None
+    return {"rate": rate, "eta": _duration(eta) if eta is not None else None}
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _progress_context(job: BulkJob) -> dict[str, Any]:
+    return {
+        "job": job,
+        "stalled": jobs.is_stalled(job),
+        **_rate(job),
+    }
+
+
+def _audit_url(pk: int) -> str | None:
+    try:
+        return reverse("audit:entry", args=[pk])
+    except NoReverseMatch:
+        return None
+
+
+def _progress_page(request: HttpRequest, job: BulkJob) -> HttpResponse:
+    context = _progress_context(job)
+    if job.is_finished:
+        after = request.GET.get("after", "")
+        failures = job.failures.order_by("row")
+        if after.isdigit():
+            failures = failures.filter(row__gt=int(after))
+        page = list(failures[: FAILURES_PER_PAGE + 1])
+        context["failures"] = [
+            {"result": f, "audit_url": _audit_url(f.audit_entry_id) if f.audit_entry_id else None}
+            for f in page[:FAILURES_PER_PAGE]
+        ]
+        context["next_after"] = (
+            page[FAILURES_PER_PAGE - 1].row if len(page) > FAILURES_PER_PAGE else None
+        )
+        context["requests"] = [
+            {"entry": entry, "url": _audit_url(entry.pk)}
+            for entry in AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
+            .only("pk", "seq", "created_at", "outcome", "response_status", "attempts")
+            .order_by("seq")[:200]
+        ]
+    return render(request, "bulk/job.html", context)
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@require_safe
+def progress(request: HttpRequest, job_id: Any) -> HttpResponse:
+    job = _job(request, job_id)
+    if job.is_finished and request.htmx:
+        # The run is over: reload the page for the results (htmx follows HX-Refresh).
+        response = render(request, "bulk/job.html#progress", _progress_context(job))
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "bulk/job.html#progress", _progress_context(job))
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@require_POST
+def cancel(request: HttpRequest, job_id: Any) -> HttpResponse:
+    job = _job(request, job_id)
+    if jobs.cancel(job):
+        messages.info(request, "Cancelled: no more rows will be sent after the ones in flight.")
+    else:
+        messages.info(request, "This import had already finished.")
+    return redirect("bulk:job", job_id=job.pk)
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@require_POST
+def resume(request: HttpRequest, job_id: Any) -> HttpResponse:
+    job = _job(request, job_id)
+    if jobs.resume(job):
+        messages.info(request, "Resumed: a worker will carry on from the last recorded chunk.")
+    return redirect("bulk:job", job_id=job.pk)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(rows: Iterator[list[Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow(row)
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@require_safe
+def error_report(request: HttpRequest, job_id: Any) -> HttpResponse:
+    """Every problem the dry run finds, as CSV (row, column, reason), streamed."""
+    job = _job(request, job_id)
+
+    def rows() -> Iterator[list[Any]]:
+        yield ["row", "column", "reason"]
+        for problem in jobs.iter_problems(job):
+            yield [problem.row, problem.column, problem.reason]
+
+    response = StreamingHttpResponse(_csv_lines(rows()), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="errors-{job.pk}.csv"'
+    return response
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@require_safe
+def failed_rows(request: HttpRequest, job_id: Any) -> HttpResponse:
+    """The rows that were not sent, as they were uploaded plus a segadmin_error column (a key
+    in JSON Lines): fix them and upload the file again; the error column is skipped."""
+    job = _job(request, job_id)
+    failures = job.failures.order_by("row").only("row", "cells", "problems").iterator(2000)
+    if job.file_format == parsing.JSONL:
+
+        def lines() -> Iterator[str]:
+            for failure in failures:
+                cells = dict(failure.cells)
+                cells[ERROR_COLUMN] = failure.reason
+                yield json.dumps(cells, ensure_ascii=False) + "\n"
+
+        response = StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+        extension = "jsonl"
+    else:
+        columns = [c for c in job.columns if c != ERROR_COLUMN]
+        keep = [i for i, c in enumerate(job.columns) if c != ERROR_COLUMN]
+
+        def rows() -> Iterator[list[Any]]:
+            yield [*columns, ERROR_COLUMN]
+            for failure in failures:
+                yield [*(failure.cells[i] for i in keep), failure.reason]
+
+        response = StreamingHttpResponse(_csv_lines(rows()), content_type="text/csv; charset=utf-8")
+        extension = "csv"
+    response["Content-Disposition"] = f'attachment; filename="failed-rows-{job.pk}.{extension}"'
+    return response

@@ -1,0 +1,74 @@
+"""A job from upload to the fake: in-process (ImmediateBackend) and through a real db_worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from segadmin.audit.chain import verify_chain
+from segadmin.audit.models import AuditEntry, Kind
+from segadmin.bulk.models import BulkJob, Status
+from segadmin.bulk.plan import message_id
+from tests.bulk.conftest import csv_text, mapping_post, upload, wait_for
+
+
+def make_rows(n: int, *, bad_every: int = 0) -> bytes:
+    rows = []
+    for i in range(1, n + 1):
+        user = "" if bad_every and i % bad_every == 0 else f"user-{i}"
+        rows.append([user, f"u{i}@example.com", str(i % 7), "true"])
+    return csv_text(["userId", "email", "visits", "vip"], rows)
+
+
+def start_job(client, source, content: bytes) -> BulkJob:
+    response = upload(client, content, source=source)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = BulkJob.objects.get()
+    response = client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
+    assert response.status_code == 302
+    return job
+
+
+@pytest.mark.django_db
+def test_a_job_runs_end_to_end_in_process(client, marketer, source, fake_segment, immediate_tasks):
+    client.force_login(marketer)
+    job = start_job(client, source, make_rows(6_000, bad_every=1000))
+
+    job.refresh_from_db()
+    assert job.status == Status.DONE
+    assert (job.sent, job.failed, job.remaining) == (5_994, 6, 0)
+    received = fake_segment.messages("/v1/batch")
+    assert len(received) == 5_994
+    first = next(m for m in received if m["userId"] == "user-1")
+    assert first["traits"] == {"email": "u1@example.com", "visits": 1, "vip": True}
+    assert first["messageId"] == message_id(job.id, 1)
+    assert first["context"]["library"]["name"] == "segadmin"
+    # Every batch request is in the audit log under the job, by the person who started it.
+    entries = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
+    assert entries.count() == job.requests >= 3
+    assert {e.username for e in entries} == {"maria"}
+    assert {e.outcome for e in entries} == {"sent"}
+    assert verify_chain().ok
+    assert sorted(job.failures.values_list("row", flat=True)) == [1000 * k for k in range(1, 7)]
+
+    page = client.get(f"/bulk/{job.pk}/")
+    assert page.status_code == 200
+    assert "Download the failed rows" in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_runs_end_to_end_through_a_db_worker_process(
+    client, marketer, source, fake_segment, start_worker
+):
+    client.force_login(marketer)
+    job = start_job(client, source, make_rows(3_000))
+    assert BulkJob.objects.get().status == Status.QUEUED
+
+    worker = start_worker("--batch")
+    assert worker.wait(timeout=120) == 0, worker.stdout.read().decode()
+
+    job.refresh_from_db()
+    assert job.status == Status.DONE, job.error
+    assert (job.sent, job.failed) == (3_000, 0)
+    ids = [m["messageId"] for m in fake_segment.messages("/v1/batch")]
+    assert len(ids) == len(set(ids)) == 3_000
+    assert AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk)).count() >= 2
