@@ -82,3 +82,28 @@ def preview_body(response: Any) -> dict[str, Any]:
 def errors_of(response: Any) -> dict[str, list[str]]:
     form = response.context["form"]
     return {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+
+
+def rows_data(
+    name: str,
+    *,
+    reserved: dict[str, tuple[str, str]] | None = None,
+    custom: list[tuple[str, str, str]] | None = None,
+) -> dict[str, Any]:
+    """An editor's POST data in form mode, as the browser sends it: parallel lists per row."""
+    rows = [("r", key, type_, value) for key, (type_, value) in (reserved or {}).items()]
+    rows += [("c", key, type_, value) for key, type_, value in custom or []]
+    return {
+        f"{name}__mode": "rows",
+        f"{name}__kind": [r[0] for r in rows],
+        f"{name}__key": [r[1] for r in rows],
+        f"{name}__type": [r[2] for r in rows],
+        f"{name}__value": ["" if r[2] == "boolean" else r[3] for r in rows],
+        f"{name}__bool": [r[3] if r[2] == "boolean" else "" for r in rows],
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    # Personas are created per test; the default hasher would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
