@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import os
 import shutil
@@ -11,6 +12,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from pytest_django.plugin import blocking_manager_key
+
+from segadmin.accounts.roles import ROLES
 
 # The local fake of Segment: `fake_segment` and `fake_segment_server` fixtures.
 pytest_plugins = ["tests.fake_segment"]
@@ -19,10 +23,31 @@ CHROMIUM = os.environ.get("SEGADMIN_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
 
 
+# --- The test database -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    # A reused test database may have been flushed last time: the roles must be there.
+    with django_db_blocker.unblock():
+        ensure_roles()
+
+
 # --- Personas -------------------------------------------------------------------------------
 
 
+def ensure_roles() -> None:
+    """Transactional tests flush every table, the roles made by the data migration included:
+    put them back the way the migration makes them."""
+    if Group.objects.filter(name__in=ROLES).count() < len(ROLES):
+        from django.apps import apps
+
+        migration = importlib.import_module("segadmin.accounts.migrations.0002_create_roles")
+        migration.create_roles(apps, None)
+
+
 def make_user(username: str, role: str | None, **extra: Any) -> User:
+    ensure_roles()
     user = User.objects.create_user(username=username, password=PASSWORD, **extra)
     if role:
         user.groups.add(Group.objects.get(name=role))
@@ -47,6 +72,7 @@ def admin_user(db: None) -> User:
 
 @pytest.fixture
 def superuser(db: None) -> User:
+    ensure_roles()
     return User.objects.create_superuser("root", "root@example.com", PASSWORD)
 
 
@@ -96,6 +122,49 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+# --- Transactional tests and the audit log's triggers ---------------------------------------
+
+AUDIT_TABLE = "audit_auditentry"
+
+
+def _is_transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        return True
+    names = getattr(item, "fixturenames", ())
+    return "transactional_db" in names or "live_server" in names
+
+
+def _set_audit_triggers(item: pytest.Item, enabled: bool) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with item.config.stash[blocking_manager_key].unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [AUDIT_TABLE])
+        if cursor.fetchone()[0] is None:
+            return
+        action = "ENABLE" if enabled else "DISABLE"
+        cursor.execute(f"ALTER TABLE {AUDIT_TABLE} {action} TRIGGER USER")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A transactional test ends with Django flushing every table (TRUNCATE). On PostgreSQL the
+    audit log's trigger refuses that, as it must in production; the test database's owner lifts
+    it for the flush only, and puts it back straight after. The flush also empties what the
+    data migrations made (the roles): they are put back too, for the tests that follow."""
+    if not _is_transactional(item):
+        return (yield)
+    _set_audit_triggers(item, enabled=False)
+    try:
+        return (yield)
+    finally:
+        _set_audit_triggers(item, enabled=True)
+        with item.config.stash[blocking_manager_key].unblock():
+            ensure_roles()
 
 
 # --- Browser tests --------------------------------------------------------------------------
