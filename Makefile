@@ -47,7 +47,7 @@ run: install .env
 
 # The dashboard, sending to the local fake of Segment: try everything without a Segment account.
 demo: install .env
-	@$(PY) manage.py fake_segment --port $(FAKE_PORT) & fake=$$!; \
+	@$(PY) manage.py fake_segment --port $(FAKE_PORT) --seed-demo & fake=$$!; \
 	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	SEGMENT_TRACKING_API_URL=http://127.0.0.1:$(FAKE_PORT) \
 	SEGMENT_PUBLIC_API_URL=http://127.0.0.1:$(FAKE_PORT) \
