@@ -1,0 +1,203 @@
+"""The call screens in Chromium, under the real CSP, against the local fake of Segment."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import pytest
+from django.apps import apps as django_apps
+from playwright.sync_api import Locator, Page, expect
+
+from segadmin.credentials.models import Source
+from tests.calls.conftest import WRITE_KEY
+from tests.conftest import log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _roles(transactional_db: None) -> None:
+    # Live-server tests commit for real and the database is emptied after each, role groups
+    # included: put them back the way the data migration makes them.
+    migration = importlib.import_module("segadmin.accounts.migrations.0002_create_roles")
+    migration.create_roles(django_apps, None)
+
+
+@pytest.fixture
+def ready(page: Page, live_server: Any, marketer: Any, source: Source, fake_segment: Any) -> Page:
+    fake_segment.add_write_key(WRITE_KEY)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    log_in(page, live_server, "maria")
+    return page
+
+
+def custom_row(page: Page, editor: str, index: int) -> Locator:
+    return page.locator(f"#id_{editor}__rows .kv-row").nth(index)
+
+
+def add_custom(page: Page, editor: str, noun: str, name: str, type_: str, value: str) -> None:
+    """Fill the last custom row, adding one first when the last is already used."""
+    rows = page.locator(f"#id_{editor}__rows .kv-row")
+    last = rows.nth(rows.count() - 1)
+    if last.get_by_label(f"Name of a custom {noun}").input_value():
+        before = rows.count()
+        page.get_by_role("button", name=f"+ Add a {noun}").click()
+        expect(rows).to_have_count(before + 1)
+        last = rows.nth(before)
+    last.get_by_label(f"Name of a custom {noun}").fill(name)
+    last.get_by_label(f"Type of a custom {noun}").select_option(type_)
+    if type_ == "boolean":
+        last.get_by_label("True or false").select_option(value)
+    elif type_ != "null":
+        last.get_by_label(f"Value of a custom {noun}").fill(value)
+
+
+def shown_body(page: Page) -> dict[str, Any]:
+    return json.loads(page.get_by_test_id("preview-body").inner_text())
+
+
+def test_an_identify_built_in_the_editor_is_previewed_sent_and_received_with_its_types(
+    ready: Page, live_server: Any, source: Source, fake_segment: Any, browser_errors: list[str]
+) -> None:
+    page = ready
+    page.goto(f"{live_server.url}/calls/identify/")
+    page.get_by_label("Source").select_option(str(source.pk))
+    page.get_by_label("User ID").fill("u-1001")
+    page.get_by_role("button", name="New UUID").click()
+    anonymous_id = page.get_by_label("Anonymous ID").input_value()
+    assert len(anonymous_id) == 36
+
+    page.get_by_label("email", exact=True).fill("ada@example.com")
+    page.get_by_label("age", exact=True).fill("36")
+    page.get_by_label("Type of phone").select_option("null")
+    phone = page.locator(".kv-row", has=page.get_by_label("Type of phone"))
+    expect(phone.get_by_text("null unsets the trait")).to_be_visible()
+    page.locator("summary", has_text="address").click()
+    page.get_by_label("address.city", exact=True).fill("Paris")
+
+    add_custom(page, "traits", "trait", "plan", "text", "pro")
+    add_custom(page, "traits", "trait", "seats", "number", "12")
+    add_custom(page, "traits", "trait", "score", "number", "4.5")
+    add_custom(page, "traits", "trait", "vip", "boolean", "true")
+    add_custom(page, "traits", "trait", "nickname", "null", "")
+    add_custom(page, "traits", "trait", "renewal", "datetime", "2025-01-31T10:00:00+01:00")
+    add_custom(page, "traits", "trait", "tags", "list", '["beta", 2]')
+    add_custom(page, "traits", "trait", "prefs", "object", '{"theme": {"dark": false}}')
+
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_test_id("preview")).to_be_visible()
+    shown = shown_body(page)
+    expected_traits = {
+        "email": "ada@example.com",
+        "age": 36,
+        "phone": None,
+        "address": {"city": "Paris"},
+        "plan": "pro",
+        "seats": 12,
+        "score": 4.5,
+        "vip": True,
+        "nickname": None,
+        "renewal": "2025-01-31T10:00:00+01:00",
+        "tags": ["beta", 2],
+        "prefs": {"theme": {"dark": False}},
+    }
+    assert shown["traits"] == expected_traits
+    assert shown["anonymousId"] == anonymous_id
+    assert shown["writeKey"] == "****"
+    assert fake_segment.requests == []
+
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_test_id("result-verdict")).to_have_text(
+        "Sent: Segment accepted the request."
+    )
+    expect(page.get_by_test_id("result-status")).to_have_text("200")
+    expect(page.get_by_test_id("result-audit")).to_contain_text("#")
+    received = json.loads(fake_segment.requests[0].body)
+    assert {k: v for k, v in received.items() if k not in ("sentAt", "writeKey")} == {
+        k: v for k, v in shown.items() if k not in ("sentAt", "writeKey")
+    }
+
+    page.get_by_test_id("send-another").click()
+    expect(page.get_by_label("Source")).to_have_value(str(source.pk))
+    expect(page.get_by_label("User ID")).to_have_value("")
+    assert browser_errors == []
+
+
+def test_an_editor_switches_to_json_and_back_without_losing_anything(
+    ready: Page, live_server: Any, source: Source, browser_errors: list[str]
+) -> None:
+    page = ready
+    page.goto(f"{live_server.url}/calls/identify/")
+    page.get_by_label("firstName", exact=True).fill("Ada")
+    add_custom(page, "traits", "trait", "seats", "number", "3")
+    add_custom(page, "traits", "trait", "vip", "boolean", "false")
+    add_custom(page, "traits", "trait", "gone", "null", "")
+
+    page.get_by_role("button", name="Edit Traits as JSON").click()
+    textarea = page.get_by_label("Traits (JSON)")
+    expect(textarea).to_be_visible()
+    assert json.loads(textarea.input_value()) == {
+        "firstName": "Ada",
+        "seats": 3,
+        "vip": False,
+        "gone": None,
+    }
+    textarea.fill('{"firstName": "Ada", "seats": 4, "vip": false, "gone": null, "o": {"a": [1]}}')
+
+    page.get_by_role("button", name="Edit Traits as a form").click()
+    expect(page.get_by_label("firstName", exact=True)).to_have_value("Ada")
+    names = page.locator("#id_traits__rows .kv-row").get_by_label("Name of a custom trait")
+    expect(names).to_have_count(4)
+    assert [names.nth(i).input_value() for i in range(4)] == ["seats", "vip", "gone", "o"]
+    types = page.locator("#id_traits__rows .kv-row").get_by_label("Type of a custom trait")
+    assert [types.nth(i).input_value() for i in range(4)] == ["number", "boolean", "null", "object"]
+
+    # Invalid JSON is refused with its line and column, and the text is kept as typed.
+    page.get_by_role("button", name="Edit Traits as JSON").click()
+    page.get_by_label("Traits (JSON)").fill('{\n  "a": 1,\n}')
+    page.get_by_role("button", name="Edit Traits as a form").click()
+    expect(page.get_by_test_id("editor-message")).to_contain_text("line 3, column 1")
+    expect(page.get_by_label("Traits (JSON)")).to_have_value('{\n  "a": 1,\n}')
+
+    page.get_by_label("Traits (JSON)").fill('{"email": "x@example.com", "seats": 4}')
+    page.get_by_label("Source").select_option(str(source.pk))
+    page.get_by_label("User ID").fill("u-2")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_test_id("preview")).to_be_visible()
+    assert shown_body(page)["traits"] == {"email": "x@example.com", "seats": 4}
+    assert browser_errors == []
+
+
+def test_a_track_with_revenue_and_currency_is_sent_as_numbers_and_a_code(
+    ready: Page, live_server: Any, source: Source, fake_segment: Any, browser_errors: list[str]
+) -> None:
+    page = ready
+    page.goto(f"{live_server.url}/calls/track/")
+    page.get_by_label("Source").select_option(str(source.pk))
+    page.get_by_label("User ID").fill("u-1001")
+    page.get_by_label("Event Name").fill("Order Completed")
+    page.get_by_label("Revenue", exact=True).fill("19.99")
+    page.get_by_label("Currency", exact=True).select_option("EUR")
+    add_custom(page, "properties", "property", "items", "number", "2")
+
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_test_id("preview")).to_be_visible()
+    assert shown_body(page)["properties"] == {"revenue": 19.99, "currency": "EUR", "items": 2}
+
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_test_id("result-verdict")).to_have_text(
+        "Sent: Segment accepted the request."
+    )
+    (message,) = fake_segment.messages()
+    assert message["event"] == "Order Completed"
+    assert message["properties"] == {"revenue": 19.99, "currency": "EUR", "items": 2}
+
+    # Revenue typed as words is refused next to the field, and nothing more is sent.
+    page.get_by_label("Revenue", exact=True).fill("lots")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_text("Revenue must be a number, like 42 or 19.99.")).to_be_visible()
+    assert len(fake_segment.requests) == 1
+    # The 422 that carried the form back is the only console line; nothing else went wrong.
+    assert [e for e in browser_errors if "422" not in e] == []
