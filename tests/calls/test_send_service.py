@@ -399,3 +399,46 @@ def test_no_audit_row_holds_a_secret_in_any_encoding(actor, source, workspace):
     for secret in (WRITE_KEY, TOKEN):
         for form in secret_forms(secret):
             assert form not in text
+
+
+# --- against the local fake of Segment, over real loopback HTTP ------------------------------
+
+
+def test_a_send_to_the_fake_is_accepted_and_recorded_as_sent(fake_segment, actor, source):
+    fake_segment.add_write_key(WRITE_KEY, "src-1")
+    sent = send_track(actor, source)
+    assert sent.entry.outcome == Outcome.SENT
+    [received] = fake_segment.messages("/v1/track")
+    assert received["messageId"] == sent.entry.message_id
+    assert sent.entry.url == f"{fake_segment.url}/v1/track"
+
+
+@pytest.mark.parametrize(
+    ("faults", "outcome", "status"),
+    [
+        ([400], Outcome.REJECTED, 400),
+        ([{"status": 429, "retry_after": 30}] * 2, Outcome.REJECTED, 429),
+        ([500, 500], Outcome.REJECTED, 500),
+        (["drop", "drop"], Outcome.FAILED, None),
+    ],
+)
+def test_each_failure_of_the_fake_leaves_the_right_entry(
+    fake_segment, actor, source, faults, outcome, status
+):
+    fake_segment.queue_faults(faults)
+    sent = send_track(actor, source)
+    entry = only_request_entry()
+    assert (entry.outcome, entry.response_status) == (outcome, status)
+    assert entry.attempts == sent.result.attempts
+    if outcome == Outcome.FAILED:
+        assert entry.error == sent.result.error
+        assert entry.outcome_label.startswith("failed: ")
+    assert verify_chain().ok
+
+
+def test_a_500_then_a_200_from_the_fake_is_sent_after_two_attempts(fake_segment, actor, source):
+    fake_segment.queue_faults([500])
+    sent = send_track(actor, source)
+    entry = only_request_entry()
+    assert (entry.outcome, entry.attempts) == (Outcome.SENT, 2)
+    assert sent.result.attempts == 2
