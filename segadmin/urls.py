@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("segadmin.credentials.urls")),
     path("calls/", include("segadmin.calls.urls")),
     path("bulk/", include("segadmin.bulk.urls")),
+    path("audit/", include("segadmin.audit.urls")),
+    path("lookup/", include("segadmin.lookup.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),

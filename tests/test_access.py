@@ -81,6 +81,22 @@ ROLE_MATRIX: list[tuple[str, dict[str, int]]] = [
         "admin:auth_user_changelist",
         {"no_role_user": 403, "marketer": 403, "support": 403, "admin_user": 200, "superuser": 200},
     ),
+    (
+        "audit:list",
+        {"no_role_user": 403, "marketer": 200, "support": 200, "admin_user": 200, "superuser": 200},
+    ),
+    (
+        "audit:verify",
+        {"no_role_user": 403, "marketer": 403, "support": 403, "admin_user": 200, "superuser": 200},
+    ),
+    (
+        "audit:export",
+        {"no_role_user": 403, "marketer": 403, "support": 403, "admin_user": 200, "superuser": 200},
+    ),
+    (
+        "lookup:index",
+        {"no_role_user": 403, "marketer": 403, "support": 200, "admin_user": 200, "superuser": 200},
+    ),
 ]
 
 

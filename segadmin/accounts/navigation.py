@@ -27,6 +27,9 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Alias", "calls:alias", "accounts.send_events"),
     NavItem("Make an API call", "calls:api", "accounts.make_api_call"),
     NavItem("Bulk import", "bulk:index", "accounts.bulk_import"),
+    NavItem("User lookup", "lookup:index", "accounts.lookup_users"),
+    # Every role reads the audit log (a Marketer only their own entries).
+    NavItem("Audit log", "audit:list", "accounts.send_identify"),
     NavItem("Sources", "credentials:source_list", "accounts.manage_credentials"),
     NavItem("Workspaces", "credentials:workspace_list", "accounts.manage_credentials"),
 )

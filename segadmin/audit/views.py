@@ -60,9 +60,24 @@ LIST_COLUMNS = (
     "attempts",
     "bulk_job_id",
 )
-LINK_COLUMNS = ("id", "seq", "kind", "created_at", "username", "call_type", "relation", "outcome",
-                "error", "response_status", "request_entry_id", "action", "target_type",
-                "target_name", "method", "url")
+LINK_COLUMNS = (
+    "id",
+    "seq",
+    "kind",
+    "created_at",
+    "username",
+    "call_type",
+    "relation",
+    "outcome",
+    "error",
+    "response_status",
+    "request_entry_id",
+    "action",
+    "target_type",
+    "target_name",
+    "method",
+    "url",
+)
 # Everyone with a role reads the audit log (Marketers their own entries only).
 READ_PERMISSION = "accounts.send_identify"
 
@@ -104,10 +119,11 @@ def keyset_page(
     *,
     before: int | None = None,
     after: int | None = None,
-    size: int = PAGE_SIZE,
+    size: int | None = None,
 ) -> Page:
     """One page, newest first. ``before``: entries older than that seq; ``after``: the page
     of entries just newer than it (``after=0`` is the oldest page). Two queries at most."""
+    size = size or PAGE_SIZE
     if after is not None:
         rows = list(queryset.filter(seq__gt=after).order_by("seq")[: size + 1])
         has_newer = len(rows) > size
@@ -177,10 +193,10 @@ def _visible_entry(request: HttpRequest, pk: int) -> AuditEntry:
     entry = AuditEntry.objects.filter(pk=pk).first()
     if entry is None:
         raise Http404("No such audit entry.")
-    if not request.user.has_perm("accounts.view_all_audit"):
-        if entry.actor_user_id is None or entry.actor_user_id != request.user.pk:
-            # Not "forbidden": a Marketer learns nothing about other people's entries.
-            raise Http404("No such audit entry.")
+    mine = entry.actor_user_id is not None and entry.actor_user_id == request.user.pk
+    if not mine and not request.user.has_perm("accounts.view_all_audit"):
+        # Not "forbidden": a Marketer learns nothing about other people's entries.
+        raise Http404("No such audit entry.")
     return entry
 
 
@@ -341,7 +357,9 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
             "only one of the two.",
         )
     else:
-        messages.warning(request, f"Sent again as entry #{sent.entry.seq}: {sent.entry.outcome_label}.")
+        messages.warning(
+            request, f"Sent again as entry #{sent.entry.seq}: {sent.entry.outcome_label}."
+        )
     return redirect("audit:entry", pk=sent.entry.pk)
 
 
@@ -363,6 +381,11 @@ def edit_and_send(request: HttpRequest, pk: int) -> HttpResponse:
         initial=drafts.initial_from_message(message, source_id=source_id),
         related_to=entry,
         relation=drafts.EDIT_AND_SEND,
+    )
+    messages.info(
+        request,
+        f"Filled in from entry #{entry.seq}, with a new message ID. What you send is recorded "
+        "linked to that entry.",
     )
     return redirect(f"{reverse(f'calls:{entry.call_type}')}?draft={token}")
 
