@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from segadmin.audit import drafts
 from segadmin.audit.log import Actor
 from segadmin.calls import editors, present, services
 from segadmin.calls.fields import timezone_names
@@ -40,8 +41,11 @@ def _source_initial(request: HttpRequest) -> dict[str, Any]:
 def _call_screen(request: HttpRequest, screen: Screen) -> HttpResponse:
     status = 200
     panel: dict[str, Any] | None = None
+    # A draft: the screen opened from an audit entry ("Edit and send") or the user lookup
+    # ("Fix traits"), filled in; its token rides along so the send is linked to the entry.
+    draft_token, draft_initial = drafts.initial_for(request, screen.call_type)
     if request.method != "POST":
-        form: CallForm = screen.form_class(initial=_source_initial(request))
+        form: CallForm = screen.form_class(initial={**_source_initial(request), **draft_initial})
         generated = ""
     else:
         form = screen.form_class(
@@ -63,6 +67,7 @@ def _call_screen(request: HttpRequest, screen: Screen) -> HttpResponse:
         "panel": panel,
         "generated_message_id": generated,
         "timezones": timezone_names(),
+        "draft_token": draft_token or drafts.token_for(request, screen.call_type),
     }
     template = "calls/call.html#call" if request.htmx else "calls/call.html"
     return render(request, template, context, status=status)
@@ -92,7 +97,10 @@ def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
     source = form.cleaned_data["source"]
     try:
         sent = services.send_message(
-            actor=Actor.from_request(request), source=source, message=form.message
+            actor=Actor.from_request(request),
+            source=source,
+            message=form.message,
+            **drafts.link_for(request, form.call_type),
         )
     except (SecretUnreadable, EncryptionNotConfigured) as exc:
         return {"kind": "error", "message": str(exc), "source": source}
