@@ -66,6 +66,8 @@ OUTCOME_FIELDS = ("outcome", "error", "response_status", "attempts", "duration_m
 BLOB_FIELDS = ("request_body", "response_body")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# SQLite hands back the UTC values Django stored as naive datetimes: compare like with like.
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 _KIND_REQUEST = str(Kind.REQUEST)
 _KIND_OUTCOME = str(Kind.OUTCOME)
@@ -83,7 +85,7 @@ def _micros(value: datetime | str) -> int:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+        return (value - _NAIVE_EPOCH) // _MICROSECOND
     return (value - _EPOCH) // _MICROSECOND
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
-from django.db import connections
+from django.conf import settings
+from django.db import connection, connections
 
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.log import Actor, record_event
@@ -126,3 +132,57 @@ def test_twenty_concurrent_senders_each_leave_one_entry_and_the_chain_holds(monk
     report = verify_chain()
     assert report.ok, str(report)
     assert report.count == total
+
+
+CHILD = """
+import django, os, sys
+django.setup()
+from segadmin.audit.log import Actor
+from segadmin.calls import services
+from segadmin.credentials.models import Source
+from segadmin.segment.messages import build_message
+services.send_message(
+    actor=Actor.system("doomed worker"),
+    source=Source.objects.get(pk=int(sys.argv[1])),
+    message=build_message("track", user_id="u-killed", event="Never Answered"),
+)
+"""
+
+
+@postgres_only
+def test_a_process_killed_while_waiting_for_segment_leaves_no_answer_recorded():
+    # A real process, a real kill -9: the entry it committed before sending stays, without
+    # an outcome. (PostgreSQL only: the SQLite test database lives in this process's memory.)
+    source = make_source()
+    with socket.socket() as silent:  # accepts the connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "segadmin.settings",
+            "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(
+                **connection.settings_dict
+            ),
+            "SEGMENT_TRACKING_API_URL": f"http://127.0.0.1:{silent.getsockname()[1]}",
+        }
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(source.pk)], env=env, cwd=settings.BASE_DIR
+        )
+        try:
+            silent.settimeout(60)
+            accepted, _ = silent.accept()  # the request has left
+            with accepted:
+                entry = AuditEntry.objects.get(kind=Kind.REQUEST)  # already committed
+                child.send_signal(signal.SIGKILL)
+                child.wait(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+    entry = AuditEntry.objects.get(pk=entry.pk)
+    assert entry.event == "Never Answered"
+    assert entry.outcome is None
+    assert entry.outcome_label == "no answer recorded"
+    assert not AuditEntry.objects.filter(kind=Kind.OUTCOME).exists()
+    assert verify_chain().ok
