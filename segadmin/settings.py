@@ -236,6 +236,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 SEGADMIN_BULK_MAX_ROWS = env.int("SEGADMIN_BULK_MAX_ROWS", default=1_000_000)
 SEGADMIN_BULK_MAX_BYTES = env.int("SEGADMIN_BULK_MAX_BYTES", default=100 * 1024 * 1024)
 SEGADMIN_BULK_LEASE_SECONDS = env.int("SEGADMIN_BULK_LEASE_SECONDS", default=300)
+# How many workers may share one import (one task each is queued when it starts).
+SEGADMIN_BULK_PARALLEL = env.int("SEGADMIN_BULK_PARALLEL", default=1)
 
 LOGGING = {
     "version": 1,

@@ -82,6 +82,10 @@ ROLE_MATRIX: list[tuple[str, dict[str, int]]] = [
         {"no_role_user": 403, "marketer": 403, "support": 403, "admin_user": 200, "superuser": 200},
     ),
     (
+        "bulk:index",
+        {"no_role_user": 403, "marketer": 200, "support": 200, "admin_user": 200, "superuser": 200},
+    ),
+    (
         "audit:list",
         {"no_role_user": 403, "marketer": 200, "support": 200, "admin_user": 200, "superuser": 200},
     ),

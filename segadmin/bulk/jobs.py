@@ -42,12 +42,19 @@ from segadmin.calls import services
 from segadmin.credentials.crypto import SecretUnreadable
 from segadmin.credentials.models import Source
 from segadmin.segment.client import SendResult
-from segadmin.segment.messages import split_into_batches
+from segadmin.segment.messages import (
+    BATCH_ENVELOPE_RESERVE,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_ITEMS,
+)
 
 log = logging.getLogger("segadmin.bulk")
 
 FIRST_ERRORS = 20
 FIRST_MESSAGES = 3
+# Bytes of messages one /v1/batch body holds: its limit less the envelope keys added at send
+# time and the {"batch":[ ... ]} around the items.
+BATCH_BUDGET = MAX_BATCH_BYTES - BATCH_ENVELOPE_RESERVE - len(b'{"batch":[') - len(b"]}")
 
 
 # --- Creating a job -------------------------------------------------------------------------
@@ -156,7 +163,7 @@ def dry_run(job: BulkJob) -> DryRun:
     plan = plan_for(job)
     result = DryRun()
     for row, cells in iter_rows(job):
-        message, problems = plan.message(cells, row)
+        message, _, problems = plan.message(cells, row)
         if problems:
             result.invalid += 1
             if len(result.errors) < FIRST_ERRORS:
@@ -172,7 +179,7 @@ def iter_problems(job: BulkJob) -> Iterator[RowProblem]:
     """Every problem of every row, for the downloadable error report."""
     plan = plan_for(job)
     for row, cells in iter_rows(job):
-        _, problems = plan.message(cells, row)
+        _, _, problems = plan.message(cells, row)
         yield from problems
 
 
@@ -195,7 +202,10 @@ def start(job: BulkJob, actor: Actor) -> bool:
         heartbeat_at=timezone.now(),
     )
     if updated:
-        run_bulk_job.enqueue(str(job.pk))
+        # One task per worker that may share the job: each claims its own chunks, and a task
+        # that finds the job finished returns at once.
+        for _ in range(max(1, settings.SEGADMIN_BULK_PARALLEL)):
+            run_bulk_job.enqueue(str(job.pk))
     return bool(updated)
 
 
@@ -320,12 +330,14 @@ class _Prepared:
 
 def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
     failures: list[BulkRowResult] = []
+    batches: list[tuple[list[dict], list[tuple[int, Any]]]] = []
     messages: list[dict] = []
-    cells_of: list[tuple[int, Any]] = []
+    rows: list[tuple[int, Any]] = []
+    used = 0
     for row, cells in parsing.chunk_rows(
         job.file_format, job.delimiter, bytes(chunk.data), chunk.first_row
     ):
-        message, problems = plan.message(cells, row)
+        message, size, problems = plan.message(cells, row)
         if problems:
             failures.append(
                 BulkRowResult(
@@ -336,14 +348,17 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
                     cells=cells,
                 )
             )
-        else:
-            messages.append(message)  # type: ignore[arg-type]
-            cells_of.append((row, cells))
-    batches = []
-    offset = 0
-    for batch in split_into_batches(messages):
-        batches.append((batch, cells_of[offset : offset + len(batch)]))
-        offset += len(batch)
+            continue
+        # As segment.messages.split_into_batches, with the size the plan already measured.
+        extra = size if not messages else size + 1  # the comma between items
+        if messages and (len(messages) >= MAX_BATCH_ITEMS or used + extra > BATCH_BUDGET):
+            batches.append((messages, rows))
+            messages, rows, used, extra = [], [], 0, size
+        messages.append(message)  # type: ignore[arg-type]
+        rows.append((row, cells))
+        used += extra
+    if messages:
+        batches.append((messages, rows))
     chunk.data = b""  # the rows are in the batches now; let the text go
     return _Prepared(chunk=chunk, failures=failures, batches=batches)
 

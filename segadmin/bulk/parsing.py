@@ -21,7 +21,7 @@ CSV = "csv"
 JSONL = "jsonl"
 
 # Rows per chunk: progress is recorded per chunk, and a worker that dies re-sends at most one.
-CHUNK_ROWS = 2_500
+CHUNK_ROWS = 5_000
 # A chunk also ends at this many bytes of raw text, so wide rows keep chunks small.
 CHUNK_BYTES = 2 * 1024 * 1024
 SAMPLE_ROWS = 1_000

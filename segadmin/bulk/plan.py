@@ -19,7 +19,14 @@ from typing import Any
 import segadmin
 from segadmin.bulk import parsing
 from segadmin.segment.errors import MessageInvalid
-from segadmin.segment.messages import LIBRARY_NAME, format_timestamp, validate_message
+from segadmin.segment.messages import (
+    LIBRARY_NAME,
+    MAX_MESSAGE_BYTES,
+    encode,
+    format_timestamp,
+    message_size,
+    validate_message,
+)
 
 USER_ID, ANONYMOUS_ID, EVENT, TIMESTAMP, GROUP_ID, FIELD, SKIP = (
     "user_id",
@@ -63,6 +70,8 @@ _KEY_LABELS = {
 # The error column added to a failed-rows download, skipped when the file comes back.
 ERROR_COLUMN = "segadmin_error"
 _MISSING = object()
+# Text keys a call cannot do without, besides the IDs.
+_REQUIRED_TEXT = {"track": ("event",), "group": ("groupId",)}
 
 
 def field_label(call_type: str) -> str:
@@ -216,7 +225,8 @@ class Plan:
         self.fields_key = "properties" if call_type == "track" else "traits"
         self.library = {"name": LIBRARY_NAME, "version": segadmin.__version__}
 
-    def message(self, cells: Any, row: int) -> tuple[dict | None, list[RowProblem]]:
+    def message(self, cells: Any, row: int) -> tuple[dict | None, int, list[RowProblem]]:
+        """(message, its size in bytes, []) for a valid row; (None, 0, problems) otherwise."""
         fields: dict[str, Any] = {}
         ids: dict[str, Any] = {}
         problems: list[RowProblem] = []
@@ -256,14 +266,41 @@ class Plan:
             message["groupId"] = _stringify_id(ids[GROUP_ID])
         message["context"] = {"library": self.library}
         message["integrations"] = {}
+        size = self._cheap_size(message) if not problems else None
+        if size is None:
+            try:
+                validate_message(message)
+            except MessageInvalid as exc:
+                for problem in exc.problems:
+                    column = self.column_of.get(problem.field) or _KEY_LABELS.get(problem.field, "")
+                    problems.append(RowProblem(row, column, problem.message))
+            if problems:
+                return None, 0, problems
+            size = message_size(message)
+        return message, size, []
+
+    def _cheap_size(self, message: dict) -> int | None:
+        """The message's size when it certainly passes ``validate_message``, else None (the
+        caller then asks validate_message, which names the problems). The messages built here
+        can only go wrong in their IDs, event name, timestamp or size, so checking those is
+        enough; rows with a timestamp always take the full check."""
+        if "timestamp" in message:
+            return None
+        has_id = False
+        for key in ("userId", "anonymousId"):
+            if key in message:
+                value = message[key]
+                if not isinstance(value, str) or not value.strip():
+                    return None
+                has_id = True
+        if not has_id:
+            return None
+        for key in _REQUIRED_TEXT.get(self.call_type, ()):
+            value = message.get(key)
+            if not isinstance(value, str) or not value.strip():
+                return None
         try:
-            validate_message(message)
-        except MessageInvalid as exc:
-            for problem in exc.problems:
-                column = self.column_of.get(problem.field) or _KEY_LABELS.get(problem.field, "")
-                if problem.field in ("traits", "properties", "") and not column:
-                    column = ""
-                problems.append(RowProblem(row, column, problem.message))
-        if problems:
-            return None, problems
-        return message, []
+            size = len(encode(message))
+        except (TypeError, ValueError):
+            return None
+        return size if size <= MAX_MESSAGE_BYTES else None

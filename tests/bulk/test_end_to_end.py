@@ -8,7 +8,7 @@ from segadmin.audit.chain import verify_chain
 from segadmin.audit.models import AuditEntry, Kind
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import message_id
-from tests.bulk.conftest import csv_text, mapping_post, upload, wait_for
+from tests.bulk.conftest import csv_text, mapping_post, upload
 
 
 def make_rows(n: int, *, bad_every: int = 0) -> bytes:

@@ -1,0 +1,246 @@
+"""Bulk import end to end into the local fake, next to segment-analytics-python sending the
+same rows into the same fake; and the worker's peak memory on a large file.
+
+    .venv/bin/python bench/bulk_import.py [--rows 100000] [--memory-rows 1000000]
+
+What is timed for segadmin: uploading the CSV through the real view (parsing, storing the
+chunks), starting the job, and a real ``manage.py db_worker --batch`` process sending every row
+in /v1/batch requests through the send service (each request and outcome in the audit log),
+until the process exits. For the official library: from the first ``identify()`` to the end of
+``flush()``, with a queue large enough to drop nothing. The fake runs in its own process; both
+runs check that the fake accepted every row. The database is a fresh SQLite file (or
+``--database-url``). ``--memory-rows 0`` skips the memory run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WORK = Path(tempfile.mkdtemp(prefix="segadmin-bench-bulk-"))
+
+
+def _environment(database_url: str | None) -> None:
+    from cryptography.fernet import Fernet
+
+    os.environ["SEGADMIN_ENV_FILE"] = "none"
+    os.environ["DEBUG"] = "false"
+    os.environ["SECRET_KEY"] = "bench-secret-key-" + "x" * 40
+    os.environ["SEGADMIN_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{WORK / 'bench.sqlite3'}"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ["SECURE_COOKIES"] = "false"  # the test client speaks plain HTTP
+    os.environ["DJANGO_SETTINGS_MODULE"] = "segadmin.settings"
+
+
+def start_fake() -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "fake_segment", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            return process, match.group(1)
+    raise SystemExit("the fake did not start")
+
+
+def fake_call(url: str, path: str, data: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        url + path,
+        data=json.dumps(data).encode() if data is not None else None,
+        method="POST" if data is not None else "GET",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def accepted(url: str) -> int:
+    return fake_call(url, "/_fake/state")["counts"].get("accepted", 0)
+
+
+def write_csv(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write("userId,email,plan,visits,vip,signed_up\n")
+        for i in range(1, rows + 1):
+            out.write(
+                f"user-{i},user{i}@example.com,{('free', 'pro', 'team')[i % 3]},{i % 97},"
+                f"{'true' if i % 2 else 'false'},2024-05-{1 + i % 28:02d}T09:30:00Z\n"
+            )
+
+
+def run_worker() -> tuple[float, int]:
+    """Run db_worker --batch until the queue is empty: (seconds, peak RSS in MB)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "db_worker",
+            "--batch",
+            "--no-reload",
+            "--no-startup-delay",
+            "--verbosity",
+            "0",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"db_worker exited with {process.returncode}")
+    return time.perf_counter() - started, usage.ru_maxrss // 1024
+
+
+def segadmin_run(url: str, path: Path, rows: int, write_key: str) -> dict:
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    from segadmin.audit.chain import verify_chain
+    from segadmin.audit.models import AuditEntry, Kind
+    from segadmin.bulk.models import BulkJob
+    from segadmin.credentials.models import Source
+
+    fake_call(url, "/_fake/write_keys", {"key": write_key})
+    user, _ = User.objects.get_or_create(username="bench")
+    user.groups.add(Group.objects.get(name="Marketer"))
+    source = Source(name=f"Bench {write_key[-4:]}", region="us")
+    source.set_write_key(write_key)
+    source.save()
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    before = accepted(url)
+
+    started = time.perf_counter()
+    with path.open("rb") as upload:
+        response = client.post(
+            "/bulk/", {"file": upload, "call_type": "identify", "source": source.pk}
+        )
+    assert response.status_code == 302, response.content[:500]
+    uploaded = time.perf_counter()
+    job = BulkJob.objects.get(source=source)
+    data = {"action": "start"}
+    for index, item in enumerate(job.mapping):
+        data[f"target_{index}"] = item["target"]
+        data[f"type_{index}"] = item["type"]
+    assert client.post(f"/bulk/{job.pk}/", data).status_code == 302
+    worker_seconds, peak_mb = run_worker()
+    total = time.perf_counter() - started
+
+    job.refresh_from_db()
+    got = accepted(url) - before
+    assert job.status == "done" and job.sent == rows and got == rows, (job.status, job.sent, got)
+    requests = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk)).count()
+    assert requests == job.requests
+    return {
+        "rows": rows,
+        "upload_s": uploaded - started,
+        "worker_s": worker_seconds,
+        "total_s": total,
+        "rows_per_s": rows / total,
+        "requests": requests,
+        "peak_mb": peak_mb,
+        "chain_ok": verify_chain().ok,
+    }
+
+
+def official_run(url: str, rows: int) -> dict:
+    from segment.analytics import Client as OfficialClient
+
+    write_key = "benchOfficialKey0000000000000001"
+    fake_call(url, "/_fake/write_keys", {"key": write_key})
+    before = accepted(url)
+    client = OfficialClient(write_key, host=url, max_queue_size=rows + 1)
+    started = time.perf_counter()
+    for i in range(1, rows + 1):
+        client.identify(
+            f"user-{i}",
+            {
+                "email": f"user{i}@example.com",
+                "plan": ("free", "pro", "team")[i % 3],
+                "visits": i % 97,
+                "vip": bool(i % 2),
+                "signed_up": f"2024-05-{1 + i % 28:02d}T09:30:00Z",
+            },
+        )
+    client.flush()
+    seconds = time.perf_counter() - started
+    client.shutdown()
+    got = accepted(url) - before
+    assert got == rows, f"the official library delivered {got} of {rows}"
+    return {"rows": rows, "total_s": seconds, "rows_per_s": rows / seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--memory-rows", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--workers", type=int, default=1, help="db_worker processes")
+    args = parser.parse_args()
+    _environment(args.database_url)
+    global WORKERS
+    WORKERS = args.workers
+    os.environ["SEGADMIN_BULK_PARALLEL"] = str(args.workers)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    fake, url = start_fake()
+    os.environ["SEGMENT_TRACKING_API_URL"] = url
+    try:
+        path = WORK / "rows.csv"
+        write_csv(path, args.rows)
+        ours = segadmin_run(url, path, args.rows, "benchBulkKey00000000000000000001")
+        official = official_run(url, args.rows)
+        print(
+            f"{args.rows:,} Identify rows from a {path.stat().st_size / 1e6:.1f} MB CSV:\n"
+            f"  segadmin bulk import, end to end: {ours['total_s']:.1f} s = "
+            f"{ours['rows_per_s']:,.0f} rows/s (upload {ours['upload_s']:.1f} s, worker "
+            f"{ours['worker_s']:.1f} s, {ours['requests']} batch requests audited, chain ok: "
+            f"{ours['chain_ok']}, worker peak RSS {ours['peak_mb']} MB)\n"
+            f"  segment-analytics-python {official_rows_version()}: {official['total_s']:.1f} s = "
+            f"{official['rows_per_s']:,.0f} rows/s"
+        )
+        if args.memory_rows:
+            path = WORK / "million.csv"
+            write_csv(path, args.memory_rows)
+            big = segadmin_run(url, path, args.memory_rows, "benchBulkKey00000000000000000002")
+            print(
+                f"{args.memory_rows:,} rows ({path.stat().st_size / 1e6:.0f} MB): worker peak RSS "
+                f"{big['peak_mb']} MB; end to end {big['total_s']:.0f} s = "
+                f"{big['rows_per_s']:,.0f} rows/s (upload {big['upload_s']:.0f} s)"
+            )
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
+
+
+def official_rows_version() -> str:
+    from importlib.metadata import version
+
+    return version("segment-analytics-python")
+
+
+if __name__ == "__main__":
+    main()
