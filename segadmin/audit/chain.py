@@ -214,6 +214,10 @@ def _rows(chunk_size: int) -> Iterator[tuple[Any, ...]]:
             yield from rows
 
 
+def _head() -> tuple[int, str] | None:
+    return ChainHead.objects.filter(pk=1).values_list("last_seq", "last_hash").first()
+
+
 def verify_chain(*, chunk_size: int = 5000) -> VerifyReport:
     """Walk the whole log in seq order, streaming, and report the first break (or OK).
 
@@ -223,8 +227,11 @@ def verify_chain(*, chunk_size: int = 5000) -> VerifyReport:
     its chained outcome row (outcome copy mismatch).
     """
     started = time.perf_counter()
-    head = ChainHead.objects.filter(pk=1).values_list("last_seq", "last_hash").first()
+    # The head as verification starts: every row up to it must be there. Rows appended while
+    # the walk runs may lie beyond it; the head is then read again before calling them forged.
+    head = _head()
     head_seq = head[0] if head else None
+    newest_head_seq = head_seq
 
     n_content = len(HASHED_FIELDS)
     content_end = 4 + n_content
@@ -254,16 +261,19 @@ def verify_chain(*, chunk_size: int = 5000) -> VerifyReport:
                 Break(seq, row_id, MISSING, f"{gap} is absent just before this entry"),
                 expected - 1,
             )
-        if head_seq is not None and seq > head_seq:
-            return report(
-                Break(
-                    seq,
-                    row_id,
-                    INSERTED,
-                    f"it lies beyond the last entry the app wrote (seq {head_seq})",
-                ),
-                seq - 1,
-            )
+        if newest_head_seq is not None and seq > newest_head_seq:
+            newest = _head()
+            newest_head_seq = newest[0] if newest else None
+            if newest_head_seq is not None and seq > newest_head_seq:
+                return report(
+                    Break(
+                        seq,
+                        row_id,
+                        INSERTED,
+                        f"it lies beyond the last entry the app wrote (seq {newest_head_seq})",
+                    ),
+                    seq - 1,
+                )
         computed = _encode_row(seq, prev_hash, content, outcome, row[outcome_end:])
         if computed != stored:
             return report(

@@ -161,3 +161,13 @@ def test_verify_audit_prints_the_last_hash_to_pin_the_log():
     entries = make_events(2)
     out, _, _ = run_verify()
     assert f"hash {entries[-1].hash}" in out
+
+
+def test_rows_appended_while_verify_runs_are_not_taken_for_forgeries(monkeypatch):
+    entries = make_events(3)
+    heads = iter([(2, entries[1].hash)])  # the head as the walk started: 2 rows
+    real_head = chain._head
+    monkeypatch.setattr(chain, "_head", lambda: next(heads, None) or real_head())
+    report = verify_chain()
+    assert report.ok, str(report)
+    assert report.count == 3
