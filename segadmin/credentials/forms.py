@@ -128,6 +128,18 @@ class WorkspaceForm(_CredentialForm):
             )
         if space_id and not has_token and "profiles_token" not in self.errors:
             self.add_error("profiles_token", "The Profile API needs an access token too.")
+        region = cleaned.get("region")
+        if self.instance.pk and region and region != self.instance.region:
+            # Sources are sent to their own region's host: moving only the workspace would
+            # leave them inconsistent.
+            others = self.instance.sources.exclude(region=region).count()
+            if others:
+                self.add_error(
+                    "region",
+                    f"This workspace has {others} source{'s' if others != 1 else ''} in the "
+                    f"{self.instance.get_region_display()} region, and a workspace shares its "
+                    "region with its sources. Change or detach those sources first.",
+                )
         return cleaned
 
     def changed_labels(self) -> list[str]:

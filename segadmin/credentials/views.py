@@ -194,7 +194,8 @@ def workspace_test(request: HttpRequest, pk: int) -> HttpResponse:
     template = "credentials/workspace_detail.html"
     context = {"workspace": workspace, "result": result, "unreadable": _unreadable(workspace)}
     if request.htmx:
-        return render(request, f"{template}#connection-result", context)
+        # The result, plus the "Segment workspace" line swapped out of band.
+        return render(request, f"{template}#connection-result", {**context, "oob": True})
     workspace.source_count = workspace.sources.count()  # type: ignore[attr-defined]
     return render(request, template, context)
 

@@ -46,6 +46,8 @@ def test_with_htmx_it_answers_only_the_result_fragment(
     assert "This token opens workspace “Acme” (acme)." in response.text
     assert "<html" not in response.text
     assert 'data-testid="connection-result"' in response.text
+    # The "Segment workspace" line of the page is refreshed out of band.
+    assert 'id="segment-workspace" hx-swap-oob="true">acme' in response.text
 
 
 def test_the_request_is_in_the_audit_log_without_the_token(

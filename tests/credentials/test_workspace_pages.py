@@ -194,3 +194,18 @@ def test_the_workspace_list_takes_the_same_number_of_queries_for_many_rows(
     # session, user, permissions (2), the workspaces with their source counts, the nav role
     with django_assert_num_queries(6):  # type: ignore[operator]
         admin_client.get(reverse("credentials:workspace_list"))
+
+
+def test_a_workspace_cannot_leave_its_sources_in_another_region(
+    admin_client: Client, source: Source
+) -> None:
+    workspace = source.workspace
+    assert workspace is not None
+    response = admin_client.post(
+        reverse("credentials:workspace_edit", args=[workspace.pk]),
+        {"name": "Acme", "region": "eu", "token": "", "profiles_space_id": ""},
+    )
+    assert response.status_code == 200
+    assert "This workspace has 1 source in the US region" in response.text
+    workspace.refresh_from_db()
+    assert workspace.region == "us"
