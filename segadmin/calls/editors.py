@@ -25,11 +25,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django import forms
 from django.template.loader import render_to_string
-from django.utils.safestring import SafeString
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from segadmin.calls import spec
 from segadmin.calls.spec import (
@@ -532,10 +534,27 @@ def render_editor(spec_: EditorSpec, name: str, state: EditorState) -> SafeStrin
         "state": state,
         "reserved_groups": groups,
         "custom_rows": [c for c in rows if c["row"].kind == "c"],
-        "currencies": spec.currencies() if has_currency else (),
+        "currency_options": currency_options(_currency_of(state)) if has_currency else "",
         "single_type": len(spec_.value_types) == 1 and not spec_.reserved,
     }
     return render_to_string("calls/editor.html#editor", context)
+
+
+def _currency_of(state: EditorState) -> str:
+    return next((r.value for r in state.rows if r.reserved and r.reserved.input == "currency"), "")
+
+
+@lru_cache(maxsize=64)
+def currency_options(selected: str) -> SafeString:
+    """The ISO 4217 <option>s, built once per selection (there are about 180)."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{} · {}</option>',
+        (
+            (code, mark_safe(" selected") if code == selected else "", code, name)
+            for code, name in spec.currencies()
+        ),
+    )
 
 
 _PLACEHOLDERS = {

@@ -108,7 +108,7 @@ def describe_result(sent: Sent, *, show_headers: bool = False) -> dict[str, Any]
         "status": result.status,
         "error": result.error,
         "attempts": result.attempts,
-        "duration_ms": round(result.duration_ms),
+        "duration_ms": round(result.duration_ms, 1),
         "body": body,
         "body_is_json": parsed is not None,
         "headers": sorted(result.headers.items()) if show_headers else [],

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from segadmin.audit import drafts
 from segadmin.audit.log import Actor
 from segadmin.calls import editors, present, services
-from segadmin.calls.fields import timezone_names
+from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.segment import client
@@ -66,11 +66,18 @@ def _call_screen(request: HttpRequest, screen: Screen) -> HttpResponse:
         "form": form,
         "panel": panel,
         "generated_message_id": generated,
-        "timezones": timezone_names(),
+        "timezone_options": timezone_options(_selected_zone(form)),
         "draft_token": draft_token or drafts.token_for(request, screen.call_type),
     }
     template = "calls/call.html#call" if request.htmx else "calls/call.html"
     return render(request, template, context, status=status)
+
+
+def _selected_zone(form: CallForm) -> str:
+    value = form["timestamp"].value()
+    if isinstance(value, list | tuple) and len(value) > 1 and isinstance(value[1], str):
+        return value[1]
+    return "UTC"
 
 
 def _preview_message(form: CallForm) -> dict[str, Any]:

@@ -1,0 +1,170 @@
+"""The dashboard's own time per send: form post to result, minus the time spent on Segment.
+
+Posts the Identify and Track forms (the way a browser does, through the whole middleware
+stack, with a logged-in Marketer) with action=send, against the local fake of Segment running
+in its own process. For each post it takes the wall time of the whole request and subtracts
+the HTTP time the client measured for the call to the fake (``SendResult.duration_ms``, shown
+on the result panel), leaving what segadmin itself spends: the form, validation, decrypting the
+write key, the two audit rows, rendering.
+
+    .venv/bin/python bench/call_screens.py --sends 300
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/segadmin_calls_bench \
+        .venv/bin/python bench/call_screens.py --sends 300
+
+Without DATABASE_URL it uses bench/results/call_screens.sqlite3 (never the development one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segadmin.settings")
+os.environ["SEGADMIN_ENV_FILE"] = "none"
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
+os.environ.setdefault("SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
+os.environ.setdefault(
+    "DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'results' / 'call_screens.sqlite3'}"
+)
+os.environ["ALLOWED_HOSTS"] = "testserver"
+# Plain static storage: no collectstatic needed to render pages.
+os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+_DURATION = re.compile(r'data-testid="result-duration" data-ms="([0-9.]+)"')
+
+
+def start_fake() -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "fake_segment", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            return process, match.group(1)
+    raise SystemExit("the fake did not start")
+
+
+def identify_form(source_id: int, index: int) -> dict:
+    """An Identify as typed in the editor: reserved traits and custom rows of several types."""
+    rows = [
+        ("r", "email", "text", f"user{index}@example.com"),
+        ("r", "firstName", "text", "Ada"),
+        ("r", "age", "number", "36"),
+        ("r", "address.city", "text", "Paris"),
+        ("c", "plan", "text", "pro"),
+        ("c", "seats", "number", str(index % 50)),
+        ("c", "vip", "boolean", "true"),
+        ("c", "tags", "list", '["beta", "eu"]'),
+    ]
+    return {
+        "action": "send",
+        "source": str(source_id),
+        "user_id": f"user-{index}",
+        "timestamp_0": "2024-05-01T09:30",
+        "timestamp_1": "Europe/Paris",
+        "traits__mode": "rows",
+        "traits__kind": [r[0] for r in rows],
+        "traits__key": [r[1] for r in rows],
+        "traits__type": [r[2] for r in rows],
+        "traits__value": ["" if r[2] == "boolean" else r[3] for r in rows],
+        "traits__bool": [r[3] if r[2] == "boolean" else "" for r in rows],
+    }
+
+
+def track_form(source_id: int, index: int) -> dict:
+    return {
+        "action": "send",
+        "source": str(source_id),
+        "user_id": f"user-{index}",
+        "event": "Order Completed",
+        "properties__mode": "json",
+        "properties__json": json.dumps({"revenue": 19.99, "currency": "EUR", "items": index % 7}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sends", type=int, default=300, help="sends per screen (default 300)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed sends first")
+    args = parser.parse_args()
+
+    fake, url = start_fake()
+    os.environ["SEGMENT_TRACKING_API_URL"] = url
+    try:
+        run(args.sends, args.warmup)
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
+
+
+def run(sends: int, warmup: int) -> None:
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group, User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from segadmin.credentials.models import Source
+
+    call_command("migrate", verbosity=0)
+    user, _ = User.objects.get_or_create(username="bench-marketer")
+    user.groups.add(Group.objects.get(name="Marketer"))
+    source = Source.objects.filter(name="Bench source").first()
+    if source is None:
+        source = Source(name="Bench source", region="us")
+        source.set_write_key("wk_bench_0123456789abcdefghij")
+        source.save()
+    client = Client()
+    client.force_login(user)
+
+    print(
+        f"{connection.vendor}, {sends} sends per screen, load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(f"{'screen':<10} {'total ms':>9} {'Segment ms':>11} {'own ms':>8} {'own p95':>8}")
+    for name, path, build in (
+        ("identify", "/calls/identify/", identify_form),
+        ("track", "/calls/track/", track_form),
+    ):
+        totals, http, own = [], [], []
+        for index in range(warmup + sends):
+            data = build(source.pk, index)
+            started = time.perf_counter()
+            response = client.post(path, data)
+            took = (time.perf_counter() - started) * 1000
+            match = _DURATION.search(response.content.decode())
+            if response.status_code != 200 or not match:
+                raise SystemExit(f"{name}: send {index} failed ({response.status_code})")
+            if index < warmup:
+                continue
+            segment_ms = float(match.group(1))
+            totals.append(took)
+            http.append(segment_ms)
+            own.append(took - segment_ms)
+        p95 = statistics.quantiles(own, n=20)[-1]
+        print(
+            f"{name:<10} {statistics.median(totals):>9.1f} {statistics.median(http):>11.1f} "
+            f"{statistics.median(own):>8.1f} {p95:>8.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
