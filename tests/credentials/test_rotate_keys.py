@@ -152,3 +152,36 @@ def test_the_command_exits_non_zero_from_the_shell_too(
 def test_without_keys_it_says_which_variable_to_set(old_rows: tuple[Workspace, Source]) -> None:
     with pytest.raises(CommandError, match="SEGADMIN_ENCRYPTION_KEYS is not set"):
         _rotate()
+
+
+def test_an_interrupted_run_leaves_every_row_readable_and_a_rerun_finishes(
+    old_rows: tuple[Workspace, Source], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segadmin.credentials.management.commands import rotate_keys
+
+    workspace, source = old_rows
+    real_record_event = rotate_keys.record_event
+    calls = []
+
+    def interrupted_on_the_second_row(**kwargs: object) -> object:
+        calls.append(kwargs)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the source's transaction
+        return real_record_event(**kwargs)
+
+    monkeypatch.setattr(rotate_keys, "record_event", interrupted_on_the_second_row)
+    with override_settings(SEGADMIN_ENCRYPTION_KEYS=[NEW_KEY, OLD_KEY]):
+        with pytest.raises(KeyboardInterrupt):
+            _rotate()
+        workspace.refresh_from_db()
+        source.refresh_from_db()
+        assert _under(NEW_KEY, workspace.token_encrypted)  # committed before the interruption
+        assert _under(OLD_KEY, source.write_key_encrypted)  # rolled back with its audit entry
+        assert source.write_key() == WRITE_KEY
+        assert len(credential_events("credential.rotated")) == 1
+
+        monkeypatch.setattr(rotate_keys, "record_event", real_record_event)
+        out, _ = _rotate()
+    assert "Re-encrypted 3 secrets" in out
+    source.refresh_from_db()
+    assert _under(NEW_KEY, source.write_key_encrypted)
