@@ -94,7 +94,7 @@ def create_job(
                     data=data,
                 )
             )
-            if len(pending) >= 20:  # a few MB at a time
+            if len(pending) >= 5:  # at most a few MB held at a time
                 done[0] += len(pending)
                 BulkChunk.objects.bulk_create(pending)
                 pending.clear()

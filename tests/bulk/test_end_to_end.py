@@ -72,3 +72,36 @@ def test_a_job_runs_end_to_end_through_a_db_worker_process(
     ids = [m["messageId"] for m in fake_segment.messages("/v1/batch")]
     assert len(ids) == len(set(ids)) == 3_000
     assert AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk)).count() >= 2
+
+
+@pytest.mark.django_db
+def test_a_json_lines_group_job_sends_typed_traits(
+    client, support, source, fake_segment, immediate_tasks
+):
+    import json
+
+    lines = [
+        {"userId": "u1", "groupId": "acme", "name": "Acme", "employees": 50, "tags": ["b2b"]},
+        {"userId": "u2", "groupId": 7, "name": "Seven", "employees": None},
+        {"userId": "u3", "name": "No group"},
+    ]
+    content = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    client.force_login(support)
+    assert (
+        upload(client, content, name="groups.jsonl", call_type="group", source=source).status_code
+        == 302
+    )
+    job = BulkJob.objects.get()
+    assert [m["target"] for m in job.mapping] == ["user_id", "group_id", "field", "field", "field"]
+    assert job.proposals["employees"] == "number" and job.proposals["tags"] == "json"
+    client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
+    job.refresh_from_db()
+    assert (job.sent, job.failed) == (2, 1)
+    sent = {m["groupId"]: m for m in fake_segment.messages("/v1/batch")}
+    assert sent["acme"]["traits"] == {"name": "Acme", "employees": 50, "tags": ["b2b"]}
+    assert sent["7"]["traits"] == {"name": "Seven", "employees": None}
+    assert job.failures.get().problems == [["groupId", "Add a Group ID."]]
+    download = client.get(f"/bulk/{job.pk}/failed-rows/")
+    assert download["Content-Disposition"].endswith('.jsonl"')
+    line = json.loads(b"".join(download.streaming_content))
+    assert line == {**lines[2], "segadmin_error": "groupId: Add a Group ID."}
