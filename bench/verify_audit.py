@@ -77,7 +77,7 @@ def fill(rows: int, chunk: int) -> None:
     from django.db.models import Max
     from django.utils import timezone
 
-    from segadmin.audit.chain import BLOB_FIELDS, HASHED_FIELDS, OUTCOME_FIELDS, _encode_row
+    from segadmin.audit.chain import BLOB_FIELDS, HASHED_FIELDS, OUTCOME_FIELDS, _digest, _values
     from segadmin.audit.models import AuditEntry, ChainHead, pack_body
 
     fields = list(AuditEntry._meta.concrete_fields)
@@ -179,11 +179,12 @@ def fill(rows: int, chunk: int) -> None:
         for row in batch:
             seq += 1
             row["seq"], row["prev_hash"], row["created_at"] = seq, previous, now
-            row["hash"] = previous = _encode_row(
+            row["hash"] = previous = _digest(
                 seq,
                 previous,
-                [row[name] for name in HASHED_FIELDS],
-                [row[name] for name in OUTCOME_FIELDS],
+                _values(
+                    [row[name] for name in HASHED_FIELDS], [row[name] for name in OUTCOME_FIELDS]
+                ),
                 [row[name] for name in BLOB_FIELDS],
             )
             row["created_at"] = stored_now
