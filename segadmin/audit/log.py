@@ -145,7 +145,7 @@ def record_request(
     entry.api = request.api
     entry.call_type = _text(request.call_type, 64)
     entry.method = _text(request.method, 16)
-    entry.url = _scrub_text(request.url, secrets)
+    entry.url = _scrub_text(redacted.get("url") or request.url, secrets)
     entry.request_headers = _scrub_text(_json(redacted.get("headers") or {}), secrets)
     body = _mask_secret_keys(redacted.get("body"), _WRITE_KEY_NAMES)
     entry.request_body = pack_body(_scrub_text(_json(body), secrets).encode())
