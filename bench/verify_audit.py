@@ -85,6 +85,7 @@ def fill(rows: int, chunk: int) -> None:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     insert = f"INSERT INTO audit_auditentry ({columns}) VALUES ({placeholders})"  # noqa: S608
+    copy_sql = f"COPY audit_auditentry ({columns}) FROM STDIN"
     defaults = {f.attname: f.get_default() for f in fields}
 
     headers = json.dumps(
@@ -190,7 +191,13 @@ def fill(rows: int, chunk: int) -> None:
             row["created_at"] = stored_now
             params.append([row[name] for name in names])
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(insert, params)
+            if connection.vendor == "postgresql":
+                # COPY: PostgreSQL's bulk path, many times faster than INSERTs.
+                with cursor.cursor.copy(copy_sql) as copy:
+                    for values in params:
+                        copy.write_row(values)
+            else:
+                cursor.executemany(insert, params)
             ChainHead.objects.filter(pk=1).update(last_seq=seq, last_hash=previous)
         written += len(batch)
         print(f"  {written} rows", end="\r", flush=True)
