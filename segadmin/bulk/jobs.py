@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -158,10 +158,12 @@ class DryRun:
         }
 
 
-def dry_run(job: BulkJob) -> DryRun:
-    """Validate every row with the job's mapping, exactly as the worker will; send nothing."""
+def dry_run(job: BulkJob, progress: Callable[[int], None] | None = None) -> DryRun:
+    """Validate every row with the job's mapping, exactly as the worker will; send nothing.
+    ``progress(rows_checked)`` is called after each chunk."""
     plan = plan_for(job)
     result = DryRun()
+    chunk_end = 0
     for row, cells in iter_rows(job):
         message, _, problems = plan.message(cells, row)
         if problems:
@@ -172,7 +174,40 @@ def dry_run(job: BulkJob) -> DryRun:
             result.valid += 1
             if len(result.messages) < FIRST_MESSAGES:
                 result.messages.append(message)  # type: ignore[arg-type]
+        if progress is not None and row - chunk_end >= parsing.CHUNK_ROWS:
+            chunk_end = row
+            progress(row)
     return result
+
+
+def request_dry_run(job: BulkJob) -> None:
+    """Run the dry run now for a small file, or in the background for a large one (the page
+    polls for the result). Each request has a token, so an older run never overwrites a newer
+    one."""
+    from segadmin.bulk.tasks import dry_run_bulk_job
+
+    if job.total_rows <= settings.SEGADMIN_BULK_INLINE_DRY_RUN_ROWS:
+        job.dry_run = dry_run(job).as_json()
+        BulkJob.objects.filter(pk=job.pk).update(mapping=job.mapping, dry_run=job.dry_run)
+        return
+    token = uuid.uuid4().hex
+    job.dry_run = {"status": "running", "token": token, "checked": 0}
+    BulkJob.objects.filter(pk=job.pk).update(mapping=job.mapping, dry_run=job.dry_run)
+    dry_run_bulk_job.enqueue(str(job.pk), token)
+    job.refresh_from_db(fields=["dry_run"])  # an in-process backend has finished it already
+
+
+def run_dry_run(job_id: str, token: str) -> None:
+    """The background dry run: results land on the job unless a newer run was requested."""
+    job = BulkJob.objects.filter(pk=job_id, dry_run__token=token).first()
+    if job is None:
+        return
+    mine = BulkJob.objects.filter(pk=job_id, dry_run__token=token)
+
+    def progress(rows: int) -> None:
+        mine.update(dry_run={"status": "running", "token": token, "checked": rows})
+
+    mine.update(dry_run={**dry_run(job, progress).as_json(), "token": token})
 
 
 def iter_problems(job: BulkJob) -> Iterator[RowProblem]:

@@ -11,3 +11,9 @@ from segadmin.bulk import jobs
 def run_bulk_job(job_id: str) -> str:
     """Send the job's remaining rows; safe to run several times at once or after a crash."""
     return jobs.run_job(job_id)
+
+
+@task()
+def dry_run_bulk_job(job_id: str, token: str) -> None:
+    """Check every row of a large file in the background (small ones are checked inline)."""
+    jobs.run_dry_run(job_id, token)

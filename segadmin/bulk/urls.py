@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("<uuid:job_id>/", views.job_detail, name="job"),
     path("<uuid:job_id>/progress/", views.progress, name="progress"),
+    path("<uuid:job_id>/dry-run/", views.dry_run_status, name="dry_run"),
     path("<uuid:job_id>/cancel/", views.cancel, name="cancel"),
     path("<uuid:job_id>/resume/", views.resume, name="resume"),
     path("<uuid:job_id>/errors.csv", views.error_report, name="error_report"),

@@ -94,24 +94,34 @@ def job_detail(request: HttpRequest, job_id: Any) -> HttpResponse:
                 if jobs.start(job, Actor.from_request(request)):
                     messages.success(request, f"Started: {job.total_rows:,} rows are queued.")
                 return redirect("bulk:job", job_id=job.pk)
-            job.dry_run = jobs.dry_run(job).as_json()
-            job.save(update_fields=["mapping", "dry_run"])
+            jobs.request_dry_run(job)
             form = MappingForm(job)
         else:
             status = 422
     else:
         form = MappingForm(job)
-    context = {
-        "job": job,
-        "form": form,
-        "field_label": field_label(job.call_type),
-        "dry": job.dry_run,
+    context = {"job": job, "form": form, "field_label": field_label(job.call_type)}
+    context.update(_dry_run_context(job))
+    return render(request, "bulk/mapping.html", context, status=status)
+
+
+def _dry_run_context(job: BulkJob) -> dict[str, Any]:
+    dry = job.dry_run or None
+    return {
+        "dry": dry,
+        "dry_running": bool(dry and dry.get("status") == "running"),
         "dry_messages": [
-            json.dumps(m, indent=2, ensure_ascii=False)
-            for m in (job.dry_run or {}).get("messages", [])
+            json.dumps(m, indent=2, ensure_ascii=False) for m in (dry or {}).get("messages", [])
         ],
     }
-    return render(request, "bulk/mapping.html", context, status=status)
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@require_safe
+def dry_run_status(request: HttpRequest, job_id: Any) -> HttpResponse:
+    """The dry run section, polled while a worker checks a large file."""
+    job = _job(request, job_id)
+    return render(request, "bulk/mapping.html#dry-run", {"job": job, **_dry_run_context(job)})
 
 
 def _rate(job: BulkJob) -> dict[str, Any]:

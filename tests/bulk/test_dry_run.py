@@ -136,3 +136,42 @@ def test_the_mapping_page_proposes_types_from_the_data(client, marketer, source)
     page = client.get(f"/bulk/{job.pk}/").content.decode()
     assert "proposed: true/false" in page
     assert json.dumps(job.proposals)  # stored for the page
+
+
+@pytest.mark.django_db
+def test_a_large_file_is_dry_run_by_a_worker_while_the_page_polls(
+    client, marketer, source, settings, fake_segment
+):
+    from segadmin.bulk import jobs
+
+    settings.SEGADMIN_BULK_INLINE_DRY_RUN_ROWS = 5
+    client.force_login(marketer)
+    rows = [[f"u{i}", "pro"] for i in range(1, 10)] + [["", "free"]]
+    upload(client, csv_text(["userId", "plan"], rows), source=source)
+    job = BulkJob.objects.get()
+    page = client.post(f"/bulk/{job.pk}/", mapping_post(job, action="dry_run")).content.decode()
+    assert "Dry run: checking every row" in page
+    assert 'hx-trigger="every 1s"' in page
+    job.refresh_from_db()
+    token = job.dry_run["token"]
+
+    jobs.run_dry_run(str(job.pk), "an-older-run")  # superseded: changes nothing
+    assert BulkJob.objects.get().dry_run["status"] == "running"
+    jobs.run_dry_run(str(job.pk), token)  # what the worker's task does
+    fragment = client.get(f"/bulk/{job.pk}/dry-run/", headers={"HX-Request": "true"})
+    html = fragment.content.decode()
+    assert "hx-trigger" not in html
+    assert "9 valid" in html and "1 invalid" in html
+    assert fake_segment.requests == []
+
+
+@pytest.mark.django_db
+def test_the_background_dry_run_task_stores_its_result(
+    client, marketer, source, settings, immediate_tasks
+):
+    settings.SEGADMIN_BULK_INLINE_DRY_RUN_ROWS = 1
+    client.force_login(marketer)
+    upload(client, csv_text(["userId"], [["u1"], ["u2"]]), source=source)
+    job = BulkJob.objects.get()
+    page = client.post(f"/bulk/{job.pk}/", mapping_post(job, action="dry_run")).content.decode()
+    assert "2 valid" in page
