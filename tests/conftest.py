@@ -19,6 +19,14 @@ from segadmin.accounts.roles import ROLES
 # The local fake of Segment: `fake_segment` and `fake_segment_server` fixtures.
 pytest_plugins = ["tests.fake_segment"]
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # Real hashing costs ~0.3 s per persona; tests check roles and pages, not the hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 CHROMIUM = os.environ.get("SEGADMIN_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
 

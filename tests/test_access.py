@@ -26,7 +26,8 @@ def _all_paths(patterns: list, prefix: str = "") -> Iterator[str]:
             # Regex routes (the admin's) are reduced to a sample path; converters get a value.
             path = path.replace("^", "").replace("$", "").replace("\\Z", "")
             path = re.sub(r"<int:\w+>|<\w+>|\(\?P<\w+>[^)]*\)", "1", path)
-            path = re.sub(r"<(?:str|slug|uuid|path):\w+>", "x", path)
+            path = re.sub(r"<uuid:\w+>", "00000000-0000-4000-8000-000000000000", path)
+            path = re.sub(r"<(?:str|slug|path):\w+>", "x", path)
             if any(ch in path for ch in "()[]?*+\\"):
                 continue
             yield "/" + path
