@@ -1,17 +1,42 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from segadmin.audit.filters import visible_entries
+from segadmin.audit.models import AuditEntry
+from segadmin.audit.views import LIST_COLUMNS, can_read_audit
+from segadmin.home import dashboard
+
+RECENT = 10
 
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "home/index.html")
+    """The dashboard: calls per day by outcome, failures of the last 24 hours and one's own
+    recent calls, over the entries the person may read in the audit log."""
+    context: dict[str, Any] = {}
+    if can_read_audit(request.user):
+        see_all = request.user.has_perm("accounts.view_all_audit")
+        entries = visible_entries(request.user)
+        own = AuditEntry.objects.listed().filter(actor_user=request.user)
+        scope = "all" if see_all else f"user:{request.user.pk}"
+        context = {
+            "chart": dashboard.chart(entries, scope=scope),
+            "failures": dashboard.recent_failures(entries),
+            "recent": list(own.only(*LIST_COLUMNS).order_by("-seq")[:RECENT]),
+            "see_all": see_all,
+            "zone": timezone.get_current_timezone_name(),
+        }
+    return render(request, "home/index.html", context)
 
 
 @login_not_required

@@ -1,0 +1,211 @@
+"""The home dashboard's numbers: calls per day by outcome, recent failures, one's own calls.
+
+Counts read the last 30 days of request rows day by day through the ``created_at`` index;
+days that are over are counted once and kept in DailyCount, so a visit counts only the last
+two days live. The chart is an SVG drawn on the server (no script, CSP-safe), each
+bar segment a link into the audit log filtered to that day and outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Count
+from django.urls import reverse
+from django.utils import timezone
+
+from segadmin.audit.filters import NO_ANSWER
+from segadmin.audit.models import AuditEntryQuerySet, Kind, Outcome
+from segadmin.home.models import DailyCount
+
+DAYS = 30
+# Stacking order, bottom up, with the CSS class and the label of each outcome.
+SERIES = (
+    (Outcome.SENT.value, "sent"),
+    (Outcome.REJECTED.value, "rejected by Segment"),
+    (Outcome.FAILED.value, "failed"),
+    (NO_ANSWER, "no answer recorded"),
+)
+CHART_WIDTH, CHART_HEIGHT, AXIS_HEIGHT = 720, 180, 22
+
+
+@dataclass(frozen=True)
+class Segment:
+    outcome: str
+    label: str
+    count: int
+    x: float
+    y: float
+    width: float
+    height: float
+    url: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: date
+    total: int
+    segments: list[Segment]
+    label_x: float
+    show_label: bool
+
+
+def _audit_url(**filters: Any) -> str:
+    return f"{reverse('audit:list')}?{urlencode({k: v for k, v in filters.items() if v})}"
+
+
+# Days before this many days ago are over for good: their counts are cached (DailyCount).
+LIVE_DAYS = 2
+
+
+def _day_range(day: date, zone: Any) -> tuple[datetime, datetime]:
+    return (
+        datetime.combine(day, time.min, tzinfo=zone),
+        datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone),
+    )
+
+
+def _count_days(entries: AuditEntryQuerySet, first: date, last: date, zone: Any) -> dict:
+    """``{(day, outcome): n}`` counted in the log for ``first``..``last`` (local days).
+
+    Grouped by outcome over a ``created_at`` range per day (the index), not by a date
+    expression: SQLite would call a Python function for each of a month's rows."""
+    counts: dict[tuple[date, str], int] = {}
+    day = first
+    while day <= last:
+        start, end = _day_range(day, zone)
+        rows = (
+            entries.filter(kind=Kind.REQUEST, created_at__gte=start, created_at__lt=end)
+            .values_list("outcome")
+            .annotate(n=Count("*"))
+            .order_by()
+        )
+        for outcome, n in rows:
+            counts[(day, outcome or NO_ANSWER)] = n
+        day += timedelta(days=1)
+    return counts
+
+
+def daily_counts(
+    entries: AuditEntryQuerySet, *, scope: str = "all", days: int = DAYS
+) -> tuple[list[date], dict]:
+    """``(days, counts)``: the last ``days`` local dates (oldest first) and
+    ``counts[(day, outcome)]`` for request entries, NO_ANSWER standing for a NULL outcome.
+
+    ``entries`` must be what ``scope`` names ("all", or "user:<id>" for one person's own).
+    Days that are over come from DailyCount (counted once, then kept); the last LIVE_DAYS
+    are counted live.
+    """
+    zone = timezone.get_current_timezone()
+    zone_name = timezone.get_current_timezone_name()
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    live_from = today - timedelta(days=LIVE_DAYS - 1)
+    outcomes = [o for o, _ in SERIES]
+
+    cached = DailyCount.objects.filter(
+        zone=zone_name, scope=scope, day__gte=first, day__lt=live_from
+    ).values_list("day", "outcome", "count")
+    counts: dict[tuple[date, str], int] = {}
+    have: set[date] = set()
+    for day, outcome, n in cached:
+        have.add(day)
+        if n:
+            counts[(day, outcome)] = n
+    missing = [first + timedelta(days=i) for i in range((live_from - first).days)]
+    missing = [day for day in missing if day not in have]
+    if missing:
+        fresh = _count_days(entries, missing[0], missing[-1], zone)
+        now = timezone.now()
+        DailyCount.objects.bulk_create(
+            [
+                DailyCount(
+                    day=day,
+                    zone=zone_name,
+                    scope=scope,
+                    outcome=outcome,
+                    count=fresh.get((day, outcome), 0),
+                    computed_at=now,
+                )
+                for day in missing
+                for outcome in outcomes
+            ],
+            ignore_conflicts=True,  # another process counted them at the same time
+        )
+        counts.update({key: n for key, n in fresh.items() if key[0] in set(missing)})
+    counts.update(_count_days(entries, live_from, today, zone))
+    return [first + timedelta(days=i) for i in range(days)], counts
+
+
+def chart(entries: AuditEntryQuerySet, *, scope: str = "all", days: int = DAYS) -> dict[str, Any]:
+    """The bars of the chart, with its totals per outcome, ready for the template."""
+    dates, counts = daily_counts(entries, scope=scope, days=days)
+    peak = max([sum(counts.get((d, o), 0) for o, _ in SERIES) for d in dates] + [1])
+    slot = CHART_WIDTH / len(dates)
+    width = slot * 0.72
+    bars = []
+    for index, day in enumerate(dates):
+        x = index * slot + (slot - width) / 2
+        y = float(CHART_HEIGHT)
+        segments = []
+        for outcome, label in SERIES:
+            count = counts.get((day, outcome), 0)
+            if not count:
+                continue
+            height = max(1.5, CHART_HEIGHT * count / peak)
+            y -= height
+            iso = day.isoformat()
+            url = _audit_url(date_from=iso, date_to=iso, outcome=outcome)
+            segments.append(Segment(outcome, label, count, x, y, width, height, url))
+        total = sum(s.count for s in segments)
+        # A label under every fifth day (and the last), oldest on the left.
+        show = (len(dates) - 1 - index) % 5 == 0
+        bars.append(Bar(day, total, segments, x + width / 2, show))
+    totals = {o: sum(counts.get((d, o), 0) for d in dates) for o, _ in SERIES}
+    return {
+        "bars": bars,
+        "peak": peak,
+        "width": CHART_WIDTH,
+        "view_width": CHART_WIDTH + 40,  # room for the first and last day's labels
+        "height": CHART_HEIGHT,
+        "full_height": CHART_HEIGHT + AXIS_HEIGHT,
+        "series": [
+            {
+                "outcome": o,
+                "label": label,
+                "total": totals[o],
+                "url": _audit_url(date_from=dates[0].isoformat(), outcome=o),
+            }
+            for o, label in SERIES
+        ],
+        "total": sum(totals.values()),
+        "first": dates[0],
+        "last": dates[-1],
+    }
+
+
+def recent_failures(entries: AuditEntryQuerySet, *, hours: int = 24) -> list[dict[str, Any]]:
+    """Requests of the last ``hours`` that did not get through, by outcome, with links."""
+    since = timezone.now() - timedelta(hours=hours)
+    rows = (
+        entries.filter(kind=Kind.REQUEST, created_at__gte=since)
+        .exclude(outcome=Outcome.SENT)
+        .values_list("outcome")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    counts = {outcome or NO_ANSWER: n for outcome, n in rows}
+    stamp = since.replace(microsecond=0).isoformat()
+    return [
+        {
+            "outcome": outcome,
+            "label": label,
+            "count": counts.get(outcome, 0),
+            "url": _audit_url(since=stamp, outcome=outcome),
+        }
+        for outcome, label in SERIES
+        if outcome != Outcome.SENT
+    ]
