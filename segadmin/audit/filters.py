@@ -120,6 +120,13 @@ class AuditFilterForm(forms.Form):
         self.fields["date_from"].help_text = f"Days start at midnight {zone}."
         self.fields["date_to"].help_text = "Included."
 
+    def freeze_choices(self) -> None:
+        """Read the source and workspace choices once, for a template that loops over them
+        (a queryset's choices would be counted and fetched on each loop)."""
+        for name in ("source", "workspace"):
+            field = self.fields[name]
+            field.choices = [choice for choice in field.choices]  # noqa: C416 - no len()
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
