@@ -20,6 +20,7 @@ def test_logging_in_shows_the_home_page_with_no_console_errors(
     # Bootstrap is served from our own static files and applied.
     navbar_bg = page.eval_on_selector("nav.navbar", "el => getComputedStyle(el).backgroundColor")
     assert navbar_bg != "rgba(0, 0, 0, 0)"
+    page.get_by_test_id("whoami").click()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(f"{live_server.url}/accounts/login/")
     assert browser_errors == []
