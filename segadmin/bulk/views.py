@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -42,7 +43,11 @@ def _jobs_for(request: HttpRequest) -> QuerySet[BulkJob]:
     return queryset
 
 
-def _job(request: HttpRequest, job_id: Any) -> BulkJob:
+def _job(request: HttpRequest, job_id: str) -> BulkJob:
+    try:
+        job_id = str(uuid.UUID(job_id))
+    except ValueError:
+        raise Http404("No such import.") from None
     queryset = BulkJob.objects.select_related("source")
     if not request.user.has_perm("accounts.view_all_audit"):
         queryset = queryset.filter(created_by=request.user)
@@ -80,7 +85,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def job_detail(request: HttpRequest, job_id: Any) -> HttpResponse:
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     if job.status != Status.DRAFT:
         return _progress_page(request, job)
@@ -118,7 +123,7 @@ def _dry_run_context(job: BulkJob) -> dict[str, Any]:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def dry_run_status(request: HttpRequest, job_id: Any) -> HttpResponse:
+def dry_run_status(request: HttpRequest, job_id: str) -> HttpResponse:
     """The dry run section, polled while a worker checks a large file."""
     job = _job(request, job_id)
     return render(request, "bulk/mapping.html#dry-run", {"job": job, **_dry_run_context(job)})
@@ -187,7 +192,7 @@ def _progress_page(request: HttpRequest, job: BulkJob) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def progress(request: HttpRequest, job_id: Any) -> HttpResponse:
+def progress(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     if job.is_finished and request.htmx:
         # The run is over: reload the page for the results (htmx follows HX-Refresh).
@@ -199,7 +204,7 @@ def progress(request: HttpRequest, job_id: Any) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_POST
-def cancel(request: HttpRequest, job_id: Any) -> HttpResponse:
+def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     if jobs.cancel(job):
         messages.info(request, "Cancelled: no more rows will be sent after the ones in flight.")
@@ -210,7 +215,7 @@ def cancel(request: HttpRequest, job_id: Any) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_POST
-def resume(request: HttpRequest, job_id: Any) -> HttpResponse:
+def resume(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     if jobs.resume(job):
         messages.info(request, "Resumed: a worker will carry on from the last recorded chunk.")
@@ -230,7 +235,7 @@ def _csv_lines(rows: Iterator[list[Any]]) -> Iterator[str]:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def error_report(request: HttpRequest, job_id: Any) -> HttpResponse:
+def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
     """Every problem the dry run finds, as CSV (row, column, reason), streamed."""
     job = _job(request, job_id)
 
@@ -246,7 +251,7 @@ def error_report(request: HttpRequest, job_id: Any) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def failed_rows(request: HttpRequest, job_id: Any) -> HttpResponse:
+def failed_rows(request: HttpRequest, job_id: str) -> HttpResponse:
     """The rows that were not sent, as they were uploaded plus a segadmin_error column (a key
     in JSON Lines): fix them and upload the file again; the error column is skipped."""
     job = _job(request, job_id)
