@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,36 +15,20 @@ postgres_only = pytest.mark.skipif(
 
 
 def tamper(sql: str, params: Any = None) -> int:
-    """Run SQL as an intruder with database superuser rights would: on PostgreSQL with the
-    append-only trigger switched off for this one statement (session_replication_role)."""
+    """Run SQL as an intruder who owns the table would: on PostgreSQL with the append-only
+    trigger switched off for this one statement (the owner may ALTER TABLE ... DISABLE TRIGGER;
+    needing no superuser, it works for the CI's plain CREATEDB role too)."""
+    postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = replica")
+        if postgres:
+            # Django's foreign keys are deferred; ALTER TABLE needs no pending checks.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER USER")
         try:
             cursor.execute(sql, params)
             return cursor.rowcount
         finally:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET session_replication_role = DEFAULT")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _flush_past_the_audit_trigger() -> Iterator[None]:
-    """Let the test runner's flush (TRUNCATE of every table after a transactional test) pass
-    the append-only trigger on PostgreSQL, the way a superuser restoring a database would."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    original = DatabaseOperations.sql_flush
-
-    def sql_flush(self: Any, style: Any, tables: Any, **kwargs: Any) -> list[str]:
-        statements = original(self, style, tables, **kwargs)
-        if statements:
-            return ["SET LOCAL session_replication_role = replica", *statements]
-        return statements
-
-    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
-    yield
-    DatabaseOperations.sql_flush = original  # type: ignore[method-assign]
+            if postgres:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER USER")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")

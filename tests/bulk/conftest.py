@@ -24,10 +24,6 @@ from django.db import connection
 
 from segadmin.credentials.models import Source
 
-# Imported for its autouse effect: transactional tests' flush passes the audit trigger on
-# PostgreSQL.
-from tests.audit.conftest import _flush_past_the_audit_trigger  # noqa: F401
-
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_KEY = "wk_bulk_test_0123456789abcdef"
 SQLITE = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
