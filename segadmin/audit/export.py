@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
-from typing import Any
 
 from segadmin.audit.models import AuditEntryQuerySet
 
@@ -68,12 +66,6 @@ def rows(queryset: AuditEntryQuerySet, *, chunk_size: int = CHUNK_SIZE) -> Itera
     return queryset.order_by("seq").values_list(*columns).iterator(chunk_size=chunk_size)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
 class _Line:
     """A file-like object whose write() returns what was written, for csv.writer."""
 
@@ -81,27 +73,27 @@ class _Line:
         return value
 
 
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    value = _plain(value)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        # A leading apostrophe keeps "=HYPERLINK(...)" a text cell in Excel and LibreOffice.
-        return "'" + value
-    return value
-
-
 def csv_lines(data: Iterable[tuple]) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield writer.writerow(HEADINGS)
+    when = HEADINGS.index("created_at")
+    formula = _FORMULA_START
     for row in data:
-        yield writer.writerow([_csv_cell(value) for value in row])
+        # One pass per row, no call per cell: this loop is the export's speed.
+        cells = [
+            "'" + value if value.__class__ is str and value.startswith(formula) else value
+            for value in row
+        ]
+        cells[when] = row[when].isoformat()  # csv would write str(): no "T"
+        yield writer.writerow(cells)  # None is written as an empty cell
 
 
 def jsonl_lines(data: Iterable[tuple]) -> Iterator[str]:
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     for row in data:
-        record = {heading: _plain(value) for heading, value in zip(HEADINGS, row, strict=True)}
-        yield json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        record = dict(zip(HEADINGS, row, strict=True))
+        record["created_at"] = record["created_at"].isoformat()
+        yield encode(record) + "\n"
 
 
 def stream(queryset: AuditEntryQuerySet, fmt: str) -> Iterator[str]:
