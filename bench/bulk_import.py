@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -234,6 +235,7 @@ def main() -> None:
     finally:
         fake.terminate()
         fake.wait(timeout=10)
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 def official_rows_version() -> str:

@@ -475,7 +475,8 @@ class _Sender:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.submit(connection.close).result()  # the sending thread's own connection
+            # Looked up in the sending thread: the connection proxy is per thread.
+            self.pool.submit(lambda: connection.close()).result()
             self.pool.shutdown(wait=True)
 
 
