@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django_tasks_db.models import DBTaskResult
 
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.models import AuditEntry, Kind
@@ -72,6 +73,8 @@ def test_a_job_runs_end_to_end_through_a_db_worker_process(
     ids = [m["messageId"] for m in fake_segment.messages("/v1/batch")]
     assert len(ids) == len(set(ids)) == 3_000
     assert AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk)).count() >= 2
+    # The task itself ended cleanly (its sending thread closed its own connection).
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
 
 
 @pytest.mark.django_db
