@@ -276,7 +276,10 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if entry.kind == Kind.REQUEST
         else None
     )
+    # No ORDER BY in SQL: with one, SQLite walks the whole seq index instead of the
+    # related_to one. There are a handful, sorted here.
     related = visible_entries(request.user).filter(related_to=entry).only(*LINK_COLUMNS)
+    related = sorted(related.order_by()[:50], key=lambda row: row.seq)
     neighbours = {
         row.seq: row
         for row in AuditEntry.objects.filter(seq__in=(entry.seq - 1, entry.seq + 1)).only(
@@ -297,7 +300,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "entry": entry,
         "outcome_row": outcome_row,
         "original": original,
-        "related": list(related[:50]),
+        "related": related,
         "previous": neighbours.get(entry.seq - 1),
         "next": neighbours.get(entry.seq + 1),
         "request_headers": sorted(entry.request_headers_data.items()),
