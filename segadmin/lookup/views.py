@@ -50,7 +50,7 @@ class LookupForm(forms.Form):
         label="Look up by", choices=IDENTIFIER_TYPES, initial="user_id", widget=forms.RadioSelect
     )
     identifier = forms.CharField(
-        label="ID",
+        label="The ID",
         max_length=255,
         error_messages={"required": "Enter the User ID or Anonymous ID to look up."},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),

@@ -121,7 +121,7 @@ def test_the_user_lookup_and_the_verify_page_render_cleanly(
     page.set_viewport_size({"width": 1400, "height": 1000})
     log_in(page, live_server, "ada")
     page.get_by_role("link", name="User lookup").first.click()
-    page.get_by_label("ID", exact=True).fill("alice")
+    page.locator("#id_identifier").fill("alice")
     page.get_by_role("button", name="Look up").click()
     page.wait_for_url("**/lookup/?**")
     assert page.get_by_test_id("timeline").locator("tbody tr").count() == 1
