@@ -168,9 +168,8 @@ class AuditFilterForm(forms.Form):
             queryset = queryset.filter(workspace=filters["workspace"])
         outcome = filters.get("outcome")
         if outcome == NO_ANSWER:
-            # Events have no outcome either. Excluded (not kind=request): an equality on kind
-            # would lead SQLite down the kind index, through every request.
-            queryset = queryset.filter(outcome__isnull=True).exclude(kind=Kind.EVENT)
+            # Exactly the condition of the partial index audit_no_answer (migration 0004).
+            queryset = queryset.filter(kind=Kind.REQUEST, outcome__isnull=True)
         elif outcome:
             queryset = queryset.filter(outcome=outcome)
         if "status" in filters:
