@@ -135,15 +135,11 @@ def test_unsafe_headers_are_refused(
 
 
 def test_a_json_body_that_does_not_parse_says_where(admin_client: Client, source: Source) -> None:
-    response = admin_client.post("/calls/api/", api_data(source, body='{"userId": "u",\n  }'))
-    assert (
-        errors_of(response)["body"]
-        == [
-            "The Body is not valid JSON: Illegal trailing comma before end of object at line 2, "
-            "column 3."
-        ]
-        or "line 2, column 3" in errors_of(response)["body"][0]
-    )
+    body = '{"userId": "u",\n  "x": }'
+    response = admin_client.post("/calls/api/", api_data(source, body=body))
+    assert errors_of(response)["body"] == [
+        "The Body is not valid JSON: Expecting value at line 2, column 8."
+    ]
 
 
 def test_the_chosen_api_needs_its_credential(admin_client: Client) -> None:
