@@ -199,9 +199,11 @@ class VerifyReport:
 
 # created_at as integer microseconds since the epoch, computed by the database: exact, and it
 # spares Python a datetime per row. SQLite holds the UTC text Django wrote
-# ("YYYY-MM-DD HH:MM:SS[.ffffff]"); PostgreSQL's EXTRACT gives an exact numeric.
+# ("YYYY-MM-DD HH:MM:SS[.ffffff]"): whole seconds from the first 19 characters only, since
+# strftime('%s') rounds a fraction of .9995 or more up to the next second. PostgreSQL's
+# EXTRACT gives an exact numeric.
 _CREATED_US = {
-    "sqlite": "CAST(strftime('%%s', created_at) AS INTEGER) * 1000000"
+    "sqlite": "CAST(strftime('%%s', substr(created_at, 1, 19)) AS INTEGER) * 1000000"
     " + CAST(substr(created_at, 21, 6) AS INTEGER)",
     "postgresql": "(EXTRACT(EPOCH FROM created_at) * 1000000)::bigint",
 }

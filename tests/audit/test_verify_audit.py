@@ -181,3 +181,21 @@ def test_a_row_written_on_a_whole_second_verifies():
     chain.append([entry])
     make_events(1)
     assert verify_chain().ok
+
+
+@pytest.mark.parametrize("microsecond", [0, 1, 499_999, 999_499, 999_500, 999_999])
+def test_verify_is_exact_at_any_fraction_of_a_second(microsecond: int) -> None:
+    # SQLite's strftime('%s') rounds .9995 s up: a check built on it called such rows changed.
+    when = datetime(2026, 11, 28, 21, 6, 6, microsecond, tzinfo=UTC)
+    entry = AuditEntry(
+        kind="event",
+        created_at=when,
+        username="tests",
+        action="credential.changed",
+        target_type="source",
+        target_id="1",
+        target_name="Web",
+    )
+    chain.append([entry])
+    report = verify_chain()
+    assert report.ok, report
