@@ -133,8 +133,6 @@ def record_request(
     """
     ensure_no_transaction()
     secrets = secrets_of(request)
-    redacted = request.redacted()
-    summary = request.summary()
     entry = AuditEntry(kind=Kind.REQUEST, **_who(actor))
     if source is not None:
         entry.source = source
@@ -145,10 +143,20 @@ def record_request(
     entry.api = request.api
     entry.call_type = _text(request.call_type, 64)
     entry.method = _text(request.method, 16)
-    entry.url = _scrub_text(redacted.get("url") or request.url, secrets)
-    entry.request_headers = _scrub_text(_json(redacted.get("headers") or {}), secrets)
-    body = _mask_secret_keys(redacted.get("body"), _WRITE_KEY_NAMES)
-    entry.request_body = pack_body(_scrub_text(_json(body), secrets).encode())
+    if _built_by_the_client(request):
+        # A message or batch the client encoded itself: its only secret is the write key it
+        # was given, so masking every form of it in the bytes sent is enough, and costs a few
+        # C-level replaces instead of a walk over every value of a 500 KB batch.
+        entry.url = _scrub_text(request.url, secrets)
+        entry.request_headers = _scrub_text(_json(_masked_headers(request.headers)), secrets)
+        entry.request_body = pack_body(_scrub_bytes(request.decoded_body() or b"", secrets))
+    else:
+        redacted = request.redacted()
+        entry.url = _scrub_text(redacted.get("url") or request.url, secrets)
+        entry.request_headers = _scrub_text(_json(redacted.get("headers") or {}), secrets)
+        body = _mask_secret_keys(redacted.get("body"), _WRITE_KEY_NAMES)
+        entry.request_body = pack_body(_scrub_text(_json(body), secrets).encode())
+    summary = request.summary()
     entry.user_id = _search_key(summary.get("user_id"))
     entry.anonymous_id = _search_key(summary.get("anonymous_id"))
     entry.event = _search_key(summary.get("event"))
@@ -226,9 +234,26 @@ def secrets_of(request: SegmentRequest) -> list[str]:
                 continue
             user, _, password = decoded.partition(":")
             found.update(part for part in (decoded, user, password) if part)
-    if request.body:
+    if request.body and not _built_by_the_client(request):
         found.update(_write_keys(request.body_object()))
     return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+
+
+def _built_by_the_client(request: SegmentRequest) -> bool:
+    """A tracking message or batch built by ``client.tracking_request``/``batch_request``,
+    which name the write key they carry (not a raw call, whose body the person typed)."""
+    return request.api == "tracking" and request.call_type != "raw" and bool(request.secrets)
+
+
+def _masked_headers(headers: dict[str, str]) -> dict[str, str]:
+    masked = {}
+    for name, value in headers.items():
+        if name.lower() in ("authorization", "proxy-authorization"):
+            scheme = value.split(" ", 1)[0] if " " in value else ""
+            masked[name] = f"{scheme} {MASK}" if scheme else MASK
+        else:
+            masked[name] = value
+    return masked
 
 
 def _write_keys(value: Any) -> Iterable[str]:
