@@ -40,6 +40,8 @@ install-dev: $(VENV)/.installed-dev node_modules/.installed
 run: install .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py ensure_admin
+	@# django-tasks-db does not re-run the task of a worker that died: pick those imports up.
+	$(PY) manage.py bulk_resume
 	@echo "Serving the dashboard on http://$(HOST):$(PORT)/ with a task worker; Ctrl-C stops both."
 	@$(PY) manage.py db_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
