@@ -148,7 +148,7 @@ def record_request(
         # was given, so masking every form of it in the bytes sent is enough, and costs a few
         # C-level replaces instead of a walk over every value of a 500 KB batch.
         entry.url = _scrub_text(request.url, secrets)
-        entry.request_headers = _scrub_text(_json(_masked_headers(request.headers)), secrets)
+        entry.request_headers = _scrub_text(_json(request.redacted_headers()), secrets)
         entry.request_body = pack_body(_scrub_bytes(request.decoded_body() or b"", secrets))
     else:
         redacted = request.redacted()
@@ -243,17 +243,6 @@ def _built_by_the_client(request: SegmentRequest) -> bool:
     """A tracking message or batch built by ``client.tracking_request``/``batch_request``,
     which name the write key they carry (not a raw call, whose body the person typed)."""
     return request.api == "tracking" and request.call_type != "raw" and bool(request.secrets)
-
-
-def _masked_headers(headers: dict[str, str]) -> dict[str, str]:
-    masked = {}
-    for name, value in headers.items():
-        if name.lower() in ("authorization", "proxy-authorization"):
-            scheme = value.split(" ", 1)[0] if " " in value else ""
-            masked[name] = f"{scheme} {MASK}" if scheme else MASK
-        else:
-            masked[name] = value
-    return masked
 
 
 def _write_keys(value: Any) -> Iterable[str]:

@@ -134,6 +134,17 @@ class SegmentRequest:
         masked to its scheme, every ``writeKey`` value and every copy of a secret replaced by
         ``****``; the body decoded (JSON to an object, anything else to text)."""
         variants = self._variants()
+        return {
+            "method": self.method,
+            "url": _scrub(_mask_query(self.url), variants),
+            "headers": self.redacted_headers(),
+            "body": self._redacted_body(variants),
+        }
+
+    def redacted_headers(self) -> dict[str, str]:
+        """The headers with Authorization masked to its scheme and any copy of a secret
+        replaced by ``****``."""
+        variants = self._variants()
         headers = {}
         for name, value in self.headers.items():
             if name.lower() in ("authorization", "proxy-authorization"):
@@ -141,12 +152,7 @@ class SegmentRequest:
                 headers[name] = f"{scheme} {MASK}" if scheme else MASK
             else:
                 headers[name] = _scrub(value, variants)
-        return {
-            "method": self.method,
-            "url": _scrub(_mask_query(self.url), variants),
-            "headers": headers,
-            "body": self._redacted_body(variants),
-        }
+        return headers
 
     def _redacted_body(self, variants: list[str]) -> Any:
         if self.body is None:
