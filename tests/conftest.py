@@ -44,14 +44,22 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
 # --- Personas -------------------------------------------------------------------------------
 
 
+# The data migrations that make the roles and their permissions, in order.
+ROLE_MIGRATIONS = (
+    ("0002_create_roles", "create_roles"),
+    ("0003_admins_manage_everyones_imports", "grant_to_admins"),
+)
+
+
 def ensure_roles() -> None:
     """Transactional tests flush every table, the roles made by the data migration included:
     put them back the way the migration makes them."""
     if Group.objects.filter(name__in=ROLES).count() < len(ROLES):
         from django.apps import apps
 
-        migration = importlib.import_module("segadmin.accounts.migrations.0002_create_roles")
-        migration.create_roles(apps, None)
+        for module, function in ROLE_MIGRATIONS:
+            migration = importlib.import_module(f"segadmin.accounts.migrations.{module}")
+            getattr(migration, function)(apps, None)
 
 
 def make_user(username: str, role: str | None, **extra: Any) -> User:

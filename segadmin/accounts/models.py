@@ -18,6 +18,7 @@ class Capability(models.Model):
             ("send_events", "Send Track, Page, Screen, Group and Alias calls"),
             ("make_api_call", "Make raw API calls"),
             ("bulk_import", "Run bulk imports"),
+            ("manage_imports", "Change anyone's bulk import (start, cancel, resume, remap)"),
             ("lookup_users", "Look users up"),
             ("view_all_audit", "Read every audit entry (not only one's own)"),
             ("export_audit", "Export and verify the audit log"),

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from segadmin.accounts.permissions import may_send
 from segadmin.audit import drafts, export
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.filters import AuditFilterForm, visible_entries
@@ -246,15 +247,11 @@ def sent_message(entry: AuditEntry) -> dict[str, Any] | None:
     return {k: v for k, v in body.items() if k not in ("writeKey", "sentAt")}
 
 
-def _send_permission(call_type: str) -> str:
-    return "accounts.send_identify" if call_type == "identify" else "accounts.send_events"
-
-
 def _resend_problem(request: HttpRequest, entry: AuditEntry, *, same_source: bool) -> str:
     """Why this entry cannot be sent again / edited and sent by this person ("" when it can)."""
     if sent_message(entry) is None:
         return "Only single Identify, Track, Page, Screen, Group and Alias calls can be resent."
-    if not request.user.has_perm(_send_permission(entry.call_type)):
+    if not may_send(request.user, entry.call_type):
         return f"Your role may not send {entry.call_type.capitalize()} calls."
     if same_source:
         if entry.source_id is None:

@@ -7,7 +7,9 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.test import Client
 
+from segadmin.accounts.permissions import SEND_PERMISSIONS, may_send
 from segadmin.accounts.roles import ADMIN, MARKETER, SUPPORT, role_of
+from segadmin.calls.forms import SCREENS
 
 pytestmark = pytest.mark.django_db
 
@@ -46,8 +48,25 @@ def test_admins_may_do_everything() -> None:
         "export_audit",
         "manage_credentials",
         "manage_users",
+        "manage_imports",
         "change_user",
     } <= granted
+
+
+def test_only_admins_may_change_someone_elses_bulk_import() -> None:
+    assert "manage_imports" in perms(ADMIN)
+    assert "manage_imports" not in perms(MARKETER)
+    assert "manage_imports" not in perms(SUPPORT)
+
+
+def test_support_may_send_identify_only_by_every_path(support, marketer) -> None:
+    assert [c for c in SEND_PERMISSIONS if may_send(support, c)] == ["identify"]
+    assert all(may_send(marketer, c) for c in SEND_PERMISSIONS)
+    assert not may_send(marketer, "raw")
+
+
+def test_the_call_screens_need_the_permission_every_other_path_asks_for() -> None:
+    assert {name: screen.permission for name, screen in SCREENS.items()} == SEND_PERMISSIONS
 
 
 def test_role_of_names_the_strongest_role(marketer, support, admin_user, superuser) -> None:
