@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from segadmin.accounts.permissions import may_send
 from segadmin.bulk import parsing
 from segadmin.bulk.models import BulkJob, CallType
 from segadmin.bulk.plan import FIELD, SINGLE_TARGETS, check_mapping, target_choices
@@ -20,6 +21,20 @@ class SourceChoiceField(forms.ModelChoiceField):
         return f"{obj.name} ({obj.get_region_display()})"
 
 
+class CallTypeField(forms.ChoiceField):
+    """The calls offered are those the person may send; a forged choice of another known call
+    is refused with the reason rather than Django's "not one of the available choices"."""
+
+    def validate(self, value: Any) -> None:
+        offered = {str(k) for k, _ in self.choices}
+        if value in CallType.values and value not in offered:
+            raise forms.ValidationError(
+                f"Your role may not send {CallType(value).label} calls, so it cannot import them.",
+                code="not_allowed",
+            )
+        super().validate(value)
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(
         label="File",
@@ -29,8 +44,12 @@ class UploadForm(forms.Form):
             "empty": "The file is empty.",
         },
     )
-    call_type = forms.ChoiceField(
-        label="Call", choices=CallType.choices, initial=CallType.IDENTIFY, widget=forms.RadioSelect
+    call_type = CallTypeField(
+        label="Call",
+        choices=CallType.choices,
+        initial=CallType.IDENTIFY,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose the call to send."},
     )
     source = SourceChoiceField(
         label="Source",
@@ -42,8 +61,12 @@ class UploadForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Only the calls this person may send one by one (Support: Identify).
+        self.fields["call_type"].choices = [
+            (value, label) for value, label in CallType.choices if may_send(user, value)
+        ]
         self.fields["file"].widget.attrs["accept"] = ".csv,.tsv,.txt,.jsonl,.ndjson,.json"
         rows = settings.SEGADMIN_BULK_MAX_ROWS
         self.fields[

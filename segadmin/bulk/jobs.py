@@ -22,10 +22,12 @@ from datetime import timedelta
 from typing import IO, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from segadmin.accounts.permissions import BULK_IMPORT, may_send
 from segadmin.audit.log import Actor
 from segadmin.bulk import parsing
 from segadmin.bulk.models import (
@@ -33,6 +35,7 @@ from segadmin.bulk.models import (
     BulkChunk,
     BulkJob,
     BulkRowResult,
+    CallType,
     ChunkStatus,
     FailureKind,
     Status,
@@ -57,6 +60,53 @@ FIRST_MESSAGES = 3
 BATCH_BUDGET = MAX_BATCH_BYTES - BATCH_ENVELOPE_RESERVE - len(b'{"batch":[') - len(b"]}")
 
 
+# --- Who may send a job ---------------------------------------------------------------------
+
+
+class JobRefused(Exception):
+    """The import may not be sent (by this person, or any more); the message says why."""
+
+
+def _call_label(call_type: str) -> str:
+    return CallType(call_type).label if call_type in CallType.values else call_type
+
+
+def upload_refusal(user: Any, call_type: str) -> str:
+    """Why ``user`` may not upload an import of ``call_type`` ("" when they may): the calls a
+    person may send in bulk are the calls they may send one by one."""
+    if not user.has_perm(BULK_IMPORT):
+        return "Your role may not run bulk imports."
+    if not may_send(user, call_type):
+        return f"Your role may not send {_call_label(call_type)} calls, so it cannot import them."
+    return ""
+
+
+def uploader_refusal(job: BulkJob) -> str:
+    """Why the job's uploader may not send it now ("" when they may). Asked when the job is
+    planned, started, resumed and by the worker before each chunk, with the uploader read
+    afresh: a role taken away, a deactivation or a deletion since the upload stops the job."""
+    name = job.created_by_name or "The person"
+    user = None
+    if job.created_by_id is not None:
+        user = get_user_model().objects.filter(pk=job.created_by_id).first()
+    who = f"{name}, who uploaded this import,"
+    if user is None:
+        return f"{who} was deleted."
+    if not user.is_active:
+        return f"{who} is deactivated."
+    if not user.has_perm(BULK_IMPORT):
+        return f"{who} may no longer run bulk imports."
+    if not may_send(user, job.call_type):
+        return f"{who} may not send {_call_label(job.call_type)} calls."
+    return ""
+
+
+def _check_uploader(job: BulkJob) -> None:
+    problem = uploader_refusal(job)
+    if problem:
+        raise JobRefused(problem)
+
+
 # --- Creating a job -------------------------------------------------------------------------
 
 
@@ -64,7 +114,11 @@ def create_job(
     *, stream: IO[bytes], name: str, size: int, call_type: str, source: Source, user: Any
 ) -> BulkJob:
     """Read the upload (raising parsing.FileRefused with the reason) and store it as a draft
-    job with its chunks and a proposed mapping. Nothing is stored when the file is refused."""
+    job with its chunks and a proposed mapping. Nothing is stored when the file is refused,
+    nor when ``user`` may not send this call (JobRefused)."""
+    problem = upload_refusal(user, call_type)
+    if problem:
+        raise JobRefused(problem)
     max_bytes = settings.SEGADMIN_BULK_MAX_BYTES
     if size > max_bytes:
         raise parsing.FileRefused(
@@ -183,9 +237,10 @@ def dry_run(job: BulkJob, progress: Callable[[int], None] | None = None) -> DryR
 def request_dry_run(job: BulkJob) -> None:
     """Run the dry run now for a small file, or in the background for a large one (the page
     polls for the result). Each request has a token, so an older run never overwrites a newer
-    one."""
+    one. JobRefused when the uploader may not send the job."""
     from segadmin.bulk.tasks import dry_run_bulk_job
 
+    _check_uploader(job)
     if job.total_rows <= settings.SEGADMIN_BULK_INLINE_DRY_RUN_ROWS:
         job.dry_run = dry_run(job).as_json()
         BulkJob.objects.filter(pk=job.pk).update(mapping=job.mapping, dry_run=job.dry_run)
@@ -222,9 +277,11 @@ def iter_problems(job: BulkJob) -> Iterator[RowProblem]:
 
 
 def start(job: BulkJob, actor: Actor) -> bool:
-    """Queue a draft job for the worker as ``actor``; False when it was not a draft."""
+    """Queue a draft job for the worker as ``actor``; False when it was not a draft.
+    JobRefused (nothing queued) when the uploader may not send it."""
     from segadmin.bulk.tasks import run_bulk_job
 
+    _check_uploader(job)
     updated = BulkJob.objects.filter(pk=job.pk, status=Status.DRAFT).update(
         status=Status.QUEUED,
         started_by=actor.user,
@@ -265,23 +322,45 @@ def is_stalled(job: BulkJob) -> bool:
 
 
 def resume(job: BulkJob) -> bool:
-    """Queue another run of an active job; chunk claims keep it from sending a row twice."""
+    """Queue another run of an active job; chunk claims keep it from sending a row twice.
+    A job whose uploader may no longer send it is ended as Failed instead (JobRefused)."""
     from segadmin.bulk.tasks import run_bulk_job
 
     if job.status not in ACTIVE:
         return False
+    problem = uploader_refusal(job)
+    if problem:
+        _stop(job, problem)
+        raise JobRefused(problem)
     BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
     run_bulk_job.enqueue(str(job.pk))
     return True
 
 
-def resume_stalled() -> list[BulkJob]:
-    """Resume every active job no worker has reported on for a lease (after a restart)."""
+def resume_stalled() -> tuple[list[BulkJob], list[tuple[BulkJob, str]]]:
+    """Resume every active job no worker has reported on for a lease (after a restart):
+    (the jobs resumed, [(job, why)] for those ended because their uploader may not send)."""
     cutoff = timezone.now() - lease()
-    jobs = list(BulkJob.objects.filter(status__in=ACTIVE, heartbeat_at__lt=cutoff))
-    for job in jobs:
-        resume(job)
-    return jobs
+    resumed, stopped = [], []
+    for job in BulkJob.objects.filter(status__in=ACTIVE, heartbeat_at__lt=cutoff):
+        try:
+            resume(job)
+        except JobRefused as exc:
+            stopped.append((job, str(exc)))
+        else:
+            resumed.append(job)
+    return resumed, stopped
+
+
+def _stop(job: BulkJob, problem: str) -> None:
+    """End an active job whose uploader may not send it, with the reason on the job."""
+    BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+        status=Status.FAILED, error=_stopped_because(problem), finished_at=timezone.now()
+    )
+
+
+def _stopped_because(problem: str) -> str:
+    return f"{problem} The import was stopped before sending anything more."
 
 
 # --- The worker -----------------------------------------------------------------------------
@@ -513,6 +592,10 @@ def _run(job: BulkJob, plan: Plan, sender: _Sender, worker: str, poll: float) ->
         if status not in ACTIVE:
             _wait(sender, job)
             return status or "missing"
+        # Before each chunk: the uploader may have lost the right to send it meanwhile.
+        problem = uploader_refusal(job)
+        if problem:
+            raise JobStopped(_stopped_because(problem))
         chunk = _claim(job.pk, worker)
         if chunk is None:
             _wait(sender, job)

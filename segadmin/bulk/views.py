@@ -2,7 +2,8 @@
 
 Views orchestrate only: parsing reads the file, ``jobs`` creates, validates, starts and cancels,
 the task sends. Marketers see their own imports; Support and Admins (who read every audit
-entry) see everyone's.
+entry) see everyone's. Changing an import (remap, dry run, start, cancel, resume) is its
+uploader's or an Admin's; sending it needs the uploader to be allowed to send its calls.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +24,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from segadmin.accounts.permissions import MANAGE_IMPORTS
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, Kind
 from segadmin.bulk import jobs, parsing
@@ -54,12 +57,34 @@ def _job(request: HttpRequest, job_id: str) -> BulkJob:
     return get_object_or_404(queryset, pk=job_id)
 
 
+def _may_change(request: HttpRequest, job: BulkJob) -> bool:
+    """Reading an import is for everyone who sees it; changing it, for its uploader or an
+    Admin (Support reads every import but must not start, stop or remap another's)."""
+    if job.created_by_id is not None and job.created_by_id == request.user.pk:
+        return True
+    return request.user.has_perm(MANAGE_IMPORTS)
+
+
+def _change_refusal(job: BulkJob) -> str:
+    name = job.created_by_name or "the person"
+    return f"Only {name}, who uploaded this import, or an Admin may change it."
+
+
+def _changeable_job(request: HttpRequest, job_id: str) -> BulkJob:
+    """The job, when this person may change it: 404 when they may not see it, 403 (naming
+    who may) when they may only read it."""
+    job = _job(request, job_id)
+    if not _may_change(request, job):
+        raise PermissionDenied(_change_refusal(job))
+    return job
+
+
 @permission_required(PERMISSION, raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
-        form = UploadForm(request.POST, request.FILES)
+        form = UploadForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
@@ -74,11 +99,13 @@ def index(request: HttpRequest) -> HttpResponse:
                 )
             except parsing.FileRefused as exc:
                 form.add_error("file", str(exc))
+            except jobs.JobRefused as exc:
+                form.add_error("call_type", str(exc))
             else:
                 return redirect("bulk:job", job_id=job.pk)
         status = 422
     else:
-        form = UploadForm()
+        form = UploadForm(user=request.user)
     recent = list(_jobs_for(request)[:JOBS_LISTED])
     return render(request, "bulk/index.html", {"form": form, "jobs": recent}, status=status)
 
@@ -91,23 +118,44 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         return _progress_page(request, job)
     status = 200
     if request.method == "POST":
+        if not _may_change(request, job):
+            raise PermissionDenied(_change_refusal(job))
         form = MappingForm(job, request.POST)
         if form.is_valid():
             job.mapping = form.cleaned_data["mapping"]
-            if request.POST.get("action") == "start":
-                job.save(update_fields=["mapping"])
-                if jobs.start(job, Actor.from_request(request)):
-                    messages.success(request, f"Started: {job.total_rows:,} rows are queued.")
-                return redirect("bulk:job", job_id=job.pk)
-            jobs.request_dry_run(job)
-            form = MappingForm(job)
+            try:
+                if request.POST.get("action") == "start":
+                    job.save(update_fields=["mapping"])
+                    if jobs.start(job, Actor.from_request(request)):
+                        messages.success(request, f"Started: {job.total_rows:,} rows are queued.")
+                    return redirect("bulk:job", job_id=job.pk)
+                jobs.request_dry_run(job)
+                form = MappingForm(job)
+            except jobs.JobRefused as exc:
+                # The uploader may not send this call (any more): nothing is queued or checked.
+                form.add_error(None, str(exc))
+                status = 403
         else:
             status = 422
     else:
         form = MappingForm(job)
-    context = {"job": job, "form": form, "field_label": field_label(job.call_type)}
+    context = {
+        "job": job,
+        "form": form,
+        "field_label": field_label(job.call_type),
+        **_change_context(request, job),
+    }
+    if context["can_change"]:
+        # Dry run and Start are not offered for a job its uploader may not send.
+        context["uploader_refusal"] = jobs.uploader_refusal(job)
     context.update(_dry_run_context(job))
     return render(request, "bulk/mapping.html", context, status=status)
+
+
+def _change_context(request: HttpRequest, job: BulkJob) -> dict[str, Any]:
+    """Whether to offer the buttons that change the job, and why they are missing if not."""
+    can_change = _may_change(request, job)
+    return {"can_change": can_change, "change_refusal": "" if can_change else _change_refusal(job)}
 
 
 def _dry_run_context(job: BulkJob) -> dict[str, Any]:
@@ -151,11 +199,12 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def _progress_context(job: BulkJob) -> dict[str, Any]:
+def _progress_context(request: HttpRequest, job: BulkJob) -> dict[str, Any]:
     return {
         "job": job,
         "stalled": jobs.is_stalled(job),
         **_rate(job),
+        **_change_context(request, job),
     }
 
 
@@ -167,7 +216,7 @@ def _audit_url(pk: int) -> str | None:
 
 
 def _progress_page(request: HttpRequest, job: BulkJob) -> HttpResponse:
-    context = _progress_context(job)
+    context = _progress_context(request, job)
     if job.is_finished:
         after = request.GET.get("after", "")
         failures = job.failures.order_by("row")
@@ -196,16 +245,16 @@ def progress(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     if job.is_finished and request.htmx:
         # The run is over: reload the page for the results (htmx follows HX-Refresh).
-        response = render(request, "bulk/job.html#progress", _progress_context(job))
+        response = render(request, "bulk/job.html#progress", _progress_context(request, job))
         response["HX-Refresh"] = "true"
         return response
-    return render(request, "bulk/job.html#progress", _progress_context(job))
+    return render(request, "bulk/job.html#progress", _progress_context(request, job))
 
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_POST
 def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = _job(request, job_id)
+    job = _changeable_job(request, job_id)
     if jobs.cancel(job):
         messages.info(request, "Cancelled: no more rows will be sent after the ones in flight.")
     else:
@@ -216,9 +265,13 @@ def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
 @permission_required(PERMISSION, raise_exception=True)
 @require_POST
 def resume(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = _job(request, job_id)
-    if jobs.resume(job):
-        messages.info(request, "Resumed: a worker will carry on from the last recorded chunk.")
+    job = _changeable_job(request, job_id)
+    try:
+        if jobs.resume(job):
+            messages.info(request, "Resumed: a worker will carry on from the last recorded chunk.")
+    except jobs.JobRefused as exc:
+        # The job was ended as Failed with this reason; its page now says so too.
+        messages.error(request, f"Not resumed: {exc}")
     return redirect("bulk:job", job_id=job.pk)
 
 

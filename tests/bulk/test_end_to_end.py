@@ -79,7 +79,7 @@ def test_a_job_runs_end_to_end_through_a_db_worker_process(
 
 @pytest.mark.django_db
 def test_a_json_lines_group_job_sends_typed_traits(
-    client, support, source, fake_segment, immediate_tasks
+    client, marketer, source, fake_segment, immediate_tasks
 ):
     import json
 
@@ -89,7 +89,7 @@ def test_a_json_lines_group_job_sends_typed_traits(
         {"userId": "u3", "name": "No group"},
     ]
     content = "".join(json.dumps(line) + "\n" for line in lines).encode()
-    client.force_login(support)
+    client.force_login(marketer)
     assert (
         upload(client, content, name="groups.jsonl", call_type="group", source=source).status_code
         == 302
