@@ -88,12 +88,16 @@ def stall(job: BulkJob) -> None:
 
 def test_support_is_offered_only_identify_at_upload(client, support, source):
     client.force_login(support)
-    assert offered_calls(client.get("/bulk/").content.decode()) == ["identify"]
+    page = client.get("/bulk/").content.decode()
+    assert offered_calls(page) == ["identify"]
+    assert "Send Identify calls for many users at once" in page
 
 
 def test_a_marketer_is_offered_every_bulk_call(client, marketer, source):
     client.force_login(marketer)
-    assert offered_calls(client.get("/bulk/").content.decode()) == ["identify", "track", "group"]
+    page = client.get("/bulk/").content.decode()
+    assert offered_calls(page) == ["identify", "track", "group"]
+    assert "Send Identify, Track or Group calls for many users at once" in page
 
 
 @pytest.mark.parametrize(("call_type", "label"), [("track", "Track"), ("group", "Group")])
