@@ -77,6 +77,8 @@ SEGMENT_PROFILES_API_URL = env.str("SEGMENT_PROFILES_API_URL", default="")
 
 INSTALLED_APPS = [
     "segadmin.accounts.admin.SegadminAdminConfig",
+    # Before django.contrib.auth, so its createsuperuser and changepassword (audited) win.
+    "segadmin.accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -88,7 +90,6 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "axes",
-    "segadmin.accounts",
     "segadmin.home",
     "segadmin.segment",
     "segadmin.credentials",
@@ -157,7 +158,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
