@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from axes.helpers import get_client_ip_address
 from django.db import connection, transaction
 
 from segadmin.accounts.roles import role_of
@@ -82,8 +83,9 @@ class Actor:
             user=user,  # type: ignore[arg-type]
             username=user.get_username() if user else "",
             role=(role_of(user) or "") if user else "",
-            # REMOTE_ADDR only: X-Forwarded-For is whatever the client says.
-            ip=_clean_ip(request.META.get("REMOTE_ADDR")),
+            # As log-in throttling sees it: the connection's address, or the client's as the
+            # trusted proxies report it (TRUSTED_PROXY_COUNT), never what a client claims.
+            ip=_clean_ip(get_client_ip_address(request)),
             user_agent=_text(request.headers.get("User-Agent", ""), 500),
         )
 
