@@ -228,6 +228,17 @@ def test_an_invalid_posted_lookup_asks_for_the_id_and_asks_nobody(
     assert fake_segment.requests == []
 
 
+@pytest.mark.parametrize("persona_name", ["marketer", "no_role_user"])
+def test_a_forged_lookup_post_by_someone_without_the_role_asks_segment_nothing(
+    fake_segment, profile_workspace, persona, persona_name
+) -> None:
+    client = login(persona(persona_name))
+    response = client.post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
+    assert response.status_code == 403
+    assert fake_segment.requests == []
+    assert not AuditEntry.objects.filter(call_type="profiles:traits").exists()
+
+
 # --- Fix traits -----------------------------------------------------------------------------
 
 
