@@ -77,6 +77,8 @@ SEGMENT_PROFILES_API_URL = env.str("SEGMENT_PROFILES_API_URL", default="")
 
 INSTALLED_APPS = [
     "segadmin.accounts.admin.SegadminAdminConfig",
+    # Before django.contrib.auth, so its createsuperuser and changepassword (audited) win.
+    "segadmin.accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -88,7 +90,6 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "axes",
-    "segadmin.accounts",
     "segadmin.home",
     "segadmin.segment",
     "segadmin.credentials",
@@ -157,7 +158,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -173,6 +177,33 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+
+def trusted_proxy_settings(count: int) -> dict[str, object]:
+    """Where the client's address comes from (django-axes through django-ipware; the audit log
+    asks the same helper). ``count`` proxies that each append the address they were reached
+    from to X-Forwarded-For stand in front of segadmin: the client is the ``count``-th entry
+    from the right, so nothing a client writes into the header (always to the left) counts.
+    With none, X-Forwarded-For is ignored and the address is the connection's."""
+    if count < 0:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXY_COUNT must be 0 or more (it is {count}): the number of proxies "
+            "in front of segadmin that append to X-Forwarded-For, 0 to ignore that header."
+        )
+    if count == 0:
+        return {"AXES_IPWARE_META_PRECEDENCE_ORDER": ("REMOTE_ADDR",)}
+    return {
+        "AXES_IPWARE_META_PRECEDENCE_ORDER": ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"),
+        "AXES_IPWARE_PROXY_ORDER": "left-most",
+        # ipware counts the proxies listed in the header; the last one is REMOTE_ADDR.
+        "AXES_IPWARE_PROXY_COUNT": count - 1,
+        # At least that many, not exactly: a client may have written entries of its own.
+        "IPWARE_STRICT": False,
+    }
+
+
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+globals().update(trusted_proxy_settings(TRUSTED_PROXY_COUNT))
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)

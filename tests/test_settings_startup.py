@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,48 @@ def test_make_env_writes_working_keys_once(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     subprocess.run([sys.executable, "scripts/make_env.py", str(env_file)], cwd=ROOT, check=True)
     assert env_file.read_text() == content, "an existing .env must never be overwritten"
+
+
+# --- The README's production settings pass Django's deployment checks -------------------------
+
+# Values for the settings the README leaves as "…": they must be made by each operator.
+MADE_BY_THE_OPERATOR = {
+    "SECRET_KEY": lambda: secrets.token_urlsafe(50),
+    "SEGADMIN_ENCRYPTION_KEYS": lambda: Fernet.generate_key().decode(),
+}
+
+
+def readme_production_settings() -> dict[str, str]:
+    """The NAME=value lines of the sh block under "**Settings**" in the README's Production."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    production = readme[readme.index("## Production") :]
+    block = production[production.index("- **Settings**") :]
+    block = block[block.index("```sh") + len("```sh") :]
+    block = block[: block.index("```")]
+    found: dict[str, str] = {}
+    for line in block.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, _, value = line.partition("=")
+        if value == "…":
+            assert name in MADE_BY_THE_OPERATOR, f"the README leaves {name} to the operator"
+            value = MADE_BY_THE_OPERATOR[name]()
+        found[name] = value
+    return found
+
+
+def test_the_readmes_production_settings_pass_check_deploy() -> None:
+    production = readme_production_settings()
+    assert {"DEBUG", "SECRET_KEY", "SEGADMIN_ENCRYPTION_KEYS", "ALLOWED_HOSTS"} <= set(production)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "SEGADMIN_ENV_FILE": "none", **production},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
+from segadmin.audit import people
 from segadmin.audit.log import Actor, record_event
 from segadmin.audit.models import AuditEntry
 
@@ -56,7 +61,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return entry.outcome_label
 
 
-# --- Users: role changes go on the record ------------------------------------------------------
+# --- Users: every change of an account or its roles goes on the record ------------------------
 # This lives here rather than in segadmin/accounts/admin.py because that module is imported as
 # the admin site's AppConfig before the app registry is ready, so it cannot import the User
 # model; this module is imported by admin autodiscovery after django.contrib.auth's admin.
@@ -64,8 +69,11 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 class AuditedUserAdmin(UserAdmin):
     """Django's UserAdmin, plus: every change of a user's roles (groups), superuser status or
-    extra permissions is recorded as a "role.changed" audit event, only superusers may grant
-    superuser status or extra permissions, and only superusers may change a superuser."""
+    extra permissions is recorded as a "role.changed" audit event, and creating, deleting
+    (one or many), activating, deactivating a user and setting their password as a "user.*"
+    event (segadmin/audit/people.py), each in the transaction of the change; only superusers
+    may grant superuser status or extra permissions, and only superusers may change or delete
+    a superuser."""
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
@@ -82,6 +90,42 @@ class AuditedUserAdmin(UserAdmin):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            people.user_created(actor=Actor.from_request(request), user=obj)
+        elif "is_active" in form.changed_data:
+            people.activation_changed(actor=Actor.from_request(request), user=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        # Recorded first: the roles the account held are read from it.
+        people.user_deleted(actor=Actor.from_request(request), user=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        # "Delete selected" (Django checks each user's delete permission before this).
+        actor = Actor.from_request(request)
+        with transaction.atomic():
+            for user in queryset:
+                people.user_deleted(actor=actor, user=user)
+            super().delete_queryset(request, queryset)
+
+    @method_decorator(sensitive_post_parameters())
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        if request.method != "POST":
+            return super().user_change_password(request, id, form_url)
+        # Django's view saves without a transaction and says nothing of success but a redirect:
+        # the stored hash before and after tells whether the password was changed (or unset).
+        with transaction.atomic():
+            user = self.get_object(request, unquote(id))
+            before = user.password if user is not None else None
+            response = super().user_change_password(request, id, form_url)
+            if user is not None:
+                user.refresh_from_db(fields=["password"])
+                if user.password != before:
+                    people.password_changed(actor=Actor.from_request(request), user=user)
+        return response
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         user = form.instance

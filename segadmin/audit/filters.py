@@ -33,7 +33,7 @@ CALL_TYPE_CHOICES = [
     ("public:list_sources", "Public API: list sources"),
     ("public:get_source", "Public API: source"),
     ("profiles:traits", "Profile API: traits"),
-    (EVENTS, "Credential and role changes"),
+    (EVENTS, "Credential, role and user changes"),
 ]
 OUTCOME_CHOICES = [
     ("", "Any"),

@@ -1,7 +1,7 @@
 """Writing the audit log: who did what, every request to Segment and what came back.
 
 ``record_request`` and ``record_outcome`` are for the send service (segadmin/calls/services.py)
-only; ``record_event`` is for credential and role changes. Nothing written here ever holds a
+only; ``record_event`` is for credential, role and user changes. Nothing written here ever holds a
 secret: the request arrives redacted by the client, JSON bodies have every ``writeKey`` /
 ``writeKeys`` value masked (the Public API lists write keys), and every secret the request
 carried is scrubbed from every stored field, also in its base64 forms.
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from axes.helpers import get_client_ip_address
 from django.db import connection, transaction
 
 from segadmin.accounts.roles import role_of
@@ -39,6 +40,11 @@ EVENT_ACTIONS = (
     "credential.rotated",
     "credential.imported",
     "role.changed",
+    "user.created",
+    "user.deleted",
+    "user.password_changed",
+    "user.activated",
+    "user.deactivated",
 )
 # Keys whose values are masked in responses and event details (the Public API lists write
 # keys); in request bodies only write keys are, so the traits people send stay readable.
@@ -77,8 +83,9 @@ class Actor:
             user=user,  # type: ignore[arg-type]
             username=user.get_username() if user else "",
             role=(role_of(user) or "") if user else "",
-            # REMOTE_ADDR only: X-Forwarded-For is whatever the client says.
-            ip=_clean_ip(request.META.get("REMOTE_ADDR")),
+            # As log-in throttling sees it: the connection's address, or the client's as the
+            # trusted proxies report it (TRUSTED_PROXY_COUNT), never what a client claims.
+            ip=_clean_ip(get_client_ip_address(request)),
             user_agent=_text(request.headers.get("User-Agent", ""), 500),
         )
 
@@ -97,7 +104,7 @@ def record_event(
     target_name: str,
     details: dict | None = None,
 ) -> AuditEntry:
-    """Append a credential or role change. May run inside the caller's transaction, so the
+    """Append a credential, role or user change. May run inside the caller's transaction, so the
     change and its entry commit (or roll back) together.
 
     A target_type of "source" or "workspace" also files the entry under that source or

@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -207,6 +208,18 @@ def _visible_entry(request: HttpRequest, pk: int) -> AuditEntry:
     return entry
 
 
+def _neighbours(user: Any, entry: AuditEntry) -> tuple[AuditEntry | None, AuditEntry | None]:
+    """The entries just before and after ``entry`` among those ``user`` may read (a Marketer's
+    own; outcome rows are shown on their request's page), in one query: the seq just below
+    and the seq just above, each found by a subquery that walks an index from ``entry``."""
+    visible = visible_entries(user)
+    before = visible.filter(seq__lt=entry.seq).order_by("-seq").values("seq")[:1]
+    after = visible.filter(seq__gt=entry.seq).order_by("seq").values("seq")[:1]
+    rows = AuditEntry.objects.filter(Q(seq=Subquery(before)) | Q(seq=Subquery(after)))
+    found = {row.seq < entry.seq: row for row in rows.only("id", "seq")}
+    return found.get(True), found.get(False)
+
+
 def _pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
@@ -277,12 +290,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # related_to one. There are a handful, sorted here.
     related = visible_entries(request.user).filter(related_to=entry).only(*LINK_COLUMNS)
     related = sorted(related.order_by()[:50], key=lambda row: row.seq)
-    neighbours = {
-        row.seq: row
-        for row in AuditEntry.objects.filter(seq__in=(entry.seq - 1, entry.seq + 1)).only(
-            "id", "seq", "kind", "request_entry_id"
-        )
-    }
+    previous, following = _neighbours(request.user, entry)
     original = None
     if entry.related_to_id is not None:
         original = visible_entries(request.user).filter(pk=entry.related_to_id)
@@ -298,8 +306,8 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "outcome_row": outcome_row,
         "original": original,
         "related": related,
-        "previous": neighbours.get(entry.seq - 1),
-        "next": neighbours.get(entry.seq + 1),
+        "previous": previous,
+        "next": following,
         "request_headers": sorted(entry.request_headers_data.items()),
         "request_body": request_body,
         "request_is_json": request_is_json,

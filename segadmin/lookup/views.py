@@ -3,6 +3,10 @@
 The timeline and our traits come from the audit log. When the workspace has a Profile API
 token, the current traits are fetched from Segment through the send service's transport, so
 the lookup itself is on the record.
+
+Only a POST (CSRF-protected) asks Segment: a GET, which any page on the web can make a
+logged-in person's browser send, shows our own history and nothing else, so a link can be
+bookmarked or shared without calling the Profile API or writing to the audit log.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import push_url
 
 from segadmin.audit import drafts
 from segadmin.audit.filters import visible_entries
@@ -108,26 +113,42 @@ def _profile_traits(
     return answer, "", ""
 
 
+def _bookmark(kind: str, identifier: str, chosen: Workspace | None) -> str:
+    """The GET address of this lookup: it shows our history again, without asking Segment."""
+    pairs = [("identifier_type", kind), ("identifier", identifier)]
+    if chosen is not None:
+        pairs.append(("workspace", str(chosen.pk)))
+    return f"{reverse('lookup:index')}?{urlencode(pairs)}"
+
+
 @permission_required("accounts.lookup_users", raise_exception=True)
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
-    form = LookupForm(request.GET or None)
-    context: dict[str, Any] = {"form": form, "zone": timezone.get_current_timezone_name()}
+    asks_segment = request.method == "POST"
+    form = LookupForm(request.POST if asks_segment else (request.GET or None))
+    context: dict[str, Any] = {
+        "form": form,
+        "zone": timezone.get_current_timezone_name(),
+        "asked_segment": asks_segment,
+    }
+    bookmark = ""
     if form.is_bound and form.is_valid():
         kind = form.cleaned_data["identifier_type"]
         identifier = form.cleaned_data["identifier"]
         found = history(visible_entries(request.user), kind, identifier, columns=COLUMNS)
         workspace = _pick_workspace(form.cleaned_data["workspace"], found)
+        bookmark = _bookmark(kind, identifier, form.cleaned_data["workspace"])
         context.update(
             found=found,
             kind=kind,
             kind_label=dict(IDENTIFIER_TYPES)[kind],
             identifier=identifier,
             workspace=workspace,
+            bookmark=bookmark,
             audit_query=urlencode({kind: identifier}),
             can_fix=request.user.has_perm("accounts.send_identify"),
         )
-        if workspace is not None:
+        if workspace is not None and asks_segment:
             theirs, error_kind, error = _profile_traits(request, workspace, kind, identifier)
             comparison = compare(found.traits, theirs) if theirs is not None else []
             context.update(
@@ -137,6 +158,10 @@ def index(request: HttpRequest) -> HttpResponse:
                 comparison=comparison,
                 differences=sum(row.state != "same" for row in comparison),
             )
+    if asks_segment and request.htmx:
+        response = render(request, "lookup/index.html#lookup", context)
+        # The address bar shows the GET form of the lookup, which bookmarks our history.
+        return push_url(response, bookmark) if bookmark else response
     return render(request, "lookup/index.html", context)
 
 

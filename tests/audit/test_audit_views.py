@@ -102,6 +102,59 @@ def test_a_marketer_cannot_open_someone_elses_entry(marketer, support) -> None:
     assert client.get(reverse("audit:edit_and_send", args=[theirs.pk])).status_code == 404
 
 
+def test_previous_and_next_skip_entries_a_marketer_may_not_see(marketer, support) -> None:
+    first = add_call(user=marketer)
+    hidden_before = add_call(user=support)
+    middle = add_call(user=marketer, answered=False)
+    hidden_after = add_call(user=support)
+    last = add_call(user=marketer)
+    response = login(marketer).get(reverse("audit:entry", args=[middle.pk]))
+    assert (response.context["previous"].pk, response.context["next"].pk) == (first.pk, last.pk)
+    html = response.content.decode()
+    assert f'href="{reverse("audit:entry", args=[first.pk])}"' in html
+    assert f'href="{reverse("audit:entry", args=[last.pk])}"' in html
+    for theirs in (hidden_before, hidden_after):
+        assert reverse("audit:entry", args=[theirs.pk]) not in html
+        assert f"#{theirs.seq}" not in html
+
+
+def test_previous_and_next_step_over_outcome_rows_to_the_neighbouring_entries(admin_user):
+    first = add_call(user=admin_user)
+    middle = add_call(user=admin_user)
+    last = add_call(user=admin_user)
+    response = login(admin_user).get(reverse("audit:entry", args=[middle.pk]))
+    assert (response.context["previous"].pk, response.context["next"].pk) == (first.pk, last.pk)
+
+
+def test_the_first_and_the_last_entry_have_one_neighbour(marketer) -> None:
+    first = add_call(user=marketer)
+    last = add_call(user=marketer)
+    client = login(marketer)
+    response = client.get(reverse("audit:entry", args=[first.pk]))
+    assert (response.context["previous"], response.context["next"].pk) == (None, last.pk)
+    response = client.get(reverse("audit:entry", args=[last.pk]))
+    assert (response.context["previous"].pk, response.context["next"]) == (first.pk, None)
+
+
+def test_related_entries_list_only_what_a_marketer_may_see(marketer, support) -> None:
+    source = make_source()
+    mine = add_call(user=marketer, source=source, call_type="identify", traits={"a": 1})
+    resend = add_call(
+        user=support,
+        source=source,
+        call_type="identify",
+        traits={"a": 1},
+        related_to=mine,
+        relation="send again",
+    )
+    html = page(login(marketer), mine)
+    assert 'data-testid="related"' not in html
+    assert reverse("audit:entry", args=[resend.pk]) not in html
+    # Support reads every entry, and sees the link both ways.
+    assert reverse("audit:entry", args=[resend.pk]) in page(login(support), mine)
+    assert reverse("audit:entry", args=[mine.pk]) in page(login(support), resend)
+
+
 def test_an_unknown_entry_is_not_found(admin_user) -> None:
     assert login(admin_user).get(reverse("audit:entry", args=[987654])).status_code == 404
 

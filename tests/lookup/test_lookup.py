@@ -135,7 +135,7 @@ def test_segments_traits_are_shown_beside_ours_with_the_differences(
         user_id="alice",
         traits={"plan": "pro", "email": "old@example.com", "score": 7},
     )
-    response = login(support).get(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
+    response = login(support).post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
     states = {row.key: row.state for row in response.context["comparison"]}
     assert states == {"plan": "same", "email": "different", "score": "only Segment"}
     html = response.content.decode()
@@ -149,7 +149,7 @@ def test_segments_traits_are_shown_beside_ours_with_the_differences(
 
 
 def test_no_profile_yet_is_said_plainly(fake_segment, profile_workspace, support) -> None:
-    response = login(support).get(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
+    response = login(support).post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
     assert response.context["profile"] is None
     html = response.content.decode()
     assert 'data-testid="no-profile"' in html and "No profile yet" in html
@@ -157,10 +157,86 @@ def test_no_profile_yet_is_said_plainly(fake_segment, profile_workspace, support
 
 def test_a_refused_profile_token_is_explained(fake_segment, profile_workspace, support) -> None:
     fake_segment.state.add_space("spa_test", "a-different-token")
-    response = login(support).get(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
+    response = login(support).post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
     html = response.content.decode()
     assert 'data-testid="profile-error"' in html
     assert PROFILE_TOKEN not in html
+
+
+# --- Only a POST asks Segment: a link cannot make someone call the Profile API --------------
+
+
+def test_opening_a_lookup_link_shows_our_history_without_asking_segment(
+    fake_segment, profile_workspace, support
+) -> None:
+    fake_segment.add_profile(
+        space_id="spa_test", token=PROFILE_TOKEN, user_id="alice", traits={"plan": "pro"}
+    )
+    response = login(support).get(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
+    assert response.status_code == 200
+    assert response.context["found"].traits == {"plan": "pro", "email": "a@example.com"}
+    assert fake_segment.requests == []
+    assert not AuditEntry.objects.filter(call_type="profiles:traits").exists()
+    html = response.content.decode()
+    # The panel offers to read Segment's traits, by POST.
+    assert 'data-testid="read-profile"' in html
+    assert 'data-testid="comparison"' not in html
+
+
+def test_looking_up_by_post_asks_segment_and_records_the_request(
+    fake_segment, profile_workspace, support
+) -> None:
+    response = login(support).post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
+    assert response.status_code == 200
+    assert [r.path for r in fake_segment.requests] == [
+        "/v1/spaces/spa_test/collections/users/profiles/user_id:alice/traits"
+    ]
+    assert AuditEntry.objects.filter(call_type="profiles:traits").count() == 1
+
+
+def test_a_cross_site_post_without_a_csrf_token_is_refused(
+    fake_segment, profile_workspace, support
+) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(support)
+    response = client.post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
+    assert response.status_code == 403
+    assert fake_segment.requests == []
+    assert not AuditEntry.objects.filter(call_type="profiles:traits").exists()
+
+
+def test_a_lookup_posted_by_htmx_answers_with_the_result_and_a_bookmarkable_address(
+    fake_segment, profile_workspace, support
+) -> None:
+    response = login(support).post(
+        LOOKUP,
+        {"identifier_type": "user_id", "identifier": "alice smith"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert response["HX-Push-Url"] == f"{LOOKUP}?identifier_type=user_id&identifier=alice+smith"
+    html = response.content.decode()
+    assert "<html" not in html and 'data-testid="looked-up"' in html
+
+
+def test_an_invalid_posted_lookup_asks_for_the_id_and_asks_nobody(
+    fake_segment, profile_workspace, support
+) -> None:
+    response = login(support).post(LOOKUP, {"identifier_type": "user_id", "identifier": ""})
+    assert response.status_code == 200
+    assert "Enter the User ID or Anonymous ID to look up." in response.content.decode()
+    assert fake_segment.requests == []
+
+
+@pytest.mark.parametrize("persona_name", ["marketer", "no_role_user"])
+def test_a_forged_lookup_post_by_someone_without_the_role_asks_segment_nothing(
+    fake_segment, profile_workspace, persona, persona_name
+) -> None:
+    client = login(persona(persona_name))
+    response = client.post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
+    assert response.status_code == 403
+    assert fake_segment.requests == []
+    assert not AuditEntry.objects.filter(call_type="profiles:traits").exists()
 
 
 # --- Fix traits -----------------------------------------------------------------------------
