@@ -860,7 +860,8 @@ def _api_error(result: SendResult, *, secret: str, what: str, credential: str) -
     detail = _detail(result, secret)
     said = f" Segment said: {detail}" if detail else ""
     if status is None:
-        return ApiError("network", f"Could not reach Segment: {result.error}.", None)
+        reason = redaction.redact_message(result.error, [secret])
+        return ApiError("network", f"Could not reach Segment: {reason}.", None)
     if status in (401, 403):
         return ApiError(
             "unauthorized",
@@ -904,23 +905,31 @@ def _data(result: SendResult, key: str) -> Any:
     return None
 
 
-def _parse_source(item: Any) -> Source | None:
+def _parse_source(item: Any, token: str) -> Source | None:
+    """A source from the Public API. Only ``write_keys`` holds secrets; every text that is
+    shown or stored (name, slug, labels, ...) is scrubbed of them and of the token."""
     if not isinstance(item, dict) or not item.get("id"):
         return None
+    write_keys = tuple(str(key) for key in item.get("writeKeys") or () if key)
+    secrets = (token, *write_keys)
+
+    def shown(value: Any) -> str:
+        return redaction.scrub_text(str(value), secrets)
+
     labels = {}
     for label in item.get("labels") or []:
         if isinstance(label, dict) and "key" in label:
-            labels[str(label["key"])] = str(label.get("value", ""))
+            labels[shown(label["key"])] = shown(label.get("value", ""))
     metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
     return Source(
-        id=str(item["id"]),
-        slug=str(item.get("slug") or ""),
-        name=str(item.get("name") or item.get("slug") or item["id"]),
+        id=shown(item["id"]),
+        slug=shown(item.get("slug") or ""),
+        name=shown(item.get("name") or item.get("slug") or item["id"]),
         enabled=bool(item.get("enabled", True)),
-        write_keys=tuple(str(key) for key in item.get("writeKeys") or () if key),
+        write_keys=write_keys,
         labels=labels,
-        workspace_id=str(item.get("workspaceId") or ""),
-        source_type=str(metadata.get("name") or ""),
+        workspace_id=shown(item.get("workspaceId") or ""),
+        source_type=shown(metadata.get("name") or ""),
     )
 
 
@@ -933,10 +942,14 @@ def get_workspace(*, token: str, region: str, transport: Transport = send) -> Wo
     workspace = _data(result, "workspace")
     if not isinstance(workspace, dict) or not workspace.get("id"):
         return _invalid(result)
+
+    def shown(value: Any) -> str:  # what is shown and stored never holds the token
+        return redaction.scrub_text(str(value), [token])
+
     return Workspace(
-        id=str(workspace["id"]),
-        slug=str(workspace.get("slug") or ""),
-        name=str(workspace.get("name") or workspace.get("slug") or workspace["id"]),
+        id=shown(workspace["id"]),
+        slug=shown(workspace.get("slug") or ""),
+        name=shown(workspace.get("name") or workspace.get("slug") or workspace["id"]),
     )
 
 
@@ -963,7 +976,7 @@ def list_sources(
         if not isinstance(page, list):
             return _invalid(result)
         for item in page:
-            source = _parse_source(item)
+            source = _parse_source(item, token)
             if source is None:
                 return _invalid(result)
             sources.append(source)
@@ -994,7 +1007,7 @@ def get_source(
     result = transport(request)
     if not result.ok:
         return _api_error(result, secret=token, what="source", credential="Public API token")
-    source = _parse_source(_data(result, "source"))
+    source = _parse_source(_data(result, "source"), token)
     return source if source is not None else _invalid(result)
 
 

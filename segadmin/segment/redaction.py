@@ -303,27 +303,42 @@ def redact_answer(
     headers: Mapping[str, str], body: bytes, error: str | None, secrets: Iterable[str]
 ) -> RedactedAnswer:
     """Segment's answer (headers, body, the reason there was none) with every secret
-    removed: the one function the audit log and every screen showing an answer use."""
-    forms = forms_of(secrets)
-    return RedactedAnswer(
-        headers=_redact_headers(headers, forms),
-        body=_redact_answer_body(body, forms),
-        error=_scrub(error or "", forms),
-    )
+    removed: the one function the audit log and every screen showing an answer use.
 
-
-def _redact_answer_body(body: bytes, forms: list[str]) -> bytes:
+    A value the answer lists under a secret's name (a source's write key) counts as a known
+    secret for the rest of the answer too, so a copy elsewhere (a source named after its
+    key) is scrubbed as well."""
+    known = set(secrets)
+    parsed: Any = None
     if body and _MAYBE_SECRET_NAME.search(body):
         try:
             parsed = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            pass
+            parsed = None
         else:
-            redacted = _redact_value(parsed, [], is_secret_name)
-            if redacted != parsed:
-                body = json.dumps(redacted, ensure_ascii=False).encode()
+            known.update(value for value in _named_secrets(parsed) if len(value) >= 4)
+    forms = forms_of(known)
+    if parsed is not None:
+        redacted = _redact_value(parsed, forms, is_secret_name)
+        if redacted != parsed:
+            body = json.dumps(redacted, ensure_ascii=False).encode()
     for form in forms:
         raw = form.encode()
         if raw in body:
             body = body.replace(raw, _MASK_BYTES)
-    return body
+    return RedactedAnswer(
+        headers=_redact_headers(headers, forms), body=body, error=_scrub(error or "", forms)
+    )
+
+
+def _named_secrets(value: Any, under_secret: bool = False) -> Iterable[str]:
+    """The strings under secret-looking names, at any depth (not numbers: a count under
+    "tokens" would mask every equal number in the answer)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _named_secrets(item, under_secret or is_secret_name(str(key)))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _named_secrets(item, under_secret)
+    elif under_secret and isinstance(value, str):
+        yield value

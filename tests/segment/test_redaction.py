@@ -229,3 +229,15 @@ def test_a_gzipped_batch_body_is_decoded_and_its_write_key_masked():
     assert body["batch"][0]["userId"] == "u1"
     assert redaction.redact_body(b"\x1f\x8bnot gzip", gzipped=True).startswith("<")
     assert KEY in gzip.decompress(request.body).decode()  # the request itself still has it
+
+
+def test_a_value_listed_under_a_secret_name_is_scrubbed_wherever_else_it_appears():
+    listed = "wkListedAbCdEf0123456789"
+    body = json.dumps(
+        {"data": {"source": {"name": f"site {listed}", "writeKeys": [listed], "tokens": 1000}}}
+    ).encode()
+    answer = redaction.redact_answer({"X-Echo": listed}, body, None, [])
+    assert answer.json() == {
+        "data": {"source": {"name": "site ****", "writeKeys": [MASK], "tokens": MASK}}
+    }
+    assert answer.headers == {"X-Echo": MASK}
