@@ -161,7 +161,21 @@ def request_secrets(request: SegmentRequest) -> list[str]:
     if request.body and request.call_type == "raw":
         found.update(_write_keys(request.body_object()))
     # Fragments shorter than four characters would mask unrelated text and hide nothing.
-    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+    return _without_repeats(s for s in found if len(s) >= 4)
+
+
+def _without_repeats(secrets: Iterable[str]) -> list[str]:
+    """The secrets minus those another one already covers (Basic auth's ``key:`` and its
+    base64 are forms of ``key``), longest first: fewer forms to look for in every body, which
+    is what keeps recording a bulk batch cheap."""
+    kept: list[str] = []
+    covered: set[str] = set()
+    for secret in sorted(set(secrets), key=len):
+        if secret in covered or (secret.endswith(":") and secret[:-1] in kept):
+            continue
+        kept.append(secret)
+        covered |= encodings(secret)
+    return sorted(kept, key=len, reverse=True)
 
 
 def _write_keys(value: Any) -> Iterable[str]:
