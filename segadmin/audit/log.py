@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from segadmin.credentials.models import Source, Workspace
     from segadmin.segment.client import SegmentRequest, SendResult
 
-MASK = redaction.MASK
 EVENT_ACTIONS = (
     "credential.created",
     "credential.changed",

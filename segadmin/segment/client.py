@@ -72,7 +72,6 @@ _urllib3_log = logging.getLogger("urllib3.connectionpool")
 if not any(isinstance(f, _NoQueryInLogs) for f in _urllib3_log.filters):
     _urllib3_log.addFilter(_NoQueryInLogs())
 
-MASK = redaction.MASK
 USER_AGENT = f"segadmin/{segadmin.__version__}"
 
 
