@@ -2,19 +2,17 @@
 
 ``record_request`` and ``record_outcome`` are for the send service (segadmin/calls/services.py)
 only; ``record_event`` is for credential, role and user changes. Nothing written here ever holds a
-secret: the request arrives redacted by the client, JSON bodies have every ``writeKey`` /
-``writeKeys`` value masked (the Public API lists write keys), and every secret the request
-carried is scrubbed from every stored field, also in its base64 forms.
+secret: every stored field goes through ``segadmin.segment.redaction`` (the same functions the
+screens use), which masks Authorization, every ``writeKey`` / ``writeKeys`` value, anything in
+an answer named like a secret (the Public API lists write keys), and every form of every
+secret the request carried.
 """
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import json
 import re
-import urllib.parse
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +22,7 @@ from django.db import connection, transaction
 from segadmin.accounts.roles import role_of
 from segadmin.audit import chain
 from segadmin.audit.models import SEARCH_KEY_LENGTH, AuditEntry, Kind, Outcome, pack_body
+from segadmin.segment import redaction
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from segadmin.credentials.models import Source, Workspace
     from segadmin.segment.client import SegmentRequest, SendResult
 
-MASK = "****"
 EVENT_ACTIONS = (
     "credential.created",
     "credential.changed",
@@ -46,12 +44,6 @@ EVENT_ACTIONS = (
     "user.activated",
     "user.deactivated",
 )
-# Keys whose values are masked in responses and event details (the Public API lists write
-# keys); in request bodies only write keys are, so the traits people send stay readable.
-_SECRET_KEY_NAMES = re.compile(
-    r"^(write_?keys?|token|access_?token|secret|password|authorization|api_?key)$", re.I
-)
-_WRITE_KEY_NAMES = re.compile(r"^write_?keys?$", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -116,7 +108,7 @@ def record_event(
     entry.target_type = _text(target_type, 32)
     entry.target_id = _text(str(target_id), 64)
     entry.target_name = _text(target_name, 255)
-    entry.details = _json(_mask_secret_keys(details)) if details else ""
+    entry.details = _json(redaction.redact_json(details)) if details else ""
     if target_type in ("source", "workspace"):
         _file_under(entry, target_type, target_id, target_name)
     chain.append([entry])
@@ -139,7 +131,7 @@ def record_request(
     not durable, and the send would hold the transaction open across HTTP.
     """
     ensure_no_transaction()
-    secrets = secrets_of(request)
+    secrets = request.known_secrets()
     entry = AuditEntry(kind=Kind.REQUEST, **_who(actor))
     if source is not None:
         entry.source = source
@@ -154,15 +146,16 @@ def record_request(
         # A message or batch the client encoded itself: its only secret is the write key it
         # was given, so masking every form of it in the bytes sent is enough, and costs a few
         # C-level replaces instead of a walk over every value of a 500 KB batch.
-        entry.url = _scrub_text(request.url, secrets)
-        entry.request_headers = _scrub_text(_json(request.redacted_headers()), secrets)
-        entry.request_body = pack_body(_scrub_bytes(request.decoded_body() or b"", secrets))
+        entry.url = redaction.scrub_text(request.url, secrets)
+        entry.request_headers = _json(redaction.redact_headers(request.headers, secrets))
+        entry.request_body = pack_body(
+            redaction.scrub_bytes(request.decoded_body() or b"", secrets)
+        )
     else:
         redacted = request.redacted()
-        entry.url = _scrub_text(redacted.get("url") or request.url, secrets)
-        entry.request_headers = _scrub_text(_json(redacted.get("headers") or {}), secrets)
-        body = _mask_secret_keys(redacted.get("body"), _WRITE_KEY_NAMES)
-        entry.request_body = pack_body(_scrub_text(_json(body), secrets).encode())
+        entry.url = redacted["url"]
+        entry.request_headers = _json(redacted["headers"])
+        entry.request_body = pack_body(_json(redacted["body"]).encode())
     summary = request.summary()
     entry.user_id = _search_key(summary.get("user_id"))
     entry.anonymous_id = _search_key(summary.get("anonymous_id"))
@@ -183,19 +176,19 @@ def record_outcome(entry: AuditEntry, result: SendResult, *, request: SegmentReq
     Returns the outcome row; ``entry`` gets the copied values in memory too.
     """
     ensure_no_transaction()
-    secrets = secrets_of(request)
+    # The same redacted answer the result panels show (segadmin/calls/present.py).
+    answer = result.redacted(request.known_secrets())
     if result.status is None:
-        outcome, error = Outcome.FAILED, _text(result.error or "no answer from Segment", 500)
+        outcome, error = Outcome.FAILED, _text(answer.error or "no answer from Segment", 500)
     elif 200 <= result.status < 300:
         outcome, error = Outcome.SENT, ""
     else:
         outcome, error = Outcome.REJECTED, ""
-    error = _scrub_text(error, secrets)
     row = AuditEntry(kind=Kind.OUTCOME, request_entry=entry)
     row.outcome, row.error, row.response_status = outcome, error, result.status
     row.attempts, row.duration_ms = result.attempts, float(result.duration_ms)
-    row.response_headers = _scrub_text(_json(dict(result.headers)), secrets)
-    row.response_body = pack_body(_scrub_bytes(_redact_response_body(result.body), secrets))
+    row.response_headers = _json(answer.headers)
+    row.response_body = pack_body(answer.body)
     copy = {
         "outcome": outcome,
         "error": error,
@@ -219,103 +212,10 @@ def ensure_no_transaction() -> None:
         raise TransactionOpen
 
 
-# --- secrets --------------------------------------------------------------------------------
-
-
-def secrets_of(request: SegmentRequest) -> list[str]:
-    """Every secret the request carries: the ones the client says it holds, the Authorization
-    credential and body writeKeys."""
-    found: set[str] = {s for s in getattr(request, "secrets", ()) if s}
-    for name, value in request.headers.items():
-        if name.lower() != "authorization":
-            continue
-        scheme, _, credential = value.partition(" ")
-        credential = credential.strip()
-        if not credential:
-            continue
-        found.add(credential)
-        if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(credential, validate=True).decode()
-            except ValueError:
-                continue
-            user, _, password = decoded.partition(":")
-            found.update(part for part in (decoded, user, password) if part)
-    if request.body and not _built_by_the_client(request):
-        found.update(_write_keys(request.body_object()))
-    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
-
-
 def _built_by_the_client(request: SegmentRequest) -> bool:
     """A tracking message or batch built by ``client.tracking_request``/``batch_request``,
     which name the write key they carry (not a raw call, whose body the person typed)."""
     return request.api == "tracking" and request.call_type != "raw" and bool(request.secrets)
-
-
-def _write_keys(value: Any) -> Iterable[str]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "writeKey" and isinstance(item, str):
-                yield item
-            else:
-                yield from _write_keys(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _write_keys(item)
-
-
-def _forms(secret: str) -> list[str]:
-    """The secret and the encodings it could hide in."""
-    raw = secret.encode()
-    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
-    for data in (raw, raw + b":"):
-        forms.add(base64.b64encode(data).decode())
-        forms.add(base64.b64encode(data).decode().rstrip("="))
-        forms.add(base64.urlsafe_b64encode(data).decode().rstrip("="))
-    return sorted(forms, key=len, reverse=True)
-
-
-def _scrub_text(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        for form in _forms(secret):
-            text = text.replace(form, MASK)
-    return text
-
-
-def _scrub_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
-    for secret in secrets:
-        for form in _forms(secret):
-            data = data.replace(form.encode(), MASK.encode())
-    return data
-
-
-def _mask_secret_keys(value: Any, names: re.Pattern[str] = _SECRET_KEY_NAMES) -> Any:
-    """Mask every value under a secret-looking key (writeKey, writeKeys, token, ...)."""
-    if isinstance(value, dict):
-        return {
-            key: (_masked(item) if names.match(str(key)) else _mask_secret_keys(item, names))
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_mask_secret_keys(item, names) for item in value]
-    return value
-
-
-def _masked(value: Any) -> Any:
-    if isinstance(value, list):
-        return [MASK if item else item for item in value]
-    return MASK if value not in (None, "") else value
-
-
-def _redact_response_body(body: bytes) -> bytes:
-    # The Public API answers with sources' write keys: mask them before the body is stored.
-    if b"writeKey" not in body and b"token" not in body.lower():
-        return body
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return body
-    return json.dumps(_mask_secret_keys(parsed), ensure_ascii=False).encode()
 
 
 # --- small helpers --------------------------------------------------------------------------

@@ -44,7 +44,6 @@ from segadmin.bulk.plan import Plan, RowProblem, propose_mapping
 from segadmin.calls import services
 from segadmin.credentials.crypto import SecretUnreadable
 from segadmin.credentials.models import Source
-from segadmin.segment.client import SendResult
 from segadmin.segment.messages import (
     BATCH_ENVELOPE_RESERVE,
     MAX_BATCH_BYTES,
@@ -415,10 +414,13 @@ def _actor(job: BulkJob) -> Actor:
     )
 
 
-def _describe(result: SendResult) -> tuple[str, str]:
+def _describe(sent: services.Sent) -> tuple[str, str]:
+    result = sent.result
+    # Segment's words as the audit log stores them: an answer quoting the key shows it masked.
+    answer = result.redacted(sent.request.known_secrets())
     if result.status is None:
-        return FailureKind.NO_ANSWER, f"No answer from Segment: {result.error or 'unknown'}."
-    text = result.text().strip().replace("\n", " ")
+        return FailureKind.NO_ANSWER, f"No answer from Segment: {answer.error or 'unknown'}."
+    text = answer.text().strip().replace("\n", " ")
     if len(text) > 200:
         text = text[:197] + "…"
     return FailureKind.REFUSED, f"Segment answered {result.status}" + (f": {text}" if text else ".")
@@ -498,7 +500,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
         if result.result.ok:
             sent += len(batch)
             continue
-        kind, reason = _describe(result.result)
+        kind, reason = _describe(result)
         failures.extend(
             BulkRowResult(
                 job_id=job.pk,

@@ -1,7 +1,8 @@
 """How a request and its result are shown: redacted, pretty, with a curl equivalent.
 
 Previews are built with a placeholder credential, so no secret is ever decrypted to draw one;
-`SegmentRequest.redacted()` then masks even that.
+`SegmentRequest.redacted()` then masks even that. Results show Segment's answer as
+`SendResult.redacted()` gives it, the same redacted answer the audit log stores.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.urls import Resolver404, resolve
 
 if TYPE_CHECKING:
     from segadmin.calls.services import Sent
-    from segadmin.segment.client import SegmentRequest
+    from segadmin.segment.client import SegmentRequest, SendResult
 
 # Stands in for the write key or token in previews; never a real credential.
 PLACEHOLDER = "segadmin-preview-placeholder-0f3c9a"
@@ -87,31 +88,56 @@ def audit_url(entry_id: Any) -> str | None:
     return path
 
 
-def describe_result(sent: Sent, *, show_headers: bool = False) -> dict[str, Any]:
-    result = sent.result
-    parsed = result.json()
-    body = pretty(parsed) if parsed is not None else result.text()
+def is_a_send(request: SegmentRequest) -> bool:
+    """A message to the Tracking API (not a read, not the Public or Profile API)."""
+    return request.api == "tracking" and request.method not in ("GET", "HEAD", "OPTIONS")
+
+
+def _verdict(request: SegmentRequest, result: SendResult, error: str) -> tuple[str, str]:
+    """What happened, in words. Only a message sent to the Tracking API is "Sent" (Segment
+    accepted it, which does not mean destinations received it); anything else, such as a
+    Public API GET, reports Segment's answer."""
+    if is_a_send(request):
+        if result.status is None:
+            return f"Not sent: no answer from Segment ({error}).", "danger"
+        if result.ok:
+            return "Sent: Segment accepted the request.", "success"
+        if result.status == 429:
+            return "Not sent: Segment's rate limit was reached. Try again shortly.", "warning"
+        if result.status >= 500 or result.status == 460:
+            return "Not sent: Segment had a temporary problem. Try again.", "danger"
+        return "Not sent: Segment refused the request.", "danger"
     if result.status is None:
-        verdict, tone = f"Not sent: no answer from Segment ({result.error}).", "danger"
-    elif result.ok:
-        verdict, tone = "Sent: Segment accepted the request.", "success"
-    elif result.status == 429:
-        verdict, tone = "Not sent: Segment's rate limit was reached. Try again shortly.", "warning"
-    elif result.status >= 500 or result.status == 460:
-        verdict, tone = "Not sent: Segment had a temporary problem. Try again.", "danger"
-    else:
-        verdict, tone = "Not sent: Segment refused the request.", "danger"
+        return f"No answer from Segment ({error}).", "danger"
+    if result.ok:
+        return f"Segment answered {result.status}.", "success"
+    if result.status == 429:
+        return "Segment answered 429: its rate limit was reached. Try again shortly.", "warning"
+    if result.status >= 500 or result.status == 460:
+        return f"Segment answered {result.status}: a temporary problem. Try again.", "danger"
+    return f"Segment answered {result.status}: it refused the request.", "danger"
+
+
+def describe_result(sent: Sent, *, show_headers: bool = False) -> dict[str, Any]:
+    """The result panel, drawn from the redacted answer the audit log stores (never the
+    live body: the Public API lists write keys)."""
+    result = sent.result
+    answer = result.redacted(sent.request.known_secrets())
+    parsed = answer.json()
+    body = pretty(parsed) if parsed is not None else answer.text()
+    verdict, tone = _verdict(sent.request, result, answer.error)
     return {
         "ok": result.ok,
+        "is_a_send": is_a_send(sent.request),
         "verdict": verdict,
         "tone": tone,
         "status": result.status,
-        "error": result.error,
+        "error": answer.error,
         "attempts": result.attempts,
         "duration_ms": round(result.duration_ms, 1),
         "body": body,
         "body_is_json": parsed is not None,
-        "headers": sorted(result.headers.items()) if show_headers else [],
+        "headers": sorted(answer.headers.items()) if show_headers else [],
         "request": describe_request(sent.request),
         "entry_id": sent.entry.pk,
         "audit_url": audit_url(sent.entry.pk),

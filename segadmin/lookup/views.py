@@ -11,6 +11,8 @@ bookmarked or shared without calling the Profile API or writing to the audit log
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,8 +32,8 @@ from segadmin.audit.log import Actor
 from segadmin.audit.views import LIST_COLUMNS
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.credentials.models import Source, Workspace
-from segadmin.lookup.history import IDENTIFIER_TYPES, History, compare, history
-from segadmin.segment import client
+from segadmin.lookup.history import IDENTIFIER_TYPES, History, TraitRow, compare, history
+from segadmin.segment import client, redaction
 
 COLUMNS = (*LIST_COLUMNS, "source_id")
 OURS, SEGMENT = "ours", "segment"
@@ -88,16 +90,25 @@ def _pick_workspace(chosen: Workspace | None, found: History) -> Workspace | Non
     return candidates[0] if len(candidates) == 1 else None
 
 
+@dataclass(frozen=True)
+class ProfileTraits:
+    """The Profile API's answer: traits None when there are none to show (see error)."""
+
+    traits: dict[str, Any] | None
+    error_kind: str = ""
+    error: str = ""
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # to redact what is shown
+
+
 def _profile_traits(
     request: HttpRequest, workspace: Workspace, identifier_type: str, identifier: str
-) -> tuple[dict[str, Any] | None, str, str]:
-    """(traits, kind of error, readable message): traits None when there are none to show."""
+) -> ProfileTraits:
     from segadmin.calls import services  # the send service imports the audit app
 
     try:
         token = workspace.profiles_token() or ""
     except (SecretUnreadable, EncryptionNotConfigured) as exc:
-        return None, "unreadable", str(exc)
+        return ProfileTraits(None, "unreadable", str(exc))
     answer = client.get_profile_traits(
         space_id=workspace.profiles_space_id,
         token=token,
@@ -109,8 +120,30 @@ def _profile_traits(
         ),
     )
     if isinstance(answer, client.ApiError):
-        return None, answer.kind, answer.message
-    return answer, "", ""
+        return ProfileTraits(None, answer.kind, answer.message)
+    return ProfileTraits(answer, secrets=(token,))
+
+
+def _shown(
+    rows: list[TraitRow], ours: dict[str, Any], theirs: dict[str, Any], secrets: tuple[str, ...]
+) -> list[TraitRow]:
+    """The rows as the page shows them: redacted as the audit log stores Segment's answer
+    (values under secret-looking names masked, the token scrubbed), on both sides alike. The
+    states were decided on the real values."""
+
+    def redacted(traits: dict[str, Any], row: TraitRow) -> str:
+        (value,) = redaction.redact_json({row.key: traits[row.key]}, secrets).values()
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)  # as compare() shows it
+
+    return [
+        replace(
+            row,
+            key=redaction.scrub_text(row.key, secrets),
+            ours=None if row.ours is None else redacted(ours, row),
+            theirs=None if row.theirs is None else redacted(theirs, row),
+        )
+        for row in rows
+    ]
 
 
 def _bookmark(kind: str, identifier: str, chosen: Workspace | None) -> str:
@@ -149,12 +182,16 @@ def index(request: HttpRequest) -> HttpResponse:
             can_fix=request.user.has_perm("accounts.send_identify"),
         )
         if workspace is not None and asks_segment:
-            theirs, error_kind, error = _profile_traits(request, workspace, kind, identifier)
-            comparison = compare(found.traits, theirs) if theirs is not None else []
+            answer = _profile_traits(request, workspace, kind, identifier)
+            theirs = answer.traits
+            comparison = []
+            if theirs is not None:
+                rows = compare(found.traits, theirs)
+                comparison = _shown(rows, found.traits, theirs, answer.secrets)
             context.update(
                 profile=theirs,
-                profile_error_kind=error_kind,
-                profile_error=error,
+                profile_error_kind=answer.error_kind,
+                profile_error=answer.error,
                 comparison=comparison,
                 differences=sum(row.state != "same" for row in comparison),
             )
@@ -182,7 +219,8 @@ def fix_traits(request: HttpRequest) -> HttpResponse:
         workspace = _pick_workspace(form.cleaned_data["workspace"], found)
         theirs, why = None, "no workspace with a Profile API token was found"
         if workspace is not None:
-            theirs, _, why = _profile_traits(request, workspace, kind, identifier)
+            answer = _profile_traits(request, workspace, kind, identifier)
+            theirs, why = answer.traits, answer.error
         if theirs is None:
             messages.warning(
                 request,

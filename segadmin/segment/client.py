@@ -8,8 +8,8 @@ and a readable reason. Retries follow Segment's policy (segment-api.md §5) thro
 ``Retry`` on a ``requests`` adapter, with an interactive and a background profile.
 
 Nothing here logs a secret: ``repr()`` of a request hides its headers and body, and
-``redacted()`` masks ``Authorization``, every ``writeKey`` and every other copy of the
-credential (base64 and percent-encoded forms included).
+``SegmentRequest.redacted()`` and ``SendResult.redacted()`` remove every secret through
+``segadmin.segment.redaction``, the one module that knows what a secret looks like.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -48,6 +48,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 import segadmin
+from segadmin.segment import redaction
 from segadmin.segment.errors import UnsafeRequest
 from segadmin.segment.hosts import profiles_base, public_base, tracking_base
 from segadmin.segment.messages import CALL_TYPES, encode
@@ -71,7 +72,6 @@ _urllib3_log = logging.getLogger("urllib3.connectionpool")
 if not any(isinstance(f, _NoQueryInLogs) for f in _urllib3_log.filters):
     _urllib3_log.addFilter(_NoQueryInLogs())
 
-MASK = "****"
 USER_AGENT = f"segadmin/{segadmin.__version__}"
 
 
@@ -102,11 +102,8 @@ class SegmentRequest:
     def __repr__(self) -> str:
         return (
             f"SegmentRequest(api={self.api!r}, method={self.method!r}, "
-            f"call_type={self.call_type!r}, url={_scrub(self.url, self._variants())!r})"
+            f"call_type={self.call_type!r}, url={redaction.scrub_text(self.url, self.secrets)!r})"
         )
-
-    def _variants(self) -> list[str]:
-        return _secret_variants(self.secrets)
 
     def decoded_body(self) -> bytes | None:
         """The body without its gzip encoding (None when there is no body or it is unreadable)."""
@@ -129,44 +126,26 @@ class SegmentRequest:
         except (ValueError, UnicodeDecodeError):
             return None
 
+    def known_secrets(self) -> list[str]:
+        """Every secret this request carries (see ``redaction.request_secrets``)."""
+        return redaction.request_secrets(self)
+
     def redacted(self) -> dict:
         """``{"method", "url", "headers", "body"}`` safe to store and show: Authorization
-        masked to its scheme, every ``writeKey`` value and every copy of a secret replaced by
-        ``****``; the body decoded (JSON to an object, anything else to text)."""
-        variants = self._variants()
+        masked to its scheme, every write key in the body and every copy of a secret replaced
+        by ``****``; the body decoded (JSON to an object, anything else to text)."""
+        secrets = self.known_secrets()
         return {
             "method": self.method,
-            "url": _scrub(_mask_query(self.url), variants),
-            "headers": self.redacted_headers(),
-            "body": self._redacted_body(variants),
+            "url": redaction.redact_url(self.url, secrets),
+            "headers": redaction.redact_headers(self.headers, secrets),
+            "body": redaction.redact_body(
+                self.body,
+                secrets,
+                gzipped=_header(self.headers, "Content-Encoding").lower() == "gzip",
+                names=redaction.is_write_key_name,
+            ),
         }
-
-    def redacted_headers(self) -> dict[str, str]:
-        """The headers with Authorization masked to its scheme and any copy of a secret
-        replaced by ``****``."""
-        variants = self._variants()
-        headers = {}
-        for name, value in self.headers.items():
-            if name.lower() in ("authorization", "proxy-authorization"):
-                scheme = value.split(" ", 1)[0] if " " in value else ""
-                headers[name] = f"{scheme} {MASK}" if scheme else MASK
-            else:
-                headers[name] = _scrub(value, variants)
-        return headers
-
-    def _redacted_body(self, variants: list[str]) -> Any:
-        if self.body is None:
-            return None
-        raw = self.decoded_body()
-        if raw is None:
-            return f"<{len(self.body)} bytes of gzip data that could not be decoded>"
-        try:
-            parsed = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            text = raw.decode("utf-8", errors="replace")
-            text = re.sub(r'("writeKey"\s*:\s*)"[^"]*"', rf'\1"{MASK}"', text)
-            return _scrub(text, variants)
-        return _mask_object(parsed, variants)
 
     def summary(self) -> dict:
         """The searchable IDs of the message sent (for a batch, of its first message)."""
@@ -187,7 +166,7 @@ class SegmentRequest:
         ):
             value = message.get(name)
             if isinstance(value, str | int | float) and not isinstance(value, bool):
-                ids[key] = _scrub(str(value), self._variants())
+                ids[key] = redaction.scrub_text(str(value), self.secrets)
         return ids
 
 
@@ -196,49 +175,6 @@ def _header(headers: Mapping[str, str], name: str) -> str:
         if key.lower() == name.lower():
             return value
     return ""
-
-
-def _secret_variants(secrets: Iterable[str]) -> list[str]:
-    """Every form in which a secret can travel: as is, percent-encoded, JSON-escaped, and
-    base64 (standard and URL-safe, padded or not) of the secret and of Basic auth's
-    ``secret:``. Longest first, so a longer form is masked whole."""
-    variants: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        variants.update({secret, quote(secret, safe=""), quote_plus(secret)})
-        variants.add(json.dumps(secret)[1:-1])
-        for raw in (secret, f"{secret}:"):
-            for encoder in (base64.b64encode, base64.urlsafe_b64encode):
-                encoded = encoder(raw.encode()).decode()
-                variants.update({encoded, encoded.rstrip("=")})
-    return sorted((v for v in variants if v), key=len, reverse=True)
-
-
-def _scrub(text: str, variants: list[str]) -> str:
-    for variant in variants:
-        if variant in text:
-            text = text.replace(variant, MASK)
-    return text
-
-
-def _mask_object(value: Any, variants: list[str]) -> Any:
-    if isinstance(value, dict):
-        return {
-            _scrub(str(key), variants): (
-                MASK if key == "writeKey" and value is not None else _mask_object(item, variants)
-            )
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_mask_object(item, variants) for item in value]
-    if isinstance(value, str):
-        return _scrub(value, variants)
-    return value
-
-
-def _mask_query(url: str) -> str:
-    return re.sub(r"(?i)([?&]write_?key=)[^&#]*", rf"\1{MASK}", url)
 
 
 # --- The result -----------------------------------------------------------------------------
@@ -270,6 +206,11 @@ class SendResult:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError):
             return None
+
+    def redacted(self, secrets: Iterable[str]) -> redaction.RedactedAnswer:
+        """The answer as it may be stored and shown: headers, body and reason with the
+        request's secrets and anything named like a secret masked."""
+        return redaction.redact_answer(self.headers, self.body, self.error, secrets)
 
 
 Transport = Callable[[SegmentRequest], SendResult]
@@ -900,8 +841,9 @@ def _public_request(
 
 
 def _detail(result: SendResult, secret: str) -> str:
-    """Segment's own words from an error body (Public or Profile API shape), if any."""
-    body = result.json()
+    """Segment's own words from an error body (Public or Profile API shape), if any, read from
+    the redacted answer: an error that quotes a credential shows it masked."""
+    body = result.redacted([secret]).json()
     text = ""
     if isinstance(body, dict):
         errors = body.get("errors")
@@ -909,7 +851,7 @@ def _detail(result: SendResult, secret: str) -> str:
             text = str(errors[0].get("message") or "")
         elif isinstance(body.get("error"), dict):
             text = str(body["error"].get("message") or "")
-    return _scrub(text[:300], _secret_variants([secret]))
+    return text[:300]
 
 
 def _api_error(result: SendResult, *, secret: str, what: str, credential: str) -> ApiError:
@@ -917,7 +859,8 @@ def _api_error(result: SendResult, *, secret: str, what: str, credential: str) -
     detail = _detail(result, secret)
     said = f" Segment said: {detail}" if detail else ""
     if status is None:
-        return ApiError("network", f"Could not reach Segment: {result.error}.", None)
+        reason = redaction.redact_message(result.error, [secret])
+        return ApiError("network", f"Could not reach Segment: {reason}.", None)
     if status in (401, 403):
         return ApiError(
             "unauthorized",
@@ -961,23 +904,31 @@ def _data(result: SendResult, key: str) -> Any:
     return None
 
 
-def _parse_source(item: Any) -> Source | None:
+def _parse_source(item: Any, token: str) -> Source | None:
+    """A source from the Public API. Only ``write_keys`` holds secrets; every text that is
+    shown or stored (name, slug, labels, ...) is scrubbed of them and of the token."""
     if not isinstance(item, dict) or not item.get("id"):
         return None
+    write_keys = tuple(str(key) for key in item.get("writeKeys") or () if key)
+    secrets = (token, *write_keys)
+
+    def shown(value: Any) -> str:
+        return redaction.scrub_text(str(value), secrets)
+
     labels = {}
     for label in item.get("labels") or []:
         if isinstance(label, dict) and "key" in label:
-            labels[str(label["key"])] = str(label.get("value", ""))
+            labels[shown(label["key"])] = shown(label.get("value", ""))
     metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
     return Source(
-        id=str(item["id"]),
-        slug=str(item.get("slug") or ""),
-        name=str(item.get("name") or item.get("slug") or item["id"]),
+        id=shown(item["id"]),
+        slug=shown(item.get("slug") or ""),
+        name=shown(item.get("name") or item.get("slug") or item["id"]),
         enabled=bool(item.get("enabled", True)),
-        write_keys=tuple(str(key) for key in item.get("writeKeys") or () if key),
+        write_keys=write_keys,
         labels=labels,
-        workspace_id=str(item.get("workspaceId") or ""),
-        source_type=str(metadata.get("name") or ""),
+        workspace_id=shown(item.get("workspaceId") or ""),
+        source_type=shown(metadata.get("name") or ""),
     )
 
 
@@ -990,10 +941,14 @@ def get_workspace(*, token: str, region: str, transport: Transport = send) -> Wo
     workspace = _data(result, "workspace")
     if not isinstance(workspace, dict) or not workspace.get("id"):
         return _invalid(result)
+
+    def shown(value: Any) -> str:  # what is shown and stored never holds the token
+        return redaction.scrub_text(str(value), [token])
+
     return Workspace(
-        id=str(workspace["id"]),
-        slug=str(workspace.get("slug") or ""),
-        name=str(workspace.get("name") or workspace.get("slug") or workspace["id"]),
+        id=shown(workspace["id"]),
+        slug=shown(workspace.get("slug") or ""),
+        name=shown(workspace.get("name") or workspace.get("slug") or workspace["id"]),
     )
 
 
@@ -1020,7 +975,7 @@ def list_sources(
         if not isinstance(page, list):
             return _invalid(result)
         for item in page:
-            source = _parse_source(item)
+            source = _parse_source(item, token)
             if source is None:
                 return _invalid(result)
             sources.append(source)
@@ -1051,7 +1006,7 @@ def get_source(
     result = transport(request)
     if not result.ok:
         return _api_error(result, secret=token, what="source", credential="Public API token")
-    source = _parse_source(_data(result, "source"))
+    source = _parse_source(_data(result, "source"), token)
     return source if source is not None else _invalid(result)
 
 

@@ -191,6 +191,25 @@ def test_a_batch_segment_refuses_fails_its_rows_with_the_answer_and_the_audit_en
     assert entry.outcome == "rejected"
 
 
+def test_a_refusal_that_quotes_the_write_key_is_kept_with_the_key_masked(
+    client, marketer, source, fake_segment, immediate_tasks
+):
+    import base64
+
+    key = source.write_key()
+    quoted = f"{key} {base64.b64encode(f'{key}:'.encode()).decode()} {key.encode().hex()}"
+    body = f'{{"code": "invalid", "message": "bad key {quoted}", "writeKey": "{key}"}}'
+    fake_segment.queue_faults([{"status": 400, "body": body}])
+    client.force_login(marketer)
+    upload(client, csv_text(["userId"], [["u1"]]), source=source)
+    job = BulkJob.objects.get()
+    client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
+    failure = BulkJob.objects.get().failures.get()
+    assert "bad key **** **** ****" in failure.reason
+    assert key not in failure.reason
+    assert key.encode().hex() not in failure.reason
+
+
 def test_a_source_disabled_mid_job_stops_it_with_a_reason(
     client, marketer, source, fake_segment, immediate_tasks
 ):

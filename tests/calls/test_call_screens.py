@@ -143,6 +143,21 @@ def test_a_send_result_never_shows_the_write_key(
         assert form not in html
 
 
+def test_an_answer_that_echoes_the_write_key_is_shown_masked(
+    marketer_client: Client, source: Source, fake_segment: Any
+) -> None:
+    echoed = " ".join([*forbidden_forms(WRITE_KEY), WRITE_KEY.encode().hex()])
+    fake_segment.queue_faults([{"status": 400, "body": f"bad key: {echoed}"}])
+    data = {**form_data(source, user_id="u-1"), "action": "send"}
+    response = marketer_client.post("/calls/identify/", data)
+    panel = response.context["panel"]
+    assert panel["verdict"] == "Not sent: Segment refused the request."
+    assert panel["body"] == "bad key: **** **** **** ****"
+    html = response.content.decode()
+    for form in [*forbidden_forms(WRITE_KEY), WRITE_KEY.encode().hex()]:
+        assert form not in html
+
+
 def test_htmx_gets_only_the_form_and_panel(marketer_client: Client, source: Source) -> None:
     response = marketer_client.post(
         "/calls/identify/", form_data(source, user_id="u"), headers={"HX-Request": "true"}

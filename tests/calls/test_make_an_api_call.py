@@ -149,3 +149,147 @@ def test_the_chosen_api_needs_its_credential(admin_client: Client) -> None:
     assert errors_of(response)["workspace"] == [
         "Choose the workspace whose token signs the request."
     ]
+
+
+# --- Segment's answers never show a secret (issue 11) ----------------------------------------
+
+LISTED_KEYS = ("wkLISTEDfirstAbCdEfGh0123456789", "wkLISTEDsecondIjKlMnOp9876543210")
+
+
+def encoded_forms(secret: str) -> list[str]:
+    """A secret and every reversible encoding it could be shown or stored in."""
+    import base64
+    import binascii
+    from urllib.parse import quote
+
+    forms = {secret, quote(secret, safe=""), binascii.hexlify(secret.encode()).decode()}
+    for raw in (secret.encode(), f"{secret}:".encode()):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.update({encode(raw).decode(), encode(raw).decode().rstrip("=")})
+    return sorted(forms)
+
+
+def leaked(text: str, *secrets: str) -> list[str]:
+    return [form[:8] for secret in secrets for form in encoded_forms(secret) if form in text]
+
+
+def stored_text(entry_id: int) -> str:
+    """Every field of a request's audit entry and of its outcome row, as stored."""
+    entry = AuditEntry.objects.get(pk=entry_id)
+    outcome = AuditEntry.objects.get(request_entry=entry)
+    return " ".join(
+        [
+            entry.url,
+            entry.request_headers,
+            json.dumps(entry.request_body_data),
+            outcome.response_headers,
+            outcome.response_body_text(),
+            outcome.error,
+        ]
+    )
+
+
+def list_sources(admin_client: Client, workspace: Workspace) -> Any:
+    data = api_data(workspace=workspace, method="GET", url="/sources", action="send")
+    return admin_client.post("/calls/api/", data)
+
+
+def test_get_sources_shows_the_write_keys_segment_lists_only_as_masks(
+    admin_client: Client, workspace: Workspace, fake_segment: Any
+) -> None:
+    fake_segment.add_workspace(TOKEN)
+    fake_segment.add_source(token=TOKEN, slug="web", write_keys=[LISTED_KEYS[0]])
+    fake_segment.add_source(token=TOKEN, slug="app", write_keys=[LISTED_KEYS[1]])
+    response = list_sources(admin_client, workspace)
+    assert response.status_code == 200, errors_of(response)
+    html = response.content.decode()
+    panel = response.context["panel"]
+    sources = json.loads(panel["body"])["data"]["sources"]
+    assert [source["slug"] for source in sources] == ["web", "app"]
+    assert [source["writeKeys"] for source in sources] == [["****"], ["****"]]
+    assert leaked(html, *LISTED_KEYS, TOKEN) == []
+    assert leaked(stored_text(panel["entry_id"]), *LISTED_KEYS, TOKEN) == []
+
+
+def test_the_result_panel_shows_the_answer_the_audit_log_stores(
+    admin_client: Client, workspace: Workspace, fake_segment: Any
+) -> None:
+    fake_segment.add_workspace(TOKEN)
+    fake_segment.add_source(token=TOKEN, slug="web", write_keys=[LISTED_KEYS[0]])
+    panel = list_sources(admin_client, workspace).context["panel"]
+    outcome = AuditEntry.objects.get(request_entry_id=panel["entry_id"])
+    assert json.loads(panel["body"]) == json.loads(outcome.response_body_text())
+    assert dict(panel["headers"]) == outcome.response_headers_data
+
+
+def test_a_successful_get_says_segment_answered_200_not_sent(
+    admin_client: Client, workspace: Workspace, fake_segment: Any
+) -> None:
+    fake_segment.add_workspace(TOKEN)
+    response = list_sources(admin_client, workspace)
+    assert response.context["panel"]["verdict"] == "Segment answered 200."
+    html = response.content.decode()
+    assert "Segment answered 200." in html
+    assert "Sent:" not in html
+    assert "“Sent” means" not in html
+
+
+def test_a_refused_get_says_what_segment_answered(
+    admin_client: Client, workspace: Workspace, fake_segment: Any
+) -> None:
+    fake_segment.add_workspace("sgp_someOtherWorkspaceToken0123456789")
+    verdict = list_sources(admin_client, workspace).context["panel"]["verdict"]
+    assert verdict == "Segment answered 401: it refused the request."
+
+
+def test_a_send_to_the_tracking_api_still_says_sent(
+    admin_client: Client, source: Source, fake_segment: Any
+) -> None:
+    fake_segment.add_write_key(WRITE_KEY)
+    data = api_data(source, body=GROUP_EXAMPLE["body"], action="send")
+    response = admin_client.post("/calls/api/", data)
+    assert response.context["panel"]["verdict"] == "Sent: Segment accepted the request."
+    assert "delivered" not in response.content.decode().lower()
+
+
+def test_response_headers_named_like_secrets_are_masked_on_the_page_and_in_the_audit_log(
+    admin_client: Client, workspace: Workspace, fake_segment: Any
+) -> None:
+    fake_segment.add_workspace(TOKEN)
+    answer_token = "tokFROMsegmentAbCdEfGh0123456789"
+    fake_segment.queue_faults(
+        [
+            {
+                "status": 200,
+                "body": '{"data": {}}',
+                "headers": {
+                    "X-Api-Token": answer_token,
+                    "Set-Cookie": f"session={answer_token}; HttpOnly",
+                    "X-Request-Id": "req-42",
+                },
+            }
+        ]
+    )
+    response = list_sources(admin_client, workspace)
+    panel = response.context["panel"]
+    headers = dict(panel["headers"])
+    assert headers["X-Api-Token"] == "****"
+    assert headers["Set-Cookie"] == "****"
+    assert headers["X-Request-Id"] == "req-42"
+    assert leaked(response.content.decode(), answer_token) == []
+    assert leaked(stored_text(panel["entry_id"]), answer_token) == []
+
+
+def test_an_answer_that_echoes_the_token_shows_it_masked(
+    admin_client: Client, workspace: Workspace, fake_segment: Any
+) -> None:
+    import base64
+
+    fake_segment.add_workspace(TOKEN)
+    echoed = f"{TOKEN} {base64.b64encode(TOKEN.encode()).decode()} {TOKEN.encode().hex()}"
+    fake_segment.queue_faults([{"status": 400, "body": echoed}])
+    response = list_sources(admin_client, workspace)
+    panel = response.context["panel"]
+    assert panel["body"] == "**** **** ****"
+    assert leaked(response.content.decode(), TOKEN) == []
+    assert leaked(stored_text(panel["entry_id"]), TOKEN) == []

@@ -116,3 +116,32 @@ def test_the_token_is_never_in_the_page_or_the_logs(
     response = _test(admin_client, workspace)
     assert_no_secret(response.text)
     assert_no_secret(caplog.text)
+
+
+def test_segments_error_quoting_the_token_in_any_encoding_is_shown_masked(
+    admin_client: Client, workspace: Workspace, public_api: PublicApi
+) -> None:
+    import base64
+    import json
+
+    from tests.credentials.conftest import TOKEN
+
+    quoted = f"{TOKEN.encode().hex()} {base64.b64encode(TOKEN.encode()).decode()}"
+    body = {"errors": [{"type": "Unauthorized", "message": f"Unknown token {quoted}"}]}
+    public_api.fake.queue_faults([{"status": 401, "body": json.dumps(body)}])
+    response = _test(admin_client, workspace)
+    assert "Segment said: Unknown token **** ****" in response.text
+    assert_no_secret(response.text)
+    outcome = AuditEntry.objects.get(kind="outcome")
+    assert_no_secret(outcome.response_body_text() + outcome.response_headers)
+
+
+def test_a_workspace_named_after_its_token_is_shown_masked(
+    admin_client: Client, workspace: Workspace, fake_segment: object
+) -> None:
+    from tests.credentials.conftest import TOKEN
+
+    fake_segment.add_workspace(TOKEN, slug="acme", name=f"Acme {TOKEN}")  # type: ignore[attr-defined]
+    response = _test(admin_client, workspace)
+    assert "This token opens workspace “Acme ****” (acme)." in response.text
+    assert_no_secret(response.text)

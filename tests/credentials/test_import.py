@@ -149,3 +149,27 @@ def test_an_empty_workspace_says_so(
 ) -> None:
     response = admin_client.post(_import_url(workspace), {"action": "list"})
     assert "This workspace has no sources in Segment." in response.text
+
+
+def test_a_source_named_after_its_write_key_is_listed_and_imported_masked(
+    admin_client: Client, workspace: Workspace, public_api: PublicApi
+) -> None:
+    from tests.credentials.conftest import TOKEN, database_text
+
+    key = "wkNAMEDafterItselfAbCdEf012345"
+    public_api.fake.add_source(
+        id="src900",
+        slug="careless",
+        name=f"Careless {key}",
+        token=TOKEN,
+        write_keys=[key],
+        labels={"note": f"key {key}"},
+    )
+    response = admin_client.post(_import_url(workspace), {"action": "list"})
+    assert "Careless ****" in response.text
+    assert_no_secret(response.text, key)
+    admin_client.post(_import_url(workspace), {"action": "import", "source_ids": ["src900"]})
+    source = Source.objects.get(segment_source_id="src900")
+    assert source.name == "Careless ****"
+    assert source.write_key() == key  # the key itself is kept, encrypted
+    assert_no_secret(database_text(), key)

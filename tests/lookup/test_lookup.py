@@ -287,3 +287,48 @@ def test_the_lookup_page_costs_a_fixed_number_of_queries(
     # identifies, the latest source (for its workspace), the Profile API workspaces.
     with django_assert_num_queries(10):
         client.get(LOOKUP, query)
+
+
+def test_segments_traits_named_like_secrets_are_shown_masked(
+    fake_segment, profile_workspace, support, marketer
+) -> None:
+    source, _ = history_of_alice_source(profile_workspace)
+    add_call(
+        user=marketer,
+        source=source,
+        call_type="identify",
+        user_id="alice",
+        traits={"apiToken": "ourTokenValue123456"},
+    )
+    fake_segment.add_profile(
+        space_id="spa_test",
+        token=PROFILE_TOKEN,
+        user_id="alice",
+        traits={
+            "plan": "pro",
+            "apiToken": "segmentTokenValue987654",
+            "login": {"password": "hunter2hunter2", "user": "alice"},
+            "echo": PROFILE_TOKEN,
+        },
+    )
+    response = login(support).post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
+    rows = {row.key: row for row in response.context["comparison"]}
+    assert rows["apiToken"].theirs == '"****"' and rows["apiToken"].ours == '"****"'
+    assert rows["apiToken"].state == "different"  # decided on the real values
+    assert rows["login"].theirs == '{"password": "****", "user": "alice"}'
+    assert rows["echo"].theirs == '"****"'
+    assert rows["plan"].state == "same"
+    html = response.content.decode()
+    # (Our own traits are in our request bodies, which keep traits readable by design.)
+    for value in ("segmentTokenValue987654", "hunter2hunter2"):
+        assert value not in html
+    assert PROFILE_TOKEN not in html
+    # The audit log stored the same redacted answer.
+    outcome = AuditEntry.objects.get(request_entry__call_type="profiles:traits")
+    assert "segmentTokenValue987654" not in outcome.response_body_text()
+    assert "hunter2hunter2" not in outcome.response_body_text()
+
+
+def history_of_alice_source(workspace: Workspace):
+    source = workspace.sources.get()
+    return source, workspace

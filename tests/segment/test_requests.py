@@ -1,4 +1,8 @@
-"""Request builders: redaction for the audit log, summaries, and the raw request guards."""
+"""Request builders: redaction for the audit log, summaries, and the raw request guards.
+
+``SegmentRequest.redacted()`` goes through segadmin.segment.redaction (tested on its own in
+test_redaction.py); these tests check that the builders give it everything to remove.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,9 @@ def forms_of(secret: str) -> list[str]:
         secret,
         base64.b64encode(secret.encode()).decode().rstrip("="),
         base64.b64encode(f"{secret}:".encode()).decode().rstrip("="),
+        base64.urlsafe_b64encode(f"{secret}:".encode()).decode().rstrip("="),
         quote(secret, safe=""),
+        secret.encode().hex(),
     ]
 
 
@@ -104,7 +110,11 @@ def test_every_copy_of_the_secret_in_a_raw_request_is_masked():
     request = client.raw_tracking_request(
         method="POST",
         path="/v1/track",
-        headers={"X-Copy": KEY, "X-B64": base64.b64encode(f"{KEY}:".encode()).decode()},
+        headers={
+            "X-Copy": KEY,
+            "X-B64": base64.b64encode(f"{KEY}:".encode()).decode(),
+            "X-Hex": KEY.encode().hex(),
+        },
         query=[("writeKey", KEY), ("other", quote(KEY, safe=""))],
         body=f'not json, but {KEY} and "writeKey": "{KEY}"',
         write_key=KEY,
@@ -113,6 +123,7 @@ def test_every_copy_of_the_secret_in_a_raw_request_is_masked():
     redacted = request.redacted()
     assert_hidden(redacted)
     assert redacted["headers"]["X-Copy"] == "****"
+    assert redacted["headers"]["X-Hex"] == "****"
     assert "****" in redacted["url"]
 
 

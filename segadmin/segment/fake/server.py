@@ -340,7 +340,7 @@ def _profile_error(code: str, message: str) -> dict[str, Any]:
 
 def _fault_answer(fault: Fault, api: str) -> tuple[int, Any, dict[str, str]]:
     status = fault.status or 500
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(fault.headers)
     if fault.retry_after is not None:
         headers["Retry-After"] = fault.retry_after
         if status == 429:

@@ -132,12 +132,14 @@ class FakeSpace:
 
 @dataclass
 class Fault:
-    """One queued answer instead of the normal one: a status (with Retry-After), or a drop."""
+    """One queued answer instead of the normal one: a status (with Retry-After, a body and
+    extra headers), or a drop."""
 
     status: int | None = None
     retry_after: str | None = None
     drop: bool = False
     body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, spec: Any) -> Fault:
@@ -153,10 +155,12 @@ class Fault:
             status = spec.get("status")
             if isinstance(status, int) and 100 <= status <= 599:
                 retry_after = spec.get("retry_after")
+                headers = spec.get("headers") or {}
                 return cls(
                     status=status,
                     retry_after=None if retry_after is None else str(retry_after),
                     body=spec.get("body"),
+                    headers={str(name): str(value) for name, value in dict(headers).items()},
                 )
         raise ValueError(
             f"A fault is a status (500), {{'status': 429, 'retry_after': 2}} or 'drop', "
