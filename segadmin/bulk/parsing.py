@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from segadmin.lib import userjson
+
 CSV = "csv"
 JSONL = "jsonl"
 
@@ -300,12 +302,9 @@ def _scan_jsonl(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: C
             chunker.add(line, 0)
             continue
         try:
-            value = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise FileRefused(
-                f"Line {number} is not valid JSON ({getattr(exc, 'msg', 'unreadable')}). A JSON "
-                "Lines file has one JSON object per line."
-            ) from None
+            value = userjson.loads(line, what=f"Line {number}")
+        except userjson.JSONRefused as exc:
+            raise FileRefused(f"{exc} A JSON Lines file has one JSON object per line.") from None
         if not isinstance(value, dict):
             raise FileRefused(
                 f"Line {number} is not a JSON object: each line must be one object such as "
@@ -356,7 +355,8 @@ def chunk_rows(fmt: str, delimiter: str, data: bytes, first_row: int) -> Iterato
     if fmt == JSONL:
         for line in text.split("\n"):
             if line.strip():
-                yield row, json.loads(line)
+                # Every line passed the same parser when the file was scanned.
+                yield row, userjson.loads(line, what=f"Row {row}")
                 row += 1
         return
     csv.field_size_limit(MAX_CELL_BYTES)
@@ -382,8 +382,8 @@ def _kind_of_text(value: str) -> str:
         return DATETIME
     if text[:1] in "{[":
         try:
-            json.loads(text)
-        except ValueError:
+            userjson.loads(text, what="The cell")
+        except userjson.JSONRefused:
             return TEXT
         return JSON_TYPE
     return TEXT
@@ -481,9 +481,9 @@ def coerce(type_: str, value: Any) -> Any:
         if not isinstance(value, str):
             return value
         try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise CellInvalid(f"“{_short(value)}” is not valid JSON ({exc.args[0]}).") from None
+            return userjson.loads(value, what=f"“{_short(value)}”")
+        except userjson.JSONRefused as exc:
+            raise CellInvalid(str(exc)) from None
     raise CellInvalid(f"Unknown type {type_!r}.")
 
 

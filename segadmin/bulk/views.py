@@ -96,11 +96,18 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             job.mapping = form.cleaned_data["mapping"]
             if request.POST.get("action") == "start":
                 job.save(update_fields=["mapping"])
-                if jobs.start(job, Actor.from_request(request)):
-                    messages.success(request, f"Started: {job.total_rows:,} rows are queued.")
-                return redirect("bulk:job", job_id=job.pk)
-            jobs.request_dry_run(job)
-            form = MappingForm(job)
+                try:
+                    started = jobs.start(job, Actor.from_request(request))
+                except jobs.StartRefused as exc:
+                    form.add_error(None, str(exc))
+                    status = 422
+                else:
+                    if started:
+                        messages.success(request, f"Started: {job.total_rows:,} rows are queued.")
+                    return redirect("bulk:job", job_id=job.pk)
+            else:
+                jobs.request_dry_run(job)
+                form = MappingForm(job)
         else:
             status = 422
     else:
@@ -115,6 +122,7 @@ def _dry_run_context(job: BulkJob) -> dict[str, Any]:
     return {
         "dry": dry,
         "dry_running": bool(dry and dry.get("status") == "running"),
+        "dry_failed": jobs.dry_run_failed(job),
         "dry_messages": [
             json.dumps(m, indent=2, ensure_ascii=False) for m in (dry or {}).get("messages", [])
         ],
@@ -126,7 +134,12 @@ def _dry_run_context(job: BulkJob) -> dict[str, Any]:
 def dry_run_status(request: HttpRequest, job_id: str) -> HttpResponse:
     """The dry run section, polled while a worker checks a large file."""
     job = _job(request, job_id)
-    return render(request, "bulk/mapping.html#dry-run", {"job": job, **_dry_run_context(job)})
+    context = _dry_run_context(job)
+    response = render(request, "bulk/mapping.html#dry-run", {"job": job, **context})
+    if context["dry_failed"] and request.htmx:
+        # Start must go from the page too, not only from this section: reload it.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def _rate(job: BulkJob) -> dict[str, Any]:
