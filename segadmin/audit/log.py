@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from segadmin.accounts.roles import role_of
 from segadmin.audit import chain
 from segadmin.audit.models import SEARCH_KEY_LENGTH, AuditEntry, Kind, Outcome, pack_body
+from segadmin.lib import userjson
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -305,7 +306,10 @@ def _redact_response_body(body: bytes) -> bytes:
     if b"writeKey" not in body and b"token" not in body.lower():
         return body
     try:
-        parsed = json.loads(body)
+        parsed = userjson.body(body)
+    except userjson.TooDeep:
+        # JSON too deep to walk for secrets: better not kept than kept unchecked.
+        return b"(not stored: the response body was JSON nested too deeply to check for secrets)"
     except ValueError:
         return body
     return json.dumps(_mask_secret_keys(parsed), ensure_ascii=False).encode()

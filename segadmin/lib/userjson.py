@@ -16,10 +16,17 @@ from typing import Any
 MAX_DEPTH = 64
 # The most JSON text one value may be; a single Segment call is at most 32 KB anyway.
 MAX_BYTES = 1024 * 1024
+# JSON the app builds around such values (a message in a batch, a stored request body) is a
+# few levels deeper; ``body`` reads it up to here, and reads anything deeper as text.
+BODY_MAX_DEPTH = MAX_DEPTH + 8
 
 
 class JSONRefused(ValueError):
     """User JSON that cannot be used; the message is a sentence naming what was read."""
+
+
+class TooDeep(JSONRefused):
+    """JSON nested deeper than the limit: valid, perhaps, but not read."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -88,12 +95,19 @@ def loads(
     except UnicodeDecodeError:
         raise JSONRefused(f"{what} is not valid JSON: it is not UTF-8 text.") from None
     except RecursionError:
-        raise JSONRefused(too_deep(what, max_depth)) from None
+        raise TooDeep(too_deep(what, max_depth)) from None
     if isinstance(value, dict | list):
         # Counting brackets is cheap; only text that has enough of them can be too deep.
         opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
         if text.count(opening[0]) + text.count(opening[1]) > max_depth and _deeper_than(
             value, max_depth
         ):
-            raise JSONRefused(too_deep(what, max_depth))
+            raise TooDeep(too_deep(what, max_depth))
     return value
+
+
+def body(raw: str | bytes) -> Any:
+    """The JSON value of a request or response body, for code that shows or redacts it and
+    treats what is not JSON as text: JSONRefused (a ValueError) when it is not JSON, nested
+    past ``BODY_MAX_DEPTH`` included. No size limit: bodies were limited when they came in."""
+    return loads(raw, what="The body", max_depth=BODY_MAX_DEPTH, max_bytes=None)

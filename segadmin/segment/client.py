@@ -48,6 +48,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 import segadmin
+from segadmin.lib import userjson
 from segadmin.segment.errors import UnsafeRequest
 from segadmin.segment.hosts import profiles_base, public_base, tracking_base
 from segadmin.segment.messages import CALL_TYPES, encode
@@ -125,7 +126,7 @@ class SegmentRequest:
         if not raw:
             return None
         try:
-            return json.loads(raw)
+            return userjson.body(raw)  # typed by a person in Make an API call: any depth
         except (ValueError, UnicodeDecodeError):
             return None
 
@@ -161,7 +162,7 @@ class SegmentRequest:
         if raw is None:
             return f"<{len(self.body)} bytes of gzip data that could not be decoded>"
         try:
-            parsed = json.loads(raw)
+            parsed = userjson.body(raw)
         except (ValueError, UnicodeDecodeError):
             text = raw.decode("utf-8", errors="replace")
             text = re.sub(r'("writeKey"\s*:\s*)"[^"]*"', rf'\1"{MASK}"', text)
@@ -267,7 +268,7 @@ class SendResult:
         if not self.body:
             return None
         try:
-            return json.loads(self.body)
+            return userjson.body(self.body)
         except (ValueError, UnicodeDecodeError):
             return None
 

@@ -64,3 +64,13 @@ def test_strict_mode_refuses_nan_and_a_name_used_twice():
         loads('{"a": NaN}', what="x", strict=True)
     with pytest.raises(JSONRefused, match=r"The name “a” appears twice in the same object\."):
         loads('{"a": 1, "a": 2}', what="x", strict=True)
+
+
+def test_a_body_is_read_a_few_levels_deeper_than_a_value_and_deeper_ones_are_refused():
+    from segadmin.lib.userjson import BODY_MAX_DEPTH, TooDeep, body
+
+    assert body(nested(BODY_MAX_DEPTH)) is not None
+    with pytest.raises(TooDeep):
+        body(nested(BODY_MAX_DEPTH + 1))
+    with pytest.raises(TooDeep):
+        body(nested(50_000).encode())
