@@ -136,9 +136,10 @@ def plan_for(job: BulkJob) -> Plan:
 def iter_rows(job: BulkJob, chunks: Any = None) -> Iterator[tuple[int, Any]]:
     """Every row of the job's file, read chunk by chunk from the database."""
     queryset = chunks if chunks is not None else job.chunks.order_by("index")
+    restoring = parsing.restores_cells(job.file_format, job.columns)
     for chunk in queryset.only("data", "first_row").iterator(chunk_size=4):
         yield from parsing.chunk_rows(
-            job.file_format, job.delimiter, bytes(chunk.data), chunk.first_row
+            job.file_format, job.delimiter, bytes(chunk.data), chunk.first_row, restoring=restoring
         )
 
 
@@ -427,7 +428,11 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
     rows: list[tuple[int, Any]] = []
     used = 0
     for row, cells in parsing.chunk_rows(
-        job.file_format, job.delimiter, bytes(chunk.data), chunk.first_row
+        job.file_format,
+        job.delimiter,
+        bytes(chunk.data),
+        chunk.first_row,
+        restoring=parsing.restores_cells(job.file_format, job.columns),
     ):
         message, size, problems = plan.message(cells, row)
         if problems:

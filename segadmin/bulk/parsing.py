@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from segadmin.lib import userjson
+from segadmin.lib.spreadsheet import restore
 
 CSV = "csv"
 JSONL = "jsonl"
@@ -29,6 +30,9 @@ CHUNK_BYTES = 2 * 1024 * 1024
 SAMPLE_ROWS = 1_000
 MAX_COLUMNS = 1_000
 MAX_CELL_BYTES = 1024 * 1024
+# The column segadmin adds to a failed-rows download. A CSV file with it is such a download
+# coming back: its cells were neutralised for spreadsheets, and are restored as they are read.
+ERROR_COLUMN = "segadmin_error"
 
 TEXT, NUMBER, BOOLEAN, DATETIME, JSON_TYPE = "text", "number", "boolean", "datetime", "json"
 TYPE_CHOICES = [
@@ -72,6 +76,12 @@ class Scan:
 
 
 ChunkSink = Callable[[int, int, bytes], None]  # (first_row, row_count, raw text as UTF-8)
+
+
+def restores_cells(fmt: str, columns: list[str]) -> bool:
+    """True for a CSV failed-rows download coming back: each cell loses the ' that
+    ``segadmin.lib.spreadsheet.neutralise`` put in front of it."""
+    return fmt == CSV and ERROR_COLUMN in columns
 
 
 def detect_format(name: str, head: bytes) -> str:
@@ -238,6 +248,9 @@ def _scan_csv(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: Chu
         raise FileRefused(f"The header row cannot be read as CSV: {exc}.") from None
     if header is None:
         raise FileRefused("The file is empty.")
+    restoring = restores_cells(CSV, [c.strip() for c in header])
+    if restoring:
+        header = [restore(c.strip()) for c in header]
     columns = _check_header(header)
     consumed.clear()
     width = len(columns)
@@ -262,6 +275,8 @@ def _scan_csv(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: Chu
         row += 1
         if row > max_rows:
             raise _too_many_rows(max_rows)
+        if restoring:
+            cells = [restore(cell) for cell in cells]
         if len(cells) != width:
             raise FileRefused(
                 f"Row {row} has {len(cells)} values where the header has {width} columns "
@@ -347,9 +362,12 @@ def _display(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def chunk_rows(fmt: str, delimiter: str, data: bytes, first_row: int) -> Iterator[tuple[int, Any]]:
+def chunk_rows(
+    fmt: str, delimiter: str, data: bytes, first_row: int, *, restoring: bool = False
+) -> Iterator[tuple[int, Any]]:
     """``(row_number, cells)`` for each row of one chunk: a list of strings for CSV, a dict
-    for JSON Lines. Blank lines are skipped exactly as ``scan_upload`` skipped them."""
+    for JSON Lines. Blank lines are skipped exactly as ``scan_upload`` skipped them.
+    ``restoring`` (see ``restores_cells``) gives each CSV cell back as it was neutralised."""
     text = data.decode()
     row = first_row
     if fmt == JSONL:
@@ -365,7 +383,7 @@ def chunk_rows(fmt: str, delimiter: str, data: bytes, first_row: int) -> Iterato
     for cells in reader:
         if not cells or (len(cells) == 1 and not cells[0]):
             continue
-        yield row, cells
+        yield row, [restore(cell) for cell in cells] if restoring else cells
         row += 1
 
 

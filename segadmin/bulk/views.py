@@ -7,7 +7,6 @@ entry) see everyone's.
 
 from __future__ import annotations
 
-import csv
 import json
 import uuid
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from segadmin.bulk import jobs, parsing
 from segadmin.bulk.forms import MappingForm, UploadForm
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import ERROR_COLUMN, field_label
+from segadmin.lib.spreadsheet import csv_lines
 
 PERMISSION = "accounts.bulk_import"
 FAILURES_PER_PAGE = 100
@@ -235,17 +235,6 @@ def resume(request: HttpRequest, job_id: str) -> HttpResponse:
     return redirect("bulk:job", job_id=job.pk)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterator[list[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow(row)
-
-
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
 def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
@@ -257,7 +246,7 @@ def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
         for problem in jobs.iter_problems(job):
             yield [problem.row, problem.column, problem.reason]
 
-    response = StreamingHttpResponse(_csv_lines(rows()), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_lines(rows()), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="errors-{job.pk}.csv"'
     return response
 
@@ -266,7 +255,8 @@ def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
 @require_safe
 def failed_rows(request: HttpRequest, job_id: str) -> HttpResponse:
     """The rows that were not sent, as they were uploaded plus a segadmin_error column (a key
-    in JSON Lines): fix them and upload the file again; the error column is skipped."""
+    in JSON Lines): fix them and upload the file again; the error column is skipped. CSV cells
+    a spreadsheet would run get a ' in front, which the upload takes off again (parsing)."""
     job = _job(request, job_id)
     failures = job.failures.order_by("row").only("row", "cells", "problems").iterator(2000)
     if job.file_format == parsing.JSONL:
@@ -288,7 +278,7 @@ def failed_rows(request: HttpRequest, job_id: str) -> HttpResponse:
             for failure in failures:
                 yield [*(failure.cells[i] for i in keep), failure.reason]
 
-        response = StreamingHttpResponse(_csv_lines(rows()), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(csv_lines(rows()), content_type="text/csv; charset=utf-8")
         extension = "csv"
     response["Content-Disposition"] = f'attachment; filename="failed-rows-{job.pk}.{extension}"'
     return response
