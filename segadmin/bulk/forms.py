@@ -42,8 +42,12 @@ class UploadForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, refused: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Why the upload handler skipped the file (too large): said in place of "required".
+        self.refused = refused
+        if refused:
+            self.fields["file"].required = False
         self.fields["file"].widget.attrs["accept"] = ".csv,.tsv,.txt,.jsonl,.ndjson,.json"
         rows = settings.SEGADMIN_BULK_MAX_ROWS
         self.fields[
@@ -51,6 +55,11 @@ class UploadForm(forms.Form):
         ].help_text += (
             f" Up to {rows:,} rows and {parsing._size(settings.SEGADMIN_BULK_MAX_BYTES)}."
         )
+
+    def clean_file(self) -> Any:
+        if self.refused:
+            raise forms.ValidationError(self.refused, code="too_large")
+        return self.cleaned_data["file"]
 
 
 class MappingForm(forms.Form):

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, Kind
-from segadmin.bulk import jobs, parsing
+from segadmin.bulk import jobs, parsing, uploads
 from segadmin.bulk.forms import MappingForm, UploadForm
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import ERROR_COLUMN, field_label
@@ -59,7 +59,7 @@ def _job(request: HttpRequest, job_id: str) -> BulkJob:
 def index(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
-        form = UploadForm(request.POST, request.FILES)
+        form = UploadForm(request.POST, request.FILES, refused=uploads.refusal(request))
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
