@@ -183,3 +183,22 @@ def test_a_run_that_raises_ends_failed_with_the_reason_on_its_page(
     assert "RuntimeError: the disk is on fire" in page
     assert "stopped by an error" in page
     assert WRITE_KEY not in page and WRITE_KEY not in draft.error
+
+
+def test_a_run_error_that_quotes_the_write_key_is_stored_and_shown_without_it(
+    client, draft, monkeypatch, fake_segment, immediate_tasks
+):
+    import base64
+
+    basic = base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
+
+    def leaky(*args, **kwargs):
+        raise ValueError(f"bad header Authorization: Basic {basic} for key {WRITE_KEY}")
+
+    monkeypatch.setattr("segadmin.calls.services.send_batch", leaky)
+    client.post(f"/bulk/{draft.pk}/", mapping_post(draft, action="start"))
+    draft.refresh_from_db()
+    assert draft.status == Status.FAILED
+    assert "ValueError: bad header Authorization: Basic **** for key ****" in draft.error
+    page = client.get(f"/bulk/{draft.pk}/").content.decode()
+    assert WRITE_KEY not in page and basic not in page
