@@ -269,6 +269,12 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # long a worker's claim on a chunk of rows lasts without news before another worker may take it.
 SEGADMIN_BULK_MAX_ROWS = env.int("SEGADMIN_BULK_MAX_ROWS", default=1_000_000)
 SEGADMIN_BULK_MAX_BYTES = env.int("SEGADMIN_BULK_MAX_BYTES", default=100 * 1024 * 1024)
+# Uploads stop being stored once they pass SEGADMIN_BULK_MAX_BYTES (not after the whole body).
+FILE_UPLOAD_HANDLERS = [
+    "segadmin.bulk.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 SEGADMIN_BULK_LEASE_SECONDS = env.int("SEGADMIN_BULK_LEASE_SECONDS", default=300)
 # How many workers may share one import (one task each is queued when it starts).
 SEGADMIN_BULK_PARALLEL = env.int("SEGADMIN_BULK_PARALLEL", default=1)

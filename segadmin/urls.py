@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from segadmin.home.views import favicon, healthz
 
+handler400 = "segadmin.home.views.bad_request"
+
 urlpatterns = [
     path("", include("segadmin.home.urls")),
     path("accounts/", include("segadmin.accounts.urls")),

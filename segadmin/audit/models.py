@@ -25,6 +25,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from segadmin.lib import userjson
+
 # Searchable ID columns keep this many characters; the full value stays in the request body.
 SEARCH_KEY_LENGTH = 255
 # Bodies bigger than this are stored zlib-compressed: kept whole, never cut.
@@ -258,7 +260,7 @@ class AuditEntry(models.Model):
     def request_body_data(self) -> Any:
         """The redacted request body: a JSON object, or text, or None."""
         raw = unpack_body(self.request_body)
-        return json.loads(raw) if raw else None
+        return userjson.body(raw) if raw else None
 
     @property
     def response_headers_data(self) -> dict[str, str]:

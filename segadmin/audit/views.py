@@ -30,6 +30,7 @@ from segadmin.audit.filters import AuditFilterForm, visible_entries
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
+from segadmin.lib import userjson
 from segadmin.segment.errors import MessageInvalid
 from segadmin.segment.messages import CALL_TYPES
 
@@ -229,7 +230,7 @@ def _body_text(raw: bytes) -> tuple[str, bool]:
     if not raw:
         return "", False
     try:
-        return _pretty_json(json.loads(raw)), True
+        return _pretty_json(userjson.body(raw)), True
     except ValueError:
         return raw.decode("utf-8", errors="replace"), False
 

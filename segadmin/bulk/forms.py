@@ -61,12 +61,16 @@ class UploadForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, refused: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the calls this person may send one by one (Support: Identify).
         self.fields["call_type"].choices = [
             (value, label) for value, label in CallType.choices if may_send(user, value)
         ]
+        # Why the upload handler skipped the file (too large): said in place of "required".
+        self.refused = refused
+        if refused:
+            self.fields["file"].required = False
         self.fields["file"].widget.attrs["accept"] = ".csv,.tsv,.txt,.jsonl,.ndjson,.json"
         rows = settings.SEGADMIN_BULK_MAX_ROWS
         self.fields[
@@ -74,6 +78,11 @@ class UploadForm(forms.Form):
         ].help_text += (
             f" Up to {rows:,} rows and {parsing._size(settings.SEGADMIN_BULK_MAX_BYTES)}."
         )
+
+    def clean_file(self) -> Any:
+        if self.refused:
+            raise forms.ValidationError(self.refused, code="too_large")
+        return self.cleaned_data["file"]
 
 
 class MappingForm(forms.Form):

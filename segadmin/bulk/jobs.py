@@ -12,6 +12,8 @@ deduplication drops. A worker whose lease ran out records nothing, so no row is 
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import logging
 import time
 import uuid
@@ -53,6 +55,8 @@ from segadmin.segment.messages import (
 log = logging.getLogger("segadmin.bulk")
 
 FIRST_ERRORS = 20
+# dry_run["status"] of a dry run that broke off: Start waits for one that finishes.
+DRY_RUN_FAILED = "failed"
 FIRST_MESSAGES = 3
 # Bytes of messages one /v1/batch body holds: its limit less the envelope keys added at send
 # time and the {"batch":[ ... ]} around the items.
@@ -185,9 +189,10 @@ def plan_for(job: BulkJob) -> Plan:
 def iter_rows(job: BulkJob, chunks: Any = None) -> Iterator[tuple[int, Any]]:
     """Every row of the job's file, read chunk by chunk from the database."""
     queryset = chunks if chunks is not None else job.chunks.order_by("index")
+    restoring = parsing.restores_cells(job.file_format, job.columns)
     for chunk in queryset.only("data", "first_row").iterator(chunk_size=4):
         yield from parsing.chunk_rows(
-            job.file_format, job.delimiter, bytes(chunk.data), chunk.first_row
+            job.file_format, job.delimiter, bytes(chunk.data), chunk.first_row, restoring=restoring
         )
 
 
@@ -241,7 +246,10 @@ def request_dry_run(job: BulkJob) -> None:
 
     _check_uploader(job)
     if job.total_rows <= settings.SEGADMIN_BULK_INLINE_DRY_RUN_ROWS:
-        job.dry_run = dry_run(job).as_json()
+        try:
+            job.dry_run = dry_run(job).as_json()
+        except Exception as exc:  # noqa: BLE001 - logged; the page says why instead of a 500
+            job.dry_run = _failed_dry_run(job, exc)
         BulkJob.objects.filter(pk=job.pk).update(mapping=job.mapping, dry_run=job.dry_run)
         return
     token = uuid.uuid4().hex
@@ -261,7 +269,32 @@ def run_dry_run(job_id: str, token: str) -> None:
     def progress(rows: int) -> None:
         mine.update(dry_run={"status": "running", "token": token, "checked": rows})
 
-    mine.update(dry_run={**dry_run(job, progress).as_json(), "token": token})
+    try:
+        result = dry_run(job, progress).as_json()
+    except Exception as exc:  # noqa: BLE001 - logged; the polling page must learn it ended
+        result = _failed_dry_run(job, exc)
+    mine.update(dry_run={**result, "token": token})
+
+
+def _failed_dry_run(job: BulkJob, exc: Exception) -> dict:
+    log.exception("Bulk job %s: the dry run stopped", job.pk)
+    return {
+        "status": DRY_RUN_FAILED,
+        "error": describe_unexpected(exc),
+        "at": timezone.now().isoformat(),
+    }
+
+
+def dry_run_failed(job: BulkJob) -> bool:
+    return bool(job.dry_run) and job.dry_run.get("status") == DRY_RUN_FAILED
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """``Type: message`` of an error nobody planned for, on one line and short enough to show."""
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def iter_problems(job: BulkJob) -> Iterator[RowProblem]:
@@ -275,13 +308,35 @@ def iter_problems(job: BulkJob) -> Iterator[RowProblem]:
 # --- Start, cancel, resume ------------------------------------------------------------------
 
 
+class StartRefused(Exception):
+    """The job may not start yet; the message says why and what to do."""
+
+
+def _start_refused(job: BulkJob) -> StartRefused:
+    error = (job.dry_run or {}).get("error", "")
+    return StartRefused(
+        f"The last dry run stopped with an error ({error}), so this import cannot start. "
+        "Run the dry run again; if it stops again, the server log has the details."
+    )
+
+
 def start(job: BulkJob, actor: Actor) -> bool:
     """Queue a draft job for the worker as ``actor``; False when it was not a draft.
-    JobRefused (nothing queued) when the uploader may not send it."""
+    JobRefused (nothing queued) when the uploader may not send it; StartRefused when its
+    last dry run broke off (checked in the update too, so a dry run failing in the background
+    meanwhile is not raced past)."""
     from segadmin.bulk.tasks import run_bulk_job
 
     _check_uploader(job)
-    updated = BulkJob.objects.filter(pk=job.pk, status=Status.DRAFT).update(
+    if dry_run_failed(job):
+        raise _start_refused(job)
+    drafts = BulkJob.objects.filter(pk=job.pk, status=Status.DRAFT)
+    not_failed = (
+        Q(dry_run__isnull=True)
+        | Q(dry_run__status__isnull=True)
+        | ~Q(dry_run__status=DRY_RUN_FAILED)
+    )
+    updated = drafts.filter(not_failed).update(
         status=Status.QUEUED,
         started_by=actor.user,
         actor={
@@ -292,6 +347,9 @@ def start(job: BulkJob, actor: Actor) -> bool:
         },
         heartbeat_at=timezone.now(),
     )
+    if not updated and drafts.filter(dry_run__status=DRY_RUN_FAILED).exists():
+        job.refresh_from_db(fields=["dry_run"])
+        raise _start_refused(job)
     if updated:
         # One task per worker that may share the job: each claims its own chunks, and a task
         # that finds the job finished returns at once.
@@ -451,7 +509,11 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
     rows: list[tuple[int, Any]] = []
     used = 0
     for row, cells in parsing.chunk_rows(
-        job.file_format, job.delimiter, bytes(chunk.data), chunk.first_row
+        job.file_format,
+        job.delimiter,
+        bytes(chunk.data),
+        chunk.first_row,
+        restoring=parsing.restores_cells(job.file_format, job.columns),
     ):
         message, size, problems = plan.message(cells, row)
         if problems:
@@ -584,8 +646,32 @@ def run_job(job_id: str, *, worker: str | None = None, poll: float = 0.5) -> str
             status=Status.FAILED, error=str(exc), finished_at=timezone.now()
         )
         return Status.FAILED
+    except Exception as exc:
+        # Anything else ends the job too, with the reason on its page: a job left "running"
+        # would only be resumed into the same error, forever at the same percentage.
+        log.exception("Bulk job %s stopped by an unexpected error", job.pk)
+        reason = _without_write_key(describe_unexpected(exc), job)
+        BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+            status=Status.FAILED,
+            error=f"An unexpected error stopped this import ({reason}). The rows sent before "
+            "it stay sent; the rest were not sent. The server log has the details.",
+            finished_at=timezone.now(),
+        )
+        return Status.FAILED
     finally:
         sender.close()
+
+
+def _without_write_key(text: str, job: BulkJob) -> str:
+    """``text`` with the source's write key masked, as it is or as a Basic authorization
+    (an exception's message may quote a header), before it is stored and shown."""
+    key = ""
+    with contextlib.suppress(Exception):  # no key to mask is better than a second error
+        key = job.source.write_key() if job.source_id else ""
+    if not key:
+        return text
+    basic = base64.b64encode(f"{key}:".encode()).decode()
+    return text.replace(basic, "****").replace(key, "****")
 
 
 def _run(job: BulkJob, plan: Plan, sender: _Sender, worker: str, poll: float) -> str:

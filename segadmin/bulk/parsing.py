@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from segadmin.lib import userjson
+from segadmin.lib.spreadsheet import restore
+
 CSV = "csv"
 JSONL = "jsonl"
 
@@ -27,6 +30,9 @@ CHUNK_BYTES = 2 * 1024 * 1024
 SAMPLE_ROWS = 1_000
 MAX_COLUMNS = 1_000
 MAX_CELL_BYTES = 1024 * 1024
+# The column segadmin adds to a failed-rows download. A CSV file with it is such a download
+# coming back: its cells were neutralised for spreadsheets, and are restored as they are read.
+ERROR_COLUMN = "segadmin_error"
 
 TEXT, NUMBER, BOOLEAN, DATETIME, JSON_TYPE = "text", "number", "boolean", "datetime", "json"
 TYPE_CHOICES = [
@@ -70,6 +76,12 @@ class Scan:
 
 
 ChunkSink = Callable[[int, int, bytes], None]  # (first_row, row_count, raw text as UTF-8)
+
+
+def restores_cells(fmt: str, columns: list[str]) -> bool:
+    """True for a CSV failed-rows download coming back: each cell loses the ' that
+    ``segadmin.lib.spreadsheet.neutralise`` put in front of it."""
+    return fmt == CSV and ERROR_COLUMN in columns
 
 
 def detect_format(name: str, head: bytes) -> str:
@@ -236,6 +248,9 @@ def _scan_csv(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: Chu
         raise FileRefused(f"The header row cannot be read as CSV: {exc}.") from None
     if header is None:
         raise FileRefused("The file is empty.")
+    restoring = restores_cells(CSV, [c.strip() for c in header])
+    if restoring:
+        header = [restore(c.strip()) for c in header]
     columns = _check_header(header)
     consumed.clear()
     width = len(columns)
@@ -260,6 +275,8 @@ def _scan_csv(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: Chu
         row += 1
         if row > max_rows:
             raise _too_many_rows(max_rows)
+        if restoring:
+            cells = [restore(cell) for cell in cells]
         if len(cells) != width:
             raise FileRefused(
                 f"Row {row} has {len(cells)} values where the header has {width} columns "
@@ -300,12 +317,9 @@ def _scan_jsonl(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: C
             chunker.add(line, 0)
             continue
         try:
-            value = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise FileRefused(
-                f"Line {number} is not valid JSON ({getattr(exc, 'msg', 'unreadable')}). A JSON "
-                "Lines file has one JSON object per line."
-            ) from None
+            value = userjson.loads(line, what=f"Line {number}")
+        except userjson.JSONRefused as exc:
+            raise FileRefused(f"{exc} A JSON Lines file has one JSON object per line.") from None
         if not isinstance(value, dict):
             raise FileRefused(
                 f"Line {number} is not a JSON object: each line must be one object such as "
@@ -348,15 +362,19 @@ def _display(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def chunk_rows(fmt: str, delimiter: str, data: bytes, first_row: int) -> Iterator[tuple[int, Any]]:
+def chunk_rows(
+    fmt: str, delimiter: str, data: bytes, first_row: int, *, restoring: bool = False
+) -> Iterator[tuple[int, Any]]:
     """``(row_number, cells)`` for each row of one chunk: a list of strings for CSV, a dict
-    for JSON Lines. Blank lines are skipped exactly as ``scan_upload`` skipped them."""
+    for JSON Lines. Blank lines are skipped exactly as ``scan_upload`` skipped them.
+    ``restoring`` (see ``restores_cells``) gives each CSV cell back as it was neutralised."""
     text = data.decode()
     row = first_row
     if fmt == JSONL:
         for line in text.split("\n"):
             if line.strip():
-                yield row, json.loads(line)
+                # Every line passed the same parser when the file was scanned.
+                yield row, userjson.loads(line, what=f"Row {row}")
                 row += 1
         return
     csv.field_size_limit(MAX_CELL_BYTES)
@@ -365,7 +383,7 @@ def chunk_rows(fmt: str, delimiter: str, data: bytes, first_row: int) -> Iterato
     for cells in reader:
         if not cells or (len(cells) == 1 and not cells[0]):
             continue
-        yield row, cells
+        yield row, [restore(cell) for cell in cells] if restoring else cells
         row += 1
 
 
@@ -382,8 +400,8 @@ def _kind_of_text(value: str) -> str:
         return DATETIME
     if text[:1] in "{[":
         try:
-            json.loads(text)
-        except ValueError:
+            userjson.loads(text, what="The cell")
+        except userjson.JSONRefused:
             return TEXT
         return JSON_TYPE
     return TEXT
@@ -481,9 +499,9 @@ def coerce(type_: str, value: Any) -> Any:
         if not isinstance(value, str):
             return value
         try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise CellInvalid(f"“{_short(value)}” is not valid JSON ({exc.args[0]}).") from None
+            return userjson.loads(value, what=f"“{_short(value)}”")
+        except userjson.JSONRefused as exc:
+            raise CellInvalid(str(exc)) from None
     raise CellInvalid(f"Unknown type {type_!r}.")
 
 

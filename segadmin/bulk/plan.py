@@ -68,7 +68,7 @@ _KEY_LABELS = {
     "groupId": "Group ID",
 }
 # The error column added to a failed-rows download, skipped when the file comes back.
-ERROR_COLUMN = "segadmin_error"
+ERROR_COLUMN = parsing.ERROR_COLUMN
 _MISSING = object()
 # Text keys a call cannot do without, besides the IDs.
 _REQUIRED_TEXT = {"track": ("event",), "group": ("groupId",)}

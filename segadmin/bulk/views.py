@@ -8,7 +8,6 @@ uploader's or an Admin's; sending it needs the uploader to be allowed to send it
 
 from __future__ import annotations
 
-import csv
 import json
 import uuid
 from collections.abc import Iterator
@@ -27,10 +26,11 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from segadmin.accounts.permissions import MANAGE_IMPORTS
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, Kind
-from segadmin.bulk import jobs, parsing
+from segadmin.bulk import jobs, parsing, uploads
 from segadmin.bulk.forms import MappingForm, UploadForm
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import ERROR_COLUMN, field_label
+from segadmin.lib.spreadsheet import csv_lines
 
 PERMISSION = "accounts.bulk_import"
 FAILURES_PER_PAGE = 100
@@ -84,7 +84,9 @@ def _changeable_job(request: HttpRequest, job_id: str) -> BulkJob:
 def index(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
-        form = UploadForm(request.POST, request.FILES, user=request.user)
+        form = UploadForm(
+            request.POST, request.FILES, user=request.user, refused=uploads.refusal(request)
+        )
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
@@ -126,11 +128,20 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             try:
                 if request.POST.get("action") == "start":
                     job.save(update_fields=["mapping"])
-                    if jobs.start(job, Actor.from_request(request)):
-                        messages.success(request, f"Started: {job.total_rows:,} rows are queued.")
-                    return redirect("bulk:job", job_id=job.pk)
-                jobs.request_dry_run(job)
-                form = MappingForm(job)
+                    try:
+                        started = jobs.start(job, Actor.from_request(request))
+                    except jobs.StartRefused as exc:
+                        form.add_error(None, str(exc))
+                        status = 422
+                    else:
+                        if started:
+                            messages.success(
+                                request, f"Started: {job.total_rows:,} rows are queued."
+                            )
+                        return redirect("bulk:job", job_id=job.pk)
+                else:
+                    jobs.request_dry_run(job)
+                    form = MappingForm(job)
             except jobs.JobRefused as exc:
                 # The uploader may not send this call (any more): nothing is queued or checked.
                 form.add_error(None, str(exc))
@@ -163,6 +174,7 @@ def _dry_run_context(job: BulkJob) -> dict[str, Any]:
     return {
         "dry": dry,
         "dry_running": bool(dry and dry.get("status") == "running"),
+        "dry_failed": jobs.dry_run_failed(job),
         "dry_messages": [
             json.dumps(m, indent=2, ensure_ascii=False) for m in (dry or {}).get("messages", [])
         ],
@@ -174,7 +186,12 @@ def _dry_run_context(job: BulkJob) -> dict[str, Any]:
 def dry_run_status(request: HttpRequest, job_id: str) -> HttpResponse:
     """The dry run section, polled while a worker checks a large file."""
     job = _job(request, job_id)
-    return render(request, "bulk/mapping.html#dry-run", {"job": job, **_dry_run_context(job)})
+    context = _dry_run_context(job)
+    response = render(request, "bulk/mapping.html#dry-run", {"job": job, **context})
+    if context["dry_failed"] and request.htmx:
+        # Start must go from the page too, not only from this section: reload it.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def _rate(job: BulkJob) -> dict[str, Any]:
@@ -275,17 +292,6 @@ def resume(request: HttpRequest, job_id: str) -> HttpResponse:
     return redirect("bulk:job", job_id=job.pk)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterator[list[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow(row)
-
-
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
 def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
@@ -297,7 +303,7 @@ def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
         for problem in jobs.iter_problems(job):
             yield [problem.row, problem.column, problem.reason]
 
-    response = StreamingHttpResponse(_csv_lines(rows()), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_lines(rows()), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="errors-{job.pk}.csv"'
     return response
 
@@ -306,7 +312,8 @@ def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
 @require_safe
 def failed_rows(request: HttpRequest, job_id: str) -> HttpResponse:
     """The rows that were not sent, as they were uploaded plus a segadmin_error column (a key
-    in JSON Lines): fix them and upload the file again; the error column is skipped."""
+    in JSON Lines): fix them and upload the file again; the error column is skipped. CSV cells
+    a spreadsheet would run get a ' in front, which the upload takes off again (parsing)."""
     job = _job(request, job_id)
     failures = job.failures.order_by("row").only("row", "cells", "problems").iterator(2000)
     if job.file_format == parsing.JSONL:
@@ -328,7 +335,7 @@ def failed_rows(request: HttpRequest, job_id: str) -> HttpResponse:
             for failure in failures:
                 yield [*(failure.cells[i] for i in keep), failure.reason]
 
-        response = StreamingHttpResponse(_csv_lines(rows()), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(csv_lines(rows()), content_type="text/csv; charset=utf-8")
         extension = "csv"
     response["Content-Disposition"] = f'attachment; filename="failed-rows-{job.pk}.{extension}"'
     return response

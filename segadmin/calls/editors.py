@@ -46,6 +46,7 @@ from segadmin.calls.spec import (
     VALUE_TYPES,
     Reserved,
 )
+from segadmin.lib import userjson
 
 ROWS = "rows"
 JSON = "json"
@@ -112,31 +113,13 @@ class EditorState:
 # --- Values ---------------------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> Any:
-    raise EditorError(f"{name} is not valid JSON: use a number or null.")
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise EditorError(f"The name “{key}” appears twice in the same object.")
-        result[key] = value
-    return result
-
-
 def parse_json(text: str, *, what: str) -> Any:
-    """Parse JSON text; an error says where (line and column) and why, naming ``what``."""
+    """Parse JSON text with the one parser for user JSON (segadmin.lib.userjson): an error
+    says where and why, naming ``what``; a name used twice or NaN is refused too."""
     try:
-        return json.loads(
-            text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys
-        )
-    except json.JSONDecodeError as exc:
-        raise EditorError(
-            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        ) from None
-    except RecursionError:
-        raise EditorError(f"{what} is nested too deeply to read.") from None
+        return userjson.loads(text, what=what, strict=True)
+    except userjson.JSONRefused as exc:
+        raise EditorError(str(exc)) from None
 
 
 def _check_datetime_text(text: str) -> None:

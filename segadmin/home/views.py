@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -17,6 +19,27 @@ from segadmin.audit.views import LIST_COLUMNS, can_read_audit
 from segadmin.home import dashboard
 
 RECENT = 10
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 400 page (``handler400``), saying which of the request limits was passed: a form
+    too large is a 413, so a person learns what to send less of instead of "Bad Request"."""
+    status, reason = 400, "The request could not be read. Go back and try again."
+    if isinstance(exception, RequestDataTooBig):
+        size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        status = 413
+        reason = (
+            f"The form sent was larger than {size / (1024 * 1024):.1f} MB, the most one form "
+            "may send (files are counted apart): nothing was saved or sent. Go back and send "
+            "less at once; for many users, use a bulk import."
+        )
+    elif isinstance(exception, TooManyFieldsSent):
+        reason = (
+            f"The form sent had more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields, the "
+            "most one form may send: nothing was saved or sent. Go back and send fewer rows at "
+            "once; for many users, use a bulk import."
+        )
+    return render(request, "400.html", {"reason": reason, "status": status}, status=status)
 
 
 @require_safe

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import gzip as gzip_module
 import http.client
-import json
 import logging
 import random
 import re
@@ -48,6 +47,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 import segadmin
+from segadmin.lib import userjson
 from segadmin.segment import redaction
 from segadmin.segment.errors import UnsafeRequest
 from segadmin.segment.hosts import profiles_base, public_base, tracking_base
@@ -122,7 +122,7 @@ class SegmentRequest:
         if not raw:
             return None
         try:
-            return json.loads(raw)
+            return userjson.body(raw)  # typed by a person in Make an API call: any depth
         except (ValueError, UnicodeDecodeError):
             return None
 
@@ -203,7 +203,7 @@ class SendResult:
         if not self.body:
             return None
         try:
-            return json.loads(self.body)
+            return userjson.body(self.body)
         except (ValueError, UnicodeDecodeError):
             return None
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
+from segadmin.lib import userjson
+
 if TYPE_CHECKING:
     from segadmin.segment.client import SegmentRequest
 
@@ -277,7 +279,7 @@ def redact_body(
             return f"<{len(body)} bytes of gzip data that could not be decoded>"
     forms = forms_of(secrets)
     try:
-        parsed = json.loads(raw)
+        parsed = userjson.body(raw)
     except (ValueError, UnicodeDecodeError):
         text = _WRITE_KEY_IN_TEXT.sub(rf'\1"{MASK}"', raw.decode("utf-8", errors="replace"))
         return _scrub(text, forms)
@@ -308,9 +310,14 @@ class RedactedAnswer:
         if not self.body:
             return None
         try:
-            return json.loads(self.body)
+            return userjson.body(self.body)
         except (ValueError, UnicodeDecodeError):
             return None
+
+
+TOO_DEEP_TO_CHECK = (
+    b"(not stored: the response body was JSON nested too deeply to check for secrets)"
+)
 
 
 def redact_answer(
@@ -326,7 +333,14 @@ def redact_answer(
     parsed: Any = None
     if body and _MAYBE_SECRET_NAME.search(body):
         try:
-            parsed = json.loads(body)
+            parsed = userjson.body(body)
+        except userjson.TooDeep:
+            # JSON too deep to walk for secrets: better not kept than kept unchecked.
+            return RedactedAnswer(
+                headers=_redact_headers(headers, forms_of(known)),
+                body=TOO_DEEP_TO_CHECK,
+                error=_scrub(error or "", forms_of(known)),
+            )
         except (ValueError, UnicodeDecodeError):
             parsed = None
         else:

@@ -141,3 +141,15 @@ def test_the_export_reads_rows_in_chunks_with_flat_memory(admin_user) -> None:
     if connection.vendor == "postgresql":
         # A server-side cursor: one DECLARE, fetched chunk by chunk.
         assert len(queries) <= 2
+
+
+@pytest.mark.parametrize(
+    "user_id", ["+1 555 0100", "-5", "@alice", "\tx", "'=already quoted", "'plain"]
+)
+def test_every_risky_csv_cell_is_prefixed_and_one_quote_off_gives_it_back(
+    admin_user, marketer, user_id
+) -> None:
+    add_call(user=marketer, source=make_source(), user_id=user_id)
+    (row,) = csv.DictReader(io.StringIO(body_of(login(admin_user).get(EXPORT))))
+    assert row["user_id"] == "'" + user_id
+    assert row["user_id"][1:] == user_id

@@ -156,6 +156,7 @@ def test_a_body_sent_as_text_plain_is_still_read(fake):
     [
         ("/v1/track", b"{not json", "invalid_json"),
         ("/v1/track", b"[1, 2]", "invalid_json"),
+        ("/v1/track", b"[" * 10_000 + b"]" * 10_000, "invalid_json"),  # deeper than Python reads
         ("/v1/identify", {"userId": "u", "traits": {"pad": "x" * 33_000}}, "payload_too_large"),
         (
             "/v1/batch",

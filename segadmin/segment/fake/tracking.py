@@ -122,7 +122,7 @@ def handle(
         return bad_request("payload_too_large", "Exceed payload limit"), []
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # too deep to read is not JSON
         return bad_request("invalid_json", "The body is not valid JSON."), []
     if not isinstance(body, dict):
         return bad_request("invalid_json", "The body must be a JSON object."), []
