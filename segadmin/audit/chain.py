@@ -196,6 +196,7 @@ OUTCOME_MISMATCH = "outcome copy mismatch"
 UNKNOWN_KEY = "unknown key"
 UNKEYED = "unkeyed row"
 BAD_CHECKPOINT = "bad checkpoint"
+UNREADABLE = "unreadable export"  # verify_audit --file: a line that is not what belongs there
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,8 @@ class Break:
     detail: str
 
     def __str__(self) -> str:
+        if self.problem == UNREADABLE:
+            return f"{self.problem}: {self.detail}"
         where = f"seq {self.seq}" + (f" (id {self.id})" if self.id is not None else "")
         return f"{where}: {self.problem}: {self.detail}"
 
