@@ -65,6 +65,8 @@ def test_starting_twice_queues_one_runner(jobs) -> None:
     assert "The periodic job runner is queued for" in second
 
 
+# Transactional: the worker closes the database connection between tasks.
+@pytest.mark.django_db(transaction=True)
 def test_the_runner_runs_due_jobs_and_queues_the_next_run(jobs) -> None:
     jobs("a", every=timedelta(minutes=10))
     jobs("b", every=timedelta(hours=1))

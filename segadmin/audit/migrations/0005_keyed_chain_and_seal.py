@@ -7,6 +7,7 @@ unkeyed entries only up to that seal. Without any entry there is nothing to seal
 """
 
 from django.db import migrations, models
+from django.db.migrations.exceptions import IrreversibleError
 from django.utils import timezone
 
 
@@ -25,6 +26,12 @@ def seal_unkeyed_entries(apps, schema_editor):
 
 
 def forget_seal(apps, schema_editor):
+    # Going back drops key_id: keyed entries would then look unkeyed and fail verification.
+    if apps.get_model("audit", "AuditEntry").objects.exclude(key_id="").exists():
+        raise IrreversibleError(
+            "The audit log has entries signed with SEGADMIN_AUDIT_KEY; unkeying the chain would "
+            "make them fail verification. Restore a backup taken before this migration instead."
+        )
     apps.get_model("audit", "ChainSeal").objects.all().delete()
 
 
