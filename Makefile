@@ -7,7 +7,7 @@ PORT ?= 8000
 FAKE_PORT ?= 8765
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint format check fake install install-dev clean
+.PHONY: help run demo test lint format check fake install install-dev clean FORCE
 
 help:
 	@echo "make run    set everything up and serve the dashboard on http://$(HOST):$(PORT)"
@@ -31,8 +31,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-.env:
-	$(PY) scripts/make_env.py .env
+# Writes .env on the first run; later runs only add a key an older .env lacks.
+.env: FORCE
+	@$(PY) scripts/make_env.py .env
+
+FORCE:
 
 install: $(VENV)/.installed node_modules/.installed
 install-dev: $(VENV)/.installed-dev node_modules/.installed
@@ -42,6 +45,8 @@ run: install .env
 	$(PY) manage.py ensure_admin
 	@# django-tasks-db does not re-run the task of a worker that died: pick those imports up.
 	$(PY) manage.py bulk_resume
+	@# Queues the periodic jobs' runner (audit checkpoints...) unless it is queued already.
+	$(PY) manage.py start_periodic_jobs
 	@echo "Serving the dashboard on http://$(HOST):$(PORT)/ with a task worker; Ctrl-C stops both."
 	@$(PY) manage.py db_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \

@@ -41,6 +41,7 @@ os.environ["SEGADMIN_ENV_FILE"] = "none"
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
 os.environ.setdefault("SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
+os.environ.setdefault("SEGADMIN_AUDIT_KEY", "benchmark-audit-key-not-for-production-0123456789")
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'audit_pages.sqlite3'}")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -214,6 +215,7 @@ class FastAppend:
         from django.db import connection, transaction
 
         from segadmin.audit.chain import row_hash
+        from segadmin.audit.keys import keyring
         from segadmin.audit.models import ChainHead
 
         adapt = connection.ops.adapt_datetimefield_value
@@ -222,6 +224,7 @@ class FastAppend:
             self.id += 1
             self.seq += 1
             entry.id, entry.seq, entry.prev_hash = self.id, self.seq, self.hash
+            entry.key_id = keyring().signing_id
             entry.hash = self.hash = row_hash(entry)
             rows.append(
                 [

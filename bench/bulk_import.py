@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ def _environment(database_url: str | None) -> None:
     os.environ["DEBUG"] = "false"
     os.environ["SECRET_KEY"] = "bench-secret-key-" + "x" * 40
     os.environ["SEGADMIN_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    os.environ["SEGADMIN_AUDIT_KEY"] = secrets.token_urlsafe(32)
     os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
     os.environ["DATABASE_URL"] = database_url or f"sqlite:///{WORK / 'bench.sqlite3'}"
     os.environ["LOG_LEVEL"] = "WARNING"

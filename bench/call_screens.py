@@ -34,6 +34,7 @@ os.environ["SEGADMIN_ENV_FILE"] = "none"
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
 os.environ.setdefault("SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
+os.environ.setdefault("SEGADMIN_AUDIT_KEY", "benchmark-audit-key-not-for-production-0123456789")
 os.environ.setdefault(
     "DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'results' / 'call_screens.sqlite3'}"
 )

@@ -29,6 +29,7 @@ os.environ["SEGADMIN_ENV_FILE"] = "none"
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
 os.environ.setdefault("SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
+os.environ.setdefault("SEGADMIN_AUDIT_KEY", "benchmark-audit-key-not-for-production-0123456789")
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'results' / 'audit.sqlite3'}")
 
 
@@ -78,6 +79,7 @@ def fill(rows: int, chunk: int) -> None:
     from django.utils import timezone
 
     from segadmin.audit.chain import BLOB_FIELDS, HASHED_FIELDS, OUTCOME_FIELDS, _digest, _values
+    from segadmin.audit.keys import keyring
     from segadmin.audit.models import AuditEntry, ChainHead, pack_body
 
     fields = list(AuditEntry._meta.concrete_fields)
@@ -141,6 +143,7 @@ def fill(rows: int, chunk: int) -> None:
         "details": '{"changed":["name"]}',
     }
 
+    ring = keyring()
     next_id = (AuditEntry.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     head = ChainHead.objects.get(pk=1)
     seq, previous = head.last_seq, head.last_hash
@@ -180,6 +183,7 @@ def fill(rows: int, chunk: int) -> None:
         for row in batch:
             seq += 1
             row["seq"], row["prev_hash"], row["created_at"] = seq, previous, now
+            row["key_id"] = ring.signing_id
             row["hash"] = previous = _digest(
                 seq,
                 previous,
@@ -187,6 +191,7 @@ def fill(rows: int, chunk: int) -> None:
                     [row[name] for name in HASHED_FIELDS], [row[name] for name in OUTCOME_FIELDS]
                 ),
                 [row[name] for name in BLOB_FIELDS],
+                ring.signing_key,
             )
             row["created_at"] = stored_now
             params.append([row[name] for name in names])

@@ -1,11 +1,13 @@
-"""Write a local `.env` with a fresh SECRET_KEY and encryption key, unless one exists.
+"""Write a local `.env` with a fresh SECRET_KEY, encryption key and audit key, unless one exists.
 
 Run by `make run` before Django starts (settings need these values), so it uses only the
-standard library and `cryptography`.
+standard library and `cryptography`. An existing `.env` is never rewritten; one written before
+the audit chain was keyed gets a SEGADMIN_AUDIT_KEY line appended.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -19,24 +21,39 @@ TEMPLATE = """\
 DEBUG=true
 SECRET_KEY={secret_key}
 SEGADMIN_ENCRYPTION_KEYS={fernet_key}
-# DATABASE_URL=postgres://segadmin@127.0.0.1:5432/segadmin
+{audit_key}# DATABASE_URL=postgres://segadmin@127.0.0.1:5432/segadmin
 # SEGMENT_TRACKING_API_URL=http://127.0.0.1:8765
 """
+AUDIT_KEY = """\
+# Keys the audit log's hash chain; without it the log's entries cannot be verified.
+SEGADMIN_AUDIT_KEY={audit_key}
+"""
+_HAS_AUDIT_KEY = re.compile(r"^\s*SEGADMIN_AUDIT_KEY\s*=", re.MULTILINE)
 
 
 def main(path: Path) -> int:
     if path.exists():
+        content = path.read_text()
+        if not _HAS_AUDIT_KEY.search(content):
+            with path.open("a") as env_file:
+                env_file.write(("" if content.endswith("\n") or not content else "\n") + _audit())
+            print(f"Added a fresh SEGADMIN_AUDIT_KEY to {path}.")
         return 0
     path.write_text(
         TEMPLATE.format(
             path=path.name,
             secret_key=secrets.token_urlsafe(50),
             fernet_key=Fernet.generate_key().decode(),
+            audit_key=_audit(),
         )
     )
     path.chmod(0o600)
-    print(f"Wrote {path} with a fresh SECRET_KEY and SEGADMIN_ENCRYPTION_KEYS.")
+    print(f"Wrote {path} with a fresh SECRET_KEY, SEGADMIN_ENCRYPTION_KEYS and SEGADMIN_AUDIT_KEY.")
     return 0
+
+
+def _audit() -> str:
+    return AUDIT_KEY.format(audit_key=secrets.token_urlsafe(32))
 
 
 if __name__ == "__main__":

@@ -67,6 +67,36 @@ if not SEGADMIN_ENCRYPTION_KEYS and not DEBUG:
         f"the stored Segment tokens and write keys; {_HOW_TO_FERNET}"
     )
 
+_HOW_TO_AUDIT_KEY = 'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+AUDIT_KEY_MIN_LENGTH = 32
+
+
+def _audit_keys(raw: str) -> list[str]:
+    """Check SEGADMIN_AUDIT_KEY now: a short key would make the audit chain easy to forge."""
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    for position, key in enumerate(keys, start=1):
+        if len(key) < AUDIT_KEY_MIN_LENGTH:
+            raise ImproperlyConfigured(
+                f"SEGADMIN_AUDIT_KEY: key number {position} is not a valid audit key (it has "
+                f"{len(key)} characters, at least {AUDIT_KEY_MIN_LENGTH} are needed); "
+                f"{_HOW_TO_AUDIT_KEY}"
+            )
+    return keys
+
+
+# The audit chain's HMAC keys (segadmin/audit/keys.py): the first signs new entries, every one
+# verifies (rotation). Kept outside the database, so database access alone cannot rewrite it.
+SEGADMIN_AUDIT_KEYS = _audit_keys(env.str("SEGADMIN_AUDIT_KEY", default=""))
+if not SEGADMIN_AUDIT_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "SEGADMIN_AUDIT_KEY is not set. It is required when DEBUG is off: it keys the audit "
+        f"log's hash chain, so that database access alone cannot rewrite it; {_HOW_TO_AUDIT_KEY}"
+    )
+# A file or directory where signed checkpoints of the chain head are appended (JSON Lines).
+SEGADMIN_AUDIT_ANCHOR = env.str("SEGADMIN_AUDIT_ANCHOR", default="")
+# How often the periodic job writes a checkpoint (segadmin/periodic.py runs it).
+SEGADMIN_AUDIT_CHECKPOINT_MINUTES = env.int("SEGADMIN_AUDIT_CHECKPOINT_MINUTES", default=60)
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -96,6 +126,7 @@ INSTALLED_APPS = [
     "segadmin.audit",
     "segadmin.calls",
     "segadmin.bulk",
+    "segadmin.periodic",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,10 @@
-"""The hash chain of the audit log: appending rows and verifying the whole log.
+"""The keyed hash chain of the audit log: appending rows and verifying the whole log.
 
-Each row's ``hash`` is SHA-256 over the previous row's hash, its ``seq`` and a canonical
-encoding of its content (see ``HASHED_FIELDS``). Appends run in one short transaction that
+Each row's ``hash`` is an HMAC-SHA256, under the audit key named by the row's ``key_id`` (see
+keys.py), over the previous row's hash, its ``seq`` and a canonical encoding of its content
+(see ``HASHED_FIELDS``): without the key, nobody can make a row that verifies. Rows written
+before the chain was keyed have ``key_id`` "" and a plain SHA-256 hash; they verify only up to
+the keyed seal the migration put on them (``ChainSeal``). Appends run in one short transaction that
 locks the single ``ChainHead`` row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
 ``BEGIN IMMEDIATE`` already serialises writers), so concurrent writers on any number of
 machines still produce one contiguous chain.
@@ -15,9 +18,10 @@ chained outcome row instead).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +30,10 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from segadmin.audit.models import AuditEntry, ChainHead, Kind
+from segadmin.audit import anchor
+from segadmin.audit.anchor import Checkpoint
+from segadmin.audit.keys import Keyring, keyring
+from segadmin.audit.models import AuditEntry, ChainHead, ChainSeal, Kind
 
 GENESIS_HASH = "0" * 64
 
@@ -85,15 +92,24 @@ def _micros(value: datetime) -> int:
     return (value - _EPOCH) // _MICROSECOND
 
 
-def _digest(seq: int, prev_hash: str, values: Sequence[Any], blobs: Sequence[Any]) -> str:
-    """The SHA-256 of one row: previous hash, seq, the values as one JSON array, then each
-    body as its length and bytes."""
+def _digest(
+    seq: int,
+    prev_hash: str,
+    values: Sequence[Any],
+    blobs: Sequence[Any],
+    key: bytes | None = None,
+) -> str:
+    """The hash of one row over: previous hash, seq, the values as one JSON array, then each
+    body as its length and bytes. HMAC-SHA256 under ``key``; plain SHA-256 without (only the
+    entries written before the chain was keyed)."""
     parts = [f"{prev_hash}\n{seq}\n{_JSON.encode(values)}".encode()]
     for blob in blobs:
         data = bytes(blob) if blob else b""
         parts.append(b"\n%d:" % len(data))
         parts.append(data)
-    return hashlib.sha256(b"".join(parts)).hexdigest()
+    if key is None:
+        return hashlib.sha256(b"".join(parts)).hexdigest()
+    return hmac.digest(key, b"".join(parts), "sha256").hex()
 
 
 def _values(content: Sequence[Any], outcome: Sequence[Any]) -> list[Any]:
@@ -106,7 +122,18 @@ def _values(content: Sequence[Any], outcome: Sequence[Any]) -> list[Any]:
     return values
 
 
-def row_hash(entry: AuditEntry) -> str:
+class UnknownKey(Exception):
+    """A row or checkpoint signed with a key that is not configured."""
+
+
+def row_hash(entry: AuditEntry, ring: Keyring | None = None) -> str:
+    """The hash ``entry`` must have, under the key its ``key_id`` names ("" = plain SHA-256)."""
+    key = None
+    if entry.key_id:
+        ring = ring or keyring()
+        key = ring.keys.get(entry.key_id)
+        if key is None:
+            raise UnknownKey(f"Key id {entry.key_id} is not configured in SEGADMIN_AUDIT_KEY.")
     return _digest(
         entry.seq,
         entry.prev_hash,
@@ -115,6 +142,7 @@ def row_hash(entry: AuditEntry) -> str:
             [getattr(entry, name) for name in OUTCOME_FIELDS],
         ),
         [getattr(entry, name) for name in BLOB_FIELDS],
+        key,
     )
 
 
@@ -141,6 +169,7 @@ def append(entries: Sequence[AuditEntry], *, batch_size: int = 2000) -> Sequence
     otherwise commits before returning. ``created_at`` is set here, under the lock, unless
     the caller set it, so the log's order and its clock agree.
     """
+    ring = keyring()
     with transaction.atomic():
         head = _locked_head()
         seq, previous = head.last_seq, head.last_hash
@@ -149,9 +178,10 @@ def append(entries: Sequence[AuditEntry], *, batch_size: int = 2000) -> Sequence
             seq += 1
             entry.seq = seq
             entry.prev_hash = previous
+            entry.key_id = ring.signing_id
             if entry.created_at is None:
                 entry.created_at = now
-            entry.hash = previous = row_hash(entry)
+            entry.hash = previous = row_hash(entry, ring)
         AuditEntry.objects.bulk_create(entries, batch_size=batch_size)
         ChainHead.objects.filter(pk=head.pk).update(last_seq=seq, last_hash=previous)
     return entries
@@ -163,6 +193,10 @@ CHANGED = "changed row"
 MISSING = "missing row"
 INSERTED = "inserted row"
 OUTCOME_MISMATCH = "outcome copy mismatch"
+UNKNOWN_KEY = "unknown key"
+UNKEYED = "unkeyed row"
+BAD_CHECKPOINT = "bad checkpoint"
+UNREADABLE = "unreadable export"  # verify_audit --file: a line that is not what belongs there
 
 
 @dataclass(frozen=True)
@@ -171,10 +205,12 @@ class Break:
 
     seq: int
     id: int | None
-    problem: str  # CHANGED, MISSING, INSERTED or OUTCOME_MISMATCH
+    problem: str  # CHANGED, MISSING, INSERTED, OUTCOME_MISMATCH, UNKNOWN_KEY, UNKEYED, ...
     detail: str
 
     def __str__(self) -> str:
+        if self.problem == UNREADABLE:
+            return f"{self.problem}: {self.detail}"
         where = f"seq {self.seq}" + (f" (id {self.id})" if self.id is not None else "")
         return f"{where}: {self.problem}: {self.detail}"
 
@@ -209,10 +245,25 @@ _CREATED_US = {
 }
 
 
-def _rows(chunk_size: int) -> Iterator[tuple[Any, ...]]:
-    """Every row in seq order, streamed: the ORM writes the SQL, and a chunked cursor (a
-    server-side cursor on PostgreSQL) reads it without the ORM's per-value converters, which
-    would otherwise take most of the time on a million rows."""
+# The layout of a row as the walk reads it, from the database or from an export.
+ROW_COLUMNS = (
+    "id",
+    "seq",
+    "prev_hash",
+    "hash",
+    "key_id",
+    *HASHED_FIELDS,
+    *OUTCOME_FIELDS,
+    *BLOB_FIELDS,
+)
+_CREATED_AT = ROW_COLUMNS.index("created_at")
+
+
+def rows(chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every row in seq order (``ROW_COLUMNS``, created_at in microseconds), streamed: the ORM
+    writes the SQL, and a chunked cursor (a server-side cursor on PostgreSQL) reads it without
+    the ORM's per-value converters, which would otherwise take most of the time on a million
+    rows."""
     connection = connections[AuditEntry.objects.db]
     queryset = AuditEntry.objects.order_by("seq")
     created = "created_at"
@@ -221,51 +272,117 @@ def _rows(chunk_size: int) -> Iterator[tuple[Any, ...]]:
         expression = RawSQL(_CREATED_US[connection.vendor], ())  # noqa: S611
         queryset = queryset.annotate(created_us=expression)
         created = "created_us"
-    fields = [created if name == "created_at" else name for name in HASHED_FIELDS]
-    columns = ("id", "seq", "prev_hash", "hash", *fields, *OUTCOME_FIELDS, *BLOB_FIELDS)
+    columns = [created if name == "created_at" else name for name in ROW_COLUMNS]
     sql, params = queryset.values_list(*columns).query.sql_with_params()
+    at = _CREATED_AT
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
-        while rows := cursor.fetchmany(chunk_size):
+        while chunk := cursor.fetchmany(chunk_size):
             if created == "created_at":  # another database: convert in Python
-                rows = [(*r[:5], _micros(r[5]), *r[6:]) for r in rows]
-            yield from rows
+                chunk = [(*r[:at], _micros(r[at]), *r[at + 1 :]) for r in chunk]
+            yield from chunk
 
 
 def _head() -> tuple[int, str] | None:
     return ChainHead.objects.filter(pk=1).values_list("last_seq", "last_hash").first()
 
 
-def verify_chain(*, chunk_size: int = 5000) -> VerifyReport:
+def seals() -> list[Checkpoint]:
+    """The seals of the unkeyed entries, as checkpoints (normally one, or none)."""
+    found = ChainSeal.objects.order_by("seq").values_list("seq", "hash", "key_id", "mac")
+    return [
+        Checkpoint(seq, digest, "", key_id, mac, where=f"seal of seq {seq} in the database")
+        for seq, digest, key_id, mac in found
+    ]
+
+
+def verify_chain(*, chunk_size: int = 5000, checkpoints: Iterable[Checkpoint] = ()) -> VerifyReport:
     """Walk the whole log in seq order, streaming, and report the first break (or OK).
 
-    Finds: a row whose content no longer matches its hash (changed), a gap in seq or rows
-    missing from the end (missing), a row that does not follow the one before it or lies
-    beyond the chain head (inserted), and an outcome copy on a request row that differs from
-    its chained outcome row (outcome copy mismatch).
+    Finds: a row whose content no longer matches its HMAC (changed), one signed with a key
+    that is not configured (unknown key), an unkeyed row after the sealed ones (unkeyed), a
+    gap in seq or rows missing from the end (missing), a row that does not follow the one
+    before it or lies beyond the chain head (inserted), and an outcome copy on a request row
+    that differs from its chained outcome row (outcome copy mismatch). Given ``checkpoints``
+    (from an anchor), also rows missing after or changed up to a checkpoint, and a checkpoint
+    whose HMAC does not verify (bad checkpoint).
     """
-    started = time.perf_counter()
     # The head as verification starts: every row up to it must be there. Rows appended while
     # the walk runs may lie beyond it; the head is then read again before calling them forged.
-    head = _head()
-    head_seq = head[0] if head else None
-    newest_head_seq = head_seq
+    return walk(
+        rows(chunk_size),
+        head=_head(),
+        reread_head=_head,
+        seals=seals(),
+        checkpoints=checkpoints,
+        beyond_head="it lies beyond the last entry the app wrote (seq {head})",
+        short_of_head="the log ends at seq {last} but the app wrote up to seq {head}",
+        head_differs="the last entry is not the one the app wrote (its hash differs from the "
+        "chain head)",
+    )
 
-    n_content = len(HASHED_FIELDS)
-    content_end = 4 + n_content
-    outcome_end = content_end + len(OUTCOME_FIELDS)
-    kind_at = 4
-    request_entry_at = 4 + HASHED_FIELDS.index("request_entry_id")
 
+def walk(
+    source: Iterable[tuple[Any, ...]],
+    *,
+    head: tuple[int, str] | None,
+    reread_head: Callable[[], tuple[int, str] | None],
+    seals: Sequence[Checkpoint],
+    checkpoints: Iterable[Checkpoint],
+    beyond_head: str,
+    short_of_head: str,
+    head_differs: str,
+) -> VerifyReport:
+    """The check itself, over rows in ``ROW_COLUMNS`` layout from the database or an export.
+
+    ``head`` is where the writer says the chain ends (the chain head, or an export's closing
+    checkpoint); ``reread_head`` reads it again when a row lies beyond it.
+    """
+    started = time.perf_counter()
+    ring = keyring()
     expected, previous, count = 1, GENESIS_HASH, 0
-    # Request rows still waiting for their outcome row: id -> (seq, outcome copy).
-    waiting: dict[int, tuple[int, tuple[Any, ...]]] = {}
 
     def report(broken: Break | None, last_seq: int) -> VerifyReport:
         return VerifyReport(count, last_seq, previous, broken, time.perf_counter() - started)
 
-    for row in _rows(chunk_size):
-        row_id, seq, prev_hash, stored = row[0], row[1], row[2], row[3]
+    # Unkeyed rows are accepted up to the highest seal, whose HMAC must verify.
+    sealed_seq = 0
+    sealed: dict[int, Checkpoint] = {}
+    for seal in seals:
+        problem = seal.problem(ring, purpose=anchor.SEAL)
+        if problem:
+            return report(Break(seal.seq, None, BAD_CHECKPOINT, f"{seal.label()}: {problem}"), 0)
+        sealed_seq = max(sealed_seq, seal.seq)
+        sealed[seal.seq] = seal
+    # Checkpointed seq -> the checkpoint; the latest one decides how far the log must go.
+    pinned: dict[int, Checkpoint] = {}
+    latest: Checkpoint | None = None
+    for checkpoint in checkpoints:
+        problem = checkpoint.problem(ring)
+        if problem:
+            return report(
+                Break(checkpoint.seq, None, BAD_CHECKPOINT, f"{checkpoint.label()}: {problem}"),
+                0,
+            )
+        pinned.setdefault(checkpoint.seq, checkpoint)
+        if latest is None or checkpoint.seq > latest.seq:
+            latest = checkpoint
+    pinned.update(sealed)
+
+    head_seq = head[0] if head else None
+    newest_head_seq = head_seq
+
+    kind_at = 5
+    content_end = kind_at + len(HASHED_FIELDS)
+    outcome_end = content_end + len(OUTCOME_FIELDS)
+    request_entry_at = kind_at + HASHED_FIELDS.index("request_entry_id")
+    keys = ring.keys
+
+    # Request rows still waiting for their outcome row: id -> (seq, outcome copy).
+    waiting: dict[int, tuple[int, tuple[Any, ...]]] = {}
+
+    for row in source:
+        row_id, seq, prev_hash, stored, key_id = row[0], row[1], row[2], row[3], row[4]
         outcome = row[content_end:outcome_end]
         if seq < expected:
             return report(
@@ -279,25 +396,48 @@ def verify_chain(*, chunk_size: int = 5000) -> VerifyReport:
                 expected - 1,
             )
         if newest_head_seq is not None and seq > newest_head_seq:
-            newest = _head()
+            newest = reread_head()
             newest_head_seq = newest[0] if newest else None
             if newest_head_seq is not None and seq > newest_head_seq:
+                return report(
+                    Break(seq, row_id, INSERTED, beyond_head.format(head=newest_head_seq)),
+                    seq - 1,
+                )
+        if key_id:
+            key = keys.get(key_id)
+            if key is None:
                 return report(
                     Break(
                         seq,
                         row_id,
-                        INSERTED,
-                        f"it lies beyond the last entry the app wrote (seq {newest_head_seq})",
+                        UNKNOWN_KEY,
+                        f"signed with key id {key_id} which is not configured "
+                        f"(SEGADMIN_AUDIT_KEY has key ids {ring.describe()})",
                     ),
                     seq - 1,
                 )
-        kind = row[kind_at]
-        values = row[4:content_end] if kind == _KIND_REQUEST else row[4:outcome_end]
-        computed = _digest(seq, prev_hash, values, row[outcome_end:])
-        if computed != stored:
+        elif seq > sealed_seq:
             return report(
-                Break(seq, row_id, CHANGED, "its content no longer matches its hash"), seq - 1
+                Break(
+                    seq,
+                    row_id,
+                    UNKEYED,
+                    "it has a plain SHA-256 hash, not an HMAC under the audit key; only entries "
+                    f"sealed before the chain was keyed may (up to seq {sealed_seq})",
+                ),
+                seq - 1,
             )
+        else:
+            key = None
+        kind = row[kind_at]
+        values = row[kind_at:content_end] if kind == _KIND_REQUEST else row[kind_at:outcome_end]
+        if _digest(seq, prev_hash, values, row[outcome_end:], key) != stored:
+            detail = (
+                "HMAC mismatch: its content no longer matches its hash"
+                if key
+                else ("its content no longer matches its hash")
+            )
+            return report(Break(seq, row_id, CHANGED, detail), seq - 1)
         if prev_hash != previous:
             return report(
                 Break(
@@ -306,6 +446,18 @@ def verify_chain(*, chunk_size: int = 5000) -> VerifyReport:
                     INSERTED,
                     "it does not follow the entry before it (one of them was inserted or "
                     "replaced behind the app's back)",
+                ),
+                seq - 1,
+            )
+        checkpoint = pinned.get(seq)
+        if checkpoint is not None and checkpoint.hash != stored:
+            return report(
+                Break(
+                    seq,
+                    row_id,
+                    CHANGED,
+                    f"{checkpoint.label()} recorded another hash for this entry: the log was "
+                    "rewritten after it",
                 ),
                 seq - 1,
             )
@@ -338,6 +490,7 @@ def verify_chain(*, chunk_size: int = 5000) -> VerifyReport:
                 )
         previous, expected, count = stored, seq + 1, count + 1
 
+    last = expected - 1
     for request_id, (seq, copy) in waiting.items():
         if any(value not in (None, "") for value in copy):
             return report(
@@ -347,30 +500,27 @@ def verify_chain(*, chunk_size: int = 5000) -> VerifyReport:
                     OUTCOME_MISMATCH,
                     f"the entry shows an outcome {_describe(copy)} but no outcome was recorded",
                 ),
-                expected - 1,
+                last,
             )
-    if head is not None and head_seq is not None and expected - 1 < head_seq:
+    for checkpoint in (latest, sealed.get(sealed_seq)):
+        if checkpoint is not None and last < checkpoint.seq:
+            return report(
+                Break(
+                    last + 1,
+                    None,
+                    MISSING,
+                    f"the log ends at seq {last}, but {checkpoint.label()} recorded seq "
+                    f"{checkpoint.seq}: the entries after seq {last} are missing",
+                ),
+                last,
+            )
+    if head is not None and head_seq is not None and last < head_seq:
         return report(
-            Break(
-                expected,
-                None,
-                MISSING,
-                f"the log ends at seq {expected - 1} but the app wrote up to seq {head_seq}",
-            ),
-            expected - 1,
+            Break(expected, None, MISSING, short_of_head.format(last=last, head=head_seq)), last
         )
-    if head is not None and count and head_seq == expected - 1 and head[1] != previous:
-        return report(
-            Break(
-                expected - 1,
-                None,
-                CHANGED,
-                "the last entry is not the one the app wrote (its hash differs from the "
-                "chain head)",
-            ),
-            expected - 1,
-        )
-    return report(None, expected - 1)
+    if head is not None and count and head_seq == last and head[1] != previous:
+        return report(Break(last, None, CHANGED, head_differs), last)
+    return report(None, last)
 
 
 def _describe(outcome: tuple[Any, ...]) -> str:

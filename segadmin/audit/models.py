@@ -101,6 +101,9 @@ class AuditEntry(models.Model):
     seq = models.BigIntegerField("sequence number", unique=True, editable=False)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False)
+    # The id of the SEGADMIN_AUDIT_KEY key whose HMAC ``hash`` is; "" on entries written before
+    # the chain was keyed (plain SHA-256, accepted only up to the sealed ChainSeal).
+    key_id = models.CharField(max_length=16, blank=True, default="", editable=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     created_at = models.DateTimeField("when")
 
@@ -288,3 +291,25 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain head at {self.last_seq}"
+
+
+class ChainSeal(models.Model):
+    """A keyed checkpoint over the entries written before the chain was keyed.
+
+    Written once, by the migration that keyed the chain: entries up to ``seq`` carry plain
+    SHA-256 hashes, and ``verify_chain`` accepts those only up to here, and only when the entry
+    at ``seq`` still has ``hash`` and ``mac`` (an HMAC over both, see chain.seal_message)
+    verifies under the key ``key_id``.
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    mac = models.CharField(max_length=64)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"unkeyed entries sealed up to seq {self.seq}"

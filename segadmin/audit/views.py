@@ -416,6 +416,8 @@ def export_entries(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "Choose the export format csv or jsonl.", status=400, content_type="text/plain"
         )
+    if request.GET.get("full"):
+        return _full_export(request, fmt)
     form = AuditFilterForm(request.GET or None, see_all=True)
     if form.is_bound and not form.is_valid():
         errors = "; ".join(f"{form[name].label}: {' '.join(e)}" for name, e in form.errors.items())
@@ -429,6 +431,25 @@ def export_entries(request: HttpRequest) -> HttpResponse:
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(export.stream(entries, fmt), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="segadmin-audit-{stamp}.{extension}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _full_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The whole chain, outcome rows and bodies included, for ``verify_audit --file``: a
+    filtered part of a chain cannot be checked for removed lines, so filters are refused."""
+    filters = sorted(set(request.GET) - {"format", "full"})
+    if fmt != "jsonl" or filters:
+        extra = f" Remove: {', '.join(filters)}." if filters else ""
+        return HttpResponse(
+            "The export for offline verification is the whole log as JSON Lines (format=jsonl), "
+            f"without filters; nothing was exported.{extra}",
+            status=400,
+            content_type="text/plain",
+        )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(export.full_stream(), content_type="application/jsonl")
+    response["Content-Disposition"] = f'attachment; filename="segadmin-audit-full-{stamp}.jsonl"'
     response["Cache-Control"] = "no-store"
     return response
 

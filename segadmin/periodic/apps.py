@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PeriodicConfig(AppConfig):
+    name = "segadmin.periodic"
+    label = "periodic"
+    verbose_name = "periodic jobs"
