@@ -161,9 +161,7 @@ def _check_header(columns: list[str]) -> list[str]:
             raise FileRefused(f"The header names the column “{name}” twice: rename one of them.")
         seen.add(name)
     looks_like_data = [
-        c
-        for c in columns
-        if values.is_number_text(c) or "@" in c or datetimes.looks_like_date(c)
+        c for c in columns if values.is_number_text(c) or "@" in c or datetimes.looks_like_date(c)
     ]
     if looks_like_data:
         raise FileRefused(

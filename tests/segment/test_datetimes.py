@@ -96,7 +96,8 @@ def test_an_instant_with_a_zone_is_read_exactly(text, expected):
         ),
         (
             "2024-05-01T10:00:00+24:00",
-            "“2024-05-01T10:00:00+24:00” has an impossible time zone offset: offsets run from -23:59 to +23:59.",
+            "“2024-05-01T10:00:00+24:00” has an impossible time zone offset: offsets run "
+            "from -23:59 to +23:59.",
         ),
         ("yesterday", "“yesterday” is not an ISO-8601 date-time such as 2024-05-01T09:30:00Z."),
         ("1714556000", "“1714556000” is not an ISO-8601 date-time such as 2024-05-01T09:30:00Z."),
