@@ -346,6 +346,12 @@ class ApiCallForm(forms.Form):
         help_text="Sent as typed. Checked as JSON unless you set another Content-Type.",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The rules' findings for a Tracking API body, all shown as warnings: this screen
+        # sends what it is given (on purpose), but says what the rules would refuse.
+        self.warnings: list[Problem] = []
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         api = cleaned.get("api")
@@ -367,7 +373,10 @@ class ApiCallForm(forms.Form):
             )
             if body.strip() and (not content_type or "json" in content_type.lower()):
                 try:
-                    parse_json(body, what="The Body")
+                    parsed = parse_json(body, what="The Body")
                 except EditorError as exc:
                     self.add_error("body", str(exc))
+                else:
+                    if api == TRACKING and isinstance(cleaned.get("url"), str):
+                        self.warnings = rules.check_tracking_body(cleaned["url"], parsed)
         return cleaned

@@ -444,6 +444,36 @@ def check_message(message: Any) -> list[Problem]:
     return check(call_type, message)
 
 
+_TRACKING_PATHS = {
+    **{name: name for name in CALL_TYPES},
+    **{name[0]: name for name in CALL_TYPES},  # Analytics.js's short paths: /v1/t, /v1/i...
+}
+_BATCH_PATHS = ("batch", "import", "b")
+
+
+def check_tracking_body(path: str, body: Any) -> list[Problem]:
+    """The findings for a raw Tracking API request body (Make an API call): a single call by
+    its path (``/v1/track``), or each item of ``/v1/batch`` with ``batch[N].`` before its
+    paths. Paths that carry no message give nothing."""
+    name = path.split("?", 1)[0].strip().strip("/").lower()
+    if not name.startswith("v1/"):
+        return []
+    name = name[3:]
+    if name in _TRACKING_PATHS:
+        return check(_TRACKING_PATHS[name], body)
+    if name not in _BATCH_PATHS:
+        return []
+    items = body.get("batch") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return [Problem("batch", "batch_not_list", "A batch body needs a list under “batch”.")]
+    problems: list[Problem] = []
+    for index, item in enumerate(items):
+        for p in check_message(item):
+            where = f"batch[{index}].{p.field}" if p.field else f"batch[{index}]"
+            problems.append(Problem(where, p.code, p.message, index, p.severity))
+    return problems
+
+
 def errors(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity == ERROR]
 
