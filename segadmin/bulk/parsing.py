@@ -392,14 +392,6 @@ def _kind_of_value(value: Any) -> str | None:
     return TEXT
 
 
-def _json_lines_kind(value: Any) -> str | None:
-    # A JSON Lines string stays a string unless it is a date: "42" in quotes was meant as text.
-    kind = _kind_of_value(value)
-    if isinstance(value, str) and kind != DATETIME:
-        return TEXT
-    return kind
-
-
 def propose_type(samples: Iterable[Any]) -> str:
     """The type most of a column's non-empty samples have (at least ``MAJORITY`` of them),
     else text: a column of numbers with one “ten” is still a number column, and the odd cell
@@ -411,7 +403,7 @@ def propose_type(samples: Iterable[Any]) -> str:
     """
     counts: Counter[str] = Counter()
     for value in samples:
-        kind = _kind_of_value(value) if isinstance(value, str) else _json_lines_kind(value)
+        kind = _kind_of_value(value)
         if kind is not None:
             counts[kind] += 1
     total = sum(counts.values())
