@@ -243,7 +243,6 @@ class Plan:
             key=len,
             reverse=True,
         )
-        self.reserved = rules.reserved_names(call_type)
         self.library = {"name": LIBRARY_NAME, "version": segadmin.__version__}
 
     def message(self, cells: Any, row: int) -> tuple[dict | None, int, list[RowProblem]]:
@@ -294,16 +293,21 @@ class Plan:
             message["groupId"] = _stringify_id(ids[GROUP_ID])
         message["context"] = {"library": self.library}
         message["integrations"] = {}
-        size = self._cheap_size(message, fields) if not problems else None
-        if size is None:
-            problems.extend(
-                RowProblem(row, self._column(p), p.message, p.code, p.severity)
-                for p in rules.check(self.call_type, message)
-            )
-            if any(p.is_error for p in problems):
-                return None, 0, problems
-            size = message_size(message)
-        return message, size, problems
+        size = self._cheap_size(message) if not problems else None
+        if size is not None:
+            # The rest of the message is fine: the rules' verdict is that of its fields.
+            found = rules.check_fields(self.call_type, fields)
+            if not any(p.is_error for p in found):
+                return message, size, [self._problem(row, p) for p in found]
+        problems.extend(self._problem(row, p) for p in rules.check(self.call_type, message))
+        if any(p.is_error for p in problems):
+            return None, 0, problems
+        return message, message_size(message), problems
+
+    def _problem(self, row: int, problem: Problem) -> RowProblem:
+        return RowProblem(
+            row, self._column(problem), problem.message, problem.code, problem.severity
+        )
 
     def _column(self, problem: Problem) -> str:
         """The column behind a rules problem: the field's column, or the one mapped to the
@@ -315,20 +319,10 @@ class Plan:
                     return column
         return self.column_of.get(key) or _KEY_LABELS.get(key, "")
 
-    def _cheap_size(self, message: dict, fields: dict) -> int | None:
-        """The message's size when the rules certainly find nothing in it, else None (the
-        caller then asks the rules, which name the problems). The messages built here can only
-        go wrong in their IDs, event name, timestamp, size and fields, so the rules are asked
-        for rows with a timestamp, a reserved field, date-like text or a nested value."""
-        if "timestamp" in message:
-            return None
-        if not self.reserved.isdisjoint(fields):
-            return None
-        for value in fields.values():
-            if isinstance(value, dict | list):
-                return None
-            if isinstance(value, str) and len(value) >= 10 and datetimes.looks_like_date(value):
-                return None
+    def _cheap_size(self, message: dict) -> int | None:
+        """The message's size when the rules certainly find nothing in it outside its traits
+        or properties, else None (the caller then asks the rules for everything). The messages
+        built here can only go wrong there in their IDs, event name, timestamp and size."""
         has_id = False
         for key in ("userId", "anonymousId"):
             if key in message:
@@ -342,8 +336,13 @@ class Plan:
             value = message.get(key)
             if not isinstance(value, str) or not value.strip():
                 return None
+        if "timestamp" in message:
+            try:
+                datetimes.parse_instant(message["timestamp"])
+            except datetimes.DateTimeInvalid:
+                return None
         try:
             size = len(encode(message))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             return None
         return size if size <= MAX_MESSAGE_BYTES else None

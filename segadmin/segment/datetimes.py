@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 _DATE = r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
 _TIME = (
@@ -24,8 +25,9 @@ _TIME = (
     r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?"
 )
 _ZONE = r"(?P<zone>[Zz]|(?P<sign>[+-])(?P<oh>\d{2})(?::?(?P<om>\d{2}))?)"
-_DATE_ONLY = re.compile(_DATE)
-_DATETIME = re.compile(_DATE + _TIME + _ZONE + "?")
+# One pattern for both shapes (a date, or a date-time with or without a zone): one match per
+# value, as bulk jobs read a date or two per row.
+_ISO = re.compile(f"{_DATE}(?:{_TIME}{_ZONE}?)?")
 
 EXAMPLE = "2024-05-01T09:30:00Z"
 
@@ -45,6 +47,9 @@ def _quoted(text: str) -> str:
     return f"“{text if len(text) <= 40 else text[:37] + '…'}”"
 
 
+_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _calendar_date(text: str, year: int, month: int, day: int) -> date:
     if not 1 <= month <= 12:
         raise DateTimeInvalid(
@@ -52,7 +57,9 @@ def _calendar_date(text: str, year: int, month: int, day: int) -> date:
         )
     if year < 1:
         raise DateTimeInvalid(f"{_quoted(text)} is not on the calendar: there is no year 0000.")
-    days = calendar.monthrange(year, month)[1]
+    # Days in the month without calendar.monthrange, which computes a weekday too: bulk jobs
+    # read a date or two per row.
+    days = 29 if month == 2 and calendar.isleap(year) else _DAYS[month]
     if not 1 <= day <= days:
         raise DateTimeInvalid(
             f"{_quoted(text)} is not on the calendar: "
@@ -102,9 +109,9 @@ def parse_instant(text: str) -> datetime:
     """An aware datetime from an ISO-8601 date-time with ``Z`` or an offset; DateTimeInvalid
     with the reason otherwise (a date alone, no time zone, not on the calendar or clock)."""
     stripped = text.strip()
-    match = _DATETIME.fullmatch(stripped)
-    if match is None:
-        if _DATE_ONLY.fullmatch(stripped):
+    match = _ISO.fullmatch(stripped)
+    if match is None or match["hour"] is None:
+        if match is not None:
             raise DateTimeInvalid(
                 f"{_quoted(stripped)} is a date without a time: add one with a time zone, "
                 f"e.g. {stripped}T00:00:00Z."
@@ -116,8 +123,8 @@ def parse_instant(text: str) -> datetime:
 def parse_date(text: str) -> date:
     """A calendar date from ``YYYY-MM-DD``; DateTimeInvalid with the reason otherwise."""
     stripped = text.strip()
-    match = _DATE_ONLY.fullmatch(stripped)
-    if match is None:
+    match = _ISO.fullmatch(stripped)
+    if match is None or match["hour"] is not None:
         raise DateTimeInvalid(f"{_quoted(stripped)} is not an ISO-8601 date such as 1990-05-04.")
     return _calendar_date(stripped, int(match["year"]), int(match["month"]), int(match["day"]))
 
@@ -126,19 +133,31 @@ def parse_date_or_instant(text: str) -> date | datetime:
     """A calendar date (``1990-05-04``) or an instant (a date-time with a time zone): what the
     "date-time" type of an editor row or a bulk column takes."""
     stripped = text.strip()
-    if _DATE_ONLY.fullmatch(stripped):
-        return parse_date(stripped)
-    if _DATETIME.fullmatch(stripped) is None:
+    match = _ISO.fullmatch(stripped)
+    if match is None:
         raise _not_iso(stripped, date_allowed=True)
-    return parse_instant(stripped)
+    if match["hour"] is None:
+        return _calendar_date(stripped, int(match["year"]), int(match["month"]), int(match["day"]))
+    return _datetime(stripped, match, need_zone=True)
+
+
+@lru_cache(maxsize=1024)
+def date_problem(text: str) -> DateTimeInvalid | None:
+    """Why ``text`` is not a date or an instant (``parse_date_or_instant``), or None. Cached:
+    a bulk row's date-time cell is read as its column's type and then checked by the rules."""
+    try:
+        parse_date_or_instant(text)
+    except DateTimeInvalid as exc:
+        return exc.with_traceback(None)  # kept in the cache: without the frames
+    return None
 
 
 def parse_local(text: str) -> datetime:
     """A naive datetime from ``YYYY-MM-DDThh:mm[:ss[.f]]`` (a datetime-local input, whose time
     zone is chosen beside it); DateTimeInvalid with the reason otherwise."""
     stripped = text.strip()
-    match = _DATETIME.fullmatch(stripped)
-    if match is None or match["zone"] is not None:
+    match = _ISO.fullmatch(stripped)
+    if match is None or match["hour"] is None or match["zone"] is not None:
         raise DateTimeInvalid(
             f"{_quoted(stripped)} is not a date and time such as 2024-05-01T09:30 "
             "(seconds optional)."
@@ -150,7 +169,9 @@ def looks_like_date(text: str) -> bool:
     """True for text shaped like an ISO-8601 date or date-time (``2024-13-45`` included): text
     a person meant as a date, which must then be a real one."""
     stripped = text.strip()
-    return bool(_DATE_ONLY.fullmatch(stripped) or _DATETIME.fullmatch(stripped))
+    if len(stripped) < 10 or stripped[4] != "-":  # most text: decided without a regex
+        return False
+    return _ISO.fullmatch(stripped) is not None
 
 
 def format_instant(value: datetime) -> str:

@@ -134,17 +134,13 @@ def is_currency(code: Any) -> bool:
     return isinstance(code, str) and code in currency_codes()
 
 
-def looks_like_email(value: Any) -> bool:
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
+# "Looks like an address": something, one @, a domain with a dot, no spaces. Only a warning
+# hangs on it, so it is deliberately loose (quoted local parts and IDNs pass).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 
-    if not isinstance(value, str):
-        return False
-    try:
-        validate_email(value)
-    except ValidationError:
-        return False
-    return True
+
+def looks_like_email(value: Any) -> bool:
+    return isinstance(value, str) and _EMAIL.fullmatch(value) is not None
 
 
 # --- The checks -----------------------------------------------------------------------------
@@ -211,10 +207,9 @@ def _check_date(path: str, name: str, value: Any, problems: list[Problem]) -> No
             )
         )
         return
-    try:
-        datetimes.parse_date_or_instant(value)
-    except datetimes.DateTimeInvalid as exc:
-        problems.append(Problem(path, exc.code, exc.message))
+    problem = datetimes.date_problem(value)
+    if problem is not None:
+        problems.append(Problem(path, problem.code, problem.message))
 
 
 def _check_reserved(
@@ -290,22 +285,38 @@ def _child_path(path: str, key: Any) -> str:
     return f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
 
 
+def _check_text_date(path: str, text: str, problems: list[Problem]) -> None:
+    if datetimes.looks_like_date(text):
+        problem = datetimes.date_problem(text)
+        if problem is not None:
+            problems.append(Problem(path, problem.code, problem.message))
+
+
 def _check_values(path: str, value: Any, problems: list[Problem]) -> None:
     """Date-like text anywhere under ``value`` must be a real date, or a date-time with a time
     zone. Walked with a stack, not recursion: a deep value must not crash the check."""
+    if isinstance(value, str):
+        _check_text_date(path, value, problems)
+        return
+    if not isinstance(value, dict | list):
+        return
     stack: list[tuple[str, Any]] = [(path, value)]
     while stack:
         where, item = stack.pop()
         if isinstance(item, str):
-            if len(item) >= 10 and datetimes.looks_like_date(item):
-                try:
-                    datetimes.parse_date_or_instant(item)
-                except datetimes.DateTimeInvalid as exc:
-                    problems.append(Problem(where, exc.code, exc.message))
+            _check_text_date(where, item, problems)
         elif isinstance(item, dict):
             stack.extend((_child_path(where, k), v) for k, v in reversed(item.items()))
         elif isinstance(item, list):
             stack.extend((_child_path(where, i), v) for i, v in reversed(list(enumerate(item))))
+
+
+def check_fields(call_type: str, fields: dict) -> list[Problem]:
+    """The problems of a message's traits or properties alone: what ``check`` finds in them.
+    Bulk asks this for rows whose other keys it built and checked itself."""
+    problems: list[Problem] = []
+    _check_fields(call_type, FIELDS_KEY[call_type], fields, problems)
+    return problems
 
 
 def _check_fields(call_type: str, key: str, fields: dict, problems: list[Problem]) -> None:
@@ -494,9 +505,3 @@ def field_path(problem: Problem) -> tuple[str, str]:
 def in_batch(problems: Iterable[Problem], index: int) -> Iterator[Problem]:
     for p in problems:
         yield Problem(p.field, p.code, p.message, index, p.severity)
-
-
-# Keys whose values the rules look into, by call type: a message without any of them and
-# without date-like text needs only the cheap checks (bulk uses this to skip work).
-def reserved_names(call_type: str) -> frozenset[str]:
-    return frozenset(RESERVED.get(call_type, {}))

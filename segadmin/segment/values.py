@@ -116,10 +116,9 @@ def parse_boolean(text: str) -> bool:
 
 def parse_datetime_text(text: str) -> str:
     """The text of an ISO-8601 date or a date-time with a time zone, as typed (trimmed)."""
-    try:
-        datetimes.parse_date_or_instant(text)
-    except datetimes.DateTimeInvalid as exc:
-        raise ValueInvalid(exc.message, exc.code) from None
+    problem = datetimes.date_problem(text)
+    if problem is not None:
+        raise ValueInvalid(problem.message, problem.code)
     return text.strip()
 
 
