@@ -174,3 +174,12 @@ def test_date_like_text_is_recognised_by_its_shape(text, looks):
 def test_a_very_long_text_is_quoted_short():
     found = refusal(parse_instant, "x" * 500)
     assert len(found.message) < 120
+
+
+def test_the_fake_reads_timestamps_with_the_same_parser_and_naive_ones_as_utc():
+    from segadmin.segment.fake.state import parse_time
+
+    assert parse_time("2024-05-01T09:30:00+02:00") == datetime(2024, 5, 1, 7, 30, tzinfo=UTC)
+    assert parse_time("2024-05-01T09:30:00") == datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+    assert parse_time("2024-02-30T09:30:00Z") is None
+    assert parse_time("yesterday") is None
