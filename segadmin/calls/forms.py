@@ -138,7 +138,7 @@ class CallForm(forms.Form):
         own_errors = set(self.errors)  # a field's own error already says what is wrong
         self.problems = problems
         self.warnings = rules.warnings(problems)
-        rows: dict[str, dict[str, str]] = {}
+        rows: dict[str, dict[str, list[str]]] = {}
         for problem in rules.errors(problems):
             key, inner = rules.field_path(problem)
             field = PROBLEM_FIELDS.get(key)
@@ -150,12 +150,16 @@ class CallForm(forms.Form):
                 state = self[field].value()
                 row = row_for(getattr(state, "rows", []), inner)
                 if row is not None:
-                    rows.setdefault(field, {}).setdefault(row.key.strip(), problem.message)
+                    rows.setdefault(field, {}).setdefault(row.key.strip(), []).append(
+                        problem.message
+                    )
                     continue
             self.add_error(field, problem.message)
         for field, by_row in rows.items():
             spec_ = self.fields[field].spec  # type: ignore[attr-defined]
-            self.fields[field].widget.row_problems = by_row  # type: ignore[attr-defined]
+            self.fields[field].widget.row_problems = {  # type: ignore[attr-defined]
+                key: " ".join(sentences) for key, sentences in by_row.items()
+            }
             noun = "row needs" if len(by_row) == 1 else "rows need"
             self.add_error(
                 field, f"{len(by_row)} {spec_.noun} {noun} fixing: see the message under each."

@@ -57,6 +57,30 @@ def test_errors_in_rows_mode_sit_under_the_row_their_path_names(
     assert fake_segment.requests == []
 
 
+def test_two_problems_inside_one_row_are_both_shown_under_it(
+    marketer_client: Client, source: Source
+) -> None:
+    data = form_data(
+        source,
+        user_id="u1",
+        event="Order Completed",
+        **rows_data("properties", custom=[("dates", "list", '["2024-13-45", "2024-02-30"]')]),
+    )
+    response = marketer_client.post("/calls/track/", data)
+    assert response.status_code == 422
+    assert errors_of(response) == {
+        "properties": ["1 property row needs fixing: see the message under each."]
+    }
+    html = response.content.decode()
+    assert (
+        escape(
+            "“2024-13-45” is not on the calendar: there is no month 13. "
+            "“2024-02-30” is not on the calendar: February 2024 has 29 days."
+        )
+        in html
+    )
+
+
 def test_a_warning_is_shown_above_send_and_the_call_is_still_sent(
     marketer_client: Client, source: Source, fake_segment: Any
 ) -> None:
