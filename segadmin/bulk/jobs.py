@@ -203,14 +203,18 @@ def iter_rows(job: BulkJob, chunks: Any = None) -> Iterator[tuple[int, Any]]:
 class DryRun:
     valid: int = 0
     invalid: int = 0
+    warned: int = 0  # valid rows (sent) with a warning, counted apart
     errors: list[RowProblem] = field(default_factory=list)
+    warnings: list[RowProblem] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
             "valid": self.valid,
             "invalid": self.invalid,
+            "warned": self.warned,
             "errors": [[p.row, p.column, p.reason] for p in self.errors],
+            "warnings": [[p.row, p.column, p.reason] for p in self.warnings],
             "messages": self.messages,
             "at": timezone.now().isoformat(),
         }
@@ -224,14 +228,18 @@ def dry_run(job: BulkJob, progress: Callable[[int], None] | None = None) -> DryR
     chunk_end = 0
     for row, cells in iter_rows(job):
         message, _, problems = plan.message(cells, row)
-        if problems:
+        if message is None:
             result.invalid += 1
             if len(result.errors) < FIRST_ERRORS:
                 result.errors.extend(problems[: FIRST_ERRORS - len(result.errors)])
         else:
             result.valid += 1
             if len(result.messages) < FIRST_MESSAGES:
-                result.messages.append(message)  # type: ignore[arg-type]
+                result.messages.append(message)
+            if problems:
+                result.warned += 1
+                if len(result.warnings) < FIRST_ERRORS:
+                    result.warnings.extend(problems[: FIRST_ERRORS - len(result.warnings)])
         if progress is not None and row - chunk_end >= parsing.CHUNK_ROWS:
             chunk_end = row
             progress(row)
@@ -301,8 +309,9 @@ def iter_problems(job: BulkJob) -> Iterator[RowProblem]:
     """Every problem of every row, for the downloadable error report."""
     plan = plan_for(job)
     for row, cells in iter_rows(job):
-        _, _, problems = plan.message(cells, row)
-        yield from problems
+        message, _, problems = plan.message(cells, row)
+        if message is None:
+            yield from problems
 
 
 # --- Start, cancel, resume ------------------------------------------------------------------
@@ -516,7 +525,7 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
         restoring=parsing.restores_cells(job.file_format, job.columns),
     ):
         message, size, problems = plan.message(cells, row)
-        if problems:
+        if message is None:
             failures.append(
                 BulkRowResult(
                     job_id=job.pk,
@@ -532,7 +541,7 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
         if messages and (len(messages) >= MAX_BATCH_ITEMS or used + extra > BATCH_BUDGET):
             batches.append((messages, rows))
             messages, rows, used, extra = [], [], 0, size
-        messages.append(message)  # type: ignore[arg-type]
+        messages.append(message)
         rows.append((row, cells))
         used += extra
     if messages:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from segadmin.segment import datetimes
+
 CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 COMMON_KEYS = frozenset(
     {
@@ -60,10 +62,11 @@ def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return datetimes.parse_instant(value)
+    except datetimes.DateTimeInvalid as exc:
+        if exc.code != "datetime_naive":
+            return None
+    return datetimes.parse_local(value).replace(tzinfo=UTC)
 
 
 def encode_cursor(offset: int) -> str:
