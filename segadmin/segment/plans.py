@@ -553,11 +553,17 @@ def _schema_findings(
 def _additional(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
     planned = schema.get("properties") or {}
     patterns = schema.get("patternProperties") or {}
-    return [
-        name
-        for name in instance
-        if name not in planned and not any(re.search(p, name) for p in patterns)
-    ]
+    return [name for name in instance if name not in planned and not _matches_any(patterns, name)]
+
+
+def _matches_any(patterns: Iterable[str], name: str) -> bool:
+    for pattern in patterns:
+        try:
+            if re.search(pattern, name):
+                return True
+        except (re.error, TypeError):
+            continue  # an unreadable pattern plans nothing (the schema's own finding says why)
+    return False
 
 
 def _planned_names(rule: Rule | None, fields_key: str) -> tuple[set[str], list[str]]:
@@ -599,7 +605,7 @@ def _unplanned_findings(
     found = []
     for name in values:
         path = f"{fields_key}.{name}"
-        if name in names or path in taken or any(re.search(p, name) for p in patterns):
+        if name in names or path in taken or _matches_any(patterns, name):
             continue
         found.append(
             Finding(
@@ -698,7 +704,7 @@ def check(plan: Plan, call_type: str, message: Mapping[str, Any]) -> list[Findin
     ):
         taken = {f.path for f in found if f.keyword == "additionalProperties"}
         found += _unplanned_findings(plan, call_type, match, message, taken)
-    if call_type != "alias":
+    if call_type in _CALL_RULE_TYPE:  # every call but Alias (and no unknown type)
         for common in plan.versions(RuleType.COMMON, None)[:1]:
             found += _schema_findings(plan, common, message, PLAN_COMMON_VIOLATION, fields_key)
     return found
@@ -802,7 +808,7 @@ def segment_would(settings: Mapping[str, Any], call_type: str, findings: Iterabl
     remaining = []
     for finding in violations:
         name = _top_name(finding.path, fields_key)
-        if not section.get(names_key, True) and name and finding.keyword != "required":
+        if not section.get(names_key, True) and _omittable(finding, name, fields_key):
             omit(name)
         else:
             remaining.append(finding)
@@ -813,11 +819,19 @@ def segment_would(settings: Mapping[str, Any], call_type: str, findings: Iterabl
         return "Segment would drop this event"
     for finding in common:
         name = _top_name(finding.path, fields_key)
-        if action.startswith("OMIT") and name and finding.keyword != "required":
+        if action.startswith("OMIT") and _omittable(finding, name, fields_key):
             omit(name)
         else:
             remaining.append(finding)
     return _deliver(omitted, len(remaining))
+
+
+def _omittable(finding: Finding, name: str | None, fields_key: str | None) -> bool:
+    """Whether omitting a property or trait removes this violation: not when it is outside
+    them, nor when it is that very name missing (a missing nested field omits its holder)."""
+    if name is None:
+        return False
+    return not (finding.keyword == "required" and finding.path == f"{fields_key}.{name}")
 
 
 def _deliver(omitted: list[str], violations: int) -> str:
