@@ -208,9 +208,9 @@ _DATE_TIME = re.compile(
 
 def _is_date_time(value: object) -> bool:
     """RFC 3339 date-time, as draft-07's ``format: date-time`` means and Segment's Go
-    validator checks: seconds and a time zone required, on the calendar. (jsonschema's own
-    check needs an extra package; merge note: segment/datetimes.py is stricter than
-    fromisoformat about fractions but accepts times without seconds.)"""
+    validator checks: seconds and a time zone required, on the calendar and the clock.
+    (jsonschema's own check needs an extra package. Merge note: the project's date reader,
+    segment/datetimes.py, accepts times without seconds, which RFC 3339 does not.)"""
     if not isinstance(value, str):
         return True  # format applies to strings only; "type" speaks for the rest
     if not _DATE_TIME.match(value):
@@ -248,7 +248,38 @@ def _compile(text: str) -> _Compiled:
     except SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path)
         return _Compiled(None, f"{exc.message}" + (f" (at {where})" if where else ""))
-    return _Compiled(Draft7Validator(schema, format_checker=_FORMATS))
+    return _Compiled(Draft7Validator(_without_false(schema), format_checker=_FORMATS))
+
+
+# Keywords whose value is a schema, a list of schemas, or an object of schemas (draft-07).
+_ONE_SCHEMA = ("items", "additionalItems", "contains", "propertyNames", "if", "then", "else", "not")
+_SCHEMA_LISTS = ("items", "allOf", "anyOf", "oneOf")
+_SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "dependencies")
+
+
+def _without_false(schema: Any) -> Any:
+    """The schema with each ``false`` sub-schema written ``{"not": {}}`` (the same meaning):
+    jsonschema reports a false schema without the path of the value it refused, and a
+    finding must name its field. ``additionalProperties: false`` is kept: its keyword names
+    the extra fields itself."""
+    if schema is False:
+        return {"not": {}}
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in _ONE_SCHEMA:
+        if key in out and isinstance(out[key], bool | dict):
+            out[key] = _without_false(out[key])
+    for key in _SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [_without_false(item) for item in out[key]]
+    for key in _SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {
+                name: value if isinstance(value, list) else _without_false(value)
+                for name, value in out[key].items()
+            }
+    return out
 
 
 # --- Matching -------------------------------------------------------------------------------
@@ -402,7 +433,7 @@ def _s(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _sentence(error: ValidationError, label: str) -> str:
+def _sentence(error: ValidationError, label: str, plan_name: str) -> str:
     """One sentence for one jsonschema error (keywords without their own are generic)."""
     keyword, expected = error.validator, error.validator_value
     if keyword == "type":
@@ -448,8 +479,8 @@ def _sentence(error: ValidationError, label: str) -> str:
         return f"{label} does not match any of the shapes the tracking plan allows"
     if keyword in ("if", "then", "else"):
         return f"{label} does not meet a condition of the tracking plan"
-    if keyword is None:  # a false schema
-        return f"{label} is not allowed by the tracking plan"
+    if keyword == "not" and expected == {}:  # a false schema (see _without_false)
+        return f"{label} is not allowed by the tracking plan “{plan_name}”"
     return f"{label} does not match the tracking plan ({keyword})"
 
 
@@ -462,28 +493,13 @@ def _schema_findings(
 ) -> list[Finding]:
     compiled = plan.compiled(rule)
 
-    def finding(path: str, text: str, keyword: str, severity: str = ERROR) -> Finding:
+    def finding(path: str, text: str, keyword: str) -> Finding:
         return Finding(
-            code, path, severity, text, plan.name, rule.type, rule.key, rule.version, keyword
+            code, path, ERROR, text, plan.name, rule.type, rule.key, rule.version, keyword
         )
 
     if compiled.validator is None:
-        if not compiled.error:
-            return []
-        return [
-            Finding(
-                PLAN_SCHEMA_INVALID,
-                "",
-                WARNING,
-                f"The tracking plan “{plan.name}” has a schema for {rule.label} (version "
-                f"{rule.version}) that cannot be read: {compiled.error}. "
-                "The message was not checked against it.",
-                plan.name,
-                rule.type,
-                rule.key,
-                rule.version,
-            )
-        ]
+        return [_unusable(plan, rule, f"read: {compiled.error}")] if compiled.error else []
     found: list[Finding] = []
     try:
         # Field order; (is text, part) keeps list indices and names comparable.
@@ -528,26 +544,33 @@ def _schema_findings(
             else:
                 path = _path(parts)
                 found.append(
-                    finding(path, _sentence(error, _label(path, fields_key)), error.validator)
+                    finding(
+                        path,
+                        _sentence(error, _label(path, fields_key), plan.name),
+                        error.validator,
+                    )
                 )
     except (Unresolvable, RecursionError) as exc:
         # A $ref that points outside the rule, or one that loops: the schema is unusable.
         reason = "a $ref cannot be resolved" if isinstance(exc, Unresolvable) else "it loops"
-        return [
-            Finding(
-                PLAN_SCHEMA_INVALID,
-                "",
-                WARNING,
-                f"The tracking plan “{plan.name}” has a schema for {rule.label} (version "
-                f"{rule.version}) that cannot be used: {reason}. "
-                "The message was not checked against it.",
-                plan.name,
-                rule.type,
-                rule.key,
-                rule.version,
-            )
-        ]
+        return [_unusable(plan, rule, f"used: {reason}")]
     return found
+
+
+def _unusable(plan: Plan, rule: Rule, why: str) -> Finding:
+    """A rule's schema that segadmin cannot check with: a warning, so the plan's mistake
+    does not stop every message of that event."""
+    return Finding(
+        PLAN_SCHEMA_INVALID,
+        "",
+        WARNING,
+        f"The tracking plan “{plan.name}” has a schema for {rule.label} (version "
+        f"{rule.version}) that cannot be {why}. The message was not checked against it.",
+        plan.name,
+        rule.type,
+        rule.key,
+        rule.version,
+    )
 
 
 def _additional(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:

@@ -320,6 +320,19 @@ def test_a_page_matches_the_rule_named_like_it_and_else_a_rule_without_a_name():
     assert check(shop_plan(named), "page", build_message("page", user_id="u1", name="Home")) == []
 
 
+def test_a_track_call_without_an_event_name_is_left_to_the_rules_module():
+    message = track("Order Completed")
+    del message["event"]
+    assert find_rule(shop_plan(REALISTIC_RULE), "track", message) is None
+    assert check(shop_plan(REALISTIC_RULE), "track", message) == []
+
+
+def test_alias_and_unknown_calls_match_no_rule():
+    plan = shop_plan(REALISTIC_RULE, COMMON_RULE)
+    assert find_rule(plan, "alias", build_message("alias", user_id="u1", previous_id="a")) is None
+    assert check(plan, "batch", {"type": "batch"}) == []
+
+
 def test_the_common_rule_is_never_the_matching_rule():
     plan = shop_plan(COMMON_RULE)
     assert find_rule(plan, "identify", build_message("identify", user_id="u1")) is None
@@ -381,6 +394,7 @@ def test_null_passes_where_the_plan_allows_null_and_nowhere_else():
         ({"type": "string", "minLength": 3}, "ab", "must be at least 3 characters long"),
         ({"type": "string", "maxLength": 2}, "abc", "must be at most 2 characters long"),
         ({"const": "web"}, "ios", "must be web"),
+        (False, 1, "is not allowed by the tracking plan “Shop plan”"),
     ],
 )
 def test_each_keyword_says_what_the_value_must_be(schema, value, words):
