@@ -247,7 +247,7 @@ def _compile(text: str) -> _Compiled:
         Draft7Validator.check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path)
-        return _Compiled(None, f"{exc.message}" + (f" (at {where})" if where else ""))
+        return _Compiled(None, _short(exc.message, 200) + (f" (at {where})" if where else ""))
     return _Compiled(Draft7Validator(_without_false(schema), format_checker=_FORMATS))
 
 
@@ -427,6 +427,11 @@ def _one_of(words: list[str], last: str = "or") -> str:
 
 def _value(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _short(text: str, limit: int) -> str:
+    # Sentences quote what they refuse, never a whole document.
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _s(count: int, noun: str) -> str:
@@ -666,7 +671,7 @@ def _version_findings(plan: Plan, call_type: str, match: _Match) -> list[Finding
         if isinstance(asked, int) and not isinstance(asked, bool):
             text = f"Version {asked} of {rule.label} is not in the tracking plan “{plan.name}”"
         else:
-            text = f"{path} must be a whole number, not {_value(asked)}"
+            text = f"{path} must be a whole number, not {_short(_value(asked), 40)}"
         text += f"; Segment checks it against version {rule.version}"
         found.append(
             Finding(

@@ -648,6 +648,13 @@ def test_a_malformed_schema_is_one_clear_warning_and_never_an_exception(schema, 
     assert found[0].message.endswith("The message was not checked against it.")
 
 
+def test_a_huge_malformed_schema_is_quoted_short():
+    rule = {"type": "TRACK", "key": "Item Added", "version": 1, "jsonSchema": ["x" * 50] * 100}
+    (found,) = check(shop_plan(rule), "track", track("Item Added"))
+    assert found.code == PLAN_SCHEMA_INVALID
+    assert len(found.message) < 400
+
+
 def test_a_rule_is_compiled_once_even_when_the_plan_is_built_again(monkeypatch):
     compiled = []
     real = plans.Draft7Validator.check_schema
