@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -38,25 +36,10 @@ import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from segment.analytics import Client as OfficialClient  # noqa: E402
 
+from bench._support import start_fake  # noqa: E402
 from segadmin.segment import client, messages  # noqa: E402
 
 WRITE_KEY = "benchWriteKey000000000000000001"
-
-
-def start_fake() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "fake_segment", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.search(r"listening on (http://\S+)", line)
-        if match:
-            return process, match.group(1)
-    raise SystemExit(f"the fake did not start: {line}")
 
 
 def inputs(count: int) -> list[dict]:
@@ -163,8 +146,8 @@ def main() -> None:
     options = parser.parse_args()
     logging.getLogger("segment").setLevel(logging.CRITICAL)
 
-    process, url = start_fake()
-    try:
+    with start_fake() as fake:
+        url = fake.url
         settings.SEGMENT_TRACKING_API_URL = url
         scenarios = [
             ("single calls", options.single, ours_single, official_single(url)),
@@ -182,9 +165,6 @@ def main() -> None:
                 f"{name:<18} {count:>9,} {ours_rate:>10,.0f} {their_rate:>17,.0f} "
                 f"{ours_rate / their_rate:>6.2f}"
             )
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 if __name__ == "__main__":
