@@ -192,9 +192,9 @@ class Handler(BaseHTTPRequestHandler):
     def _tracking(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         if self.command != "POST":
             return 405, {"code": "method_not_allowed", "message": "Use POST."}
-        (status, payload), entries = tracking.handle(self.state, path, headers, raw)
-        if entries:
-            self.state.store(entries)
+        (status, payload), arrival = tracking.handle(self.state, path, headers, raw)
+        if arrival is not None:
+            self.state.store(arrival)
         return status, payload
 
     # --- Public API -------------------------------------------------------------------------
