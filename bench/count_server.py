@@ -4,13 +4,14 @@ request and keeps nothing else, so a benchmark pointed at it measures the sender
     .venv/bin/python bench/count_server.py --port 8766
 
 HTTP/1.1 with keep-alive, one thread per connection, parsed by hand (no ``http.server``: its
-header parsing costs more than counting). ``POST /v1/batch`` and ``/v1/import`` count the
-items of ``batch``, ``POST /v1/<call>`` counts one; gzip bodies are inflated. Every Tracking
-call is answered ``200 {"success": true}``: nothing is checked (no write key, no drop
-reasons, no dedup): that is the fake's job (``manage.py fake_segment``). For the benchmarks'
-own bookkeeping it answers the fake's control calls they use: ``GET /_fake/state``
-(``counts.accepted`` = messages counted, ``requests``), ``POST /_fake/reset`` and
-``POST /_fake/write_keys`` (accepted and ignored).
+header parsing costs more than counting). Each request is answered before its body is
+counted, so the sender's next request overlaps the count. ``POST /v1/batch`` and
+``/v1/import`` count the items of ``batch``, ``POST /v1/<call>`` counts one; gzip bodies are
+inflated. Every Tracking call is answered ``200 {"success": true}``: nothing is checked (no
+write key, no drop reasons, no dedup): that is the fake's job (``manage.py fake_segment``).
+For the benchmarks' own bookkeeping it answers the fake's control calls they use:
+``GET /_fake/state`` (``counts.accepted`` = messages counted, ``requests``),
+``POST /_fake/reset`` and ``POST /_fake/write_keys`` (accepted and ignored).
 """
 
 from __future__ import annotations
@@ -31,22 +32,35 @@ MAX_HEADER_LINES = 100
 
 
 class Counter:
+    """Messages counted so far. A request is answered before its body is counted (the
+    sender goes on while this process parses), so ``state()`` first waits for the bodies
+    still being counted: a benchmark that asks after its last answer sees every message."""
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.changed = threading.Condition()
         self.messages = 0
         self.requests = 0
+        self.pending = 0
+
+    def begin(self) -> None:
+        with self.changed:
+            self.pending += 1
 
     def add(self, messages: int) -> None:
-        with self.lock:
+        with self.changed:
             self.messages += messages
             self.requests += 1
+            self.pending -= 1
+            self.changed.notify_all()
 
     def reset(self) -> None:
-        with self.lock:
+        with self.changed:
+            self.changed.wait_for(lambda: self.pending == 0, timeout=30)
             self.messages = self.requests = 0
 
     def state(self) -> dict:
-        with self.lock:
+        with self.changed:
+            self.changed.wait_for(lambda: self.pending == 0, timeout=30)
             return {
                 "counts": {"accepted": self.messages},
                 "messages": 0,  # none kept
@@ -109,8 +123,10 @@ class Handler(socketserver.StreamRequestHandler):
         body = self._read_chunked() if chunked else self.rfile.read(length) if length else b""
         path = target.split("?", 1)[0]
         if method == "POST" and (path in BATCH or path in TRACKING):
-            self.server.counter.add(count_messages(path, body, gzipped))
+            counter = self.server.counter
+            counter.begin()
             self._answer(200, b'{"success":true}', close=not keep_alive)
+            counter.add(count_messages(path, body, gzipped))
         elif path.rstrip("/") == "/_fake/state":
             state = json.dumps(self.server.counter.state()).encode()
             self._answer(200, state, close=not keep_alive)
