@@ -9,6 +9,8 @@ sends them) one after the other into (a) the fake (``manage.py fake_segment``) a
 ``bench/count_server.py``, each in its own process. Each figure is the median of ``--repeat``
 runs of ``--batches`` batches; each run checks that the server accepted (or counted) every
 message. The client's encoding is not timed: the bodies are built before the clock starts.
+Next to msg/s (wall time, which on a shared machine carries the wait for a core) it prints
+the server process's CPU time per message (from /proc), which moves much less with load.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ def bodies(batches: int, size: int, *, compress: bool) -> list[bytes]:
     return built
 
 
-def rate(server: RunningServer, payloads: list[bytes], size: int, *, compress: bool) -> float:
+def rate(
+    server: RunningServer, payloads: list[bytes], size: int, *, compress: bool
+) -> tuple[float, float | None]:
+    """Messages per second, and the server's CPU microseconds per message (None: unknown)."""
     server.reset()
     server.add_write_key(WRITE_KEY)
     headers = {
@@ -68,16 +73,21 @@ def rate(server: RunningServer, payloads: list[bytes], size: int, *, compress: b
         session.post(f"{server.url}/v1/identify", data=b"{}", headers=headers, timeout=30)
         server.reset()  # the warm-up request above opened the connection; forget it
         server.add_write_key(WRITE_KEY)
+        cpu_before = server.cpu_seconds()
         started = time.perf_counter()
         for payload in payloads:
             response = session.post(f"{server.url}/v1/batch", data=payload, headers=headers)
             response.raise_for_status()
         elapsed = time.perf_counter() - started
     expected = len(payloads) * size
-    got = server.accepted()
+    got = server.accepted()  # the counting server answers once it has counted everything
+    cpu_after = server.cpu_seconds()
     if got != expected:
         raise SystemExit(f"{server.url} accepted {got} of {expected} messages")
-    return expected / elapsed
+    cpu = None
+    if cpu_before is not None and cpu_after is not None:
+        cpu = (cpu_after - cpu_before) / expected * 1e6
+    return expected / elapsed, cpu
 
 
 def main() -> None:
@@ -97,13 +107,16 @@ def main() -> None:
     figures = {}
     for name, count_only in (("fake_segment", False), ("count_server", True)):
         with start_fake(count_only=count_only) as server:
-            rates = [
+            runs = [
                 rate(server, payloads, options.size, compress=options.gzip)
                 for _ in range(options.repeat)
             ]
+        rates = [r for r, _ in runs]
         figures[name] = statistics.median(rates)
-        runs = ", ".join(f"{r:,.0f}" for r in rates)
-        print(f"  {name:<13} {figures[name]:>9,.0f} msg/s  (runs: {runs})")
+        cpus = [c for _, c in runs if c is not None]
+        cpu = f", server CPU {statistics.median(cpus):.1f} µs/msg" if cpus else ""
+        listed = ", ".join(f"{r:,.0f}" for r in rates)
+        print(f"  {name:<13} {figures[name]:>9,.0f} msg/s  (runs: {listed}{cpu})")
     ratio = figures["fake_segment"] / figures["count_server"]
     print(f"  the fake takes {ratio:.2f} of what the counting server takes")
 

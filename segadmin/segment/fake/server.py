@@ -46,12 +46,15 @@ class _Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections, as with Segment
     server_version = "FakeSegment/1.0"
+    # Buffered: headers and body leave in one send (http.server flushes after each request)
+    # instead of two, which halves the wake-ups of the client on a busy machine.
+    wbufsize = 64 * 1024
     server: _Server
 
     def setup(self) -> None:
         super().setup()
-        # Headers and body go out in two writes; without this Nagle's algorithm would hold
-        # the body back for a delayed ACK (40 ms a request).
+        # A large answer goes out in several writes; without this Nagle's algorithm would
+        # hold the last one back for a delayed ACK (40 ms a request).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
