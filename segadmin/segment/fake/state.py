@@ -240,7 +240,7 @@ class Kept(NamedTuple):
 
 # Builds a NamedTuple without its Python-level __new__: a third of the intake's own time
 # went there, at two tuples a message.
-_new_tuple = tuple.__new__
+new_record = tuple.__new__
 
 
 def _merge(batch_level: Any, own: Any) -> Any:
@@ -462,7 +462,7 @@ class FakeState:
                         seen[message_id] = now
                         status = ACCEPTED
                 seq += 1
-                kept.append(_new_tuple(Kept, (seq, arrival, status, checked)))
+                kept.append(new_record(Kept, (seq, arrival, status, checked)))
                 counts[status] = counts.get(status, 0) + 1
             self.seq = seq
             messages.extend(kept)

@@ -24,7 +24,7 @@ from segadmin.segment.fake.state import (
     Arrival,
     Checked,
     FakeState,
-    _new_tuple,
+    new_record,
 )
 
 PATHS = {f"/v1/{name}": name for name in (*CALL_TYPES, "batch", "import")}
@@ -193,7 +193,7 @@ def check(item: Any, call: str | None, whole_batch_code: str | None, known: bool
     if code is None and not known:
         code = "invalid_write_key"  # the edge says 200; the events are dropped later
     dropped = tuple(sorted(ignored)) if ignored else ()
-    return _new_tuple(Checked, (item, code, dropped, assigned_id, False))
+    return new_record(Checked, (item, code, dropped, assigned_id, False))
 
 
 def any_item_too_large(items: list[Any], item_sizes: list[int] | None) -> bool:
