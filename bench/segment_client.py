@@ -32,11 +32,10 @@ django.setup()
 
 import logging  # noqa: E402
 
-import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from segment.analytics import Client as OfficialClient  # noqa: E402
 
-from bench._support import start_fake  # noqa: E402
+from bench._support import RunningServer, start_fake  # noqa: E402
 from segadmin.segment import client, messages  # noqa: E402
 
 WRITE_KEY = "benchWriteKey000000000000000001"
@@ -122,16 +121,17 @@ def official_batched(url: str, size: int) -> Callable[[list[dict]], None]:
     return run
 
 
-def measure(url: str, run: Callable[[list[dict]], None], calls: list[dict], repeat: int) -> float:
+def measure(
+    fake: RunningServer, run: Callable[[list[dict]], None], calls: list[dict], repeat: int
+) -> float:
     rates = []
     for _ in range(repeat):
-        requests.post(f"{url}/_fake/reset", timeout=5)
-        requests.post(f"{url}/_fake/write_keys", json={"key": WRITE_KEY}, timeout=5)
+        fake.reset()
+        fake.add_write_key(WRITE_KEY)
         started = time.perf_counter()
         run(calls)
         elapsed = time.perf_counter() - started
-        state = requests.get(f"{url}/_fake/state", timeout=5).json()
-        accepted = state["counts"].get("accepted", 0)
+        accepted = fake.accepted()
         if accepted != len(calls):
             raise SystemExit(f"the fake accepted {accepted} of {len(calls)} messages")
         rates.append(len(calls) / elapsed)
@@ -159,8 +159,8 @@ def main() -> None:
         print("{:<18} {:>9} {:>10} {:>17} {:>6}".format(*header))
         for name, count, mine, theirs in scenarios:
             calls = inputs(count)
-            ours_rate = measure(url, mine, calls, options.repeat)
-            their_rate = measure(url, theirs, calls, options.repeat)
+            ours_rate = measure(fake, mine, calls, options.repeat)
+            their_rate = measure(fake, theirs, calls, options.repeat)
             print(
                 f"{name:<18} {count:>9,} {ours_rate:>10,.0f} {their_rate:>17,.0f} "
                 f"{ours_rate / their_rate:>6.2f}"
