@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+SINKS = ("fake", "count")  # BENCH_SINK: what the benchmarks send to
 STARTUP_SECONDS = 60.0  # Django's start-up on a loaded 2-core machine can take several seconds
 
 
@@ -162,5 +163,8 @@ def start_fake(*, count_only: bool | None = None, seed_demo: bool = False) -> Ru
     """Start the fake (``manage.py fake_segment``) or, with ``count_only`` (default: the
     ``BENCH_SINK=count`` environment variable), the counting server; return once it answers."""
     if count_only is None:
-        count_only = os.environ.get("BENCH_SINK", "fake") == "count"
+        sink = os.environ.get("BENCH_SINK", "fake")
+        if sink not in SINKS:
+            raise SystemExit(f"BENCH_SINK is {sink!r}: use {' or '.join(map(repr, SINKS))}.")
+        count_only = sink == "count"
     return RunningServer(count_only=count_only, seed_demo=seed_demo)

@@ -76,3 +76,9 @@ def test_start_fake_runs_manage_py_fake_segment_and_returns_once_it_answers():
         assert fake.accepted() == 1  # the Track without an event is dropped, as Segment would
         fake.reset()
         assert fake.accepted() == 0
+
+
+def test_an_unknown_bench_sink_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("BENCH_SINK", "counting")
+    with pytest.raises(SystemExit, match="BENCH_SINK is 'counting': use 'fake' or 'count'"):
+        start_fake()
