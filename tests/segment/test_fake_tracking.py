@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import gzip
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -437,3 +438,42 @@ def test_the_page_shows_only_the_newest_messages(fake):
     html = requests.get(fake.url + "/_fake/", timeout=5).text
     assert f"user-{page.SHOWN + 4:04d}" in html and "user-0005" in html
     assert "user-0004" not in html
+
+
+def test_what_was_answered_is_readable_at_once_even_from_many_senders(fake):
+    # The fake answers before it stores (as Segment's edge does); readers wait for the store.
+    def send(sender: int) -> None:
+        with requests.Session() as session:
+            for batch in range(5):
+                items = [
+                    {"type": "identify", "userId": f"s{sender}-b{batch}-{i}"} for i in range(50)
+                ]
+                raw = json.dumps({"batch": items}).encode()
+                session.post(fake.url + "/v1/batch", data=raw, auth=(KEY, ""), timeout=10)
+
+    threads = [threading.Thread(target=send, args=(sender,)) for sender in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fake.state.summary()["counts"] == {"accepted": 8 * 5 * 50}
+    assert len({m["userId"] for m in fake.messages()}) == 8 * 5 * 50
+
+
+def test_an_identify_answered_is_in_the_profile_at_once(fake):
+    fake.state.add_space("spa_1", "space-token", collect_identifies=True)
+    raw_post(fake, "/v1/identify", {"userId": "u1", "traits": {"plan": "team"}})
+    traits = client.get_profile_traits(
+        space_id="spa_1",
+        token="space-token",
+        region="us",
+        identifier_type="user_id",
+        identifier="u1",
+    )
+    assert traits == {"plan": "team"}
+
+
+def test_a_reset_waits_for_messages_still_being_stored(fake):
+    raw_post(fake, "/v1/batch", {"batch": [{"type": "identify", "userId": "u"}] * 3})
+    fake.reset()
+    assert fake.state.summary()["counts"] == {}

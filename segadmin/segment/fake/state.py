@@ -13,6 +13,8 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -47,6 +49,7 @@ MAX_BATCH_ITEMS = 2_500
 DEDUP_WINDOW = 24 * 60 * 60.0
 KEEP_MESSAGES = 200_000
 KEEP_REQUESTS = 5_000
+SETTLE_SECONDS = 30.0  # how long a reader waits for answered requests' messages to be stored
 ACCEPTED = "accepted"
 DISCARDED = "discarded:"
 DUPLICATE = "discarded:duplicate"
@@ -212,6 +215,8 @@ class Arrival:
     sent_at: Any = None  # the body's own sentAt (a batch's, or a single call's)
     context: Any = None  # a batch's context and integrations, merged into each item
     integrations: Any = None
+    items: list[Any] = field(default_factory=list)  # the messages as sent, to be checked
+    whole_batch_code: str | None = None  # why every item is dropped (too many of them)
     checked: list[Checked] = field(default_factory=list)
 
     @property
@@ -304,6 +309,12 @@ class FakeState:
 
     def __init__(self, *, freeze_stored: bool = False) -> None:
         self.lock = threading.RLock()
+        # Tracking requests are answered before their messages are checked and stored (as
+        # Segment's edge does), so the sender's next request overlaps that work. Readers of
+        # what was received wait until no request is ``storing()``: a test that reads right
+        # after its answer sees its messages.
+        self.settled = threading.Condition(self.lock)
+        self.pending = 0
         # True only when the fake has its process to itself (manage.py fake_segment): what
         # it stores is plain parsed JSON, without reference cycles, so the cyclic garbage
         # collector need not walk it again and again (about a fifth of the intake's time
@@ -313,6 +324,7 @@ class FakeState:
 
     def reset(self) -> None:
         with self.lock:
+            self.wait_settled()
             self.write_keys: dict[str, str | None] = {}  # key -> source id
             self.workspaces: dict[str, FakeWorkspace] = {}  # token -> workspace
             self.sources: dict[str, FakeSource] = {}  # id -> source
@@ -438,6 +450,23 @@ class FakeState:
             self.requests.append(record)
             return record
 
+    @contextmanager
+    def storing(self) -> Iterator[None]:
+        """While a request's messages are on their way to ``store``: readers wait."""
+        with self.lock:
+            self.pending += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.pending -= 1
+                self.settled.notify_all()
+
+    def wait_settled(self) -> None:
+        """Wait (at most SETTLE_SECONDS) until every answered request's messages are stored."""
+        with self.lock:
+            self.settled.wait_for(lambda: self.pending == 0, timeout=SETTLE_SECONDS)
+
     def store(self, arrival: Arrival) -> None:
         """Keep the messages of one request, in order, deduplicating by messageId within 24
         hours; one lock for the whole request, not one per message."""
@@ -494,6 +523,7 @@ class FakeState:
     ) -> list[dict[str, Any]]:
         """Stored messages, oldest first (only the ``last`` ones if given), enriched."""
         with self.lock:
+            self.wait_settled()
             chosen = [
                 kept
                 for kept in self.messages
@@ -506,6 +536,7 @@ class FakeState:
 
     def summary(self) -> dict[str, Any]:
         with self.lock:
+            self.wait_settled()
             return {
                 "messages": len(self.messages),
                 "counts": dict(self.counts),

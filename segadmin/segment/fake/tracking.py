@@ -110,11 +110,13 @@ def discard_code(message: dict[str, Any]) -> str | None:
 
 
 def handle(state: FakeState, path: str, headers: dict[str, str], raw: bytes) -> Handled:
-    """Answer one Tracking API POST; returns the answer and what to store (None: nothing).
+    """Answer one Tracking API POST; returns the answer and what to ``accept`` once it has
+    left (None: nothing).
 
     The intake is the fake's hot path (a benchmark posts hundreds of 1,000-message batches a
-    second): each body is parsed once, messages are checked but not copied, and their
-    enrichment waits until someone reads them (``state.enriched``)."""
+    second): each body is parsed once, messages are checked after the answer (which does not
+    depend on them) and not copied, and their enrichment waits until someone reads them
+    (``state.enriched``)."""
     call = PATHS[path]
     is_batch = call in ("batch", "import")
     limit = MAX_BATCH_BYTES if is_batch else MAX_SINGLE_BYTES
@@ -159,17 +161,27 @@ def handle(state: FakeState, path: str, headers: dict[str, str], raw: bytes) -> 
         sent_at=body.get("sentAt"),
     )
     if not is_batch:
-        arrival.checked.append(check(body, call, None, known))
+        arrival.items = [body]
         return OK, arrival
     arrival.context, arrival.integrations = body.get("context"), body.get("integrations")
     if not items:
-        arrival.checked.append(Checked({}, "empty_batch", (), None, literal=True))
+        arrival.checked = [Checked({}, "empty_batch", (), None, literal=True)]
         return OK, arrival
+    arrival.items = items
     # Our choice: Segment answers 200 to a batch of too many events and rejects them; we
     # drop them all.
-    whole_batch_code = "too_many_events" if len(items) > MAX_BATCH_ITEMS else None
-    arrival.checked = [check(item, None, whole_batch_code, known) for item in items]
+    arrival.whole_batch_code = "too_many_events" if len(items) > MAX_BATCH_ITEMS else None
     return OK, arrival
+
+
+def accept(state: FakeState, arrival: Arrival) -> None:
+    """Check and keep the messages of an answered request (called after its answer left)."""
+    if arrival.items:
+        call = None if arrival.is_batch else arrival.call
+        code, known = arrival.whole_batch_code, arrival.known
+        arrival.checked = [check(item, call, code, known) for item in arrival.items]
+        arrival.items = []  # kept once, in ``checked``
+    state.store(arrival)
 
 
 def check(item: Any, call: str | None, whole_batch_code: str | None, known: bool) -> Checked:
