@@ -46,8 +46,8 @@ class _Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections, as with Segment
     server_version = "FakeSegment/1.0"
-    # Buffered: headers and body leave in one send (http.server flushes after each request)
-    # instead of two, which halves the wake-ups of the client on a busy machine.
+    # Buffered: headers and body leave in one send, not two (http.server flushes after each
+    # request; a Tracking answer is flushed before its messages are stored).
     wbufsize = 64 * 1024
     server: _Server
 
