@@ -14,7 +14,7 @@ import ipaddress
 import json
 import re
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,15 @@ from django.db import connection, transaction
 
 from segadmin.accounts.roles import role_of
 from segadmin.audit import chain
-from segadmin.audit.models import SEARCH_KEY_LENGTH, AuditEntry, Kind, Outcome, pack_body
+from segadmin.audit.index import IndexedMessage, index_body, path_of
+from segadmin.audit.models import (
+    SEARCH_KEY_LENGTH,
+    AuditEntry,
+    AuditMessage,
+    Kind,
+    Outcome,
+    pack_body,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -125,11 +133,15 @@ def record_request(
     related_to: AuditEntry | None = None,
     relation: str = "",
     bulk_job_id: str | None = None,
+    index: Sequence[IndexedMessage] | None = None,
 ) -> AuditEntry:
-    """Append the request entry and COMMIT it, before the request is sent.
+    """Append the request entry, and one message-index row per message it carries, and
+    COMMIT them, before the request is sent.
 
-    Refuses (TransactionOpen) inside a transaction: an entry that could still roll back is
-    not durable, and the send would hold the transaction open across HTTP.
+    ``index``: the messages' index values when the caller built the body itself and knows
+    them (the bulk worker, with each message's file row); otherwise they are read from the
+    body. Refuses (TransactionOpen) inside a transaction: an entry that could still roll back
+    is not durable, and the send would hold the transaction open across HTTP.
     """
     ensure_no_transaction()
     secrets = secrets_of(request)
@@ -164,9 +176,68 @@ def record_request(
     entry.related_to = related_to
     entry.relation = _text(relation, 32)
     entry.bulk_job_id = _text(bulk_job_id, 100) if bulk_job_id else None
+    messages = _messages_of(request, index, secrets)
     with transaction.atomic(durable=True):
         chain.append([entry])
+        _record_index(entry, messages)
     return entry
+
+
+def _messages_of(
+    request: SegmentRequest, given: Sequence[IndexedMessage] | None, secrets: list[str]
+) -> list[IndexedMessage]:
+    """Every message of a Tracking API request, with any secret in its IDs masked."""
+    if request.api != "tracking":
+        return []
+    if given is None:
+        given = index_body(
+            request.body_object(), call_type=request.call_type, path=path_of(request.url)
+        )
+    forms = [form for secret in secrets for form in _forms(secret)]  # once, not per value
+    if not forms:
+        return list(given)
+
+    def scrub(text: str) -> str:
+        for form in forms:
+            if form in text:
+                text = text.replace(form, MASK)
+        return text
+
+    return [
+        IndexedMessage(
+            position=item.position,
+            call_type=item.call_type,
+            user_id=scrub(item.user_id),
+            anonymous_id=scrub(item.anonymous_id),
+            message_id=scrub(item.message_id),
+            event=scrub(item.event),
+            row=item.row,
+        )
+        for item in given
+    ]
+
+
+def _record_index(entry: AuditEntry, messages: Sequence[IndexedMessage]) -> None:
+    if not messages:
+        return
+    AuditMessage.objects.bulk_create(
+        [
+            AuditMessage(
+                entry_id=entry.pk,
+                seq=entry.seq,
+                position=item.position,
+                call_type=item.call_type,
+                user_id=item.user_id,
+                anonymous_id=item.anonymous_id,
+                message_id=item.message_id,
+                event=item.event,
+                bulk_job_id=entry.bulk_job_id,
+                row=item.row,
+            )
+            for item in messages
+        ],
+        batch_size=1000,
+    )
 
 
 def record_outcome(entry: AuditEntry, result: SendResult, *, request: SegmentRequest) -> AuditEntry:

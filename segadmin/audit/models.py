@@ -286,3 +286,81 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain head at {self.last_seq}"
+
+
+class AuditMessageQuerySet(models.QuerySet["AuditMessage"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnly("changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("deleted")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise AppendOnly("changed")
+
+    def update_or_create(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnly("changed")
+
+
+class AuditMessage(models.Model):
+    """One message inside a recorded request: the index that finds every message.
+
+    A request entry's own ID columns hold its first message only; a batch carries up to
+    thousands. One row per message, written with the entry in the same transaction by
+    ``segadmin.audit.log.record_request`` (``bulk_create``, the only way in). Derived from the
+    stored body, so not chained, but append-only like the log: ``save()``, ``delete()`` and
+    queryset ``update()``/``delete()`` refuse, and on PostgreSQL a trigger refuses UPDATE,
+    DELETE and TRUNCATE (migration 0006).
+    """
+
+    entry = models.ForeignKey(
+        AuditEntry, on_delete=models.PROTECT, related_name="messages", db_index=False
+    )
+    # The entry's seq, copied: the audit list pages by seq, and every filter below is a
+    # (column, seq) index walk.
+    seq = models.BigIntegerField("sequence number")
+    position = models.PositiveIntegerField(
+        help_text="0 for a single call; the message's place in a batch body"
+    )
+    call_type = models.CharField(max_length=64, blank=True)
+    user_id = models.CharField("user ID", max_length=SEARCH_KEY_LENGTH, blank=True)
+    anonymous_id = models.CharField("anonymous ID", max_length=SEARCH_KEY_LENGTH, blank=True)
+    message_id = models.CharField("message ID", max_length=SEARCH_KEY_LENGTH, blank=True)
+    event = models.CharField("event name", max_length=SEARCH_KEY_LENGTH, blank=True)
+    # For a message of a bulk import: the job (as on the entry) and the file's row.
+    bulk_job_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    row = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = AuditMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "indexed message"
+        ordering = ["-seq", "position"]
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "position"], name="audit_message_position")
+        ]
+        indexes = [
+            models.Index(fields=["user_id", "seq"], name="audit_msg_user_id_seq"),
+            models.Index(fields=["anonymous_id", "seq"], name="audit_msg_anonymous_id_seq"),
+            models.Index(fields=["message_id", "seq"], name="audit_msg_message_id_seq"),
+            models.Index(fields=["event", "seq"], name="audit_msg_event_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq}.{self.position} {self.call_type}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        raise AppendOnly("saved directly (segadmin.audit.log writes them)")
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("deleted")
+
+    def traits(self, body: Any) -> dict[str, Any]:
+        """This message's traits inside its entry's stored request body (``body``)."""
+        message = body
+        if isinstance(body, dict) and isinstance(body.get("batch"), list):
+            items = body["batch"]
+            message = items[self.position] if self.position < len(items) else None
+        traits = message.get("traits") if isinstance(message, dict) else None
+        return traits if isinstance(traits, dict) else {}

@@ -412,6 +412,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
                 source=source,  # type: ignore[arg-type]
                 messages=batch,
                 bulk_job_id=str(job.pk),
+                rows=[row for row, _ in rows],
             )
         except SecretUnreadable as exc:
             raise JobStopped(str(exc)) from None
