@@ -274,6 +274,8 @@ BASE_QUERIES = 7
     [
         ({}, 1),
         ({"user_id": "u5", "outcome": "sent", "call_type": "track"}, 1),
+        ({"event": "Order Completed", "anonymous_id": "a1", "message_id": "m1"}, 1),
+        ({"bulk_job": "4f0616d8-096d-4825-a06b-cb81ea987abd"}, 1),
         ({"before": 10_000}, 2),
         ({"after": 0}, 2),
         ({"after": 5, "outcome": "sent"}, 2),
