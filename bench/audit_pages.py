@@ -268,7 +268,6 @@ class FastIndex:
                 ids.get("anonymous_id") or None,
                 ids.get("message_id") or None,
                 ids.get("event") or None,
-                entry.bulk_job_id,
                 ids.get("row"),
             )
         )

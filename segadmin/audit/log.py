@@ -223,9 +223,9 @@ def _messages_of(
 # The message index's columns, quoted for SQLite and PostgreSQL alike.
 _INSERT_INDEX = (
     'INSERT INTO "audit_auditmessage" ("entry_id", "seq", "position", "call_type", "user_id", '
-    '"anonymous_id", "message_id", "event", "bulk_job_id", "row") VALUES '
+    '"anonymous_id", "message_id", "event", "row") VALUES '
 )
-_INDEX_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_INDEX_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 # Rows per INSERT: 5,000 parameters, within every supported database's limit.
 _INDEX_ROWS_PER_INSERT = 500
 
@@ -238,7 +238,7 @@ def _record_index(entry: AuditEntry, messages: Sequence[IndexedMessage]) -> None
     GIL for every row, and the bulk worker's other thread (preparing the next chunk) then
     makes each row wait for it again; one statement per 500 rows lets go 500 times less.
     """
-    pk, seq, job = entry.pk, entry.seq, entry.bulk_job_id
+    pk, seq = entry.pk, entry.seq
     with connection.cursor() as cursor:
         for start in range(0, len(messages), _INDEX_ROWS_PER_INSERT):
             part = messages[start : start + _INDEX_ROWS_PER_INSERT]
@@ -253,7 +253,6 @@ def _record_index(entry: AuditEntry, messages: Sequence[IndexedMessage]) -> None
                     item.anonymous_id or None,
                     item.message_id or None,
                     item.event or None,
-                    job,
                     item.row,
                 )
             cursor.execute(_INSERT_INDEX + ", ".join([_INDEX_ROW] * len(part)), params)

@@ -338,8 +338,7 @@ class AuditMessage(models.Model):
     event = models.CharField(  # noqa: DJ001
         "event name", max_length=SEARCH_KEY_LENGTH, null=True, blank=True
     )
-    # For a message of a bulk import: the job (as on the entry) and the file's row.
-    bulk_job_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    # For a message of a bulk import, the file's row (the job is the entry's bulk_job_id).
     row = models.PositiveIntegerField(null=True, blank=True)
 
     objects = AuditMessageQuerySet.as_manager()
@@ -348,9 +347,6 @@ class AuditMessage(models.Model):
         verbose_name = "indexed message"
         ordering = ["-seq", "position"]
         default_permissions = ()
-        constraints = [
-            models.UniqueConstraint(fields=["entry", "position"], name="audit_message_position")
-        ]
         # An equality on the column implies IS NOT NULL, so SQLite and PostgreSQL both use
         # these partial indexes for the filters.
         indexes = [

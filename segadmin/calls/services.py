@@ -88,11 +88,12 @@ def send_batch(
     messages: list[dict],
     profile: RetryProfile = BACKGROUND,
     bulk_job_id: str | None = None,
-    rows: list[int] | None = None,
+    index: list[IndexedMessage] | None = None,
 ) -> Sent:
     """Validate, record and send one /v1/batch request (the caller splits with
-    ``segment.messages.split_into_batches``). Entries of a bulk import carry ``bulk_job_id``,
-    and ``rows[i]``, the file row of ``messages[i]``, goes into the message index.
+    ``segment.messages.split_into_batches``). Entries of a bulk import carry ``bulk_job_id``;
+    ``index`` is ``audit.index.index_batch(messages, rows=...)`` when the caller made it
+    already (the bulk worker, with each message's file row), else it is made here.
     """
     ensure_no_transaction()
     validate_batch(messages)
@@ -104,7 +105,7 @@ def send_batch(
         source=source,
         bulk_job_id=bulk_job_id,
         # From the messages in hand: cheaper than parsing the 500 KB body again.
-        index=index_batch(messages, rows=rows),
+        index=index if index is not None else index_batch(messages),
     )
 
 

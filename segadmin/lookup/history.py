@@ -18,7 +18,7 @@ TIMELINE_SIZE = 100
 # Folding needs every Identify; past this many (newest kept) the page says it stopped.
 MAX_IDENTIFIES = 1000
 IDENTIFIER_TYPES = (("user_id", "User ID"), ("anonymous_id", "Anonymous ID"))
-MESSAGE_COLUMNS = ("id", "entry", "seq", "position", "call_type", "event", "bulk_job_id", "row")
+MESSAGE_COLUMNS = ("id", "entry", "seq", "position", "call_type", "event", "row")
 
 
 @dataclass(frozen=True)

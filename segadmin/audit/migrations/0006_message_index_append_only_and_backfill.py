@@ -5,8 +5,7 @@ index is derived from the chained bodies, so nothing ever needs to change it).
 
 The back-fill reads every Tracking API request entry's stored (already redacted) body, in
 chunks of ``CHUNK`` entries by seq, each chunk committed on its own: memory stays bounded on
-a log of any size, and a back-fill that was interrupted goes on where it stopped (entries
-that already have index rows are skipped). For a bulk import's batch, each message's file row
+a log of any size, and a back-fill that was interrupted goes on after the last entry it indexed. For a bulk import's batch, each message's file row
 is found again from its messageId, which the import made as uuid5(job, row).
 """
 
@@ -15,7 +14,7 @@ import json
 import uuid
 import zlib
 
-from django.db import migrations, transaction
+from django.db import migrations, models, transaction
 
 from segadmin.audit.index import index_body, path_of
 
@@ -92,7 +91,9 @@ def backfill(apps, schema_editor):
     entries = apps.get_model("audit", "AuditEntry").objects
     messages = apps.get_model("audit", "AuditMessage")
     rows = _Rows()
-    after = 0
+    # Resume after the last entry indexed (the back-fill goes in seq order, and runs before
+    # the app records anything with the index).
+    after = messages.objects.aggregate(last=models.Max("seq"))["last"] or 0
     while True:
         chunk = list(
             entries.filter(kind="request", api="tracking", seq__gt=after)
@@ -102,15 +103,8 @@ def backfill(apps, schema_editor):
         if not chunk:
             return
         after = chunk[-1][1]
-        done = set(
-            messages.objects.filter(entry_id__in=[pk for pk, *_ in chunk]).values_list(
-                "entry_id", flat=True
-            )
-        )
         new = []
         for pk, seq, call_type, url, stored, job_id in chunk:
-            if pk in done:
-                continue
             try:
                 body = json.loads(_unpack(stored) or b"null")
             except (ValueError, zlib.error):
@@ -126,7 +120,6 @@ def backfill(apps, schema_editor):
                         anonymous_id=item.anonymous_id or None,
                         message_id=item.message_id or None,
                         event=item.event or None,
-                        bulk_job_id=job_id,
                         row=rows.find(job_id, item.message_id) if job_id else None,
                     )
                 )
