@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import CharField, F, Q, Value
+from django.db import connection
+from django.db.models import CharField, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
@@ -54,6 +55,8 @@ OUTCOME_CHOICES = [
 ROLE_CHOICES = [("", "Any"), *[(role, role) for role in ROLES], ("system", "system")]
 # Fields searched exactly, on the message index's column of the same name.
 EXACT_FIELDS = ("user_id", "anonymous_id", "event", "message_id")
+# An event name with at least this many messages is "common" (see _message_filter).
+COMMON_EVENT = 5000
 # Filters only those who read every entry get (a Marketer's list is theirs alone).
 ALL_ENTRIES_FIELDS = ("person", "role")
 
@@ -206,7 +209,7 @@ class AuditFilterForm(forms.Form):
             queryset = queryset.filter(bulk_job_id=str(filters["bulk_job"]))
         for name in EXACT_FIELDS:
             if name in filters:
-                queryset = queryset.filter(seq__in=messages_with(name, filters[name]).values("seq"))
+                queryset = queryset.filter(_message_filter(name, filters[name]))
         return queryset
 
     def query_string(self, **extra: Any) -> str:
@@ -243,6 +246,26 @@ def messages_with(column: str, value: str) -> AuditMessageQuerySet:
     if column not in EXACT_FIELDS:
         raise ValueError(f"The message index has no column {column!r}")
     return AuditMessage.objects.filter(**{column: search_key(value)})
+
+
+def _message_filter(column: str, value: str) -> Q:
+    """Entries holding a message whose ``column`` is ``value``.
+
+    ``seq IN (the messages' seqs)``: PostgreSQL's planner picks between walking the list
+    newest first and probing the index, or reading the matches. SQLite always reads every
+    match first: quick for an ID (a handful of messages), but an event name that a bulk
+    import sent on every row matches millions (10 ms at 1,000,000 messages, growing). For a
+    common event name SQLite gets ``EXISTS`` instead: the list walked newest first, the
+    index probed per entry, stopping at a page (2 ms). Which one: one count, capped.
+    """
+    messages = messages_with(column, value)
+    if (
+        column == "event"
+        and connection.vendor == "sqlite"
+        and messages.values("pk")[:COMMON_EVENT].count() == COMMON_EVENT
+    ):
+        return Q(Exists(messages.filter(seq=OuterRef("seq"))))
+    return Q(seq__in=messages.values("seq"))
 
 
 def identity_q(identifier_type: str, identifier: str) -> Q:

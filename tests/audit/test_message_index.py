@@ -134,6 +134,25 @@ def test_a_make_an_api_call_v1_batch_bodys_messages_are_indexed_without_the_writ
     assert [line.position for line in found.timeline] == [0]
 
 
+@pytest.mark.parametrize("common", [1, 5000], ids=["common event", "rare event"])
+def test_the_event_filter_finds_messages_inside_batches_whether_common_or_rare(
+    support, monkeypatch, common
+) -> None:
+    from segadmin.audit import filters
+
+    monkeypatch.setattr(filters, "COMMON_EVENT", common)
+    track = [
+        build_message("track", user_id=f"u{i}", event="Viewed" if i % 2 else "Paid")
+        for i in range(4)
+    ]
+    request = client.batch_request(track, write_key=WRITE_KEY, region="us")
+    batch = record_request(actor=actor_for(None, "x"), request=request)
+    single = add_call(user_id="u9", event="Paid")
+    add_call(user_id="u8", event="Refunded")
+    entries = login(support).get(AUDIT, {"event": "Paid"}).context["page"].entries
+    assert [e.seq for e in entries] == [single.seq, batch.seq]
+
+
 def test_a_raw_single_call_takes_its_call_type_from_the_path(admin_user, fake_segment) -> None:
     fake_segment.add_write_key(WRITE_KEY)
     source = make_source()
