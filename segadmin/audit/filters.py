@@ -262,7 +262,7 @@ def _message_filter(column: str, value: str) -> Q:
     if (
         column == "event"
         and connection.vendor == "sqlite"
-        and messages.values("pk")[:COMMON_EVENT].count() == COMMON_EVENT
+        and messages.order_by().values("pk")[:COMMON_EVENT].count() == COMMON_EVENT
     ):
         return Q(Exists(messages.filter(seq=OuterRef("seq"))))
     return Q(seq__in=messages.values("seq"))
