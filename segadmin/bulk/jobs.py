@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from segadmin.accounts.permissions import BULK_IMPORT, may_send
+from segadmin.audit.index import IndexedMessage, index_batch
 from segadmin.audit.log import Actor
 from segadmin.bulk import parsing
 from segadmin.bulk.models import (
@@ -508,7 +509,8 @@ class _Prepared:
 
     chunk: BulkChunk
     failures: list[BulkRowResult]
-    batches: list[tuple[list[dict], list[tuple[int, Any]]]]  # (messages, [(row, cells)])
+    # (messages, [(row, cells)], the messages' audit index with their rows)
+    batches: list[tuple[list[dict], list[tuple[int, Any]], list[IndexedMessage]]]
 
 
 def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
@@ -547,7 +549,12 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
     if messages:
         batches.append((messages, rows))
     chunk.data = b""  # the rows are in the batches now; let the text go
-    return _Prepared(chunk=chunk, failures=failures, batches=batches)
+    # The audit's message index, made here while the previous chunk is being sent rather
+    # than on the sending thread, which is the import's critical path.
+    indexed = [
+        (batch, rows, index_batch(batch, rows=[row for row, _ in rows])) for batch, rows in batches
+    ]
+    return _Prepared(chunk=chunk, failures=failures, batches=indexed)
 
 
 def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Actor) -> None:
@@ -556,7 +563,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
     chunk, failures = prepared.chunk, prepared.failures
     sent = requests = 0
     source = _source(job) if prepared.batches else None
-    for batch, rows in prepared.batches:
+    for batch, rows, index in prepared.batches:
         _renew(chunk, worker)
         try:
             result = services.send_batch(
@@ -564,6 +571,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
                 source=source,  # type: ignore[arg-type]
                 messages=batch,
                 bulk_job_id=str(job.pk),
+                index=index,
             )
         except SecretUnreadable as exc:
             raise JobStopped(str(exc)) from None
