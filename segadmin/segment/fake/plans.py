@@ -258,7 +258,7 @@ def _rules_rate(state: FakeState, token: str, limit: int) -> str | None:
     while reads and now - reads[0] >= 60:
         reads.popleft()
     if len(reads) >= limit:
-        return str(max(1, math.ceil(60 - (now - reads[0]))))
+        return str(max(1, math.ceil(60 - (now - reads[0])))) if reads else "60"
     reads.append(now)
     return None
 
