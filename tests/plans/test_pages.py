@@ -172,3 +172,32 @@ def test_the_navigation_shows_tracking_plans_to_everyone_who_sends(persona, db: 
     ):
         page = _login(persona(who)).get(reverse("home:index")).text
         assert (f'href="{reverse("plans:list")}"' in page) is shown, who
+
+
+def test_the_demo_workspace_imports_the_shop_plan_for_the_website(
+    admin_client: Client, fake_segment
+) -> None:
+    demo = fake_segment.seed_demo()
+    workspace = Workspace(name="Demo", region="us")
+    workspace.set_public_api_token(demo["token"])
+    workspace.save()
+    website = Source(name="Website", workspace=workspace, segment_source_id="src_demo_website")
+    website.set_write_key(demo["write_keys"]["Website"])
+    website.save()
+    page = admin_client.post(_import_url(workspace), follow=True).text
+    assert "Imported 1 tracking plan: “Shop plan”." in page
+    website.refresh_from_db()
+    assert website.tracking_plan is not None and website.tracking_plan.name == "Shop plan"
+    assert website.protocols_settings["track"]["allowUnplannedEvents"] is False
+    detail = admin_client.get(reverse("plans:detail", args=[website.tracking_plan.pk])).text
+    assert "Order Completed" in detail and "Website" in detail
+    assert_no_secret(detail, demo["token"], demo["write_keys"]["Website"])
+
+
+def test_someone_without_a_role_cannot_read_a_plan(
+    no_role_user: User, workspace: Workspace
+) -> None:
+    plan = TrackingPlan.objects.create(workspace=workspace, plan_id="tp_x", name="Secret plan")
+    browser = _login(no_role_user)
+    assert browser.get(reverse("plans:detail", args=[plan.pk])).status_code == 403
+    assert browser.post(reverse("plans:refresh", args=[plan.pk])).status_code == 403
