@@ -75,7 +75,9 @@ def _report_messages(request: HttpRequest, report: plan_import.ImportReport) -> 
 def plan_list(request: HttpRequest) -> HttpResponse:
     plans = (
         TrackingPlan.objects.select_related("workspace")
-        .annotate(rule_count=Count("rules", distinct=True), source_count=Count("sources"))
+        .annotate(
+            rule_count=Count("rules", distinct=True), source_count=Count("sources", distinct=True)
+        )
         .order_by("workspace__name", "name", "pk")
     )
     by_workspace: dict[Workspace, list[TrackingPlan]] = defaultdict(list)
