@@ -201,3 +201,15 @@ def test_someone_without_a_role_cannot_read_a_plan(
     browser = _login(no_role_user)
     assert browser.get(reverse("plans:detail", args=[plan.pk])).status_code == 403
     assert browser.post(reverse("plans:refresh", args=[plan.pk])).status_code == 403
+
+
+def test_the_list_counts_a_plans_rules_and_sources_each_once(
+    marketer: User, workspace: Workspace
+) -> None:
+    plan = TrackingPlan.objects.create(workspace=workspace, plan_id="tp_c", name="Counted")
+    for key in ("A", "B", "C"):
+        plan.rules.create(rule_type="TRACK", key=key)
+    for name in ("One", "Two"):
+        Source.objects.create(name=name, tracking_plan=plan, write_key_encrypted="x")
+    page = _login(marketer).get(reverse("plans:list")).text
+    assert "<td>3</td>\n    <td>2</td>" in page
