@@ -13,6 +13,7 @@ urlpatterns = [
     path("bulk/", include("segadmin.bulk.urls")),
     path("audit/", include("segadmin.audit.urls")),
     path("lookup/", include("segadmin.lookup.urls")),
+    path("tracking-plans/", include("segadmin.plans.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),

@@ -102,6 +102,10 @@ ROLE_MATRIX: list[tuple[str, dict[str, int]]] = [
         "lookup:index",
         {"no_role_user": 403, "marketer": 403, "support": 200, "admin_user": 200, "superuser": 200},
     ),
+    (
+        "plans:list",
+        {"no_role_user": 403, "marketer": 200, "support": 200, "admin_user": 200, "superuser": 200},
+    ),
 ]
 
 

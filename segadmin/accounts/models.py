@@ -20,6 +20,7 @@ class Capability(models.Model):
             ("bulk_import", "Run bulk imports"),
             ("manage_imports", "Change anyone's bulk import (start, cancel, resume, remap)"),
             ("lookup_users", "Look users up"),
+            ("view_tracking_plans", "Read the imported tracking plans"),
             ("view_all_audit", "Read every audit entry (not only one's own)"),
             ("export_audit", "Export and verify the audit log"),
             ("manage_credentials", "Manage workspaces and sources"),

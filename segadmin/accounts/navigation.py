@@ -28,6 +28,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Make an API call", "calls:api", "accounts.make_api_call"),
     NavItem("Bulk import", "bulk:index", "accounts.bulk_import"),
     NavItem("User lookup", "lookup:index", "accounts.lookup_users"),
+    NavItem("Tracking plans", "plans:list", "accounts.view_tracking_plans"),
     # Every role reads the audit log (a Marketer only their own entries).
     NavItem("Audit log", "audit:list", "accounts.send_identify"),
     NavItem("Sources", "credentials:source_list", "accounts.manage_credentials"),

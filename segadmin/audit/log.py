@@ -39,6 +39,7 @@ EVENT_ACTIONS = (
     "credential.deleted",
     "credential.rotated",
     "credential.imported",
+    "tracking_plans.imported",
     "role.changed",
     "user.created",
     "user.deleted",

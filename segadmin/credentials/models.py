@@ -7,9 +7,13 @@ returns a blank.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models
+from django.utils import timezone
 
 from segadmin.credentials import crypto
+from segadmin.segment import plans as plan_engine
 
 REGIONS = [("us", "US"), ("eu", "EU")]
 
@@ -73,6 +77,86 @@ class Workspace(models.Model):
         return crypto.mask(self.profiles_token_hint) if self.profiles_token_encrypted else ""
 
 
+# A plan not fetched for this long is shown as stale (issue 13).
+PLAN_STALE_AFTER = timedelta(hours=24)
+
+
+class TrackingPlan(models.Model):
+    """A Segment Protocols tracking plan as last imported, with its rules."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="tracking_plans"
+    )
+    plan_id = models.CharField("Segment tracking plan ID", max_length=255)  # "tp_…"
+    name = models.CharField("Name", max_length=255, blank=True)
+    slug = models.CharField("Slug", max_length=255, blank=True)
+    description = models.TextField("Description", blank=True)
+    plan_type = models.CharField("Type", max_length=32, blank=True)  # LIVE, …
+    segment_updated_at = models.DateTimeField(null=True, blank=True)
+    imported_at = models.DateTimeField(null=True, blank=True)  # last successful fetch
+    last_error = models.TextField(blank=True)  # why the last fetch failed ("" = ok)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    revision = models.PositiveIntegerField(default=1)  # +1 each import that changed its rules
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "plan_id"],
+                name="credentials_trackingplan_unique_plan_id",
+                violation_error_message="This workspace already has this tracking plan.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.plan_id
+
+    def as_plan(self) -> plan_engine.Plan:
+        """The validation engine's Plan built from the stored rules."""
+        return plan_engine.Plan(
+            name=self.name or self.plan_id,
+            rules=[rule.as_rule() for rule in self.rules.all()],
+            id=self.plan_id,
+        )
+
+    @property
+    def is_stale(self) -> bool:
+        if self.imported_at is None:
+            return True
+        return timezone.now() - self.imported_at > PLAN_STALE_AFTER
+
+
+class TrackingPlanRule(models.Model):
+    """One rule (one version of one event, or a trait/common schema) of a tracking plan."""
+
+    plan = models.ForeignKey(TrackingPlan, on_delete=models.CASCADE, related_name="rules")
+    rule_type = models.CharField(max_length=16)  # TRACK IDENTIFY GROUP PAGE SCREEN COMMON
+    # The event name; None (not "") for keyless rules, as Segment sends it: the shared model.
+    key = models.CharField(max_length=1000, null=True, blank=True)  # noqa: DJ001
+    version = models.PositiveIntegerField(default=1)
+    json_schema = models.JSONField(null=True, blank=True)
+    deprecated_at = models.DateTimeField(null=True, blank=True)  # None = not deprecated
+
+    class Meta:
+        ordering = ["rule_type", "key", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.rule_type} {self.key or ''} v{self.version}".replace("  ", " ")
+
+    def as_rule(self) -> plan_engine.Rule:
+        return plan_engine.Rule(
+            type=plan_engine.RuleType(self.rule_type),
+            key=self.key,
+            version=self.version,
+            json_schema=self.json_schema,
+            deprecated_at=self.deprecated_at.isoformat() if self.deprecated_at else None,
+        )
+
+
+PLAN_ENFORCEMENT = [("block", "Block"), ("warn", "Warn")]
+UNPLANNED_EVENTS = [("block", "Block"), ("warn", "Warn"), ("allow", "Allow")]
+
+
 class Source(models.Model):
     name = models.CharField("Name", max_length=200)
     region = models.CharField("Region", max_length=2, choices=REGIONS, default="us")
@@ -89,6 +173,22 @@ class Source(models.Model):
     enabled = models.BooleanField("Enabled", default=True)
     write_key_encrypted = models.TextField()
     write_key_hint = models.CharField(max_length=4, blank=True)
+    tracking_plan = models.ForeignKey(
+        TrackingPlan,
+        verbose_name="Tracking plan",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sources",
+    )
+    # The "settings" object of GET /sources/{id}/settings (Protocols), as last imported.
+    protocols_settings = models.JSONField(null=True, blank=True)
+    plan_enforcement = models.CharField(
+        "Tracking plan enforcement", max_length=8, choices=PLAN_ENFORCEMENT, default="block"
+    )
+    unplanned_events = models.CharField(
+        "Unplanned events", max_length=8, choices=UNPLANNED_EVENTS, default="block"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

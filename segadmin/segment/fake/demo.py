@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from segadmin.segment.fake.plans import seed_demo_plan
 from segadmin.segment.fake.state import FakeState
 
 DEMO_TOKEN = "sgp_demo_public_api_token_0000000000000000"  # noqa: S105 - a fake token, known to the fake only
@@ -25,8 +26,9 @@ DEMO_SOURCES = (
 
 
 def seed_demo(state: FakeState) -> dict[str, Any]:
-    """Register the demo workspace (five sources, two per page: three pages), its write keys
-    and a Profile API space with one profile; Identify calls update the space's profiles."""
+    """Register the demo workspace (five sources, two per page: three pages), its write keys,
+    a Profile API space with one profile (Identify calls update the space's profiles) and the
+    tracking plan "Shop plan" connected to the Website source, with its Protocols settings."""
     workspace = state.add_workspace(
         DEMO_TOKEN, id="ws_demo", slug="demo", name="Demo workspace", max_page_size=2
     )
@@ -47,8 +49,10 @@ def seed_demo(state: FakeState) -> dict[str, Any]:
         user_id="user-1001",
         traits={"first_name": "Ada", "last_name": "Lovelace", "plan": "pro", "logins": 42},
     )
+    plan_id = seed_demo_plan(state, DEMO_TOKEN, DEMO_SOURCES[0][0])
     return {
         "workspace_id": workspace.id,
+        "tracking_plan_id": plan_id,
         "token": DEMO_TOKEN,
         "write_keys": {name: key for _, _, name, _, key in DEMO_SOURCES},
         "space_id": DEMO_SPACE_ID,

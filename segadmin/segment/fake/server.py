@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from segadmin.segment.fake import page, tracking
+from segadmin.segment.fake import page, plans, tracking
 from segadmin.segment.fake.state import (
     FakeState,
     Fault,
@@ -231,6 +231,10 @@ class Handler(BaseHTTPRequestHandler):
             }
             return 200, {"data": data}, limits
         sources = self.state.workspace_sources(token)
+        answer = plans.handle(self.state, workspace, path, query, sources)
+        if answer is not None:
+            status, payload, headers = answer
+            return status, payload, {**limits, **headers}
         if path == "/sources":
             return (*_sources_page(sources, workspace, query), limits)
         match = SOURCE_ROUTE.match(path)
@@ -241,7 +245,8 @@ class Handler(BaseHTTPRequestHandler):
                     data = source.as_api(
                         show_keys=workspace.source_admin, workspace_id=workspace.id
                     )
-                    return 200, {"data": {"source": data}}, limits
+                    plan_id = plans.plan_of_source(self.state, source.id)
+                    return 200, {"data": {"source": data, "trackingPlanId": plan_id}}, limits
             return 404, _public_error("not-found", "Source not found"), limits
         return 404, _public_error("not-found", "Not found"), limits
 
@@ -331,6 +336,8 @@ def _api_of(path: str) -> str:
     if path.startswith("/v1/spaces/"):
         return "profiles"
     if path == "/" or path == "/sources" or path.startswith("/sources/"):
+        return "public"
+    if path == "/tracking-plans" or path.startswith("/tracking-plans/"):
         return "public"
     return "unknown"
 
@@ -441,7 +448,10 @@ def _control_answer(
             name=data.get("name", "Fake workspace"),
             source_admin=bool(data.get("source_admin", True)),
             max_page_size=data.get("max_page_size"),
+            protocols=bool(data.get("protocols", True)),
         )
+        if "rules_per_minute" in data:
+            workspace.rules_per_minute = int(data["rules_per_minute"])
         return {"id": workspace.id}
     if route == ("POST", "/_fake/sources"):
         source = state.add_source(
@@ -479,6 +489,9 @@ def _control_answer(
         if "latency_ms" in data:
             state.set_latency(float(data["latency_ms"]))
         return state.summary()
+    answer = plans.control(state, path.rstrip("/"), data)
+    if answer is not None:
+        return answer
     if route == ("POST", "/_fake/latency"):
         state.set_latency(float(data["ms"]))
         return state.summary()

@@ -131,6 +131,8 @@ class FakeWorkspace:
     name: str
     source_admin: bool = True  # False: sources come back without write keys
     max_page_size: int | None = None  # fake only: forces pagination with few sources
+    protocols: bool = True  # False: the tracking-plan routes answer 403 (see fake/plans.py)
+    rules_per_minute: int = 200  # Segment's limit on reading a plan's rules
 
 
 @dataclass
@@ -344,6 +346,10 @@ class FakeState:
             self.latency_ms = 0.0
             self.seq = 0
             self.request_seq = 0
+            # Tracking plans live in their own module, which imports this one.
+            from segadmin.segment.fake.plans import PlansState
+
+            self.plans = PlansState()
 
     # --- registry ---------------------------------------------------------------------------
 
@@ -360,6 +366,7 @@ class FakeState:
         name: str = "Fake workspace",
         source_admin: bool = True,
         max_page_size: int | None = None,
+        protocols: bool = True,
     ) -> FakeWorkspace:
         with self.lock:
             workspace = FakeWorkspace(
@@ -369,6 +376,7 @@ class FakeState:
                 name=name,
                 source_admin=source_admin,
                 max_page_size=max_page_size,
+                protocols=protocols,
             )
             self.workspaces[token] = workspace
             return workspace
@@ -554,6 +562,7 @@ class FakeState:
                 "workspaces": len(self.workspaces),
                 "sources": len(self.sources),
                 "spaces": len(self.spaces),
+                "tracking_plans": len(self.plans.plans),
             }
 
 

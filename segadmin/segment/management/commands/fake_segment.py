@@ -59,6 +59,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  Profile API space: {demo['space_id']}")
             self.stdout.write(f"  Profile API token: {demo['space_token']}")
             self.stdout.write(f"  a profile to look up: user_id {demo['profile_user_id']}")
+            self.stdout.write(
+                f"  tracking plan “Shop plan” ({demo['tracking_plan_id']}), connected to Website"
+            )
         self.stdout.flush()
         try:
             server.serve_forever()

@@ -1,0 +1,52 @@
+"""Public API reads for tracking plans: answers that cannot be used are errors, not crashes."""
+
+from __future__ import annotations
+
+import pytest
+import responses
+
+from segadmin.segment import public_plans
+from segadmin.segment.client import ApiError
+
+TOKEN = "sgp_public_plans_token_0123456789"
+BASE = "https://api.segmentapis.com"
+
+
+@pytest.fixture
+def api(settings):
+    settings.SEGMENT_PUBLIC_API_URL = ""
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+def test_a_cursor_handed_back_twice_stops_the_listing(api) -> None:
+    page = {"data": {"rules": [], "pagination": {"current": "MA==", "next": "MjAw"}}}
+    api.get(f"{BASE}/tracking-plans/tp_1/rules", json=page)
+    found = public_plans.list_rules(token=TOKEN, region="us", plan_id="tp_1")
+    assert isinstance(found, ApiError) and found.kind == "invalid_response"
+
+
+def test_a_rule_that_is_not_an_object_is_an_invalid_answer(api) -> None:
+    page = {"data": {"rules": ["TRACK"], "pagination": {"current": "MA=="}}}
+    api.get(f"{BASE}/tracking-plans/tp_1/rules", json=page)
+    found = public_plans.list_rules(token=TOKEN, region="us", plan_id="tp_1")
+    assert isinstance(found, ApiError) and found.kind == "invalid_response"
+
+
+def test_403_names_protocols_and_never_the_token(api) -> None:
+    body = {"errors": [{"type": "forbidden", "message": f"no Protocols for {TOKEN}"}]}
+    api.get(f"{BASE}/tracking-plans", json=body, status=403)
+    found = public_plans.list_tracking_plans(token=TOKEN, region="us")
+    assert isinstance(found, ApiError) and found.status == 403
+    assert "Protocols feature" in found.message and TOKEN not in found.message
+
+
+def test_settings_without_a_settings_object_are_an_invalid_answer(api) -> None:
+    api.get(f"{BASE}/sources/src_1/settings", json={"data": {"sourceId": "src_1"}})
+    found = public_plans.get_source_settings(token=TOKEN, region="us", source_id="src_1")
+    assert isinstance(found, ApiError) and found.kind == "invalid_response"
+
+
+def test_plan_ids_are_escaped_in_the_path(api) -> None:
+    api.get(f"{BASE}/tracking-plans/tp%2F..%2Fx/sources", json={"data": {"sources": []}})
+    assert public_plans.list_plan_source_ids(token=TOKEN, region="us", plan_id="tp/../x") == []
