@@ -1,6 +1,6 @@
 """Writing the audit log: who did what, every request to Segment and what came back.
 
-``record_request`` and ``record_outcome`` are for the send service (segadmin/calls/services.py)
+``record_request`` and ``record_outcome`` are for the send service (segadmin/sending/service.py)
 only; ``record_event`` is for credential, role and user changes. Nothing written here ever holds a
 secret: every stored field goes through ``segadmin.segment.redaction`` (the same functions the
 screens use), which masks Authorization, every ``writeKey`` / ``writeKeys`` value, anything in

@@ -343,7 +343,7 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
     if problem:
         messages.error(request, f"Not sent again: {problem}")
         return redirect("audit:entry", pk=entry.pk)
-    from segadmin.calls import services  # the send service imports the audit app
+    from segadmin import sending  # the send service imports the audit app
 
     message = sent_message(entry)
     assert message is not None and entry.source is not None
@@ -351,7 +351,7 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
     if "timestamp" not in message and isinstance(first, str):
         message["timestamp"] = first
     try:
-        sent = services.send_message(
+        sent = sending.send_message(
             actor=Actor.from_request(request),
             source=entry.source,
             message=message,

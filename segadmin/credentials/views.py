@@ -18,8 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from segadmin import sending
 from segadmin.audit.log import Actor, record_event
-from segadmin.calls import services
 from segadmin.credentials import crypto
 from segadmin.credentials.forms import ImportSourcesForm, SourceForm, WorkspaceForm
 from segadmin.credentials.models import Source, Workspace
@@ -209,7 +209,7 @@ def _test_connection(request: HttpRequest, workspace: Workspace) -> ConnectionRe
     found = client.get_workspace(
         token=token,
         region=workspace.region,
-        transport=services.workspace_transport(actor=actor, workspace=workspace),
+        transport=sending.workspace_transport(actor=actor, workspace=workspace),
     )
     if isinstance(found, client.ApiError):
         return ConnectionResult(ok=False, message=_explain(found, workspace))
@@ -268,7 +268,7 @@ def _list_for_import(
     listed = client.list_sources(
         token=token,
         region=workspace.region,
-        transport=services.workspace_transport(
+        transport=sending.workspace_transport(
             actor=Actor.from_request(request), workspace=workspace
         ),
     )

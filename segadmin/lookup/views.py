@@ -103,7 +103,7 @@ class ProfileTraits:
 def _profile_traits(
     request: HttpRequest, workspace: Workspace, identifier_type: str, identifier: str
 ) -> ProfileTraits:
-    from segadmin.calls import services  # the send service imports the audit app
+    from segadmin import sending  # the send service imports the audit app
 
     try:
         token = workspace.profiles_token() or ""
@@ -115,7 +115,7 @@ def _profile_traits(
         region=workspace.region,
         identifier_type=identifier_type,
         identifier=identifier,
-        transport=services.workspace_transport(
+        transport=sending.workspace_transport(
             actor=Actor.from_request(request), workspace=workspace
         ),
     )
