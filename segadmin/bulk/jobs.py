@@ -556,7 +556,8 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
                 messages=batch,
                 bulk_job_id=str(job.pk),
             )
-        except SecretUnreadable as exc:
+        except (SecretUnreadable, sending.SourceDisabled) as exc:
+            # Disabled after this chunk began: the send service refuses it, the job stops.
             raise JobStopped(str(exc)) from None
         requests += 1
         if result.result.ok:

@@ -110,7 +110,7 @@ def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
             message=form.message,
             **drafts.link_for(request, form.call_type),
         )
-    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         return {"kind": "error", "message": str(exc), "source": source}
     return {"kind": "sent", **present.describe_result(sent), "source": source}
 
@@ -200,7 +200,7 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
             query=data["query"],
             body=data["body"] or None,
         )
-    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         return {"kind": "error", "message": str(exc)}
     except UnsafeRequest as exc:  # the form's preview check makes this unlikely
         return {"kind": "error", "message": exc.message}

@@ -6,7 +6,12 @@ else imports the client's sending functions (``make lint`` refuses it, see pypro
 
 from segadmin.sending.service import (
     Actor,
+    ProfileTraits,
     Sent,
+    SourceDisabled,
+    get_profile_traits,
+    get_workspace,
+    list_sources,
     send_batch,
     send_message,
     send_raw,
@@ -15,7 +20,12 @@ from segadmin.sending.service import (
 
 __all__ = [
     "Actor",
+    "ProfileTraits",
     "Sent",
+    "SourceDisabled",
+    "get_profile_traits",
+    "get_workspace",
+    "list_sources",
     "send_batch",
     "send_message",
     "send_raw",
