@@ -3,6 +3,8 @@ HTTP (ruff's banned-api, TID251), and the import-linter contracts in pyproject.t
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +115,45 @@ def test_the_import_contracts_are_kept() -> None:
         "Models, services and commands never import sending/ or a view KEPT",
     ):
         assert contract in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        (
+            "credentials/services.py",
+            "from segadmin.audit import log",
+            "A layer imports only the layers below it BROKEN",
+        ),
+        (
+            "audit/log.py",
+            "from segadmin.bulk import jobs",
+            "No screen app is imported by anything but the URLconf BROKEN",
+        ),
+        (
+            "bulk/models.py",
+            "from segadmin import sending",
+            "Models, services and commands never import sending/ or a view BROKEN",
+        ),
+    ],
+)
+def test_the_import_contracts_catch_a_module_that_breaks_them(
+    tmp_path: Path, module: str, line: str, broken: str
+) -> None:
+    # A copy of the package with one import added, checked with the project's contracts.
+    shutil.copytree(
+        ROOT / "segadmin", tmp_path / "segadmin", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "segadmin" / module
+    target.write_text(target.read_text() + f"\n{line}  # added by the test\n")
+    result = subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert broken in result.stdout
