@@ -97,6 +97,12 @@ HEADERS = json.dumps(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows to reach (default 1M)")
+    parser.add_argument(
+        "--batch-messages",
+        type=int,
+        default=640,
+        help="indexed messages per bulk batch entry (default 640: about 10M messages at 1M rows)",
+    )
     parser.add_argument("--repeat", type=int, default=30, help="timed requests per page")
     parser.add_argument("--fill-only", action="store_true")
     parser.add_argument("--skip-export", action="store_true")
@@ -110,18 +116,22 @@ def main() -> None:
     from django.db import connection
 
     call_command("migrate", verbosity=0)
-    from segadmin.audit.models import AuditEntry
+    from segadmin.audit.models import AuditEntry, AuditMessage
 
     have = AuditEntry.objects.count()
-    print(f"{connection.vendor}: {have:,} audit rows present")
+    print(
+        f"{connection.vendor}: {have:,} audit rows present, "
+        f"{AuditMessage.objects.count():,} indexed messages"
+    )
     if have < args.rows:
         world = make_world()
         started = time.perf_counter()
-        fill(world, args.rows - have)
+        fill(world, args.rows - have, batch_messages=args.batch_messages)
         print(f"appended {args.rows - have:,} rows in {time.perf_counter() - started:.0f} s")
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE audit_auditentry")
+                cursor.execute("VACUUM ANALYZE audit_auditmessage")
         else:
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
@@ -241,14 +251,50 @@ class FastAppend:
                 ChainHead.objects.create(pk=1, last_seq=self.seq, last_hash=self.hash)
 
 
-def fill(world: dict[str, Any], rows: int, chunk: int = 4000) -> None:
-    """Append ``rows`` rows (requests, their outcomes, some events), oldest to newest."""
+class FastIndex:
+    """Writes message-index rows as the recorder does (one executemany of tuples)."""
+
+    def __init__(self) -> None:
+        from segadmin.audit.log import _INDEX_ROW, _INSERT_INDEX
+
+        self.sql = _INSERT_INDEX + _INDEX_ROW
+        self.rows: list[tuple] = []
+
+    def add(self, entry: Any, position: int, call_type: str, **ids: Any) -> None:
+        self.rows.append(
+            (
+                entry.pk,
+                entry.seq,
+                position,
+                call_type,
+                ids.get("user_id") or None,
+                ids.get("anonymous_id") or None,
+                ids.get("message_id") or None,
+                ids.get("event") or None,
+                ids.get("row"),
+            )
+        )
+
+    def flush(self) -> None:
+        from django.db import connection, transaction
+
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(self.sql, self.rows)
+        self.rows = []
+
+
+def fill(world: dict[str, Any], rows: int, chunk: int = 4000, batch_messages: int = 640) -> None:
+    """Append ``rows`` rows (requests, their outcomes, some events), oldest to newest, and
+    index their messages: one per single call, ``batch_messages`` per bulk batch (the batch's
+    first message is in its stored body; the others, people of the same 200,000, only in the
+    index: enough for the list's filters, and the lookup reads the bodies it finds)."""
     from django.utils import timezone
 
     from segadmin.audit.models import AuditEntry, Kind, pack_body
 
     rng = random.Random(20261128)
     append = FastAppend()
+    index = FastIndex()
     done = append.seq
     total = done + rows
     end = timezone.now() - timedelta(minutes=5)
@@ -368,6 +414,34 @@ def fill(world: dict[str, Any], rows: int, chunk: int = 4000) -> None:
                 answers.append((request, {"when": when + timedelta(milliseconds=duration)}))
                 written += 1
         append(requests)
+        for request in requests:
+            if request.api != "tracking":
+                continue
+            first = "identify" if request.call_type == "batch" else request.call_type
+            index.add(
+                request,
+                0,
+                first,
+                user_id=request.user_id,
+                anonymous_id=request.anonymous_id,
+                message_id=request.message_id,
+                event=request.event,
+                row=1 if request.bulk_job_id else None,
+            )
+            if request.call_type != "batch":
+                continue
+            for position in range(1, batch_messages):
+                track = rng.random() < 0.4
+                index.add(
+                    request,
+                    position,
+                    "track" if track else "identify",
+                    user_id=f"user-{rng.randrange(USERS)}",
+                    message_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    event=rng.choice(EVENTS) if track else "",
+                    row=position + 1,
+                )
+        index.flush()
         outcome_rows = [
             AuditEntry(
                 kind=Kind.OUTCOME,
@@ -420,7 +494,7 @@ def measure(repeat: int, *, export: bool) -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from segadmin.audit.models import AuditEntry
+    from segadmin.audit.models import AuditEntry, AuditMessage
     from segadmin.credentials.models import Source, Workspace
 
     def client_for(username: str) -> Client:
@@ -444,6 +518,8 @@ def measure(repeat: int, *, export: bool) -> None:
     source = Source.objects.filter(name__startswith="bench: ").order_by("pk")[2]
     workspace = Workspace.objects.order_by("pk").first()
     audit = reverse("audit:list")
+    batch = listed.filter(call_type="batch").order_by("-seq").first()
+    inside = AuditMessage.objects.filter(entry=batch, position=5).first() if batch else None
 
     pages: list[tuple[str, Client, str, dict[str, Any]]] = [
         ("list: first page", admin, audit, {}),
@@ -483,6 +559,25 @@ def measure(repeat: int, *, export: bool) -> None:
             support,
             reverse("lookup:index"),
             {"identifier_type": "user_id", "identifier": busy_user},
+        ),
+        *(
+            [
+                (
+                    "filter: user ID of a batch's 6th message",
+                    admin,
+                    audit,
+                    {"user_id": inside.user_id},
+                ),
+                ("filter: import (bulk job)", admin, audit, {"bulk_job": batch.bulk_job_id}),
+                (
+                    "user lookup (a user of a batch's 6th message)",
+                    support,
+                    reverse("lookup:index"),
+                    {"identifier_type": "user_id", "identifier": inside.user_id},
+                ),
+            ]
+            if inside is not None
+            else []
         ),
         ("home dashboard (Admin: every entry)", admin, reverse("home:index"), {}),
         ("home dashboard (Marketer: own entries)", marketer, reverse("home:index"), {}),

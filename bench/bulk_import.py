@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -29,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._support import start_fake  # noqa: E402
+
 WORK = Path(tempfile.mkdtemp(prefix="segadmin-bench-bulk-"))
 
 
@@ -45,22 +47,6 @@ def _environment(database_url: str | None) -> None:
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ["SECURE_COOKIES"] = "false"  # the test client speaks plain HTTP
     os.environ["DJANGO_SETTINGS_MODULE"] = "segadmin.settings"
-
-
-def start_fake() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "fake_segment", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.search(r"listening on (http://\S+)", line)
-        if match:
-            return process, match.group(1)
-    raise SystemExit("the fake did not start")
 
 
 def fake_call(url: str, path: str, data: dict | None = None) -> dict:
@@ -231,7 +217,8 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    fake, url = start_fake()
+    fake = start_fake()
+    url = fake.url
     os.environ["SEGMENT_TRACKING_API_URL"] = url
     try:
         path = WORK / "rows.csv"
@@ -257,8 +244,7 @@ def main() -> None:
                 f"{big['rows_per_s']:,.0f} rows/s (upload {big['upload_s']:.0f} s)"
             )
     finally:
-        fake.terminate()
-        fake.wait(timeout=10)
+        fake.stop()
         shutil.rmtree(WORK, ignore_errors=True)
 
 

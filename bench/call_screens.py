@@ -22,19 +22,22 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._support import start_fake  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segadmin.settings")
 os.environ["SEGADMIN_ENV_FILE"] = "none"
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
 os.environ.setdefault("SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
 os.environ.setdefault("SEGADMIN_AUDIT_KEY", "benchmark-audit-key-not-for-production-0123456789")
+(ROOT / "bench" / "results").mkdir(exist_ok=True)  # ignored by git: absent in a fresh checkout
 os.environ.setdefault(
     "DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'results' / 'call_screens.sqlite3'}"
 )
@@ -44,22 +47,6 @@ os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFi
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 _DURATION = re.compile(r'data-testid="result-duration" data-ms="([0-9.]+)"')
-
-
-def start_fake() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "fake_segment", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.search(r"listening on (http://\S+)", line)
-        if match:
-            return process, match.group(1)
-    raise SystemExit("the fake did not start")
 
 
 def identify_form(source_id: int, index: int) -> dict:
@@ -106,13 +93,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20, help="untimed sends first")
     args = parser.parse_args()
 
-    fake, url = start_fake()
+    fake = start_fake()
+    url = fake.url
     os.environ["SEGMENT_TRACKING_API_URL"] = url
     try:
         run(args.sends, args.warmup)
     finally:
-        fake.terminate()
-        fake.wait(timeout=10)
+        fake.stop()
 
 
 def run(sends: int, warmup: int) -> None:

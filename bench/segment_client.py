@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -34,29 +32,13 @@ django.setup()
 
 import logging  # noqa: E402
 
-import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from segment.analytics import Client as OfficialClient  # noqa: E402
 
+from bench._support import RunningServer, start_fake  # noqa: E402
 from segadmin.segment import client, messages  # noqa: E402
 
 WRITE_KEY = "benchWriteKey000000000000000001"
-
-
-def start_fake() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "fake_segment", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.search(r"listening on (http://\S+)", line)
-        if match:
-            return process, match.group(1)
-    raise SystemExit(f"the fake did not start: {line}")
 
 
 def inputs(count: int) -> list[dict]:
@@ -139,16 +121,17 @@ def official_batched(url: str, size: int) -> Callable[[list[dict]], None]:
     return run
 
 
-def measure(url: str, run: Callable[[list[dict]], None], calls: list[dict], repeat: int) -> float:
+def measure(
+    fake: RunningServer, run: Callable[[list[dict]], None], calls: list[dict], repeat: int
+) -> float:
     rates = []
     for _ in range(repeat):
-        requests.post(f"{url}/_fake/reset", timeout=5)
-        requests.post(f"{url}/_fake/write_keys", json={"key": WRITE_KEY}, timeout=5)
+        fake.reset()
+        fake.add_write_key(WRITE_KEY)
         started = time.perf_counter()
         run(calls)
         elapsed = time.perf_counter() - started
-        state = requests.get(f"{url}/_fake/state", timeout=5).json()
-        accepted = state["counts"].get("accepted", 0)
+        accepted = fake.accepted()
         if accepted != len(calls):
             raise SystemExit(f"the fake accepted {accepted} of {len(calls)} messages")
         rates.append(len(calls) / elapsed)
@@ -163,8 +146,8 @@ def main() -> None:
     options = parser.parse_args()
     logging.getLogger("segment").setLevel(logging.CRITICAL)
 
-    process, url = start_fake()
-    try:
+    with start_fake() as fake:
+        url = fake.url
         settings.SEGMENT_TRACKING_API_URL = url
         scenarios = [
             ("single calls", options.single, ours_single, official_single(url)),
@@ -176,15 +159,12 @@ def main() -> None:
         print("{:<18} {:>9} {:>10} {:>17} {:>6}".format(*header))
         for name, count, mine, theirs in scenarios:
             calls = inputs(count)
-            ours_rate = measure(url, mine, calls, options.repeat)
-            their_rate = measure(url, theirs, calls, options.repeat)
+            ours_rate = measure(fake, mine, calls, options.repeat)
+            their_rate = measure(fake, theirs, calls, options.repeat)
             print(
                 f"{name:<18} {count:>9,} {ours_rate:>10,.0f} {their_rate:>17,.0f} "
                 f"{ours_rate / their_rate:>6.2f}"
             )
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- Transactional tests and the audit log's triggers ---------------------------------------
 
-AUDIT_TABLE = "audit_auditentry"
+AUDIT_TABLES = ("audit_auditentry", "audit_auditmessage")
 
 
 def _is_transactional(item: pytest.Item) -> bool:
@@ -159,11 +159,12 @@ def _set_audit_triggers(item: pytest.Item, enabled: bool) -> None:
     if connection.vendor != "postgresql":
         return
     with item.config.stash[blocking_manager_key].unblock(), connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [AUDIT_TABLE])
-        if cursor.fetchone()[0] is None:
-            return
-        action = "ENABLE" if enabled else "DISABLE"
-        cursor.execute(f"ALTER TABLE {AUDIT_TABLE} {action} TRIGGER USER")
+        for table in AUDIT_TABLES:
+            cursor.execute("SELECT to_regclass(%s)", [table])
+            if cursor.fetchone()[0] is None:
+                continue
+            action = "ENABLE" if enabled else "DISABLE"
+            cursor.execute(f"ALTER TABLE {table} {action} TRIGGER USER")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -10,7 +10,6 @@ never in the URL: a URL with traits in it would end up in logs and browser histo
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from segadmin.audit.models import AuditEntry
+from segadmin.segment import datetimes
 
 SESSION_KEY = "segadmin.call_drafts"
 MAX_DRAFTS = 20
@@ -104,11 +104,9 @@ def initial_for(request: HttpRequest, call_type: str) -> tuple[str, dict[str, An
     stamp = initial.get("timestamp")
     if isinstance(stamp, str):
         try:
-            parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            initial.pop("timestamp")
+            parsed = datetimes.parse_instant(stamp)
+        except datetimes.DateTimeInvalid:
+            initial.pop("timestamp")  # the form never guesses a time zone: leave it empty
         else:
             # zoneinfo's UTC, not datetime.UTC: the timestamp widget shows the zone's key.
             initial["timestamp"] = parsed.astimezone(ZoneInfo("UTC"))

@@ -313,3 +313,92 @@ class ChainSeal(models.Model):
 
     def __str__(self) -> str:
         return f"unkeyed entries sealed up to seq {self.seq}"
+
+
+class AuditMessageQuerySet(models.QuerySet["AuditMessage"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnly("changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("deleted")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise AppendOnly("changed")
+
+    def update_or_create(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnly("changed")
+
+
+class AuditMessage(models.Model):
+    """One message inside a recorded request: the index that finds every message.
+
+    A request entry's own ID columns hold its first message only; a batch carries up to
+    thousands. One row per message, written with the entry in the same transaction by
+    ``segadmin.audit.log.record_request`` (``bulk_create``, the only way in). Derived from the
+    stored body, so not chained, but append-only like the log: ``save()``, ``delete()`` and
+    queryset ``update()``/``delete()`` refuse, and on PostgreSQL a trigger refuses UPDATE,
+    DELETE and TRUNCATE (migration 0006).
+    """
+
+    entry = models.ForeignKey(
+        AuditEntry, on_delete=models.PROTECT, related_name="messages", db_index=False
+    )
+    # The entry's seq, copied: the audit list pages by seq, and every filter below is a
+    # (column, seq) index walk.
+    seq = models.BigIntegerField("sequence number")
+    position = models.PositiveIntegerField(
+        help_text="0 for a single call; the message's place in a batch body"
+    )
+    call_type = models.CharField(max_length=64, blank=True)
+    # NULL, not "", for a message without that ID: the partial indexes below then skip it
+    # (an Identify import has no event and mostly no anonymous ID: two index writes a row
+    # fewer, a third off the bulk worker's cost of indexing).
+    user_id = models.CharField(  # noqa: DJ001
+        "user ID", max_length=SEARCH_KEY_LENGTH, null=True, blank=True
+    )
+    anonymous_id = models.CharField(  # noqa: DJ001
+        "anonymous ID", max_length=SEARCH_KEY_LENGTH, null=True, blank=True
+    )
+    message_id = models.CharField(  # noqa: DJ001
+        "message ID", max_length=SEARCH_KEY_LENGTH, null=True, blank=True
+    )
+    event = models.CharField(  # noqa: DJ001
+        "event name", max_length=SEARCH_KEY_LENGTH, null=True, blank=True
+    )
+    # For a message of a bulk import, the file's row (the job is the entry's bulk_job_id).
+    row = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = AuditMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "indexed message"
+        ordering = ["-seq", "position"]
+        default_permissions = ()
+        # An equality on the column implies IS NOT NULL, so SQLite and PostgreSQL both use
+        # these partial indexes for the filters.
+        indexes = [
+            models.Index(
+                fields=[name, "seq"],
+                name=f"audit_msg_{name}_seq",
+                condition=models.Q(**{f"{name}__isnull": False}),
+            )
+            for name in ("user_id", "anonymous_id", "message_id", "event")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq}.{self.position} {self.call_type}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        raise AppendOnly("saved directly (segadmin.audit.log writes them)")
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("deleted")
+
+    def traits(self, body: Any) -> dict[str, Any]:
+        """This message's traits inside its entry's stored request body (``body``)."""
+        message = body
+        if isinstance(body, dict) and isinstance(body.get("batch"), list):
+            items = body["batch"]
+            message = items[self.position] if self.position < len(items) else None
+        traits = message.get("traits") if isinstance(message, dict) else None
+        return traits if isinstance(traits, dict) else {}

@@ -32,6 +32,7 @@ from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.lib import userjson
+from segadmin.segment import rules
 from segadmin.segment.errors import MessageInvalid
 from segadmin.segment.messages import CALL_TYPES
 
@@ -368,6 +369,8 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
         reasons = " ".join(problem.message for problem in exc.problems)
         messages.error(request, f"Not sent again: the stored message is not valid. {reasons}")
         return redirect("audit:entry", pk=entry.pk)
+    for warning in rules.warnings(rules.check_message(message)):
+        messages.warning(request, f"Check {warning.field}: {warning.message}")
     if sent.result.ok:
         messages.success(
             request,

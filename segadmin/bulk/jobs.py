@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from segadmin import sending
 from segadmin.accounts.permissions import BULK_IMPORT, may_send
+from segadmin.audit.index import IndexedMessage, index_batch
 from segadmin.audit.log import Actor
 from segadmin.bulk import parsing
 from segadmin.bulk.models import (
@@ -203,14 +204,18 @@ def iter_rows(job: BulkJob, chunks: Any = None) -> Iterator[tuple[int, Any]]:
 class DryRun:
     valid: int = 0
     invalid: int = 0
+    warned: int = 0  # valid rows (sent) with a warning, counted apart
     errors: list[RowProblem] = field(default_factory=list)
+    warnings: list[RowProblem] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
             "valid": self.valid,
             "invalid": self.invalid,
+            "warned": self.warned,
             "errors": [[p.row, p.column, p.reason] for p in self.errors],
+            "warnings": [[p.row, p.column, p.reason] for p in self.warnings],
             "messages": self.messages,
             "at": timezone.now().isoformat(),
         }
@@ -224,14 +229,18 @@ def dry_run(job: BulkJob, progress: Callable[[int], None] | None = None) -> DryR
     chunk_end = 0
     for row, cells in iter_rows(job):
         message, _, problems = plan.message(cells, row)
-        if problems:
+        if message is None:
             result.invalid += 1
             if len(result.errors) < FIRST_ERRORS:
                 result.errors.extend(problems[: FIRST_ERRORS - len(result.errors)])
         else:
             result.valid += 1
             if len(result.messages) < FIRST_MESSAGES:
-                result.messages.append(message)  # type: ignore[arg-type]
+                result.messages.append(message)
+            if problems:
+                result.warned += 1
+                if len(result.warnings) < FIRST_ERRORS:
+                    result.warnings.extend(problems[: FIRST_ERRORS - len(result.warnings)])
         if progress is not None and row - chunk_end >= parsing.CHUNK_ROWS:
             chunk_end = row
             progress(row)
@@ -301,8 +310,9 @@ def iter_problems(job: BulkJob) -> Iterator[RowProblem]:
     """Every problem of every row, for the downloadable error report."""
     plan = plan_for(job)
     for row, cells in iter_rows(job):
-        _, _, problems = plan.message(cells, row)
-        yield from problems
+        message, _, problems = plan.message(cells, row)
+        if message is None:
+            yield from problems
 
 
 # --- Start, cancel, resume ------------------------------------------------------------------
@@ -499,7 +509,8 @@ class _Prepared:
 
     chunk: BulkChunk
     failures: list[BulkRowResult]
-    batches: list[tuple[list[dict], list[tuple[int, Any]]]]  # (messages, [(row, cells)])
+    # (messages, [(row, cells)], the messages' audit index with their rows)
+    batches: list[tuple[list[dict], list[tuple[int, Any]], list[IndexedMessage]]]
 
 
 def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
@@ -516,7 +527,7 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
         restoring=parsing.restores_cells(job.file_format, job.columns),
     ):
         message, size, problems = plan.message(cells, row)
-        if problems:
+        if message is None:
             failures.append(
                 BulkRowResult(
                     job_id=job.pk,
@@ -532,13 +543,18 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
         if messages and (len(messages) >= MAX_BATCH_ITEMS or used + extra > BATCH_BUDGET):
             batches.append((messages, rows))
             messages, rows, used, extra = [], [], 0, size
-        messages.append(message)  # type: ignore[arg-type]
+        messages.append(message)
         rows.append((row, cells))
         used += extra
     if messages:
         batches.append((messages, rows))
     chunk.data = b""  # the rows are in the batches now; let the text go
-    return _Prepared(chunk=chunk, failures=failures, batches=batches)
+    # The audit's message index, made here while the previous chunk is being sent rather
+    # than on the sending thread, which is the import's critical path.
+    indexed = [
+        (batch, rows, index_batch(batch, rows=[row for row, _ in rows])) for batch, rows in batches
+    ]
+    return _Prepared(chunk=chunk, failures=failures, batches=indexed)
 
 
 def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Actor) -> None:
@@ -547,7 +563,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
     chunk, failures = prepared.chunk, prepared.failures
     sent = requests = 0
     source = _source(job) if prepared.batches else None
-    for batch, rows in prepared.batches:
+    for batch, rows, index in prepared.batches:
         _renew(chunk, worker)
         try:
             result = sending.send_batch(
@@ -555,6 +571,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
                 source=source,  # type: ignore[arg-type]
                 messages=batch,
                 bulk_job_id=str(job.pk),
+                index=index,
             )
         except (SecretUnreadable, sending.SourceDisabled) as exc:
             # Disabled after this chunk began: the send service refuses it, the job stops.

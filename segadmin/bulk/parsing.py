@@ -12,13 +12,14 @@ import codecs
 import csv
 import io
 import json
-import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from segadmin.lib import userjson
 from segadmin.lib.spreadsheet import restore
+from segadmin.segment import datetimes, values
 
 CSV = "csv"
 JSONL = "jsonl"
@@ -34,7 +35,13 @@ MAX_CELL_BYTES = 1024 * 1024
 # coming back: its cells were neutralised for spreadsheets, and are restored as they are read.
 ERROR_COLUMN = "segadmin_error"
 
-TEXT, NUMBER, BOOLEAN, DATETIME, JSON_TYPE = "text", "number", "boolean", "datetime", "json"
+TEXT, NUMBER, BOOLEAN, DATETIME, JSON_TYPE = (
+    values.TEXT,
+    values.NUMBER,
+    values.BOOLEAN,
+    values.DATETIME,
+    values.JSON,
+)
 TYPE_CHOICES = [
     (TEXT, "text"),
     (NUMBER, "number"),
@@ -43,13 +50,9 @@ TYPE_CHOICES = [
     (JSON_TYPE, "JSON"),
 ]
 
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_ISO = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|z|[+-]\d{2}:?\d{2})?)?"
-)
-_TRUE = frozenset({"true", "yes", "y", "t", "1"})
-_FALSE = frozenset({"false", "no", "n", "f", "0"})
-_PROPOSE_BOOLEAN = frozenset({"true", "false"})
+# A column is proposed as number, true/false, date-time or JSON when at least this share of
+# its non-empty samples are; the odd cells then become row problems in the dry run.
+MAJORITY = 0.9
 
 _BINARY_SIGNATURES = {
     b"PK\x03\x04": "an Excel workbook or another zip archive: save it as “CSV UTF-8” first",
@@ -168,7 +171,9 @@ def _check_header(columns: list[str]) -> list[str]:
         if name in seen:
             raise FileRefused(f"The header names the column “{name}” twice: rename one of them.")
         seen.add(name)
-    looks_like_data = [c for c in columns if _NUMBER.fullmatch(c) or "@" in c or _ISO.fullmatch(c)]
+    looks_like_data = [
+        c for c in columns if values.is_number_text(c) or "@" in c or datetimes.looks_like_date(c)
+    ]
     if looks_like_data:
         raise FileRefused(
             f"The first row looks like data, not column names (“{looks_like_data[0]}”): add a "
@@ -390,121 +395,48 @@ def chunk_rows(
 # --- Type proposals -------------------------------------------------------------------------
 
 
-def _kind_of_text(value: str) -> str:
-    text = value.strip()
-    if _NUMBER.fullmatch(text):
-        return NUMBER
-    if text.lower() in _PROPOSE_BOOLEAN:
-        return BOOLEAN
-    if _ISO.fullmatch(text):
-        return DATETIME
-    if text[:1] in "{[":
-        try:
-            userjson.loads(text, what="The cell")
-        except userjson.JSONRefused:
-            return TEXT
-        return JSON_TYPE
-    return TEXT
-
-
 def _kind_of_value(value: Any) -> str | None:
-    if value is None:
+    if value is None or value == "":
         return None
+    if isinstance(value, str):
+        return values.kind_of_text(value)
     if isinstance(value, bool):
         return BOOLEAN
     if isinstance(value, int | float):
         return NUMBER
     if isinstance(value, dict | list):
         return JSON_TYPE
-    if isinstance(value, str):
-        return DATETIME if _ISO.fullmatch(value.strip()) else TEXT
     return TEXT
 
 
-def propose_type(values: Iterable[Any]) -> str:
-    """The type that fits every non-empty sample value; text when they disagree.
+def propose_type(samples: Iterable[Any]) -> str:
+    """The type most of a column's non-empty samples have (at least ``MAJORITY`` of them),
+    else text: a column of numbers with one “ten” is still a number column, and the odd cell
+    is a row problem in the dry run, as Hightouch and Census do.
 
     Text cells (CSV) are read: 42 and 19.99 are numbers (but 007 stays text: a code, not a
     quantity), true/false is true/false, ISO-8601 dates are date-times, {...} or [...] that
     parse are JSON. JSON Lines values keep their JSON type.
     """
-    kinds: set[str] = set()
-    for value in values:
-        if value is None or value == "":
-            continue
-        kind = _kind_of_text(value) if isinstance(value, str) else _kind_of_value(value)
-        if isinstance(value, str) and kind == TEXT:
-            return TEXT
-        if kind:
-            kinds.add(kind)
-        if len(kinds) > 1:
-            return TEXT
-    return kinds.pop() if kinds else TEXT
+    counts: Counter[str] = Counter()
+    for value in samples:
+        kind = _kind_of_value(value)
+        if kind is not None:
+            counts[kind] += 1
+    total = sum(counts.values())
+    if not total:
+        return TEXT
+    kind, count = counts.most_common(1)[0]
+    return kind if count >= MAJORITY * total else TEXT
 
 
 # --- Values ---------------------------------------------------------------------------------
+# One parser for typed values at every entrance: segment.values (the editors use it too).
 
-
-class CellInvalid(ValueError):
-    """A cell that does not fit its column's type; the message names the expected form."""
+CellInvalid = values.ValueInvalid
 
 
 def coerce(type_: str, value: Any) -> Any:
-    """The JSON value to send for one non-empty cell of a column of ``type_``."""
-    if type_ == TEXT:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, dict | list):
-            return json.dumps(value, ensure_ascii=False)
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
-    if type_ == NUMBER:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-        text = str(value).strip() if isinstance(value, str) else None
-        if text is None or not _NUMBER.fullmatch(text):
-            raise CellInvalid(f"“{_short(value)}” is not a number (e.g. 42 or 19.99).")
-        if "." in text or "e" in text or "E" in text:
-            number = float(text)
-            if number in (float("inf"), float("-inf")):
-                raise CellInvalid(f"“{_short(value)}” is too large a number.")
-            return number
-        return int(text)
-    if type_ == BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        lowered = str(value).strip().lower() if isinstance(value, str | int) else None
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise CellInvalid(f"“{_short(value)}” is not true or false.")
-    if type_ == DATETIME:
-        if not isinstance(value, str):
-            raise CellInvalid(f"“{_short(value)}” is not an ISO-8601 date-time.")
-        text = value.strip()
-        match = _ISO.fullmatch(text)
-        if not match:
-            raise CellInvalid(
-                f"“{_short(value)}” is not an ISO-8601 date or date-time "
-                "(e.g. 2024-05-01 or 2024-05-01T09:30:00Z)."
-            )
-        if len(text) > 10 and not re.search(r"(Z|z|[+-]\d{2}:?\d{2})$", text):
-            raise CellInvalid(
-                f"“{_short(value)}” has no time zone: add one, e.g. Z for UTC or +02:00."
-            )
-        return text
-    if type_ == JSON_TYPE:
-        if not isinstance(value, str):
-            return value
-        try:
-            return userjson.loads(value, what=f"“{_short(value)}”")
-        except userjson.JSONRefused as exc:
-            raise CellInvalid(str(exc)) from None
-    raise CellInvalid(f"Unknown type {type_!r}.")
-
-
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "…"
+    """The JSON value to send for one non-empty cell of a column of ``type_``; CellInvalid
+    (a sentence about the value, as the call screens say it) when it does not fit."""
+    return values.to_type(type_, value)

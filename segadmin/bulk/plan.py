@@ -3,7 +3,8 @@
 A mapping is a list of ``{"column", "target", "type", "empty_null"}``: ``target`` is one of
 TARGETS (an ID, the event name, the timestamp, a trait/property, or skipped). ``Plan`` compiles
 it once per job so that a row becomes a message with plain dict work; the message then goes
-through the same ``build_message`` and ``validate_message`` as the call screens.
+through the same rules module (``segment.rules``) as the call screens, and its cells through
+the same typed-value parser (``segment.values``).
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from typing import Any
 
 import segadmin
 from segadmin.bulk import parsing
-from segadmin.segment.errors import MessageInvalid
+from segadmin.segment import datetimes, rules
+from segadmin.segment.errors import Problem
 from segadmin.segment.messages import (
     LIBRARY_NAME,
     MAX_MESSAGE_BYTES,
     encode,
     format_timestamp,
     message_size,
-    validate_message,
 )
 
 USER_ID, ANONYMOUS_ID, EVENT, TIMESTAMP, GROUP_ID, FIELD, SKIP = (
@@ -137,9 +138,22 @@ def check_mapping(call_type: str, mapping: list[dict]) -> list[str]:
 
 @dataclass(frozen=True)
 class RowProblem:
+    """“row N, <column>: <reason>”. ``code`` and ``severity`` are the rules module's; a row
+    with only warnings is sent."""
+
     row: int
     column: str
     reason: str
+    code: str = ""
+    severity: str = rules.ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == rules.ERROR
+
+    def __str__(self) -> str:
+        where = f"row {self.row}, {self.column}" if self.column else f"row {self.row}"
+        return f"{where}: {self.reason}"
 
 
 def message_id(job_id: uuid.UUID, row: int) -> str:
@@ -223,10 +237,17 @@ class Plan:
             if target in _MESSAGE_KEYS:
                 self.column_of[_MESSAGE_KEYS[target]] = item["column"]
         self.fields_key = "properties" if call_type == "track" else "traits"
+        # Longest first, so a problem at traits.a.b names the column "a.b" before "a".
+        self.field_columns = sorted(
+            (item["column"] for item in mapping if item["target"] == FIELD),
+            key=len,
+            reverse=True,
+        )
         self.library = {"name": LIBRARY_NAME, "version": segadmin.__version__}
 
     def message(self, cells: Any, row: int) -> tuple[dict | None, int, list[RowProblem]]:
-        """(message, its size in bytes, []) for a valid row; (None, 0, problems) otherwise."""
+        """(message, its size in bytes, warnings) for a row that may be sent; (None, 0,
+        problems) for a row the rules or its cells refuse."""
         fields: dict[str, Any] = {}
         ids: dict[str, Any] = {}
         problems: list[RowProblem] = []
@@ -244,10 +265,16 @@ class Plan:
                 try:
                     fields[column] = coerce(value)
                 except parsing.CellInvalid as exc:
-                    problems.append(RowProblem(row, column, str(exc)))
+                    problems.append(RowProblem(row, column, exc.message, exc.code))
             elif target == TIMESTAMP and not isinstance(value, str):
                 problems.append(
-                    RowProblem(row, column, "Timestamp must be an ISO-8601 date-time text.")
+                    RowProblem(
+                        row,
+                        column,
+                        "Timestamp must be an ISO-8601 date-time text, such as "
+                        f"{datetimes.EXAMPLE}.",
+                        "timestamp_invalid",
+                    )
                 )
             else:
                 ids[target] = value
@@ -267,25 +294,35 @@ class Plan:
         message["context"] = {"library": self.library}
         message["integrations"] = {}
         size = self._cheap_size(message) if not problems else None
-        if size is None:
-            try:
-                validate_message(message)
-            except MessageInvalid as exc:
-                for problem in exc.problems:
-                    column = self.column_of.get(problem.field) or _KEY_LABELS.get(problem.field, "")
-                    problems.append(RowProblem(row, column, problem.message))
-            if problems:
-                return None, 0, problems
-            size = message_size(message)
-        return message, size, []
+        if size is not None:
+            # The rest of the message is fine: the rules' verdict is that of its fields.
+            found = rules.check_fields(self.call_type, fields)
+            if not any(p.is_error for p in found):
+                return message, size, [self._problem(row, p) for p in found]
+        problems.extend(self._problem(row, p) for p in rules.check(self.call_type, message))
+        if any(p.is_error for p in problems):
+            return None, 0, problems
+        return message, message_size(message), problems
+
+    def _problem(self, row: int, problem: Problem) -> RowProblem:
+        return RowProblem(
+            row, self._column(problem), problem.message, problem.code, problem.severity
+        )
+
+    def _column(self, problem: Problem) -> str:
+        """The column behind a rules problem: the field's column, or the one mapped to the
+        ID, event name or timestamp it concerns."""
+        key, inner = rules.field_path(problem)
+        if key == self.fields_key and inner:
+            for column in self.field_columns:
+                if inner == column or inner.startswith((f"{column}.", f"{column}[")):
+                    return column
+        return self.column_of.get(key) or _KEY_LABELS.get(key, "")
 
     def _cheap_size(self, message: dict) -> int | None:
-        """The message's size when it certainly passes ``validate_message``, else None (the
-        caller then asks validate_message, which names the problems). The messages built here
-        can only go wrong in their IDs, event name, timestamp or size, so checking those is
-        enough; rows with a timestamp always take the full check."""
-        if "timestamp" in message:
-            return None
+        """The message's size when the rules certainly find nothing in it outside its traits
+        or properties, else None (the caller then asks the rules for everything). The messages
+        built here can only go wrong there in their IDs, event name, timestamp and size."""
         has_id = False
         for key in ("userId", "anonymousId"):
             if key in message:
@@ -299,8 +336,13 @@ class Plan:
             value = message.get(key)
             if not isinstance(value, str) or not value.strip():
                 return None
+        if "timestamp" in message:
+            try:
+                datetimes.parse_instant(message["timestamp"])
+            except datetimes.DateTimeInvalid:
+                return None
         try:
             size = len(encode(message))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             return None
         return size if size <= MAX_MESSAGE_BYTES else None

@@ -24,7 +24,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -46,19 +45,10 @@ from segadmin.calls.spec import (
     VALUE_TYPES,
     Reserved,
 )
-from segadmin.lib import userjson
+from segadmin.segment import values
 
 ROWS = "rows"
 JSON = "json"
-
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
-_DATE = r"\d{4}-\d{2}-\d{2}"
-_DATE_ONLY = re.compile(_DATE)
-_DATETIME = re.compile(_DATE + r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})?")
-
-
-class EditorError(ValueError):
-    """A value or a JSON text that cannot be used, with words a marketer understands."""
 
 
 class NotRepresentable(ValueError):
@@ -111,83 +101,22 @@ class EditorState:
 
 
 # --- Values ---------------------------------------------------------------------------------
+# One parser for typed values at every entrance: segment.values (bulk cells use it too).
+
+EditorError = values.ValueInvalid
+parse_json = values.parse_json
 
 
-def parse_json(text: str, *, what: str) -> Any:
-    """Parse JSON text with the one parser for user JSON (segadmin.lib.userjson): an error
-    says where and why, naming ``what``; a name used twice or NaN is refused too."""
-    try:
-        return userjson.loads(text, what=what, strict=True)
-    except userjson.JSONRefused as exc:
-        raise EditorError(str(exc)) from None
-
-
-def _check_datetime_text(text: str) -> None:
-    if _DATE_ONLY.fullmatch(text):
-        try:
-            datetime.fromisoformat(text)
-        except ValueError:
-            raise EditorError(f"{text} is not a real date.") from None
-        return
-    match = _DATETIME.fullmatch(text)
-    if not match:
-        raise EditorError(
-            "Enter an ISO-8601 date (1990-05-04) or date-time with a timezone "
-            "(2024-05-01T09:30:00Z or 2024-05-01T09:30:00+02:00)."
-        )
-    if not match.group(1):
-        raise EditorError(
-            "Add a timezone to this time, e.g. Z for UTC or +02:00: "
-            "without one Segment would have to guess."
-        )
-    try:
-        datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        raise EditorError(f"{text} is not a real date and time.") from None
-
-
-def parse_value(type_: str, raw: str, *, what: str) -> Any:
-    """The typed value of one row, or EditorError. ``what`` names the row in messages."""
-    if type_ == TEXT:
-        return raw
-    if type_ == NULL:
-        return None
-    if type_ == BOOLEAN:
-        lowered = raw.strip().lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        raise EditorError(f"{what}: choose true or false.")
-    if type_ == NUMBER:
-        text = raw.strip()
-        match = _NUMBER.fullmatch(text)
-        if not match:
-            raise EditorError(f"{what} must be a number, like 42 or 19.99.")
-        if match.group(1) is None and match.group(2) is None:
-            return int(text)
-        number = float(text)
-        if number in (float("inf"), float("-inf")):
-            raise EditorError(f"{what} is too large a number.")
-        return number
-    if type_ == DATETIME:
-        text = raw.strip()
-        try:
-            _check_datetime_text(text)
-        except EditorError as exc:
-            raise EditorError(f"{what}: {exc}") from None
-        return text
-    if type_ in (LIST, OBJECT):
-        value = parse_json(raw, what=what) if raw.strip() else ([] if type_ == LIST else {})
-        if type_ == LIST and not isinstance(value, list):
-            raise EditorError(f'{what} must be a JSON list, like [1, 2] or ["a", "b"].')
-        if type_ == OBJECT and not isinstance(value, dict):
-            raise EditorError(f'{what} must be a JSON object, like {{"plan": "pro"}}.')
-        return value
-    raise EditorError(f"{what} has an unknown type “{type_}”.")
+def parse_value(type_: str, raw: str) -> Any:
+    """The typed value of one row, or EditorError saying what is wrong with the value."""
+    if type_ not in VALUE_TYPES:
+        raise EditorError(f"The type “{type_}” is unknown.")
+    return values.to_type(type_, raw)
 
 
 def _looks_like_datetime(text: str) -> bool:
     try:
-        _check_datetime_text(text)
+        values.parse_datetime_text(text)
     except EditorError:
         return False
     return True
@@ -249,9 +178,7 @@ def rows_to_value(spec_: EditorSpec, rows: list[Row]) -> dict[str, Any] | list[t
             if row.type != NULL and row.value == "":
                 continue
             try:
-                value = parse_value(row.type, row.value, what=what)
-                if reserved.input == "currency" and not spec.is_currency(value):
-                    raise EditorError(f"“{value}” is not an ISO 4217 currency code.")
+                value = parse_value(row.type, row.value)
             except EditorError as exc:
                 row.error = str(exc)
                 continue
@@ -285,7 +212,7 @@ def rows_to_value(spec_: EditorSpec, rows: list[Row]) -> dict[str, Any] | list[t
             row.error = f"“{name}” cannot be of type “{row.type}”."
             continue
         try:
-            value = parse_value(row.type, row.value, what=f"“{name}”")
+            value = parse_value(row.type, row.value)
         except EditorError as exc:
             row.error = str(exc)
             continue
@@ -472,6 +399,9 @@ class KeyValueWidget(forms.Widget):
     def __init__(self, spec_: EditorSpec | None = None, attrs: dict[str, Any] | None = None):
         super().__init__(attrs)
         self.spec = spec_
+        # The rules' sentences for rows, by row key; the form assigns a new dict per request
+        # (widgets are shallow-copied per form, so this one is never changed in place).
+        self.row_problems: dict[str, str] = {}
 
     def value_from_datadict(self, data: Mapping[str, Any], files: Any, name: str) -> EditorState:
         assert self.spec is not None
@@ -489,13 +419,34 @@ class KeyValueWidget(forms.Widget):
     ) -> SafeString:
         assert self.spec is not None
         state = value if isinstance(value, EditorState) else state_for(self.spec, value)
-        return render_editor(self.spec, name, state)
+        return render_editor(self.spec, name, state, self.row_problems)
 
 
-def render_editor(spec_: EditorSpec, name: str, state: EditorState) -> SafeString:
+def row_for(rows: list[Row], path: str) -> Row | None:
+    """The row a rules problem's path (inside the editor's object) belongs to: the row of
+    that exact key ("company.employee_count", "ordered_at"), else the row holding its top
+    key ("items" for "items[0].at"). None when no row holds it (then the editor is told)."""
+    by_key = {row.key.strip(): row for row in rows if row.key.strip()}
+    if path in by_key:
+        return by_key[path]
+    top = re.split(r"[.\[]", path, maxsplit=1)[0]
+    row = by_key.get(top)
+    return row if row is not None and row.kind == "c" else None
+
+
+def render_editor(
+    spec_: EditorSpec,
+    name: str,
+    state: EditorState,
+    row_problems: Mapping[str, str] | None = None,
+) -> SafeString:
+    row_problems = row_problems or {}
     if state.bound and state.mode == ROWS:
         with contextlib.suppress(EditorError):
             rows_to_value(spec_, state.rows)  # fills in each row's error
+        for row in state.rows:
+            if not row.error and row.key.strip() in row_problems:
+                row.error = row_problems[row.key.strip()]
     rows = [row_context(spec_, name, row, i) for i, row in enumerate(state.rows)]
     # Reserved rows in groups: the plain ones, then one folding group per object (address...).
     groups: list[dict[str, Any]] = []

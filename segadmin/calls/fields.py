@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -13,8 +12,8 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from segadmin.credentials.models import Source, Workspace
+from segadmin.segment import datetimes
 
-_LOCAL = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?")
 MIN_YEAR, MAX_YEAR = 1900, 2100
 
 
@@ -71,7 +70,6 @@ class TimestampField(forms.Field):
         "naive": "Choose the timezone of this time: without one Segment would have to guess.",
         "zone": "Choose a timezone from the list.",
         "year": f"Enter a year between {MIN_YEAR} and {MAX_YEAR}.",
-        "date": "This date does not exist.",
         "gap": "This time does not exist in {zone}: the clocks jump forward then.",
         "fold": "This time happens twice in {zone} (the clocks go back). Choose UTC and enter "
         "the time in UTC instead.",
@@ -94,18 +92,15 @@ class TimestampField(forms.Field):
             raise forms.ValidationError(self.error_messages["naive"], code="timestamp_naive")
         if zone not in timezone_names():
             raise forms.ValidationError(self.error_messages["zone"], code="zone")
-        match = _LOCAL.fullmatch(local)
-        if not match:
+        if not datetimes.looks_like_date(local):
             raise forms.ValidationError(self.error_messages["invalid"], code="timestamp_invalid")
-        year, month, day, hour, minute = (int(g) for g in match.groups()[:5])
-        second = int(match.group(6) or 0)
-        micro = int((match.group(7) or "").ljust(6, "0") or 0)
-        if not MIN_YEAR <= year <= MAX_YEAR:
-            raise forms.ValidationError(self.error_messages["year"], code="year")
         try:
-            naive = datetime(year, month, day, hour, minute, second, micro)
-        except ValueError:
-            raise forms.ValidationError(self.error_messages["date"], code="date") from None
+            naive = datetimes.parse_local(local)
+        except datetimes.DateTimeInvalid as exc:
+            # Shaped like a date-time but not on the calendar or the clock: say which.
+            raise forms.ValidationError(exc.message, code="date") from None
+        if not MIN_YEAR <= naive.year <= MAX_YEAR:
+            raise forms.ValidationError(self.error_messages["year"], code="year")
         tz = UTC if zone == "UTC" else zoneinfo.ZoneInfo(zone)
         aware = naive.replace(tzinfo=tz)
         if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:

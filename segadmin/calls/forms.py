@@ -1,7 +1,8 @@
 """The call screens' forms. They only validate and build the message; views send it.
 
-Segment's own rules (ids, event name, sizes...) are checked by the client's validate_message;
-its problems are put next to the field they concern, so the rules live in one place.
+What may be sent is decided by the rules module (segment.rules) on the built message, as at
+every other entrance; each error is put next to the field, or the editor row, its path names,
+and warnings are kept on ``form.warnings`` for the page to show above Send.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from typing import Any, ClassVar
 
 from django import forms
 
-from segadmin.calls import spec
-from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_json
+from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_json, row_for
 from segadmin.calls.fields import (
     SourceChoiceField,
     TimestampField,
     WorkspaceChoiceField,
 )
 from segadmin.segment import messages as segment_messages
-from segadmin.segment.errors import MessageInvalid
+from segadmin.segment import rules
+from segadmin.segment.errors import Problem
 
 # Message keys (Problem.field) -> form fields.
 PROBLEM_FIELDS = {
@@ -88,6 +89,8 @@ class CallForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.generated_message_id = _uuid_or_empty(generated_message_id)
         self.message: dict[str, Any] | None = None
+        self.problems: list[Problem] = []  # the rules' findings on the built message
+        self.warnings: list[Problem] = []
 
     def id_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in ("user_id", "anonymous_id") if name in self.fields]
@@ -124,19 +127,43 @@ class CallForm(forms.Form):
                 arguments[key] = None  # build_message fills in its defaults
         message_id = cleaned.get("message_id") or self.generated_message_id or str(uuid.uuid4())
         message = segment_messages.build_message(self.call_type, message_id=message_id, **arguments)
-        try:
-            segment_messages.validate_message(message)
-        except MessageInvalid as exc:
-            for problem in exc.problems:
-                field = PROBLEM_FIELDS.get(problem.field)
-                if field not in self.fields:
-                    field = None
-                if field and field in self.errors:
-                    continue  # the field's own error already says what is wrong
-                self.add_error(field, problem.message)
+        self._attach(rules.check(self.call_type, message))
         if not self.errors:
             self.message = message
         return cleaned
+
+    def _attach(self, problems: list[Problem]) -> None:
+        """Put each of the rules' errors next to the field its path names (inside an editor in
+        rows mode: under the row; the editor then says how many rows need fixing)."""
+        own_errors = set(self.errors)  # a field's own error already says what is wrong
+        self.problems = problems
+        self.warnings = rules.warnings(problems)
+        rows: dict[str, dict[str, list[str]]] = {}
+        for problem in rules.errors(problems):
+            key, inner = rules.field_path(problem)
+            field = PROBLEM_FIELDS.get(key)
+            if field not in self.fields:
+                field = None
+            if field in own_errors:
+                continue
+            if field and inner and isinstance(self.fields[field], KeyValueField):
+                state = self[field].value()
+                row = row_for(getattr(state, "rows", []), inner)
+                if row is not None:
+                    rows.setdefault(field, {}).setdefault(row.key.strip(), []).append(
+                        problem.message
+                    )
+                    continue
+            self.add_error(field, problem.message)
+        for field, by_row in rows.items():
+            spec_ = self.fields[field].spec  # type: ignore[attr-defined]
+            self.fields[field].widget.row_problems = {  # type: ignore[attr-defined]
+                key: " ".join(sentences) for key, sentences in by_row.items()
+            }
+            noun = "row needs" if len(by_row) == 1 else "rows need"
+            self.add_error(
+                field, f"{len(by_row)} {spec_.noun} {noun} fixing: see the message under each."
+            )
 
 
 def _uuid_or_empty(value: str) -> str:
@@ -160,32 +187,16 @@ class TrackForm(CallForm):
     properties = KeyValueField(spec=EDITORS["track_properties"], label="Properties")
 
     def clean_properties(self) -> dict[str, Any]:
-        """Revenue and value are numbers, currency an ISO 4217 code (USD when revenue is given).
-
-        Checked in JSON mode too: Segment's destinations read these names with these types.
-        """
+        """Currency is USD when Revenue is given without one (Segment's default, written out
+        so the preview shows it). Whether the values may be sent is the rules' to say."""
         properties = dict(self.cleaned_data.get("properties") or {})
-        problems = []
-        for key, label in (("revenue", "Revenue"), ("value", "Value")):
-            value = properties.get(key)
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            if key in properties and not number:
-                problems.append(f"{label} must be a number, like 19.99 (not text or true/false).")
-        if "currency" in properties:
-            currency = properties["currency"]
-            if not isinstance(currency, str) or not spec.is_currency(currency):
-                problems.append(
-                    f"Currency “{currency}” is not an ISO 4217 code such as USD, EUR or GBP."
-                )
-        elif "revenue" in properties:
+        if "revenue" in properties and "currency" not in properties:
             ordered: dict[str, Any] = {}
             for key, value in properties.items():
                 ordered[key] = value
                 if key == "revenue":
                     ordered["currency"] = "USD"
             properties = ordered
-        if problems:
-            raise forms.ValidationError(problems)
         return properties
 
 
@@ -339,6 +350,12 @@ class ApiCallForm(forms.Form):
         help_text="Sent as typed. Checked as JSON unless you set another Content-Type.",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The rules' findings for a Tracking API body, all shown as warnings: this screen
+        # sends what it is given (on purpose), but says what the rules would refuse.
+        self.warnings: list[Problem] = []
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         api = cleaned.get("api")
@@ -360,7 +377,10 @@ class ApiCallForm(forms.Form):
             )
             if body.strip() and (not content_type or "json" in content_type.lower()):
                 try:
-                    parse_json(body, what="The Body")
+                    parsed = parse_json(body, what="The Body")
                 except EditorError as exc:
                     self.add_error("body", str(exc))
+                else:
+                    if api == TRACKING and isinstance(cleaned.get("url"), str):
+                        self.warnings = rules.check_tracking_body(cleaned["url"], parsed)
         return cleaned

@@ -10,14 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-# The value types an editor row can have. The JSON type each produces is in brackets.
-TEXT = "text"  # string
-NUMBER = "number"  # number (an integer stays an integer)
-BOOLEAN = "boolean"  # true / false
-NULL = "null"  # null: unsets the trait in Segment
-DATETIME = "datetime"  # string: ISO-8601 date, or date-time with an explicit offset
-LIST = "list"  # array, typed as JSON
-OBJECT = "object"  # object, typed as JSON
+from segadmin.segment import rules
+
+# The value types an editor row can have, read by segment.values (bulk cells use it too).
+from segadmin.segment.values import BOOLEAN, DATETIME, LIST, NULL, NUMBER, OBJECT, TEXT
 
 VALUE_TYPES: tuple[str, ...] = (TEXT, NUMBER, BOOLEAN, NULL, DATETIME, LIST, OBJECT)
 TYPE_LABELS: dict[str, str] = {
@@ -161,4 +157,4 @@ def currencies() -> tuple[tuple[str, str], ...]:
 
 
 def is_currency(code: str) -> bool:
-    return code in {c for c, _ in currencies()}
+    return rules.is_currency(code)

@@ -1,6 +1,8 @@
 """What segadmin has sent for one Segment user: the calls, and the traits they add up to.
 
-Read from the audit log only: request bodies are stored redacted and nothing is decrypted.
+Read from the audit log's message index (one row per message, also for each row of a bulk
+import's batches) and the entries' stored bodies: bodies are stored redacted and nothing is
+decrypted.
 """
 
 from __future__ import annotations
@@ -10,24 +12,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from segadmin.audit.filters import identity_q
-from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Outcome
+from segadmin.audit.models import AuditMessage, AuditMessageQuerySet, Outcome
 
 TIMELINE_SIZE = 100
 # Folding needs every Identify; past this many (newest kept) the page says it stopped.
 MAX_IDENTIFIES = 1000
 IDENTIFIER_TYPES = (("user_id", "User ID"), ("anonymous_id", "Anonymous ID"))
+MESSAGE_COLUMNS = ("id", "entry", "seq", "position", "call_type", "event", "row")
 
 
 @dataclass(frozen=True)
 class Identify:
-    entry: AuditEntry
+    message: AuditMessage
     traits: dict[str, Any]
     counted: bool  # sent: it changed the profile; rejected or unanswered ones did not
+
+    @property
+    def entry(self) -> Any:
+        return self.message.entry
 
 
 @dataclass
 class History:
-    timeline: list[AuditEntry] = field(default_factory=list)
+    timeline: list[AuditMessage] = field(default_factory=list)  # .entry loaded with each
     more: bool = False
     identifies: list[Identify] = field(default_factory=list)  # newest first
     traits: dict[str, Any] = field(default_factory=dict)  # after every sent Identify
@@ -35,9 +42,9 @@ class History:
 
     @property
     def latest_source_id(self) -> int | None:
-        for entry in self.timeline:
-            if entry.source_id is not None:
-                return entry.source_id
+        for message in self.timeline:
+            if message.entry.source_id is not None:
+                return message.entry.source_id
         return None
 
 
@@ -53,35 +60,50 @@ def fold_traits(identifies: list[dict[str, Any]]) -> dict[str, Any]:
     return traits
 
 
-def _traits_of(entry: AuditEntry) -> dict[str, Any]:
-    try:
-        body = entry.request_body_data
-    except ValueError:
-        return {}
-    traits = body.get("traits") if isinstance(body, dict) else None
-    return traits if isinstance(traits, dict) else {}
-
-
 def history(
-    entries: AuditEntryQuerySet, identifier_type: str, identifier: str, *, columns: tuple[str, ...]
+    messages: AuditMessageQuerySet,
+    identifier_type: str,
+    identifier: str,
+    *,
+    columns: tuple[str, ...],
 ) -> History:
-    """The timeline (newest first) and the Identify history of one user, from ``entries``
-    (already narrowed to what the person may read)."""
-    mine = entries.filter(identity_q(identifier_type, identifier))
-    rows = list(mine.only(*columns).order_by("-seq")[: TIMELINE_SIZE + 1])
-    found = History(timeline=rows[:TIMELINE_SIZE], more=len(rows) > TIMELINE_SIZE)
-    identify_rows = list(
-        mine.filter(call_type="identify", api="tracking")
-        .only(*columns, "request_body")
-        .order_by("-seq")[: MAX_IDENTIFIES + 1]
+    """The timeline (newest first, one line per message: a bulk import's row is its own
+    line) and the Identify history of one user, from ``messages`` (already narrowed to what
+    the person may read); ``columns`` are the entry's columns the page shows."""
+    entry_columns = [f"entry__{name}" for name in columns]
+    mine = (
+        messages.filter(identity_q(identifier_type, identifier))
+        .select_related("entry")
+        .order_by("-seq", "position")
     )
-    found.truncated = len(identify_rows) > MAX_IDENTIFIES
-    identify_rows = identify_rows[:MAX_IDENTIFIES]
-    found.identifies = [
-        Identify(row, _traits_of(row), row.outcome == Outcome.SENT) for row in identify_rows
-    ]
+    rows = list(mine.only(*MESSAGE_COLUMNS, *entry_columns)[: TIMELINE_SIZE + 1])
+    found = History(timeline=rows[:TIMELINE_SIZE], more=len(rows) > TIMELINE_SIZE)
+    identify_rows = (
+        mine.filter(call_type="identify", entry__api="tracking")
+        .only(*MESSAGE_COLUMNS, *entry_columns, "entry__request_body")[: MAX_IDENTIFIES + 1]
+        .iterator(chunk_size=50)  # a batch's body is up to 500 KB: not all at once
+    )
+    body_of: tuple[int | None, Any] = (None, None)  # the last body read (a batch's rows share it)
+    for count, message in enumerate(identify_rows):
+        if count == MAX_IDENTIFIES:
+            found.truncated = True
+            break
+        if body_of[0] != message.entry_id:
+            body_of = (message.entry_id, _body(message))
+        entry = message.entry
+        entry.request_body = b""  # read: let the bytes go
+        found.identifies.append(
+            Identify(message, message.traits(body_of[1]), entry.outcome == Outcome.SENT)
+        )
     found.traits = fold_traits([i.traits for i in reversed(found.identifies) if i.counted])
     return found
+
+
+def _body(message: AuditMessage) -> Any:
+    try:
+        return message.entry.request_body_data
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from django_htmx.http import push_url
 
 from segadmin import sending
 from segadmin.audit import drafts
-from segadmin.audit.filters import visible_entries
+from segadmin.audit.filters import visible_messages
 from segadmin.audit.log import Actor
 from segadmin.audit.views import LIST_COLUMNS
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
@@ -162,7 +162,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         kind = form.cleaned_data["identifier_type"]
         identifier = form.cleaned_data["identifier"]
-        found = history(visible_entries(request.user), kind, identifier, columns=COLUMNS)
+        found = history(visible_messages(request.user), kind, identifier, columns=COLUMNS)
         workspace = _pick_workspace(form.cleaned_data["workspace"], found)
         bookmark = _bookmark(kind, identifier, form.cleaned_data["workspace"])
         context.update(
@@ -207,7 +207,7 @@ def fix_traits(request: HttpRequest) -> HttpResponse:
         return redirect("lookup:index")
     kind = form.cleaned_data["identifier_type"]
     identifier = form.cleaned_data["identifier"]
-    found = history(visible_entries(request.user), kind, identifier, columns=COLUMNS)
+    found = history(visible_messages(request.user), kind, identifier, columns=COLUMNS)
     traits = found.traits
     if request.POST.get("start_from") == SEGMENT:
         workspace = _pick_workspace(form.cleaned_data["workspace"], found)

@@ -7,16 +7,29 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Problem:
-    """One reason Segment would refuse or silently drop a message.
+    """One finding of the rules module (``segment.rules``) about a message.
 
-    ``field`` is the message key it concerns ("" for the whole message); ``index`` is the
-    position of the message in a batch (None for a single message).
+    ``field`` is the path of what it concerns: a message key (``userId``), a dotted path
+    into it (``properties.currency``, ``traits.company.employee_count``,
+    ``properties.items[0].at``) or "" for the whole message. ``code`` is stable;
+    ``message`` is one sentence for a person. ``severity`` is "error" (refused: Segment would
+    drop the message or break its reserved fields) or "warning" (shown, never blocks).
+    ``index`` is the position of the message in a batch (None for a single message).
     """
 
     field: str
     code: str
     message: str
     index: int | None = None
+    severity: str = "error"
+
+    @property
+    def path(self) -> str:
+        return self.field
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def __str__(self) -> str:
         if self.index is None:

@@ -1,14 +1,14 @@
 """Building and validating Tracking API messages (no Django models, no HTTP).
 
 ``build_message`` returns a message exactly as it will be sent; ``validate_message`` and
-``validate_batch`` mirror what Segment would otherwise answer 200 to and then drop silently
-(segment-api.md §4), so a person gets an error before anything leaves.
+``validate_batch`` raise the errors of the rules module (``segment.rules``: what Segment would
+otherwise answer 200 to and then drop silently, segment-api.md §4, and what breaks its reserved
+fields), so a person gets an error before anything leaves.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 import segadmin
+from segadmin.segment import datetimes
 from segadmin.segment.errors import MessageInvalid, Problem
 
 CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
@@ -35,11 +36,6 @@ LIBRARY_NAME = "segadmin"
 # The batch body is {"batch":[m1,m2,...]} before the envelope keys are added.
 _BATCH_PREFIX = len(b'{"batch":[')
 _BATCH_SUFFIX = len(b"]}")
-
-_ISO_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
-    r"(?P<offset>Z|z|[+-]\d{2}(:?\d{2})?)?$"
-)
 
 
 # --- Encoding -------------------------------------------------------------------------------
@@ -98,17 +94,12 @@ def format_timestamp(value: datetime | str) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             return value.isoformat()
-        return value.isoformat(timespec="milliseconds")
-    text = value.strip()
-    if not _ISO_DATETIME.match(text):
-        return value
+        return datetimes.format_instant(value)
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+        parsed = datetimes.parse_instant(value)
+    except datetimes.DateTimeInvalid:
         return value
-    if parsed.tzinfo is None:
-        return value
-    return parsed.isoformat(timespec="milliseconds")
+    return datetimes.format_instant(parsed)
 
 
 def build_message(
@@ -171,204 +162,16 @@ def build_message(
 
 
 # --- Validation -----------------------------------------------------------------------------
-
-_ID_LABELS = {
-    "userId": "User ID",
-    "anonymousId": "Anonymous ID",
-    "groupId": "Group ID",
-    "previousId": "Previous ID",
-}
-_OBJECT_LABELS = {
-    "traits": "Traits",
-    "properties": "Properties",
-    "context": "Context",
-    "integrations": "Integrations",
-}
-
-
-def _blank(value: Any) -> bool:
-    return isinstance(value, str) and not value.strip()
-
-
-def _check_id(message: dict, key: str, problems: list[Problem]) -> bool:
-    """Checks an id key when present; True when it holds a usable id."""
-    value = message.get(key)
-    label = _ID_LABELS[key]
-    if value is None:
-        return False
-    if not isinstance(value, str):
-        problems.append(
-            Problem(key, "id_not_string", f'{label} must be text, e.g. "42" rather than 42.')
-        )
-        return False
-    if _blank(value):
-        problems.append(Problem(key, "id_empty", f"{label} is blank: fill it in or leave it out."))
-        return False
-    return True
-
-
-def _check_timestamp(value: Any, problems: list[Problem]) -> None:
-    if not isinstance(value, str):
-        problems.append(
-            Problem("timestamp", "timestamp_invalid", "Timestamp must be an ISO-8601 date-time.")
-        )
-        return
-    match = _ISO_DATETIME.match(value.strip())
-    try:
-        if match is None:
-            raise ValueError(value)
-        datetime.fromisoformat(value.strip())
-    except ValueError:
-        problems.append(
-            Problem(
-                "timestamp",
-                "timestamp_invalid",
-                "Timestamp is not a date and time Segment understands; use ISO-8601 such as "
-                "2024-05-01T09:30:00+02:00.",
-            )
-        )
-        return
-    if not match.group("offset"):
-        problems.append(
-            Problem(
-                "timestamp",
-                "timestamp_naive",
-                "Timestamp has no time zone: add one, e.g. Z for UTC or +02:00.",
-            )
-        )
-
-
-def _check_text(message: dict, key: str, label: str, code: str, problems: list[Problem]) -> None:
-    value = message.get(key)
-    if value is None:
-        return
-    if not isinstance(value, str):
-        problems.append(Problem(key, code, f"{label} must be text."))
-    elif _blank(value):
-        problems.append(
-            Problem(key, f"{key}_empty", f"{label} is blank: fill it in or leave it out.")
-        )
-
-
-def _problems(message: Any, index: int | None = None) -> list[Problem]:
-    problems: list[Problem] = []
-    if not isinstance(message, dict):
-        return [Problem("", "message_not_object", "A message must be a JSON object.", index)]
-
-    call_type = message.get("type")
-    if call_type not in CALL_TYPES:
-        problems.append(
-            Problem(
-                "type",
-                "type_invalid",
-                "Call type must be one of identify, track, page, screen, group or alias.",
-            )
-        )
-
-    if call_type == "alias":
-        if not _check_id(message, "userId", problems) and message.get("userId") is None:
-            problems.append(Problem("userId", "no_user_id", "Add the User ID to alias to."))
-        if not _check_id(message, "previousId", problems) and message.get("previousId") is None:
-            problems.append(
-                Problem("previousId", "no_previous_id", "Add the Previous ID to alias from.")
-            )
-        _check_id(message, "anonymousId", problems)
-    else:
-        has_user = _check_id(message, "userId", problems)
-        has_anon = _check_id(message, "anonymousId", problems)
-        if (
-            not has_user
-            and not has_anon
-            and all(message.get(k) is None for k in ("userId", "anonymousId"))
-        ):
-            problems.append(
-                Problem("userId", "no_user_anon_id", "Add a User ID or an Anonymous ID.")
-            )
-
-    if call_type == "track":
-        event = message.get("event")
-        if event is None or _blank(event):
-            problems.append(Problem("event", "event_not_defined", "Add an Event Name."))
-        elif not isinstance(event, str):
-            problems.append(Problem("event", "event_not_string", "Event Name must be text."))
-    if call_type in ("page", "screen"):
-        _check_text(message, "name", "Name", "name_not_string", problems)
-        _check_text(message, "category", "Category", "category_not_string", problems)
-    group_ok = call_type == "group" and _check_id(message, "groupId", problems)
-    if call_type == "group" and not group_ok and message.get("groupId") is None:
-        problems.append(Problem("groupId", "no_group_id", "Add a Group ID."))
-
-    for key, label in _OBJECT_LABELS.items():
-        if key in message and not isinstance(message[key], dict):
-            problems.append(
-                Problem(
-                    key, f"{key}_not_object", f"{label} must be a JSON object of keys and values."
-                )
-            )
-    properties = message.get("properties")
-    if isinstance(properties, dict) and len(properties) > MAX_PROPERTIES:
-        problems.append(
-            Problem(
-                "properties",
-                "too_many_properties",
-                f"{len(properties):,} properties is too many: Segment keeps only the first "
-                f"{MAX_PROPERTIES:,}.",
-            )
-        )
-
-    if "messageId" in message:
-        message_id = message["messageId"]
-        if not isinstance(message_id, str):
-            problems.append(
-                Problem("messageId", "message_id_not_string", "Message ID must be text.")
-            )
-        elif not message_id.strip():
-            problems.append(
-                Problem("messageId", "message_id_empty", "Message ID is blank: leave it out.")
-            )
-        elif len(message_id) > MAX_MESSAGE_ID_CHARS:
-            problems.append(
-                Problem(
-                    "messageId",
-                    "message_id_too_long",
-                    f"Message ID is {len(message_id)} characters; Segment allows at most "
-                    f"{MAX_MESSAGE_ID_CHARS}.",
-                )
-            )
-
-    if message.get("timestamp") is not None:
-        _check_timestamp(message["timestamp"], problems)
-
-    try:
-        size = message_size(message)
-    except (TypeError, ValueError) as exc:
-        problems.append(Problem("", "not_json", _not_json_message(exc)))
-    else:
-        if size > MAX_MESSAGE_BYTES:
-            problems.append(
-                Problem(
-                    "",
-                    "message_too_large",
-                    f"This call is {size:,} bytes; Segment drops calls over "
-                    f"{MAX_MESSAGE_BYTES:,} bytes. Remove some traits or properties.",
-                )
-            )
-    if index is not None:
-        problems = [Problem(p.field, p.code, p.message, index) for p in problems]
-    return problems
-
-
-def _not_json_message(exc: Exception) -> str:
-    if isinstance(exc, ValueError):
-        return "A number is not finite (NaN or Infinity); JSON cannot carry it."
-    kind = re.search(r"type (\w+)", str(exc))
-    what = f" ({kind.group(1)})" if kind else ""
-    return f"A value{what} cannot be sent as JSON: use text, numbers, true/false, lists or objects."
+# The rules themselves live in ``segment.rules`` (one list for every entrance); these two raise
+# MessageInvalid with the rules' errors, for the send service and the bulk plan.
 
 
 def validate_message(message: dict) -> None:
-    """Raise ``MessageInvalid`` listing every problem with one message; return None if fine."""
-    problems = _problems(message)
+    """Raise ``MessageInvalid`` listing every error the rules find in one message; return
+    None if there is none (warnings do not block)."""
+    from segadmin.segment import rules  # the rules read this module's limits
+
+    problems = rules.errors(rules.check_message(message))
     if problems:
         raise MessageInvalid(problems)
 
@@ -379,9 +182,11 @@ def validate_batch(messages: list[dict]) -> None:
         raise MessageInvalid([Problem("batch", "batch_not_list", "A batch must be a list.")])
     if not messages:
         raise MessageInvalid([Problem("batch", "empty_batch", "The batch has no messages.")])
+    from segadmin.segment import rules  # the rules read this module's limits
+
     problems: list[Problem] = []
     for index, message in enumerate(messages):
-        problems.extend(_problems(message, index))
+        problems.extend(rules.in_batch(rules.errors(rules.check_message(message)), index))
     if len(messages) > MAX_BATCH_ITEMS:
         problems.append(
             Problem(

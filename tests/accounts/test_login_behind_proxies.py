@@ -97,6 +97,7 @@ def test_two_proxies_take_the_second_address_from_the_right() -> None:
             "DJANGO_SETTINGS_MODULE": "segadmin.settings",
             "SECRET_KEY": GOOD_SECRET,
             "SEGADMIN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "SEGADMIN_AUDIT_KEY": GOOD_SECRET,
             "TRUSTED_PROXY_COUNT": "2",
         },
         capture_output=True,

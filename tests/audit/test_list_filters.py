@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -274,6 +275,12 @@ BASE_QUERIES = 7
     [
         ({}, 1),
         ({"user_id": "u5", "outcome": "sent", "call_type": "track"}, 1),
+        # On SQLite an event name costs one more query (a capped count: see _message_filter).
+        (
+            {"event": "Order Completed", "anonymous_id": "a1", "message_id": "m1"},
+            2 if connection.vendor == "sqlite" else 1,
+        ),
+        ({"bulk_job": "4f0616d8-096d-4825-a06b-cb81ea987abd"}, 1),
         ({"before": 10_000}, 2),
         ({"after": 0}, 2),
         ({"after": 5, "outcome": "sent"}, 2),

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from segadmin.audit.chain import verify_chain
+from segadmin.audit.chain import _locked_head, verify_chain
 from segadmin.audit.log import Actor, record_event
 from segadmin.audit.models import AuditEntry
 from tests.audit.conftest import postgres_only
@@ -40,7 +40,13 @@ def as_app_role() -> Iterator[None]:
                 "needs a database role that may CREATE ROLE to make a role that does not own "
                 "the table; run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/segadmin"
             )
+        # The migration makes the chain head; a test flush removed it: make it as the owner.
+        with transaction.atomic():
+            _locked_head()
         cursor.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN")
+        # A CREATEROLE role (not a superuser) is not a member of the roles it makes: SET ROLE
+        # needs the membership.
+        cursor.execute(f"GRANT {APP_ROLE} TO CURRENT_USER")
         for grant in GRANTS:
             cursor.execute(grant.format(role=APP_ROLE))
         # Django's foreign keys are deferred; ALTER TABLE wants no pending checks.

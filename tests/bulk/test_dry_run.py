@@ -21,12 +21,12 @@ BAD_ROWS = {
     5: (
         ["u5", "", "Order Completed", "2024-05-01T09:30:00", "1", "", "", ""],
         "timestamp",
-        "Timestamp has no time zone",
+        "“2024-05-01T09:30:00” has no time zone",
     ),
     6: (
         ["u6", "", "Order Completed", "yesterday", "1", "", "", ""],
         "timestamp",
-        "not a date and time Segment understands",
+        "“yesterday” is not an ISO-8601 date-time",
     ),
     7: (["u7", "", "Order Completed", "", "12 apples", "", "", ""], "revenue", "is not a number"),
     8: (["u8", "", "Order Completed", "", "", "maybe", "", ""], "coupon", "is not true or false"),

@@ -152,3 +152,18 @@ def test_values_are_coerced_to_their_column_type_or_refused_with_a_reason():
     ]:
         with pytest.raises(parsing.CellInvalid, match=reason):
             coerce(type_, value)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([str(n) for n in range(99)] + ["ten"], parsing.NUMBER),  # 1 % odd: still numbers
+        ([str(n) for n in range(90)] + ["x"] * 10, parsing.NUMBER),  # 90 % is enough
+        ([str(n) for n in range(89)] + ["x"] * 11, parsing.TEXT),  # 89 % is not
+        (["true"] * 95 + ["maybe"] * 5, parsing.BOOLEAN),
+        (["2024-05-01T09:30:00Z"] * 98 + ["2024-02-30", "soon"], parsing.DATETIME),
+        ([3] * 99 + ["ten"], parsing.NUMBER),  # JSON Lines too
+    ],
+)
+def test_it_proposes_the_type_of_the_majority_of_the_samples(values, expected):
+    assert propose_type(values) == expected

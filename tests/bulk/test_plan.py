@@ -142,14 +142,14 @@ def test_an_empty_cell_is_left_out_unless_the_column_says_empty_means_null():
     mapping = [
         item("userId", USER_ID),
         item("plan"),
-        item("company", empty_null=True),
+        item("team", empty_null=True),
         item("seats", type_=parsing.NUMBER, empty_null=True),
     ]
     message, _, problems = plan("identify", mapping).message(["u1", "", "", ""], 1)
     assert problems == []
-    assert message["traits"] == {"company": None, "seats": None}
+    assert message["traits"] == {"team": None, "seats": None}
     message, _, _ = plan("identify", mapping).message(["u1", "pro", "Acme", "5"], 2)
-    assert message["traits"] == {"plan": "pro", "company": "Acme", "seats": 5}
+    assert message["traits"] == {"plan": "pro", "team": "Acme", "seats": 5}
 
 
 def test_in_json_lines_an_explicit_null_is_a_null_and_a_missing_key_is_left_out():

@@ -103,6 +103,21 @@ def rows_data(
     }
 
 
+def editor_data(name: str, state: Any) -> dict[str, Any]:
+    """What the browser posts for an editor drawn in this EditorState (rows or JSON)."""
+    if state.mode == "json":
+        return {f"{name}__mode": "json", f"{name}__json": state.json_text}
+    rows = state.rows
+    return {
+        f"{name}__mode": "rows",
+        f"{name}__kind": [row.kind for row in rows],
+        f"{name}__key": [row.key for row in rows],
+        f"{name}__type": [row.type for row in rows],
+        f"{name}__value": [row.value for row in rows],
+        f"{name}__bool": [row.value if row.type == "boolean" else "" for row in rows],
+    }
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings: Any) -> None:
     # Personas are created per test; the default hasher would dominate the run time.

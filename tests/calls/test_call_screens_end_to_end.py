@@ -335,5 +335,5 @@ def test_the_form_keeps_everything_typed_after_an_error(
         assert f'value="{kept}"' in html, kept
     assert '<option value="Asia/Tokyo" selected>' in html
     assert f'<option value="{source.pk}" selected>' in html
-    assert "“seats” must be a number, like 42 or 19.99." in html
+    assert "“many” is not a number, like 42 or 19.99." in html
     assert fake_segment.requests == []

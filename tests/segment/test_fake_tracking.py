@@ -6,12 +6,14 @@ import base64
 import dataclasses
 import gzip
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
 from segadmin.segment import client
+from segadmin.segment.fake import page, tracking
 from segadmin.segment.messages import (
     MAX_BATCH_BYTES,
     MAX_BATCH_ITEMS,
@@ -319,3 +321,161 @@ def test_the_control_api_and_the_page_work_over_http(fake):
     ]
     assert requests.post(base + "/reset", timeout=5).json() == {"reset": True}
     assert fake.received() == []
+
+
+# --- the intake's fast path: parsed once, checked without copies, enriched when read ---------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"batch":[{"a":1},{"b":[1,2,{"c":null}]}],"sentAt":"x"}',
+        ' \n{ "batch" : [ {"a" : "é\\u00e9\\n"} ,\t{} ] , "context" : {"ip":"1"} } \r\n',
+        '{"batch":[]}',
+        '{"batch":"not a list"}',
+        '{"batch":[1],"batch":[{"x":1},{"y":2}]}',
+        '{"writeKey":"k","batch":[{"n":1e15},{"n":-0.5},{"t":true,"f":false}]}',
+        "{}",
+        "[1, 2]",
+        '"text"',
+        '\ufeff{"batch":[{"a":1}]}',
+    ],
+)
+def test_the_fast_parser_reads_a_body_as_json_loads_does(text):
+    raw = text.encode()
+    body, sizes = tracking.parse_body(raw)
+    assert body == json.loads(raw)
+    if sizes is not None:
+        assert len(sizes) == len(body["batch"])
+
+
+def test_the_fast_parser_measures_each_item_as_sent():
+    raw = b'{"batch":[{"a":1} , {"bb":"\\u00e9"}]}'
+    assert tracking.parse_body(raw)[1] == [len('{"a":1}'), len('{"bb":"\\u00e9"}')]
+
+
+@pytest.mark.parametrize("text", ['{"batch":[{"a":1},]}', '{"batch":[{"a":1}', '{"batch":[1] x'])
+def test_the_fast_parser_refuses_what_json_loads_refuses(text):
+    with pytest.raises(ValueError):
+        tracking.parse_body(text.encode())
+
+
+def test_one_item_over_32_kb_among_small_ones_gets_a_400(fake):
+    items = [{"type": "track", "userId": f"u{i}", "event": "E"} for i in range(200)]
+    items.insert(100, {"type": "identify", "userId": "big", "traits": {"pad": "x" * 33_000}})
+    response = raw_post(fake, "/v1/batch", {"batch": items})
+    assert (response.status_code, response.json()["code"]) == (400, "payload_too_large")
+    assert fake.received() == []
+
+
+def test_an_item_sent_escaped_is_measured_by_what_it_holds(fake):
+    # 20,000 "é" sent as \u00e9 escapes: 120,000 characters as sent, 40,000 bytes held.
+    escaped = {"type": "identify", "userId": "u", "traits": {"name": "é" * 20_000}}
+    small = {"type": "identify", "userId": "v", "traits": {"name": "é" * 10_000}}
+    too_big = raw_post(fake, "/v1/batch", {"batch": [escaped]})
+    fits = raw_post(fake, "/v1/batch", {"batch": [small, {"type": "track", "userId": "w"}]})
+    assert too_big.status_code == 400
+    assert fits.status_code == 200
+    assert [e["status"] for e in fake.received()] == ["accepted", "discarded:event_not_defined"]
+
+
+def test_a_batch_sent_with_spaces_and_newlines_is_read_alike(fake):
+    body = {
+        "batch": [{"type": "identify", "userId": f"u{i}", "traits": {"n": i}} for i in range(300)],
+        "context": {"locale": "fr"},
+    }
+    response = raw_post(fake, "/v1/batch", json.dumps(body, indent=2).encode())
+    assert response.status_code == 200
+    stored = fake.messages()
+    assert [m["traits"]["n"] for m in stored] == list(range(300))
+    assert all(m["context"] == {"locale": "fr"} for m in stored)
+
+
+def test_an_assigned_message_id_is_the_same_at_every_read(fake):
+    raw_post(fake, "/v1/batch", {"batch": [{"type": "identify", "userId": "u"}]})
+    first, again = fake.messages()[0], fake.messages()[0]
+    assert first["messageId"].startswith("fake-")
+    assert first == again
+
+
+def test_messages_read_from_the_fake_are_enriched_as_segment_stores_them(fake):
+    body = {
+        "batch": [
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "E",
+                "traits": {"dropped": True},
+                "writeKey": KEY,
+                "messageId": "m-1",
+                "timestamp": "2024-05-01T09:00:00Z",
+            }
+        ],
+        "sentAt": "2024-05-01T09:00:00Z",
+        "integrations": {"All": True},
+    }
+    raw_post(fake, "/v1/batch", body)
+    (entry,) = fake.received()
+    message = entry["message"]
+    assert entry["dropped_keys"] == ["traits"] and entry["status"] == "accepted"
+    assert "traits" not in message and "writeKey" not in message
+    assert message["integrations"] == {"All": True} and message["sentAt"] == body["sentAt"]
+    assert message["originalTimestamp"] == "2024-05-01T09:00:00Z"
+    assert message["receivedAt"] == message["timestamp"]  # no clock skew: sent as it happened
+
+
+def test_duplicates_within_one_batch_and_across_batches_are_dropped(fake):
+    one = {"type": "identify", "userId": "u", "messageId": "dup-1"}
+    raw_post(fake, "/v1/batch", {"batch": [one, one]})
+    raw_post(fake, "/v1/batch", {"batch": [one]})
+    statuses = [e["status"] for e in fake.received()]
+    assert statuses == ["accepted", "discarded:duplicate", "discarded:duplicate"]
+    assert fake.state.summary()["counts"] == {"accepted": 1, "discarded:duplicate": 2}
+
+
+def test_the_page_shows_only_the_newest_messages(fake):
+    items = [{"type": "identify", "userId": f"user-{i:04d}"} for i in range(page.SHOWN + 5)]
+    raw_post(fake, "/v1/batch", {"batch": items})
+    html = requests.get(fake.url + "/_fake/", timeout=5).text
+    assert f"user-{page.SHOWN + 4:04d}" in html and "user-0005" in html
+    assert "user-0004" not in html
+
+
+def test_what_was_answered_is_readable_at_once_even_from_many_senders(fake):
+    # The fake answers before it stores (as Segment's edge does); readers wait for the store.
+    def send(sender: int) -> None:
+        with requests.Session() as session:
+            for batch in range(5):
+                items = [
+                    {"type": "identify", "userId": f"s{sender}-b{batch}-{i}"} for i in range(50)
+                ]
+                raw = json.dumps({"batch": items}).encode()
+                session.post(fake.url + "/v1/batch", data=raw, auth=(KEY, ""), timeout=10)
+
+    threads = [threading.Thread(target=send, args=(sender,)) for sender in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fake.state.summary()["counts"] == {"accepted": 8 * 5 * 50}
+    assert len({m["userId"] for m in fake.messages()}) == 8 * 5 * 50
+
+
+def test_an_identify_answered_is_in_the_profile_at_once(fake):
+    fake.state.add_space("spa_1", "space-token", collect_identifies=True)
+    raw_post(fake, "/v1/identify", {"userId": "u1", "traits": {"plan": "team"}})
+    traits = client.get_profile_traits(
+        space_id="spa_1",
+        token="space-token",
+        region="us",
+        identifier_type="user_id",
+        identifier="u1",
+        transport=client.send,
+    )
+    assert traits == {"plan": "team"}
+
+
+def test_a_reset_waits_for_messages_still_being_stored(fake):
+    raw_post(fake, "/v1/batch", {"batch": [{"type": "identify", "userId": "u"}] * 3})
+    fake.reset()
+    assert fake.state.summary()["counts"] == {}

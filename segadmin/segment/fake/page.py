@@ -20,7 +20,7 @@ def _cell(value: Any) -> str:
 
 def render(state: FakeState, *, status: str | None = None) -> str:
     summary = state.summary()
-    entries = state.received(status=status)[-SHOWN:][::-1]
+    entries = state.received(status=status, last=SHOWN)[::-1]
     with state.lock:
         workspaces = list(state.workspaces.values())
         sources = list(state.sources.values())

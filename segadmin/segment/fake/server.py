@@ -46,12 +46,15 @@ class _Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections, as with Segment
     server_version = "FakeSegment/1.0"
+    # Buffered: headers and body leave in one send, not two (http.server flushes after each
+    # request; a Tracking answer is flushed before its messages are stored).
+    wbufsize = 64 * 1024
     server: _Server
 
     def setup(self) -> None:
         super().setup()
-        # Headers and body go out in two writes; without this Nagle's algorithm would hold
-        # the body back for a delayed ACK (40 ms a request).
+        # A large answer goes out in several writes; without this Nagle's algorithm would
+        # hold the last one back for a delayed ACK (40 ms a request).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -166,10 +169,11 @@ class Handler(BaseHTTPRequestHandler):
             )
             self._drop()
             return
+        arrival = None
         if fault is not None:
             status, payload, extra = _fault_answer(fault, api)
         elif api == "tracking":
-            status, payload = self._tracking(path, headers, raw)
+            status, payload, arrival = self._tracking(path, headers, raw)
         elif api == "public":
             status, payload, extra = self._public(path, query, headers)
         elif api == "profiles":
@@ -185,17 +189,27 @@ class Handler(BaseHTTPRequestHandler):
             status=status,
             api=api,
         )
-        self._send(status, payload, extra)
+        if arrival is None:
+            self._send(status, payload, extra)
+            return
+        # Answer first, then check and store: the answer does not depend on the messages,
+        # and the sender's next request overlaps this work. Readers wait for it (storing).
+        with self.state.storing():
+            try:
+                self._send(status, payload, extra)
+                self.wfile.flush()
+            finally:
+                tracking.accept(self.state, arrival)
 
     # --- Tracking API -----------------------------------------------------------------------
 
-    def _tracking(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+    def _tracking(
+        self, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any, tracking.Arrival | None]:
         if self.command != "POST":
-            return 405, {"code": "method_not_allowed", "message": "Use POST."}
-        (status, payload), entries = tracking.handle(self.state, path, headers, raw)
-        if entries:
-            self.state.store(entries)
-        return status, payload
+            return 405, {"code": "method_not_allowed", "message": "Use POST."}, None
+        (status, payload), arrival = tracking.handle(self.state, path, headers, raw)
+        return status, payload, arrival
 
     # --- Public API -------------------------------------------------------------------------
 
@@ -244,6 +258,7 @@ class Handler(BaseHTTPRequestHandler):
             return 405, _profile_error("invalid_request_error", "Use GET."), extra
         space_id = unquote(match.group(1))
         token = _basic_user(headers.get("authorization", ""))
+        self.state.wait_settled()  # an Identify answered just before may update the profile
         with self.state.lock:
             space = self.state.spaces.get(space_id)
             if space is None or not token or token != space.token:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from segadmin.segment.fake import FakeSegmentServer, seed_demo
+from segadmin.segment.fake import FakeSegmentServer, FakeState, seed_demo
 
 
 class Command(BaseCommand):
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         except ValueError:
             pass  # a host name such as localhost
         try:
-            server = FakeSegmentServer(host, port)
+            server = FakeSegmentServer(host, port, FakeState(freeze_stored=True))
         except OSError as exc:
             raise CommandError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
         url = server.url

@@ -1,0 +1,84 @@
+"""The benchmarks' shared tools: the counting server, and starting a server in its own process."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from bench import count_server
+from bench._support import start_fake
+
+
+@pytest.fixture
+def counting_url() -> Iterator[str]:
+    server = count_server.Server(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    host, port = server.server_address[:2]
+    yield f"http://{host}:{port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_the_counting_server_counts_batch_items_over_one_kept_alive_connection(counting_url):
+    batch = json.dumps({"batch": [{"type": "track"}] * 3}).encode()
+    with requests.Session() as session:
+        answers = [
+            session.post(f"{counting_url}/v1/batch", data=batch, timeout=5),
+            session.post(
+                f"{counting_url}/v1/import",
+                data=gzip.compress(batch),
+                headers={"Content-Encoding": "gzip"},
+                timeout=5,
+            ),
+            session.post(f"{counting_url}/v1/identify", json={"userId": "u"}, timeout=5),
+            session.post(f"{counting_url}/v1/batch", data=b"{not json", timeout=5),
+        ]
+        state = session.get(f"{counting_url}/_fake/state", timeout=5).json()
+    assert [a.status_code for a in answers] == [200, 200, 200, 200]
+    assert answers[0].json() == {"success": True}
+    assert state == {"counts": {"accepted": 7}, "messages": 0, "requests": 4}
+
+
+def test_the_counting_server_resets_and_answers_unknown_routes_404(counting_url):
+    requests.post(f"{counting_url}/v1/track", json={"event": "E"}, timeout=5)
+    assert requests.post(f"{counting_url}/_fake/reset", timeout=5).json() == {"reset": True}
+    assert requests.get(f"{counting_url}/_fake/state", timeout=5).json()["counts"] == {
+        "accepted": 0
+    }
+    assert requests.get(f"{counting_url}/v1/nothing", timeout=5).status_code == 404
+
+
+def test_start_fake_runs_the_counting_server_in_its_own_process_until_stopped():
+    with start_fake(count_only=True) as server:
+        server.reset()
+        server.add_write_key("anything")
+        body = {"batch": [{"type": "identify", "userId": "u"}] * 5}
+        assert requests.post(f"{server.url}/v1/batch", json=body, timeout=5).status_code == 200
+        assert server.accepted() == 5
+        assert server.env()["SEGMENT_TRACKING_API_URL"] == server.url
+        process = server.process
+    assert process.poll() is not None  # stopped on leaving the block
+
+
+def test_start_fake_runs_manage_py_fake_segment_and_returns_once_it_answers():
+    with start_fake(count_only=False) as fake:
+        fake.add_write_key("benchKey")
+        body = {"batch": [{"type": "identify", "userId": "u"}, {"type": "track", "userId": "u"}]}
+        answer = requests.post(f"{fake.url}/v1/batch", json=body, auth=("benchKey", ""), timeout=5)
+        assert answer.status_code == 200
+        assert fake.accepted() == 1  # the Track without an event is dropped, as Segment would
+        fake.reset()
+        assert fake.accepted() == 0
+
+
+def test_an_unknown_bench_sink_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("BENCH_SINK", "counting")
+    with pytest.raises(SystemExit, match="BENCH_SINK is 'counting': use 'fake' or 'count'"):
+        start_fake()
