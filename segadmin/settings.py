@@ -107,8 +107,9 @@ SEGMENT_PROFILES_API_URL = env.str("SEGMENT_PROFILES_API_URL", default="")
 
 INSTALLED_APPS = [
     "segadmin.accounts.admin.SegadminAdminConfig",
-    # Before django.contrib.auth, so its createsuperuser and changepassword (audited) win.
     "segadmin.accounts",
+    # Before django.contrib.auth, so its createsuperuser and changepassword (audited) win.
+    "segadmin.audit",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -123,7 +124,6 @@ INSTALLED_APPS = [
     "segadmin.home",
     "segadmin.segment",
     "segadmin.credentials",
-    "segadmin.audit",
     "segadmin.calls",
     "segadmin.bulk",
     "segadmin.periodic",

@@ -114,7 +114,7 @@ def initial_for(request: HttpRequest, call_type: str) -> tuple[str, dict[str, An
 
 
 def link_for(request: HttpRequest, call_type: str) -> dict[str, Any]:
-    """The ``related_to``/``relation`` arguments for ``services.send_message`` when the posted
+    """The ``related_to``/``relation`` arguments for ``sending.send_message`` when the posted
     form came from a draft of an audit entry (hidden field ``draft``), else ``{}``."""
     draft = _draft(request, request.POST.get("draft", ""), call_type)
     if draft is None or not draft.get("related_to"):

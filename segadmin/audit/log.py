@@ -1,6 +1,6 @@
 """Writing the audit log: who did what, every request to Segment and what came back.
 
-``record_request`` and ``record_outcome`` are for the send service (segadmin/calls/services.py)
+``record_request`` and ``record_outcome`` are for the send service (segadmin/sending/service.py)
 only; ``record_event`` is for credential, role and user changes. Nothing written here ever holds a
 secret: every stored field goes through ``segadmin.segment.redaction`` (the same functions the
 screens use), which masks Authorization, every ``writeKey`` / ``writeKeys`` value, anything in
@@ -10,26 +10,22 @@ secret the request carried.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from axes.helpers import get_client_ip_address
 from django.db import connection, transaction
 
-from segadmin.accounts.roles import role_of
+# Actor is re-exported: callers have always imported it from here.
+from segadmin.accounts.actors import Actor
+from segadmin.accounts.actors import clean_ip as _clean_ip
 from segadmin.audit import chain
 from segadmin.audit.index import IndexedMessage, index_body, path_of
 from segadmin.audit.models import SEARCH_KEY_LENGTH, AuditEntry, Kind, Outcome, pack_body
 from segadmin.segment import redaction
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import User
-    from django.http import HttpRequest
-
     from segadmin.credentials.models import Source, Workspace
     from segadmin.segment.client import SegmentRequest, SendResult
 
@@ -59,35 +55,6 @@ class TransactionOpen(RuntimeError):
             "entry has to be committed before the request leaves, and no transaction may stay "
             "open while waiting for Segment. Call the send service outside transaction.atomic()."
         )
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did it, kept as text so it survives the user's deletion."""
-
-    user: User | None
-    username: str
-    role: str
-    ip: str | None
-    user_agent: str
-
-    @classmethod
-    def from_request(cls, request: HttpRequest) -> Actor:
-        user = request.user if request.user.is_authenticated else None
-        return cls(
-            user=user,  # type: ignore[arg-type]
-            username=user.get_username() if user else "",
-            role=(role_of(user) or "") if user else "",
-            # As log-in throttling sees it: the connection's address, or the client's as the
-            # trusted proxies report it (TRUSTED_PROXY_COUNT), never what a client claims.
-            ip=_clean_ip(get_client_ip_address(request)),
-            user_agent=_text(request.headers.get("User-Agent", ""), 500),
-        )
-
-    @classmethod
-    def system(cls, name: str) -> Actor:
-        """A command or worker acting on its own, e.g. Actor.system("rotate_keys")."""
-        return cls(user=None, username=name, role="system", ip=None, user_agent="")
 
 
 def record_event(
@@ -347,12 +314,3 @@ def _search_key(value: Any) -> str:
 def search_key(value: str) -> str:
     """What a searched user ID / anonymous ID / event / message ID looks like in its column."""
     return _search_key(value)
-
-
-def _clean_ip(value: Any) -> str | None:
-    if not value:
-        return None
-    try:
-        return str(ipaddress.ip_address(str(value).strip()))
-    except ValueError:
-        return None

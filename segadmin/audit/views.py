@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from segadmin import sending
 from segadmin.accounts.permissions import may_send
 from segadmin.audit import drafts, export
 from segadmin.audit.chain import verify_chain
@@ -268,11 +269,15 @@ def _resend_problem(request: HttpRequest, entry: AuditEntry, *, same_source: boo
         return "Only single Identify, Track, Page, Screen, Group and Alias calls can be resent."
     if not may_send(request.user, entry.call_type):
         return f"Your role may not send {entry.call_type.capitalize()} calls."
-    if same_source:
-        if entry.source_id is None:
-            return f"The source “{entry.source_name}” has been deleted."
-        if not entry.source.enabled:
-            return f"The source “{entry.source.name}” is disabled."
+    if same_source and entry.source_id is None:
+        return f"The source “{entry.source_name}” has been deleted."
+    return ""
+
+
+def _disabled(entry: AuditEntry) -> str:
+    """Why the page offers no Send again; the send service itself refuses a disabled source."""
+    if entry.source_id is not None and not entry.source.enabled:
+        return f"The source “{entry.source.name}” is disabled."
     return ""
 
 
@@ -318,7 +323,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "response_is_json": response_is_json,
         "details": _pretty_json(entry.details_data) if entry.details else "",
         "can_resend": can_resend,
-        "send_again_problem": _resend_problem(request, entry, same_source=True)
+        "send_again_problem": _resend_problem(request, entry, same_source=True) or _disabled(entry)
         if can_resend
         else "",
         "edit_problem": _resend_problem(request, entry, same_source=False) if can_resend else "",
@@ -344,22 +349,20 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
     if problem:
         messages.error(request, f"Not sent again: {problem}")
         return redirect("audit:entry", pk=entry.pk)
-    from segadmin.calls import services  # the send service imports the audit app
-
     message = sent_message(entry)
     assert message is not None and entry.source is not None
     first = entry.request_body_data.get("sentAt") if entry.request_body else None
     if "timestamp" not in message and isinstance(first, str):
         message["timestamp"] = first
     try:
-        sent = services.send_message(
+        sent = sending.send_message(
             actor=Actor.from_request(request),
             source=entry.source,
             message=message,
             related_to=entry,
             relation=drafts.SEND_AGAIN,
         )
-    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         messages.error(request, f"Not sent again: {exc}")
         return redirect("audit:entry", pk=entry.pk)
     except MessageInvalid as exc:

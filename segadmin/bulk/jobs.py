@@ -4,7 +4,7 @@ and the worker loop that sends it (called by the task in tasks.py).
 How a job survives interruptions: the file is stored as chunks of rows; a worker claims one
 chunk at a time with a lease (``select_for_update(skip_locked=True)`` where the database has
 it; SQLite's single writer serialises the claim otherwise), sends its rows through
-``services.send_batch`` and records the chunk's outcome, failures and counters in one
+``sending.send_batch`` and records the chunk's outcome, failures and counters in one
 transaction. A worker that dies leaves at most its claimed chunk unrecorded; once the lease
 runs out any worker takes it again and re-sends it with the same messageIds, which Segment's
 deduplication drops. A worker whose lease ran out records nothing, so no row is counted twice.
@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from segadmin import sending
 from segadmin.accounts.permissions import BULK_IMPORT, may_send
 from segadmin.audit.index import IndexedMessage, index_batch
 from segadmin.audit.log import Actor
@@ -44,7 +45,6 @@ from segadmin.bulk.models import (
     Status,
 )
 from segadmin.bulk.plan import Plan, RowProblem, propose_mapping
-from segadmin.calls import services
 from segadmin.credentials.crypto import SecretUnreadable
 from segadmin.credentials.models import Source
 from segadmin.segment.messages import (
@@ -482,7 +482,7 @@ def _actor(job: BulkJob) -> Actor:
     )
 
 
-def _describe(sent: services.Sent) -> tuple[str, str]:
+def _describe(sent: sending.Sent) -> tuple[str, str]:
     result = sent.result
     # Segment's words as the audit log stores them: an answer quoting the key shows it masked.
     answer = result.redacted(sent.request.known_secrets())
@@ -566,14 +566,15 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
     for batch, rows, index in prepared.batches:
         _renew(chunk, worker)
         try:
-            result = services.send_batch(
+            result = sending.send_batch(
                 actor=actor,
                 source=source,  # type: ignore[arg-type]
                 messages=batch,
                 bulk_job_id=str(job.pk),
                 index=index,
             )
-        except SecretUnreadable as exc:
+        except (SecretUnreadable, sending.SourceDisabled) as exc:
+            # Disabled after this chunk began: the send service refuses it, the job stops.
             raise JobStopped(str(exc)) from None
         requests += 1
         if result.result.ok:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from django.urls import Resolver404, resolve
 
 if TYPE_CHECKING:
-    from segadmin.calls.services import Sent
     from segadmin.segment.client import SegmentRequest, SendResult
+    from segadmin.sending import Sent
 
 # Stands in for the write key or token in previews; never a real credential.
 PLACEHOLDER = "segadmin-preview-placeholder-0f3c9a"

@@ -1,7 +1,7 @@
 """The call screens: Identify, Track, Page, Screen, Group, Alias and Make an API call.
 
 Views only orchestrate: the form validates and builds the message, `present` describes a
-request or a result for the page, and `services` sends (and records) it.
+request or a result for the page, and `sending` sends (and records) it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from segadmin import sending
 from segadmin.audit import drafts
 from segadmin.audit.log import Actor
-from segadmin.calls import editors, present, services
+from segadmin.calls import editors, present
 from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
@@ -103,13 +104,13 @@ def _preview_message(form: CallForm) -> dict[str, Any]:
 def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
     source = form.cleaned_data["source"]
     try:
-        sent = services.send_message(
+        sent = sending.send_message(
             actor=Actor.from_request(request),
             source=source,
             message=form.message,
             **drafts.link_for(request, form.call_type),
         )
-    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         return {"kind": "error", "message": str(exc), "source": source}
     return {"kind": "sent", **present.describe_result(sent), "source": source}
 
@@ -188,7 +189,7 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
     data = form.cleaned_data
     public = data["api"] == PUBLIC
     try:
-        sent = services.send_raw(
+        sent = sending.send_raw(
             actor=Actor.from_request(request),
             api="public" if public else "tracking",
             source=None if public else data["source"],
@@ -199,7 +200,7 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
             query=data["query"],
             body=data["body"] or None,
         )
-    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         return {"kind": "error", "message": str(exc)}
     except UnsafeRequest as exc:  # the form's preview check makes this unlikely
         return {"kind": "error", "message": exc.message}

@@ -20,9 +20,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from segadmin import sending as services
 from segadmin.audit.log import Actor, record_event
 from segadmin.audit.models import AuditEntry
-from segadmin.calls import services
 from segadmin.credentials import crypto
 from segadmin.credentials.models import Source, TrackingPlan, TrackingPlanRule, Workspace
 from segadmin.segment import datetimes, public_plans

@@ -1,8 +1,8 @@
 """Workspaces and Sources pages, for Admins (accounts.manage_credentials).
 
-Views orchestrate: forms validate, the models encrypt, the audit log records each change in
-the same transaction, and every request to Segment goes through the send service's
-transport. No transaction is held open across an HTTP call.
+Views orchestrate: forms validate, the models encrypt, credentials.services saves each change
+with its audit event in one transaction, and every request to Segment goes through the sending
+layer. No transaction is held open across an HTTP call.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Count, Model, ProtectedError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from segadmin.audit.log import Actor, record_event
-from segadmin.calls import services
-from segadmin.credentials import crypto
+from segadmin import sending
+from segadmin.accounts.actors import Actor
+from segadmin.credentials import crypto, services
 from segadmin.credentials.forms import ImportSourcesForm, SourceForm, WorkspaceForm
 from segadmin.credentials.models import Source, Workspace
 from segadmin.segment import client
@@ -47,30 +47,19 @@ def _unreadable(obj: Workspace | Source) -> str | None:
     return None
 
 
-def _target(obj: Workspace | Source) -> dict[str, Any]:
-    return {
-        "target_type": "workspace" if isinstance(obj, Workspace) else "source",
-        "target_id": obj.pk,
-        "target_name": obj.name,
-    }
-
-
 def _save_with_audit(
     request: HttpRequest, form: WorkspaceForm | SourceForm, *, details: dict[str, Any]
 ) -> Model | None:
     """Save the form's object and its audit entry together; None (with a form error) if not."""
     creating = form.instance.pk is None
     obj = form.save(commit=False)
+    actor = Actor.from_request(request)
     try:
-        with transaction.atomic():
-            form.apply_secrets(obj)
-            obj.save()
-            record_event(
-                actor=Actor.from_request(request),
-                action="credential.created" if creating else "credential.changed",
-                details=details,
-                **_target(obj),
-            )
+        form.apply_secrets(obj)
+        if creating:
+            services.create(actor=actor, obj=obj, details=details)
+        else:
+            services.edit(actor=actor, obj=obj, details=details)
     except crypto.EncryptionNotConfigured as exc:
         form.add_error(None, str(exc))
         return None
@@ -203,14 +192,9 @@ def workspace_test(request: HttpRequest, pk: int) -> HttpResponse:
 def _test_connection(request: HttpRequest, workspace: Workspace) -> ConnectionResult:
     actor = Actor.from_request(request)
     try:
-        token = workspace.public_api_token()
-    except crypto.SecretUnreadable as exc:
+        found = sending.get_workspace(actor=actor, workspace=workspace)
+    except (crypto.SecretUnreadable, crypto.EncryptionNotConfigured) as exc:
         return ConnectionResult(ok=False, message=str(exc))
-    found = client.get_workspace(
-        token=token,
-        region=workspace.region,
-        transport=services.workspace_transport(actor=actor, workspace=workspace),
-    )
     if isinstance(found, client.ApiError):
         return ConnectionResult(ok=False, message=_explain(found, workspace))
     detail = ""
@@ -226,16 +210,14 @@ def _test_connection(request: HttpRequest, workspace: Workspace) -> ConnectionRe
         changed.append("Slug")
     if changed:
         # Remember which Segment workspace the token opens, for imports and the pages.
-        with transaction.atomic():
-            workspace.segment_workspace_id = found.id
-            workspace.slug = found.slug
-            workspace.save(update_fields=["segment_workspace_id", "slug", "updated_at"])
-            record_event(
-                actor=actor,
-                action="credential.changed",
-                details={"changed": changed, "by": "Test connection"},
-                **_target(workspace),
-            )
+        workspace.segment_workspace_id = found.id
+        workspace.slug = found.slug
+        services.edit(
+            actor=actor,
+            obj=workspace,
+            details={"changed": changed, "by": "Test connection"},
+            update_fields=["segment_workspace_id", "slug", "updated_at"],
+        )
     return ConnectionResult(
         ok=True, message=f"This token opens workspace “{found.name}” ({found.slug}).", detail=detail
     )
@@ -262,16 +244,9 @@ def _list_for_import(
 ) -> tuple[list[ImportRow], list[Any], str | None]:
     """Every source of the workspace from Segment, or the error that stopped the listing."""
     try:
-        token = workspace.public_api_token()
-    except crypto.SecretUnreadable as exc:
+        listed = sending.list_sources(actor=Actor.from_request(request), workspace=workspace)
+    except (crypto.SecretUnreadable, crypto.EncryptionNotConfigured) as exc:
         return [], [], str(exc)
-    listed = client.list_sources(
-        token=token,
-        region=workspace.region,
-        transport=services.workspace_transport(
-            actor=Actor.from_request(request), workspace=workspace
-        ),
-    )
     if isinstance(listed, client.ApiError):
         return [], [], _explain(listed, workspace)
     present = {
@@ -335,29 +310,16 @@ def _import(
             reason = "already present" if row.existing else "no write key visible"
             skipped.append(f"{row.name} ({reason})")
             continue
-        source = Source(
-            name=row.name,
-            region=workspace.region,
-            workspace=workspace,
-            segment_source_id=found.id,
-            slug=found.slug or "",
-            enabled=bool(found.enabled),
-        )
-        source.set_write_key(found.write_keys[0])
         try:
-            with transaction.atomic():
-                source.save()
-                record_event(
-                    actor=actor,
-                    action="credential.imported",
-                    details={
-                        "workspace": workspace.name,
-                        "workspace_id": workspace.pk,
-                        "segment_source_id": found.id,
-                        "region": workspace.region,
-                    },
-                    **_target(source),
-                )
+            services.import_source(
+                actor=actor,
+                workspace=workspace,
+                segment_source_id=found.id,
+                name=row.name,
+                slug=found.slug or "",
+                enabled=bool(found.enabled),
+                write_key=found.write_keys[0],
+            )
         except IntegrityError:
             # Someone imported it between the listing and now.
             skipped.append(f"{row.name} (already present)")
@@ -465,14 +427,7 @@ def _delete_with_audit(
     kind = "Workspace" if isinstance(obj, Workspace) else "Source"
     name = obj.name
     try:
-        with transaction.atomic():
-            record_event(
-                actor=Actor.from_request(request),
-                action="credential.deleted",
-                details=details,
-                **_target(obj),
-            )
-            obj.delete()
+        services.delete(actor=Actor.from_request(request), obj=obj, details=details)
     except ProtectedError:
         advice = " Disable it instead." if kind == "Source" else ""
         messages.error(

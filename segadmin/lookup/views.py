@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import push_url
 
+from segadmin import sending
 from segadmin.audit import drafts
 from segadmin.audit.filters import visible_messages
 from segadmin.audit.log import Actor
@@ -103,25 +104,18 @@ class ProfileTraits:
 def _profile_traits(
     request: HttpRequest, workspace: Workspace, identifier_type: str, identifier: str
 ) -> ProfileTraits:
-    from segadmin.calls import services  # the send service imports the audit app
-
     try:
-        token = workspace.profiles_token() or ""
+        found = sending.get_profile_traits(
+            actor=Actor.from_request(request),
+            workspace=workspace,
+            identifier_type=identifier_type,
+            identifier=identifier,
+        )
     except (SecretUnreadable, EncryptionNotConfigured) as exc:
         return ProfileTraits(None, "unreadable", str(exc))
-    answer = client.get_profile_traits(
-        space_id=workspace.profiles_space_id,
-        token=token,
-        region=workspace.region,
-        identifier_type=identifier_type,
-        identifier=identifier,
-        transport=services.workspace_transport(
-            actor=Actor.from_request(request), workspace=workspace
-        ),
-    )
-    if isinstance(answer, client.ApiError):
-        return ProfileTraits(None, answer.kind, answer.message)
-    return ProfileTraits(answer, secrets=(token,))
+    if isinstance(found.answer, client.ApiError):
+        return ProfileTraits(None, found.answer.kind, found.answer.message)
+    return ProfileTraits(found.answer, secrets=found.secrets)
 
 
 def _shown(

@@ -932,7 +932,7 @@ def _parse_source(item: Any, token: str) -> Source | None:
     )
 
 
-def get_workspace(*, token: str, region: str, transport: Transport = send) -> Workspace | ApiError:
+def get_workspace(*, token: str, region: str, transport: Transport) -> Workspace | ApiError:
     """The workspace the Public API token belongs to (``GET /``)."""
     request = _public_request("/", [], token=token, region=region, call_type="public:get_workspace")
     result = transport(request)
@@ -953,7 +953,7 @@ def get_workspace(*, token: str, region: str, transport: Transport = send) -> Wo
 
 
 def list_sources(
-    *, token: str, region: str, transport: Transport = send, page_size: int = 200
+    *, token: str, region: str, transport: Transport, page_size: int = 200
 ) -> list[Source] | ApiError:
     """Every source of the token's workspace, following the cursor over all pages (one
     request per page through ``transport``). See ``sources_hide_write_keys``."""
@@ -991,7 +991,7 @@ def list_sources(
 
 
 def get_source(
-    *, token: str, region: str, source_id: str, transport: Transport = send
+    *, token: str, region: str, source_id: str, transport: Transport
 ) -> Source | ApiError:
     """One source by id (``GET /sources/{id}``)."""
     if not source_id or not str(source_id).strip():
@@ -1058,7 +1058,7 @@ def get_profile_traits(
     region: str,
     identifier_type: str,
     identifier: str,
-    transport: Transport = send,
+    transport: Transport,
 ) -> dict | ApiError:
     """The current traits of one user from the Profile API, all pages merged.
 

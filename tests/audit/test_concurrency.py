@@ -15,10 +15,10 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
+from segadmin import sending
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.log import Actor, record_event
 from segadmin.audit.models import AuditEntry, Kind
-from segadmin.calls import services
 from segadmin.credentials.models import Source
 from segadmin.segment import client
 from segadmin.segment.client import SendResult
@@ -74,7 +74,7 @@ def test_the_request_entry_is_committed_before_the_request_leaves(monkeypatch):
 
     monkeypatch.setattr(client, "send", watching_send)
     message = build_message("track", user_id="u-1", event="Signed Up")
-    services.send_message(actor=Actor.system("tests"), source=source, message=message)
+    sending.send_message(actor=Actor.system("tests"), source=source, message=message)
 
     assert seen_by_others == [[("request", None, "Signed Up")]]
     assert AuditEntry.objects.get(kind=Kind.REQUEST).outcome == "sent"
@@ -93,7 +93,7 @@ def test_twenty_concurrent_senders_each_leave_one_entry_and_the_chain_holds(monk
             message = build_message("track", user_id=f"u-{number}", event="Concurrent")
             message_ids.append(message["messageId"])
             start.wait()
-            services.send_message(
+            sending.send_message(
                 actor=Actor.system(f"sender {number}"), source=source, message=message
             )
             if number % 4 == 0:  # credential events interleave with requests
@@ -138,10 +138,10 @@ CHILD = """
 import django, os, sys
 django.setup()
 from segadmin.audit.log import Actor
-from segadmin.calls import services
+from segadmin import sending
 from segadmin.credentials.models import Source
 from segadmin.segment.messages import build_message
-services.send_message(
+sending.send_message(
     actor=Actor.system("doomed worker"),
     source=Source.objects.get(pk=int(sys.argv[1])),
     message=build_message("track", user_id="u-killed", event="Never Answered"),

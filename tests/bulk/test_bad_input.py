@@ -167,9 +167,7 @@ def test_a_worker_dry_run_that_breaks_ends_failed_and_the_page_reloads_without_s
     assert 'value="start"' not in client.get(f"/bulk/{draft.pk}/").content.decode()
 
 
-@pytest.mark.parametrize(
-    "target", ["segadmin.bulk.jobs._prepare", "segadmin.calls.services.send_batch"]
-)
+@pytest.mark.parametrize("target", ["segadmin.bulk.jobs._prepare", "segadmin.sending.send_batch"])
 def test_a_run_that_raises_ends_failed_with_the_reason_on_its_page(
     client, draft, monkeypatch, fake_segment, immediate_tasks, target
 ):
@@ -195,7 +193,7 @@ def test_a_run_error_that_quotes_the_write_key_is_stored_and_shown_without_it(
     def leaky(*args, **kwargs):
         raise ValueError(f"bad header Authorization: Basic {basic} for key {WRITE_KEY}")
 
-    monkeypatch.setattr("segadmin.calls.services.send_batch", leaky)
+    monkeypatch.setattr("segadmin.sending.send_batch", leaky)
     client.post(f"/bulk/{draft.pk}/", mapping_post(draft, action="start"))
     draft.refresh_from_db()
     assert draft.status == Status.FAILED

@@ -157,10 +157,11 @@ def test_without_keys_it_says_which_variable_to_set(old_rows: tuple[Workspace, S
 def test_an_interrupted_run_leaves_every_row_readable_and_a_rerun_finishes(
     old_rows: tuple[Workspace, Source], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from segadmin.credentials.management.commands import rotate_keys
+    from segadmin.credentials import services
 
     workspace, source = old_rows
-    real_record_event = rotate_keys.record_event
+    real_record_event = services.recorder
+    assert real_record_event is not None
     calls = []
 
     def interrupted_on_the_second_row(**kwargs: object) -> object:
@@ -169,7 +170,7 @@ def test_an_interrupted_run_leaves_every_row_readable_and_a_rerun_finishes(
             raise KeyboardInterrupt  # Ctrl-C in the middle of the source's transaction
         return real_record_event(**kwargs)
 
-    monkeypatch.setattr(rotate_keys, "record_event", interrupted_on_the_second_row)
+    monkeypatch.setattr(services, "recorder", interrupted_on_the_second_row)
     with override_settings(SEGADMIN_ENCRYPTION_KEYS=[NEW_KEY, OLD_KEY]):
         with pytest.raises(KeyboardInterrupt):
             _rotate()
@@ -180,7 +181,7 @@ def test_an_interrupted_run_leaves_every_row_readable_and_a_rerun_finishes(
         assert source.write_key() == WRITE_KEY
         assert len(credential_events("credential.rotated")) == 1
 
-        monkeypatch.setattr(rotate_keys, "record_event", real_record_event)
+        monkeypatch.setattr(services, "recorder", real_record_event)
         out, _ = _rotate()
     assert "Re-encrypted 3 secrets" in out
     source.refresh_from_db()

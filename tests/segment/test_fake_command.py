@@ -50,7 +50,7 @@ def test_the_command_serves_the_demo_workspace_and_prints_its_credentials(demo_s
     settings.SEGMENT_PUBLIC_API_URL = url
     settings.SEGMENT_PROFILES_API_URL = url
 
-    sources = client.list_sources(token=DEMO_TOKEN, region="us")
+    sources = client.list_sources(token=DEMO_TOKEN, region="us", transport=client.send)
     assert len(sources) >= 3 and write_key in {k for s in sources for k in s.write_keys}
 
     identify = build_message("identify", user_id="demo-7", traits={"plan": "team"})
@@ -62,13 +62,14 @@ def test_the_command_serves_the_demo_workspace_and_prints_its_credentials(demo_s
         region="us",
         identifier_type="user_id",
         identifier="demo-7",
+        transport=client.send,
     )
     assert profile == {"plan": "team"}
 
 
 def test_the_demo_workspace_has_sources_on_several_pages(fake_segment):
     fake_segment.seed_demo()
-    sources = client.list_sources(token=DEMO_TOKEN, region="us")
+    sources = client.list_sources(token=DEMO_TOKEN, region="us", transport=client.send)
     assert len(sources) >= 3
     assert len(fake_segment.requests) >= 2
 

@@ -470,6 +470,7 @@ def test_an_identify_answered_is_in_the_profile_at_once(fake):
         region="us",
         identifier_type="user_id",
         identifier="u1",
+        transport=client.send,
     )
     assert traits == {"plan": "team"}
 

@@ -31,13 +31,13 @@ def workspace(fake_segment):
 
 
 def test_the_workspace_of_the_token(workspace):
-    found = client.get_workspace(token=TOKEN, region="us")
+    found = client.get_workspace(token=TOKEN, region="us", transport=client.send)
     assert found == client.Workspace(id="ws_1", slug="acme", name="Acme")
     assert workspace.requests[-1].headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_sources_are_listed_across_three_pages(workspace):
-    sources = client.list_sources(token=TOKEN, region="us", page_size=2)
+    sources = client.list_sources(token=TOKEN, region="us", page_size=2, transport=client.send)
     assert [s.id for s in sources] == [f"src_{i}" for i in range(5)]
     assert sources[0].write_keys == ("key_0",)
     assert sources[0].labels == {"environment": "prod"}
@@ -79,7 +79,7 @@ def test_the_fake_paginates_in_the_official_sdks_spelling_too(workspace):
 def test_a_token_without_source_admin_gets_sources_without_write_keys(fake_segment):
     fake_segment.add_workspace(TOKEN, source_admin=False)
     fake_segment.add_source(id="src_a", token=TOKEN, write_keys=["hidden"])
-    sources = client.list_sources(token=TOKEN, region="us")
+    sources = client.list_sources(token=TOKEN, region="us", transport=client.send)
     assert [s.write_keys for s in sources] == [()]
     assert sources_hide_write_keys(sources)
     assert "Source Admin" in client.WRITE_KEYS_HIDDEN
@@ -92,19 +92,25 @@ def test_no_sources_is_not_taken_for_hidden_write_keys():
 
 
 def test_one_source_by_id(workspace):
-    source = client.get_source(token=TOKEN, region="us", source_id="src_3")
+    source = client.get_source(token=TOKEN, region="us", source_id="src_3", transport=client.send)
     assert (source.id, source.name, source.write_keys) == ("src_3", "Source 3", ("key_3",))
-    missing = client.get_source(token=TOKEN, region="us", source_id="nope")
+    missing = client.get_source(token=TOKEN, region="us", source_id="nope", transport=client.send)
     assert (missing.kind, missing.status) == ("not_found", 404)
-    assert client.get_source(token=TOKEN, region="us", source_id=" ").kind == "invalid_request"
+    assert (
+        client.get_source(token=TOKEN, region="us", source_id=" ", transport=client.send).kind
+        == "invalid_request"
+    )
 
 
 def test_a_wrong_token_is_a_readable_error_without_the_token(workspace):
-    error = client.get_workspace(token="wrong-token-value", region="us")
+    error = client.get_workspace(token="wrong-token-value", region="us", transport=client.send)
     assert (error.kind, error.status) == ("unauthorized", 401)
     assert "refused the Public API token" in error.message
     assert "wrong-token-value" not in error.message
-    assert client.list_sources(token="wrong-token-value", region="us").kind == "unauthorized"
+    assert (
+        client.list_sources(token="wrong-token-value", region="us", transport=client.send).kind
+        == "unauthorized"
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,7 +126,7 @@ def test_a_wrong_token_is_a_readable_error_without_the_token(workspace):
 )
 def test_public_api_failures_become_readable_errors(workspace, fault, kind):
     workspace.queue_faults([fault, fault])
-    error = client.list_sources(token=TOKEN, region="us")
+    error = client.list_sources(token=TOKEN, region="us", transport=client.send)
     assert isinstance(error, ApiError)
     assert error.kind == kind
     assert error.message and TOKEN not in error.message
@@ -128,7 +134,7 @@ def test_public_api_failures_become_readable_errors(workspace, fault, kind):
 
 def test_a_rate_limit_error_says_when_to_try_again(workspace):
     workspace.queue_faults([{"status": 429, "retry_after": 30}])
-    error = client.get_workspace(token=TOKEN, region="us")
+    error = client.get_workspace(token=TOKEN, region="us", transport=client.send)
     assert error.message == "Segment is limiting the request rate: try again in 30 s."
 
 
@@ -136,7 +142,7 @@ def test_a_rate_limit_error_says_when_to_try_again(workspace):
 def test_a_cursor_that_repeats_does_not_loop_forever():
     page = {"data": {"sources": [], "pagination": {"next": "MA=="}}}
     responses.get("https://api.segmentapis.com/sources", json=page)
-    error = client.list_sources(token=TOKEN, region="us")
+    error = client.list_sources(token=TOKEN, region="us", transport=client.send)
     assert error.kind == "invalid_response"
     assert len(responses.calls) == 2
 
@@ -175,6 +181,7 @@ def traits(identifier, identifier_type="user_id", token=SPACE_TOKEN, **kwargs):
         identifier_type=identifier_type,
         identifier=identifier,
         **kwargs,
+        transport=client.send,
     )
 
 

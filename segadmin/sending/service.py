@@ -5,7 +5,9 @@ Profile API pages) goes through here, and every function does the same five step
 
 1. refuse to run inside a database transaction (TransactionOpen): the audit entry must be
    committed before the request leaves, and no transaction may wait on Segment;
-2. validate (tracking messages) — MessageInvalid is raised before anything is recorded;
+2. refuse a disabled source (SourceDisabled, read from the database at the moment of sending,
+   so a source disabled during a bulk job stops it) and validate (tracking messages) —
+   MessageInvalid is raised before anything is recorded;
 3. decrypt the secret — SecretUnreadable is raised as it is (its message names the source or
    workspace and says how to fix it) and nothing is recorded, since no request was made;
 4. record the request in the audit log (committed), then send through the client;
@@ -24,6 +26,7 @@ from segadmin.audit import log
 from segadmin.audit.index import IndexedMessage, index_batch
 from segadmin.audit.log import Actor, ensure_no_transaction
 from segadmin.audit.models import AuditEntry
+from segadmin.credentials.models import Source
 from segadmin.segment import client
 from segadmin.segment.client import (
     BACKGROUND,
@@ -35,16 +38,31 @@ from segadmin.segment.client import (
 from segadmin.segment.messages import validate_batch, validate_message
 
 if TYPE_CHECKING:
-    from segadmin.credentials.models import Source, Workspace
+    from segadmin.credentials.models import Workspace
 
 __all__ = [
     "Actor",
     "Sent",
+    "SourceDisabled",
+    "get_profile_traits",
+    "get_workspace",
+    "list_sources",
     "send_batch",
     "send_message",
     "send_raw",
     "workspace_transport",
 ]
+
+
+class SourceDisabled(Exception):
+    """The source was disabled (by an Admin, under Sources): nothing is sent to it."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        super().__init__(
+            f"The source “{source.name}” is disabled, so nothing was sent to it. An Admin can "
+            "enable it again under Sources."
+        )
 
 
 @dataclass(frozen=True)
@@ -66,9 +84,11 @@ def send_message(
     """Validate, record and send one tracking message (identify, track, ...) to ``source``.
 
     ``related_to``/``relation`` link a resend to the entry it repeats ("send again").
-    Raises MessageInvalid, SecretUnreadable or TransactionOpen before anything is recorded.
+    Raises SourceDisabled, MessageInvalid, SecretUnreadable or TransactionOpen before anything
+    is recorded.
     """
     ensure_no_transaction()
+    _refuse_disabled(source)
     validate_message(message)
     request = client.tracking_request(message, write_key=source.write_key(), region=source.region)
     return _send(
@@ -96,6 +116,7 @@ def send_batch(
     already (the bulk worker, with each message's file row), else it is made here.
     """
     ensure_no_transaction()
+    _refuse_disabled(source)
     validate_batch(messages)
     request = client.batch_request(messages, write_key=source.write_key(), region=source.region)
     return _send(
@@ -130,6 +151,7 @@ def send_raw(
     if api == "tracking":
         if source is None:
             raise ValueError("A raw Tracking API call needs a source.")
+        _refuse_disabled(source)
         request = client.raw_tracking_request(
             method=method,
             path=path,
@@ -169,6 +191,56 @@ def workspace_transport(
         return _send(actor=actor, request=request, profile=profile, workspace=workspace).result
 
     return transport
+
+
+def get_workspace(*, actor: Actor, workspace: Workspace) -> client.Workspace | client.ApiError:
+    """Test connection: the Segment workspace ``workspace``'s Public API token opens, recorded.
+    SecretUnreadable / EncryptionNotConfigured when the token cannot be read (nothing sent)."""
+    ensure_no_transaction()
+    return client.get_workspace(
+        token=workspace.public_api_token(),
+        region=workspace.region,
+        transport=workspace_transport(actor=actor, workspace=workspace),
+    )
+
+
+def list_sources(*, actor: Actor, workspace: Workspace) -> list[client.Source] | client.ApiError:
+    """Import sources: every source of ``workspace`` as Segment lists it, each page recorded."""
+    ensure_no_transaction()
+    return client.list_sources(
+        token=workspace.public_api_token(),
+        region=workspace.region,
+        transport=workspace_transport(actor=actor, workspace=workspace),
+    )
+
+
+@dataclass(frozen=True)
+class ProfileTraits:
+    answer: dict | client.ApiError
+    secrets: tuple[str, ...]  # what to mask in what is shown of the answer
+
+
+def get_profile_traits(
+    *, actor: Actor, workspace: Workspace, identifier_type: str, identifier: str
+) -> ProfileTraits:
+    """User lookup: one user's current traits from ``workspace``'s Profile API, recorded."""
+    ensure_no_transaction()
+    token = workspace.profiles_token() or ""
+    answer = client.get_profile_traits(
+        space_id=workspace.profiles_space_id,
+        token=token,
+        region=workspace.region,
+        identifier_type=identifier_type,
+        identifier=identifier,
+        transport=workspace_transport(actor=actor, workspace=workspace),
+    )
+    return ProfileTraits(answer=answer, secrets=(token,) if token else ())
+
+
+def _refuse_disabled(source: Source) -> None:
+    # From the database, not the caller's copy: a bulk job holds its source for a whole chunk.
+    if not Source.objects.filter(pk=source.pk, enabled=True).exists():
+        raise SourceDisabled(source)
 
 
 def _send(

@@ -12,10 +12,10 @@ import responses
 from django.db import transaction
 from django.test import override_settings
 
+from segadmin import sending
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.log import Actor, TransactionOpen
 from segadmin.audit.models import NO_ANSWER, AuditEntry, Kind, Outcome
-from segadmin.calls import services
 from segadmin.credentials.crypto import SecretUnreadable
 from segadmin.credentials.models import Source, Workspace
 from segadmin.segment import client
@@ -58,8 +58,8 @@ def track(**extra) -> dict:
     )
 
 
-def send_track(actor: Actor, source: Source, **kwargs) -> services.Sent:
-    return services.send_message(actor=actor, source=source, message=track(), **kwargs)
+def send_track(actor: Actor, source: Source, **kwargs) -> sending.Sent:
+    return sending.send_message(actor=actor, source=source, message=track(), **kwargs)
 
 
 def only_request_entry() -> AuditEntry:
@@ -245,7 +245,7 @@ def test_a_bug_in_the_client_is_still_recorded_as_a_failure(actor, source, monke
 def test_an_invalid_message_is_refused_before_anything_is_recorded_or_sent(actor, source):
     message = build_message("track", event="No ids")
     with pytest.raises(MessageInvalid) as caught:
-        services.send_message(actor=actor, source=source, message=message)
+        sending.send_message(actor=actor, source=source, message=message)
     assert "no_user_anon_id" in caught.value.codes()
     assert not AuditEntry.objects.exists()
     assert len(responses.calls) == 0
@@ -275,7 +275,7 @@ def test_an_unreadable_write_key_is_a_clear_error_and_nothing_is_recorded(actor,
 @responses.activate
 def test_an_unsafe_raw_path_is_refused_before_anything_is_recorded(actor, source):
     with pytest.raises(UnsafeRequest):
-        services.send_raw(
+        sending.send_raw(
             actor=actor,
             api="tracking",
             source=source,
@@ -295,7 +295,7 @@ def test_an_unsafe_raw_path_is_refused_before_anything_is_recorded(actor, source
 def test_a_batch_is_one_entry_carrying_the_bulk_job_id(actor, source):
     responses.post(BATCH_URL, json={"success": True})
     batch = [track(), track()]
-    sent = services.send_batch(actor=actor, source=source, messages=batch, bulk_job_id="job-7")
+    sent = sending.send_batch(actor=actor, source=source, messages=batch, bulk_job_id="job-7")
     entry = only_request_entry()
     assert sent.entry == entry
     assert (entry.call_type, entry.bulk_job_id, entry.outcome) == ("batch", "job-7", "sent")
@@ -306,7 +306,7 @@ def test_a_batch_is_one_entry_carrying_the_bulk_job_id(actor, source):
 @responses.activate
 def test_a_raw_public_api_call_is_recorded_under_its_workspace(actor, workspace):
     responses.get("https://api.segmentapis.com/sources", json={"data": {"sources": []}})
-    sent = services.send_raw(
+    sent = sending.send_raw(
         actor=actor,
         api="public",
         workspace=workspace,
@@ -343,7 +343,7 @@ def test_listing_sources_records_one_entry_per_page_and_masks_their_write_keys(a
     last = {"data": {"sources": [], "pagination": {"current": "MQ==", "next": None}}}
     responses.get("https://api.segmentapis.com/sources", json=page)
     responses.get("https://api.segmentapis.com/sources", json=last)
-    transport = services.workspace_transport(actor=actor, workspace=workspace)
+    transport = sending.workspace_transport(actor=actor, workspace=workspace)
     sources = client.list_sources(token=TOKEN, region="us", transport=transport)
 
     assert [list(s.write_keys) for s in sources] == [[other_key]]
@@ -388,11 +388,11 @@ def test_no_audit_row_holds_a_secret_in_any_encoding(actor, source, workspace):
         headers={"X-Echo": TOKEN},
     )
     send_track(actor, source)
-    services.send_batch(actor=actor, source=source, messages=[track()])
+    sending.send_batch(actor=actor, source=source, messages=[track()])
     client.get_workspace(
         token=TOKEN,
         region="us",
-        transport=services.workspace_transport(actor=actor, workspace=workspace),
+        transport=sending.workspace_transport(actor=actor, workspace=workspace),
     )
     text = all_audit_text()
     assert AuditEntry.objects.count() == 6

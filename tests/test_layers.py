@@ -1,0 +1,159 @@
+"""The layers of DESIGN.md hold: only segadmin/sending/ uses the client's functions that speak
+HTTP (ruff's banned-api, TID251), and the import-linter contracts in pyproject.toml are kept."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+SENDS_DIRECTLY = """\
+from segadmin.segment import client
+
+
+def sneak(request):
+    return client.send(request)
+"""
+
+IMPORTS_SEND = """\
+from segadmin.segment.client import send
+
+
+def sneak(request):
+    return send(request)
+"""
+
+LISTS_SOURCES_DIRECTLY = """\
+from segadmin.segment import client
+
+
+def sneak(workspace):
+    return client.list_sources(token="t", region="us", transport=print)
+"""
+
+
+def ruff_banned_api(text: str, as_file: str) -> subprocess.CompletedProcess[str]:
+    """Lint ``text`` as if it were the module ``as_file`` of this project (per-file rules apply)."""
+    return subprocess.run(
+        [
+            str(BIN / "ruff"),
+            "check",
+            "--no-cache",
+            "--select",
+            "TID251",
+            "--output-format",
+            "concise",
+            "--stdin-filename",
+            as_file,
+            "-",
+        ],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("text", [SENDS_DIRECTLY, IMPORTS_SEND, LISTS_SOURCES_DIRECTLY])
+@pytest.mark.parametrize(
+    "as_file", ["segadmin/calls/sneaky.py", "segadmin/bulk/jobs.py", "segadmin/audit/log.py"]
+)
+def test_a_module_outside_sending_that_uses_the_client_to_send_fails_the_lint(
+    text: str, as_file: str
+) -> None:
+    result = ruff_banned_api(text, as_file)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "TID251" in result.stdout
+    assert "segadmin.sending" in result.stdout  # the message says where to go instead
+
+
+@pytest.mark.parametrize("text", [SENDS_DIRECTLY, IMPORTS_SEND, LISTS_SOURCES_DIRECTLY])
+def test_the_same_module_inside_sending_passes_the_lint(text: str) -> None:
+    result = ruff_banned_api(text, "segadmin/sending/sneaky.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_module_outside_the_client_that_imports_requests_fails_the_lint() -> None:
+    result = ruff_banned_api(
+        "import requests\n\nrequests.get('https://example.com')\n", "segadmin/home/x.py"
+    )
+    assert result.returncode == 1
+    assert "`requests` is banned" in result.stdout
+
+
+def test_no_module_of_the_project_breaks_the_rule_today() -> None:
+    result = subprocess.run(
+        [str(BIN / "ruff"), "check", "--no-cache", "--select", "TID251", "segadmin"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_import_contracts_are_kept() -> None:
+    result = subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for contract in (
+        "A layer imports only the layers below it KEPT",
+        "No screen app is imported by anything but the URLconf KEPT",
+        "Models, services and commands never import sending/ or a view KEPT",
+    ):
+        assert contract in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        (
+            "credentials/services.py",
+            "from segadmin.audit import log",
+            "A layer imports only the layers below it BROKEN",
+        ),
+        (
+            "audit/log.py",
+            "from segadmin.bulk import jobs",
+            "No screen app is imported by anything but the URLconf BROKEN",
+        ),
+        (
+            "bulk/models.py",
+            "from segadmin import sending",
+            "Models, services and commands never import sending/ or a view BROKEN",
+        ),
+    ],
+)
+def test_the_import_contracts_catch_a_module_that_breaks_them(
+    tmp_path: Path, module: str, line: str, broken: str
+) -> None:
+    # A copy of the package with one import added, checked with the project's contracts.
+    shutil.copytree(
+        ROOT / "segadmin", tmp_path / "segadmin", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "segadmin" / module
+    target.write_text(target.read_text() + f"\n{line}  # added by the test\n")
+    result = subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert broken in result.stdout
