@@ -27,7 +27,7 @@ SETTINGS = {"track": {"allowUnplannedEvents": False, "allowEventOnViolations": F
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retry-After waits are recorded, not slept."""
     waits: list[float] = []
-    monkeypatch.setattr(client, "_sleep", waits.append)
+    monkeypatch.setattr(client.transport, "_sleep", waits.append)
     return waits
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(client.transport, "_sleep", lambda seconds: None)
 
 
 def _login(user: User) -> Client:

@@ -155,7 +155,7 @@ def test_the_interactive_profile_waits_out_a_short_retry_after():
 @responses.activate
 def test_no_interactive_retry_starts_that_could_end_after_the_deadline(monkeypatch):
     clock = itertools.chain([100.0], itertools.repeat(102.5))
-    monkeypatch.setattr(client.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(client.transport.time, "monotonic", lambda: next(clock))
     answer(500, 200)
     result = client.send(request(), profile=client.INTERACTIVE)
     # 2.5 s spent + a worst-case attempt (3 s connect + 5 s read) > 10 s: no retry.

@@ -16,19 +16,17 @@ from typing import Any
 from urllib.parse import quote
 
 from segadmin.segment import redaction
-from segadmin.segment.client import (
+from segadmin.segment.client.public_api import (
     MAX_PAGES,
     ApiError,
-    SendResult,
-    Transport,
     _api_error,
     _data,
     _detail,
     _invalid,
     _parse_source,
     _public_request,
-    send,
 )
+from segadmin.segment.client.transport import SendResult, Transport, send
 
 RULES_PAGE_SIZE = 200
 PAGE_SIZE = 200

@@ -1,0 +1,109 @@
+"""Profile API: a user's current traits, every page merged."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from segadmin.segment.client.public_api import MAX_PAGES, ApiError, _api_error, _invalid
+from segadmin.segment.client.request import (
+    USER_AGENT,
+    SegmentRequest,
+    _basic,
+    _require_key,
+)
+from segadmin.segment.client.transport import Transport
+from segadmin.segment.hosts import profiles_base
+
+IDENTIFIER_TYPES = ("user_id", "anonymous_id")
+PROFILE_PAGE_LIMIT = 200
+
+
+def profile_traits_request(
+    *,
+    space_id: str,
+    token: str,
+    region: str,
+    identifier_type: str,
+    identifier: str,
+    cursor: str | None = None,
+) -> SegmentRequest:
+    """``GET /v1/spaces/{space}/collections/users/profiles/{type}:{value}/traits``."""
+    _require_key(token, "The Profile API token")
+    if identifier_type not in IDENTIFIER_TYPES:
+        raise ValueError(f"identifier_type must be one of {IDENTIFIER_TYPES}")
+    path = (
+        f"/v1/spaces/{quote(space_id.strip(), safe='')}/collections/users/profiles/"
+        f"{identifier_type}:{quote(identifier, safe='')}/traits"
+    )
+    query = [("limit", str(PROFILE_PAGE_LIMIT))]
+    if cursor:
+        query.append(("next", cursor))
+    return SegmentRequest(
+        api="profiles",
+        method="GET",
+        url=f"{profiles_base(region)}{path}?{urlencode(query, quote_via=quote)}",
+        headers={
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "Authorization": _basic(token),
+        },
+        body=None,
+        call_type="profiles:traits",
+        secrets=(token,),
+    )
+
+
+def get_profile_traits(
+    *,
+    space_id: str,
+    token: str,
+    region: str,
+    identifier_type: str,
+    identifier: str,
+    transport: Transport,
+) -> dict | ApiError:
+    """The current traits of one user from the Profile API, all pages merged.
+
+    A 404 becomes ``ApiError(kind="no_profile")``: Identify data takes a while to appear."""
+    if not identifier or not identifier.strip():
+        return ApiError("invalid_request", "Enter a User ID or an Anonymous ID to look up.", None)
+    if not space_id or not space_id.strip():
+        return ApiError("invalid_request", "The Profile API space ID is not set.", None)
+    label = "user ID" if identifier_type == "user_id" else "anonymous ID"
+    traits: dict = {}
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_PAGES):
+        request = profile_traits_request(
+            space_id=space_id,
+            token=token,
+            region=region,
+            identifier_type=identifier_type,
+            identifier=identifier,
+            cursor=cursor,
+        )
+        result = transport(request)
+        if result.status == 404:
+            return ApiError(
+                "no_profile",
+                f"No profile yet: Segment has no profile for the {label} {identifier!r}. "
+                "Identify calls can take a few minutes to appear.",
+                404,
+            )
+        if not result.ok:
+            return _api_error(
+                result, secret=token, what="space", credential="Profile API access token"
+            )
+        body = result.json()
+        if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
+            return _invalid(result)
+        traits.update(body["traits"])
+        page = body.get("cursor") if isinstance(body.get("cursor"), dict) else {}
+        cursor = page.get("next") if page.get("has_more") else None
+        if not cursor:
+            return traits
+        if cursor in seen:
+            return _invalid(result)
+        seen.add(str(cursor))
+        cursor = str(cursor)
+    return ApiError("invalid_response", "Segment returned too many pages of traits.", None)

@@ -1,0 +1,128 @@
+"""The request: ``SegmentRequest``, one HTTP request to Segment exactly as it will be sent,
+and the small pieces every request builder shares."""
+
+from __future__ import annotations
+
+import base64
+import gzip as gzip_module
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import segadmin
+from segadmin.lib import userjson
+from segadmin.segment import redaction
+
+USER_AGENT = f"segadmin/{segadmin.__version__}"
+
+
+def _now() -> datetime:
+    # Aware, independent of Django's USE_TZ: the client also runs in benchmarks and the fake.
+    return datetime.now(tz=UTC)
+
+
+# --- The request ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class SegmentRequest:
+    """One HTTP request to Segment, exactly as it will be sent.
+
+    ``secrets`` holds the credentials inside it so that ``redacted()`` can remove every copy;
+    it is never part of ``repr()``.
+    """
+
+    api: Literal["tracking", "public", "profiles"]
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    call_type: str
+    secrets: tuple[str, ...] = field(default=(), compare=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"SegmentRequest(api={self.api!r}, method={self.method!r}, "
+            f"call_type={self.call_type!r}, url={redaction.scrub_text(self.url, self.secrets)!r})"
+        )
+
+    def decoded_body(self) -> bytes | None:
+        """The body without its gzip encoding (None when there is no body or it is unreadable)."""
+        if self.body is None:
+            return None
+        if _header(self.headers, "Content-Encoding").lower() == "gzip":
+            try:
+                return gzip_module.decompress(self.body)
+            except (OSError, EOFError):
+                return None
+        return self.body
+
+    def body_object(self) -> Any | None:
+        """The body parsed as JSON, or None when it is not JSON."""
+        raw = self.decoded_body()
+        if not raw:
+            return None
+        try:
+            return userjson.body(raw)  # typed by a person in Make an API call: any depth
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def known_secrets(self) -> list[str]:
+        """Every secret this request carries (see ``redaction.request_secrets``)."""
+        return redaction.request_secrets(self)
+
+    def redacted(self) -> dict:
+        """``{"method", "url", "headers", "body"}`` safe to store and show: Authorization
+        masked to its scheme, every write key in the body and every copy of a secret replaced
+        by ``****``; the body decoded (JSON to an object, anything else to text)."""
+        secrets = self.known_secrets()
+        return {
+            "method": self.method,
+            "url": redaction.redact_url(self.url, secrets),
+            "headers": redaction.redact_headers(self.headers, secrets),
+            "body": redaction.redact_body(
+                self.body,
+                secrets,
+                gzipped=_header(self.headers, "Content-Encoding").lower() == "gzip",
+                names=redaction.is_write_key_name,
+            ),
+        }
+
+    def summary(self) -> dict:
+        """The searchable IDs of the message sent (for a batch, of its first message)."""
+        ids: dict[str, str | None] = dict.fromkeys(
+            ("user_id", "anonymous_id", "event", "message_id")
+        )
+        body = self.body_object() if self.api == "tracking" else None
+        message = body
+        if isinstance(body, dict) and isinstance(body.get("batch"), list):
+            message = body["batch"][0] if body["batch"] else None
+        if not isinstance(message, dict):
+            return ids
+        for key, name in (
+            ("user_id", "userId"),
+            ("anonymous_id", "anonymousId"),
+            ("event", "event"),
+            ("message_id", "messageId"),
+        ):
+            value = message.get(name)
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                ids[key] = redaction.scrub_text(str(value), self.secrets)
+        return ids
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return ""
+
+
+def _basic(secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{secret}:".encode()).decode()
+
+
+def _require_key(value: str, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} is empty")
