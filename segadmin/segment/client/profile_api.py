@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from segadmin.segment.client.public_api import MAX_PAGES, ApiError, _api_error, _invalid
+from segadmin.segment.client.public_api import MAX_PAGES, ApiError, api_error, invalid_answer
 from segadmin.segment.client.request import (
     USER_AGENT,
     SegmentRequest,
-    _basic,
-    _require_key,
+    basic_auth,
+    require_key,
 )
 from segadmin.segment.client.transport import Transport
 from segadmin.segment.hosts import profiles_base
@@ -28,7 +28,7 @@ def profile_traits_request(
     cursor: str | None = None,
 ) -> SegmentRequest:
     """``GET /v1/spaces/{space}/collections/users/profiles/{type}:{value}/traits``."""
-    _require_key(token, "The Profile API token")
+    require_key(token, "The Profile API token")
     if identifier_type not in IDENTIFIER_TYPES:
         raise ValueError(f"identifier_type must be one of {IDENTIFIER_TYPES}")
     path = (
@@ -45,7 +45,7 @@ def profile_traits_request(
         headers={
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
-            "Authorization": _basic(token),
+            "Authorization": basic_auth(token),
         },
         body=None,
         call_type="profiles:traits",
@@ -91,19 +91,19 @@ def get_profile_traits(
                 404,
             )
         if not result.ok:
-            return _api_error(
+            return api_error(
                 result, secret=token, what="space", credential="Profile API access token"
             )
         body = result.json()
         if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
-            return _invalid(result)
+            return invalid_answer(result)
         traits.update(body["traits"])
         page = body.get("cursor") if isinstance(body.get("cursor"), dict) else {}
         cursor = page.get("next") if page.get("has_more") else None
         if not cursor:
             return traits
         if cursor in seen:
-            return _invalid(result)
+            return invalid_answer(result)
         seen.add(str(cursor))
         cursor = str(cursor)
     return ApiError("invalid_response", "Segment returned too many pages of traits.", None)

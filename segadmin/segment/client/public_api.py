@@ -11,7 +11,7 @@ from segadmin.segment import redaction
 from segadmin.segment.client.request import (
     USER_AGENT,
     SegmentRequest,
-    _require_key,
+    require_key,
 )
 from segadmin.segment.client.transport import SendResult, Transport
 from segadmin.segment.hosts import public_base
@@ -59,10 +59,12 @@ def sources_hide_write_keys(sources: list[Source] | ApiError) -> bool:
     return not any(source.write_keys for source in sources)
 
 
-def _public_request(
+def public_request(
     path: str, query: list[tuple[str, str]], *, token: str, region: str, call_type: str
 ) -> SegmentRequest:
-    _require_key(token, "The token")
+    """``GET {public}{path}?{query}`` with ``Authorization: Bearer <token>``: every Public
+    API read (workspace, sources, tracking plans) is built here."""
+    require_key(token, "The token")
     url = public_base(region) + path
     if query:
         url += "?" + urlencode(query, quote_via=quote)
@@ -81,7 +83,7 @@ def _public_request(
     )
 
 
-def _detail(result: SendResult, secret: str) -> str:
+def error_detail(result: SendResult, secret: str) -> str:
     """Segment's own words from an error body (Public or Profile API shape), if any, read from
     the redacted answer: an error that quotes a credential shows it masked."""
     body = result.redacted([secret]).json()
@@ -95,9 +97,11 @@ def _detail(result: SendResult, secret: str) -> str:
     return text[:300]
 
 
-def _api_error(result: SendResult, *, secret: str, what: str, credential: str) -> ApiError:
+def api_error(result: SendResult, *, secret: str, what: str, credential: str) -> ApiError:
+    """A failed Public or Profile API answer in words: what went wrong with the ``credential``
+    or the ``what`` it reads, and Segment's own words when it gave some (secret masked)."""
     status = result.status
-    detail = _detail(result, secret)
+    detail = error_detail(result, secret)
     said = f" Segment said: {detail}" if detail else ""
     if status is None:
         reason = redaction.redact_message(result.error, [secret])
@@ -134,18 +138,20 @@ def _api_error(result: SendResult, *, secret: str, what: str, credential: str) -
     return ApiError("request_failed", f"Segment refused the request (HTTP {status}).{said}", status)
 
 
-def _invalid(result: SendResult) -> ApiError:
+def invalid_answer(result: SendResult) -> ApiError:
+    """A successful answer whose body is not what the API documents."""
     return ApiError("invalid_response", "Segment's answer could not be read.", result.status)
 
 
-def _data(result: SendResult, key: str) -> Any:
+def answer_data(result: SendResult, key: str) -> Any:
+    """``data[key]`` of a Public API answer, or None when the body has no such field."""
     body = result.json()
     if isinstance(body, dict) and isinstance(body.get("data"), dict):
         return body["data"].get(key)
     return None
 
 
-def _parse_source(item: Any, token: str) -> Source | None:
+def parse_source(item: Any, token: str) -> Source | None:
     """A source from the Public API. Only ``write_keys`` holds secrets; every text that is
     shown or stored (name, slug, labels, ...) is scrubbed of them and of the token."""
     if not isinstance(item, dict) or not item.get("id"):
@@ -175,13 +181,13 @@ def _parse_source(item: Any, token: str) -> Source | None:
 
 def get_workspace(*, token: str, region: str, transport: Transport) -> Workspace | ApiError:
     """The workspace the Public API token belongs to (``GET /``)."""
-    request = _public_request("/", [], token=token, region=region, call_type="public:get_workspace")
+    request = public_request("/", [], token=token, region=region, call_type="public:get_workspace")
     result = transport(request)
     if not result.ok:
-        return _api_error(result, secret=token, what="workspace", credential="Public API token")
-    workspace = _data(result, "workspace")
+        return api_error(result, secret=token, what="workspace", credential="Public API token")
+    workspace = answer_data(result, "workspace")
     if not isinstance(workspace, dict) or not workspace.get("id"):
-        return _invalid(result)
+        return invalid_answer(result)
 
     def shown(value: Any) -> str:  # what is shown and stored never holds the token
         return redaction.scrub_text(str(value), [token])
@@ -206,26 +212,26 @@ def list_sources(
         query = [("pagination.count", count)]
         if cursor:
             query.append(("pagination.cursor", cursor))
-        request = _public_request(
+        request = public_request(
             "/sources", query, token=token, region=region, call_type="public:list_sources"
         )
         result = transport(request)
         if not result.ok:
-            return _api_error(result, secret=token, what="workspace", credential="Public API token")
-        page = _data(result, "sources")
+            return api_error(result, secret=token, what="workspace", credential="Public API token")
+        page = answer_data(result, "sources")
         if not isinstance(page, list):
-            return _invalid(result)
+            return invalid_answer(result)
         for item in page:
-            source = _parse_source(item, token)
+            source = parse_source(item, token)
             if source is None:
-                return _invalid(result)
+                return invalid_answer(result)
             sources.append(source)
-        pagination = _data(result, "pagination")
+        pagination = answer_data(result, "pagination")
         cursor = pagination.get("next") if isinstance(pagination, dict) else None
         if not cursor:
             return sources
         if cursor in seen:  # a server that hands back a cursor twice would loop forever
-            return _invalid(result)
+            return invalid_answer(result)
         seen.add(str(cursor))
         cursor = str(cursor)
     return ApiError("invalid_response", "Segment returned too many pages of sources.", None)
@@ -237,7 +243,7 @@ def get_source(
     """One source by id (``GET /sources/{id}``)."""
     if not source_id or not str(source_id).strip():
         return ApiError("invalid_request", "Enter a source ID.", None)
-    request = _public_request(
+    request = public_request(
         f"/sources/{quote(str(source_id).strip(), safe='')}",
         [],
         token=token,
@@ -246,6 +252,6 @@ def get_source(
     )
     result = transport(request)
     if not result.ok:
-        return _api_error(result, secret=token, what="source", credential="Public API token")
-    source = _parse_source(_data(result, "source"), token)
-    return source if source is not None else _invalid(result)
+        return api_error(result, secret=token, what="source", credential="Public API token")
+    source = parse_source(answer_data(result, "source"), token)
+    return source if source is not None else invalid_answer(result)

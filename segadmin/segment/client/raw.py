@@ -11,9 +11,9 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from segadmin.segment.client.request import (
     USER_AGENT,
     SegmentRequest,
-    _basic,
-    _header,
-    _require_key,
+    basic_auth,
+    header_value,
+    require_key,
 )
 from segadmin.segment.errors import UnsafeRequest
 from segadmin.segment.hosts import public_base, tracking_base
@@ -127,7 +127,7 @@ def _raw_request(
     final_headers = {"User-Agent": USER_AGENT}
     final_headers.update(_check_headers(headers))
     payload = body.encode() if isinstance(body, str) else body
-    if payload is not None and not _header(final_headers, "Content-Type"):
+    if payload is not None and not header_value(final_headers, "Content-Type"):
         final_headers["Content-Type"] = "application/json"
     final_headers["Authorization"] = authorization
     return SegmentRequest(
@@ -156,7 +156,7 @@ def raw_tracking_request(
     Raises ``UnsafeRequest(field, message)`` for anything that could leave the configured
     base (full URLs, ``//host``, ``..``, ``@``, backslashes, controls), header injection, or an
     ``Authorization`` header given by the caller."""
-    _require_key(write_key, "The write key")
+    require_key(write_key, "The write key")
     return _raw_request(
         api="tracking",
         base=tracking_base(region),
@@ -165,7 +165,7 @@ def raw_tracking_request(
         headers=headers,
         query=query,
         body=body,
-        authorization=_basic(write_key),
+        authorization=basic_auth(write_key),
         secret=write_key,
     )
 
@@ -182,7 +182,7 @@ def raw_public_request(
 ) -> SegmentRequest:
     """Any request to a path of the Public API with ``Authorization: Bearer <token>``; the
     same checks as ``raw_tracking_request``."""
-    _require_key(token, "The token")
+    require_key(token, "The token")
     return _raw_request(
         api="public",
         base=public_base(region),

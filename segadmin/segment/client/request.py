@@ -17,7 +17,7 @@ from segadmin.segment import redaction
 USER_AGENT = f"segadmin/{segadmin.__version__}"
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     # Aware, independent of Django's USE_TZ: the client also runs in benchmarks and the fake.
     return datetime.now(tz=UTC)
 
@@ -51,7 +51,7 @@ class SegmentRequest:
         """The body without its gzip encoding (None when there is no body or it is unreadable)."""
         if self.body is None:
             return None
-        if _header(self.headers, "Content-Encoding").lower() == "gzip":
+        if header_value(self.headers, "Content-Encoding").lower() == "gzip":
             try:
                 return gzip_module.decompress(self.body)
             except (OSError, EOFError):
@@ -84,7 +84,7 @@ class SegmentRequest:
             "body": redaction.redact_body(
                 self.body,
                 secrets,
-                gzipped=_header(self.headers, "Content-Encoding").lower() == "gzip",
+                gzipped=header_value(self.headers, "Content-Encoding").lower() == "gzip",
                 names=redaction.is_write_key_name,
             ),
         }
@@ -112,17 +112,20 @@ class SegmentRequest:
         return ids
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
+def header_value(headers: Mapping[str, str], name: str) -> str:
+    """The value of header ``name`` in any letter case, or "" when it is absent."""
     for key, value in headers.items():
         if key.lower() == name.lower():
             return value
     return ""
 
 
-def _basic(secret: str) -> str:
+def basic_auth(secret: str) -> str:
+    """``Authorization`` for Basic ``secret:`` (write keys, Profile API tokens)."""
     return "Basic " + base64.b64encode(f"{secret}:".encode()).decode()
 
 
-def _require_key(value: str, what: str) -> None:
+def require_key(value: str, what: str) -> None:
+    """Refuse to build a request without its credential (a bug in the caller, not input)."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} is empty")

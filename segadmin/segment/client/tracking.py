@@ -8,16 +8,16 @@ from datetime import datetime
 from segadmin.segment.client.request import (
     USER_AGENT,
     SegmentRequest,
-    _basic,
-    _now,
-    _require_key,
+    basic_auth,
+    require_key,
+    utc_now,
 )
 from segadmin.segment.hosts import tracking_base
 from segadmin.segment.messages import CALL_TYPES, encode
 
 
 def _sent_at(sent_at: datetime | None) -> str:
-    value = sent_at or _now()
+    value = sent_at or utc_now()
     if value.tzinfo is None:
         raise ValueError("sent_at must be timezone-aware")
     return value.isoformat()
@@ -27,7 +27,7 @@ def _tracking_headers(write_key: str, *, gzip: bool = False) -> dict[str, str]:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "Authorization": _basic(write_key),
+        "Authorization": basic_auth(write_key),
     }
     if gzip:
         headers["Content-Encoding"] = "gzip"
@@ -39,7 +39,7 @@ def tracking_request(
 ) -> SegmentRequest:
     """``POST {tracking}/v1/{type}`` with the message, ``sentAt`` (now, unless given) and
     ``writeKey`` in the body, and Basic auth ``writeKey:``."""
-    _require_key(write_key, "The write key")
+    require_key(write_key, "The write key")
     call_type = message.get("type")
     if call_type not in CALL_TYPES:
         raise ValueError(f"Unknown call type {call_type!r}")
@@ -65,7 +65,7 @@ def batch_request(
 ) -> SegmentRequest:
     """``POST {tracking}/v1/batch`` with ``{"batch", "sentAt", "writeKey"}``, gzipped on
     request. Validate and split first (``validate_batch``, ``split_into_batches``)."""
-    _require_key(write_key, "The write key")
+    require_key(write_key, "The write key")
     body = encode({"batch": messages, "sentAt": _sent_at(sent_at), "writeKey": write_key})
     if gzip:
         body = gzip_module.compress(body, compresslevel=6, mtime=0)

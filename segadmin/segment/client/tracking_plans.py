@@ -19,12 +19,12 @@ from segadmin.segment import redaction
 from segadmin.segment.client.public_api import (
     MAX_PAGES,
     ApiError,
-    _api_error,
-    _data,
-    _detail,
-    _invalid,
-    _parse_source,
-    _public_request,
+    answer_data,
+    api_error,
+    error_detail,
+    invalid_answer,
+    parse_source,
+    public_request,
 )
 from segadmin.segment.client.transport import SendResult, Transport, send
 
@@ -51,10 +51,10 @@ class TrackingPlanInfo:
 
 def _error(result: SendResult, token: str, what: str) -> ApiError:
     if result.status == 403:
-        detail = _detail(result, token)
+        detail = error_detail(result, token)
         said = f" Segment said: {detail}" if detail else ""
         return ApiError("forbidden", f"{NO_PROTOCOLS}{said}", 403)
-    return _api_error(result, secret=token, what=what, credential="Public API token")
+    return api_error(result, secret=token, what=what, credential="Public API token")
 
 
 def _all_pages(
@@ -77,20 +77,20 @@ def _all_pages(
         params = [*(query or []), ("pagination.count", str(page_size))]
         if cursor:
             params.append(("pagination.cursor", cursor))
-        request = _public_request(path, params, token=token, region=region, call_type=call_type)
+        request = public_request(path, params, token=token, region=region, call_type=call_type)
         result = transport(request)
         if not result.ok:
             return _error(result, token, what)
-        page = _data(result, key)
+        page = answer_data(result, key)
         if not isinstance(page, list):
-            return _invalid(result)
+            return invalid_answer(result)
         items.extend(page)
-        pagination = _data(result, "pagination")
+        pagination = answer_data(result, "pagination")
         cursor = pagination.get("next") if isinstance(pagination, dict) else None
         if not cursor:
             return items
         if cursor in seen:  # a cursor handed back twice would loop forever
-            return _invalid(result)
+            return invalid_answer(result)
         cursor = str(cursor)
         seen.add(cursor)
     return ApiError("invalid_response", f"Segment returned too many pages of {key}.", None)
@@ -173,7 +173,7 @@ def list_plan_source_ids(
         return listed
     ids = []
     for item in listed:
-        source = _parse_source(item, token)
+        source = parse_source(item, token)
         if source is None:
             return ApiError("invalid_response", "Segment listed a source without an id.", None)
         ids.append(source.id)
@@ -184,7 +184,7 @@ def get_source_settings(
     *, token: str, region: str, source_id: str, transport: Transport = send
 ) -> dict[str, Any] | ApiError:
     """A source's Protocols settings: the ``settings`` object of ``GET /sources/{id}/settings``."""
-    request = _public_request(
+    request = public_request(
         f"/sources/{quote(str(source_id), safe='')}/settings",
         [],
         token=token,
@@ -194,7 +194,7 @@ def get_source_settings(
     result = transport(request)
     if not result.ok:
         return _error(result, token, "source")
-    settings = _data(result, "settings")
+    settings = answer_data(result, "settings")
     if not isinstance(settings, dict):
-        return _invalid(result)
+        return invalid_answer(result)
     return settings
