@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from segadmin.segment.client.public_api import MAX_PAGES, ApiError, api_error, invalid_answer
@@ -61,7 +62,7 @@ def get_profile_traits(
     identifier_type: str,
     identifier: str,
     transport: Transport,
-) -> dict | ApiError:
+) -> dict[str, Any] | ApiError:
     """The current traits of one user from the Profile API, all pages merged.
 
     A 404 becomes ``ApiError(kind="no_profile")``: Identify data takes a while to appear."""
@@ -70,7 +71,7 @@ def get_profile_traits(
     if not space_id or not space_id.strip():
         return ApiError("invalid_request", "The Profile API space ID is not set.", None)
     label = "user ID" if identifier_type == "user_id" else "anonymous ID"
-    traits: dict = {}
+    traits: dict[str, Any] = {}
     cursor: str | None = None
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
@@ -98,7 +99,9 @@ def get_profile_traits(
         if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
             return invalid_answer(result)
         traits.update(body["traits"])
-        page = body.get("cursor") if isinstance(body.get("cursor"), dict) else {}
+        page = body.get("cursor")
+        if not isinstance(page, dict):
+            page = {}
         cursor = page.get("next") if page.get("has_more") else None
         if not cursor:
             return traits

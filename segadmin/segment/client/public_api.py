@@ -166,7 +166,9 @@ def parse_source(item: Any, token: str) -> Source | None:
     for label in item.get("labels") or []:
         if isinstance(label, dict) and "key" in label:
             labels[shown(label["key"])] = shown(label.get("value", ""))
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+    metadata = item.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     return Source(
         id=shown(item["id"]),
         slug=shown(item.get("slug") or ""),

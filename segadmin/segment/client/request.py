@@ -72,7 +72,7 @@ class SegmentRequest:
         """Every secret this request carries (see ``redaction.request_secrets``)."""
         return redaction.request_secrets(self)
 
-    def redacted(self) -> dict:
+    def redacted(self) -> dict[str, Any]:
         """``{"method", "url", "headers", "body"}`` safe to store and show: Authorization
         masked to its scheme, every write key in the body and every copy of a secret replaced
         by ``****``; the body decoded (JSON to an object, anything else to text)."""
@@ -89,7 +89,7 @@ class SegmentRequest:
             ),
         }
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """The searchable IDs of the message sent (for a batch, of its first message)."""
         ids: dict[str, str | None] = dict.fromkeys(
             ("user_id", "anonymous_id", "event", "message_id")

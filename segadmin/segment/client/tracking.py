@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip as gzip_module
 from datetime import datetime
+from typing import Any
 
 from segadmin.segment.client.request import (
     USER_AGENT,
@@ -35,7 +36,7 @@ def _tracking_headers(write_key: str, *, gzip: bool = False) -> dict[str, str]:
 
 
 def tracking_request(
-    message: dict, *, write_key: str, region: str, sent_at: datetime | None = None
+    message: dict[str, Any], *, write_key: str, region: str, sent_at: datetime | None = None
 ) -> SegmentRequest:
     """``POST {tracking}/v1/{type}`` with the message, ``sentAt`` (now, unless given) and
     ``writeKey`` in the body, and Basic auth ``writeKey:``."""
@@ -56,7 +57,7 @@ def tracking_request(
 
 
 def batch_request(
-    messages: list[dict],
+    messages: list[dict[str, Any]],
     *,
     write_key: str,
     region: str,

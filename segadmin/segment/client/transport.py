@@ -12,13 +12,13 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3 import BaseHTTPResponse, HTTPConnectionPool, HTTPSConnectionPool
 from urllib3._collections import HTTPHeaderDict
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -131,7 +131,7 @@ class RetryProfile:
     def backoff(self, retry_number: int) -> float:
         if retry_number <= 1:
             return 0.0
-        base = self.backoff_first * 2 ** (retry_number - 2)
+        base = self.backoff_first * 2.0 ** (retry_number - 2)
         return min(self.backoff_max, base * (1 + random.random() * self.jitter))
 
 
@@ -249,23 +249,26 @@ class SegmentRetry(Retry):
             _sleep(self.wait)
 
 
-class _RetryCountHeader:
-    """Connection pool mixin: adds ``X-Retry-Count: n`` to the n-th retry."""
+class _HTTPPool(HTTPConnectionPool):
+    """Connection pool that adds ``X-Retry-Count: n`` to the n-th retry."""
 
-    def urlopen(  # type: ignore[no-untyped-def]
-        self, method, url, body=None, headers=None, retries=None, *args, **kwargs
-    ):
+    def urlopen(  # type: ignore[override]  # as urllib3's own: RequestMethods differs
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retries: Retry | bool | int | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> BaseHTTPResponse:
         if isinstance(retries, Retry) and retries.history:
             headers = HTTPHeaderDict(headers or {})
             headers["X-Retry-Count"] = str(len(retries.history))
-        return super().urlopen(method, url, body, headers, retries, *args, **kwargs)  # type: ignore[misc]
+        return super().urlopen(method, url, body, headers, retries, *args, **kwargs)
 
 
-class _HTTPPool(_RetryCountHeader, HTTPConnectionPool):
-    pass
-
-
-class _HTTPSPool(_RetryCountHeader, HTTPSConnectionPool):
+class _HTTPSPool(_HTTPPool, HTTPSConnectionPool):
     pass
 
 
