@@ -157,3 +157,71 @@ def test_the_import_contracts_catch_a_module_that_breaks_them(
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert broken in result.stdout
+
+
+# The client is a package: its functions that speak HTTP are banned by the path of the module
+# that defines them too, not only through the package's re-exports.
+SENDS_THROUGH_THE_TRANSPORT_MODULE = """\
+from segadmin.segment.client import transport
+
+
+def sneak(request):
+    return transport.send(request)
+"""
+
+IMPORTS_SEND_FROM_THE_TRANSPORT_MODULE = """\
+from segadmin.segment.client.transport import send
+
+
+def sneak(request):
+    return send(request)
+"""
+
+LISTS_SOURCES_FROM_THE_PUBLIC_API_MODULE = """\
+from segadmin.segment.client.public_api import list_sources
+
+
+def sneak(workspace):
+    return list_sources(token="t", region="us", transport=print)
+"""
+
+READS_TRAITS_FROM_THE_PROFILE_API_MODULE = """\
+from segadmin.segment.client import profile_api
+
+
+def sneak(space):
+    return profile_api.get_profile_traits(
+        space_id=space, token="t", region="us", identifier_type="user_id", identifier="u",
+        transport=print,
+    )
+"""
+
+BY_MODULE_PATH = [
+    SENDS_THROUGH_THE_TRANSPORT_MODULE,
+    IMPORTS_SEND_FROM_THE_TRANSPORT_MODULE,
+    LISTS_SOURCES_FROM_THE_PUBLIC_API_MODULE,
+    READS_TRAITS_FROM_THE_PROFILE_API_MODULE,
+]
+BY_MODULE_PATH_IDS = ["transport.send", "import send", "public_api", "profile_api"]
+
+
+@pytest.mark.parametrize("text", BY_MODULE_PATH, ids=BY_MODULE_PATH_IDS)
+@pytest.mark.parametrize("as_file", ["segadmin/calls/sneaky.py", "segadmin/lookup/views.py"])
+def test_a_module_outside_sending_that_uses_a_client_module_directly_fails_the_lint(
+    text: str, as_file: str
+) -> None:
+    result = ruff_banned_api(text, as_file)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "TID251" in result.stdout
+    assert "segadmin.sending" in result.stdout
+
+
+@pytest.mark.parametrize("text", BY_MODULE_PATH, ids=BY_MODULE_PATH_IDS)
+def test_the_client_modules_used_directly_inside_sending_pass_the_lint(text: str) -> None:
+    result = ruff_banned_api(text, "segadmin/sending/sneaky.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_client_package_itself_may_import_requests() -> None:
+    result = ruff_banned_api("import requests\n", "segadmin/segment/client/transport.py")
+    assert result.returncode == 0, result.stdout + result.stderr
