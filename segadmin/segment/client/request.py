@@ -22,9 +22,6 @@ def utc_now() -> datetime:
     return datetime.now(tz=UTC)
 
 
-# --- The request ----------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, repr=False)
 class SegmentRequest:
     """One HTTP request to Segment, exactly as it will be sent.

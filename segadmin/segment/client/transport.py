@@ -34,9 +34,7 @@ from urllib3.util.retry import Retry
 
 from segadmin.lib import userjson
 from segadmin.segment import redaction
-from segadmin.segment.client.request import (
-    SegmentRequest,
-)
+from segadmin.segment.client.request import SegmentRequest
 
 log = logging.getLogger("segadmin.segment")
 
