@@ -8,6 +8,7 @@ row checks (dryrun.py).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import IO, Any
 
@@ -40,6 +41,8 @@ from segadmin.bulk.rights import (
 from segadmin.bulk.tasks import dry_run_bulk_job, run_bulk_job
 from segadmin.bulk.worker import lease
 from segadmin.credentials.models import Source
+
+log = logging.getLogger("segadmin.bulk")
 
 # The names the screens use, from the modules both sides share.
 __all__ = [
@@ -224,7 +227,8 @@ def resume(job: BulkJob) -> bool:
 
 
 def resume_stalled() -> tuple[list[BulkJob], list[tuple[BulkJob, str]]]:
-    """Resume every active job no worker has reported on for a lease (after a restart):
+    """Resume every active job no worker has reported on for a lease (``bulk_resume`` when
+    workers start, and the periodic job ``bulk.resume`` every SEGADMIN_BULK_RESUME_MINUTES):
     (the jobs resumed, [(job, why)] for those ended because their uploader may not send)."""
     cutoff = timezone.now() - lease()
     resumed, stopped = [], []
@@ -232,8 +236,10 @@ def resume_stalled() -> tuple[list[BulkJob], list[tuple[BulkJob, str]]]:
         try:
             resume(job)
         except JobRefused as exc:
+            log.warning("Bulk job %s stopped instead of resumed: %s", job.pk, exc)
             stopped.append((job, str(exc)))
         else:
+            log.info("Bulk job %s had no news from a worker for a lease: queued again", job.pk)
             resumed.append(job)
     return resumed, stopped
 
