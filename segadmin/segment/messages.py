@@ -214,7 +214,7 @@ def validate_batch(messages: list[dict]) -> None:
 
 
 def split_into_batches[T](
-    items: Iterable[T], *, size: Callable[[T], int] = message_size
+    items: Iterable[T], *, size: Callable[[T], int] | None = None
 ) -> Iterator[list[T]]:
     """Yield lists that each fit one ``/v1/batch`` request: at most 2,500 items and a body
     of at most 500,000 bytes (the envelope keys added at send time included).
@@ -225,10 +225,11 @@ def split_into_batches[T](
     message is encoded a second time to be batched. It does not validate: an item too large
     for any batch is yielded on its own, for ``validate_batch`` to report.
     """
+    measure: Callable[[Any], int] = size if size is not None else message_size
     current: list[T] = []
     used = 0
     for item in items:
-        measured = size(item)
+        measured = measure(item)
         extra = measured if not current else measured + 1  # the comma between items
         if current and (len(current) >= MAX_BATCH_ITEMS or used + extra > BATCH_BUDGET):
             yield current
