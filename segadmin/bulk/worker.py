@@ -190,6 +190,9 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
                 messages=batch,
                 bulk_job_id=str(job.pk),
                 index=index,
+                # Each row was asked of the rules module when the plan built it (rows it
+                # refused are failures already): asking again cost a second per 100,000 rows.
+                rules_checked=True,
             )
         except (SecretUnreadable, sending.SourceDisabled) as exc:
             # Disabled after this chunk began: the send service refuses it, the job stops.
