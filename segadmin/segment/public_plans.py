@@ -1,6 +1,8 @@
 """Public API reads for Protocols tracking plans (segment-api-more.md §1), on the client's
-request building and transport: every page is one request through ``transport``, so the
-audited workspace transport records each one.
+request building: every page is one request through ``transport``, which the caller must pass
+(there is no default that would send unaudited). ``segadmin.sending.plans`` passes the audited
+workspace transport, which records each one; outside segadmin/sending/ these functions are
+banned like the client's own (pyproject.toml, TID251).
 
 Rules are read 200 a page (``pagination.count`` 200, as Segment's own clients do); the rules
 route allows 200 requests a minute, and a 429 is waited out by the transport's retry profile
@@ -27,7 +29,6 @@ from segadmin.segment.client import (
     _invalid,
     _parse_source,
     _public_request,
-    send,
 )
 
 RULES_PAGE_SIZE = 200
@@ -107,7 +108,7 @@ def _shown(value: Any, token: str) -> str:
 
 
 def list_tracking_plans(
-    *, token: str, region: str, transport: Transport = send, plan_type: str | None = None
+    *, token: str, region: str, transport: Transport, plan_type: str | None = None
 ) -> list[TrackingPlanInfo] | ApiError:
     """Every tracking plan of the token's workspace (``GET /tracking-plans``)."""
     listed = _all_pages(
@@ -140,7 +141,7 @@ def list_tracking_plans(
 
 
 def list_rules(
-    *, token: str, region: str, plan_id: str, transport: Transport = send
+    *, token: str, region: str, plan_id: str, transport: Transport
 ) -> list[dict[str, Any]] | ApiError:
     """Every rule of a plan (``GET /tracking-plans/{id}/rules``), 200 a page."""
     rules = _all_pages(
@@ -159,7 +160,7 @@ def list_rules(
 
 
 def list_plan_source_ids(
-    *, token: str, region: str, plan_id: str, transport: Transport = send
+    *, token: str, region: str, plan_id: str, transport: Transport
 ) -> list[str] | ApiError:
     """The Segment ids of the sources connected to a plan (``GET …/sources``)."""
     listed = _all_pages(
@@ -183,7 +184,7 @@ def list_plan_source_ids(
 
 
 def get_source_settings(
-    *, token: str, region: str, source_id: str, transport: Transport = send
+    *, token: str, region: str, source_id: str, transport: Transport
 ) -> dict[str, Any] | ApiError:
     """A source's Protocols settings: the ``settings`` object of ``GET /sources/{id}/settings``."""
     request = _public_request(
