@@ -311,6 +311,8 @@ SEGADMIN_BULK_LEASE_SECONDS = env.int("SEGADMIN_BULK_LEASE_SECONDS", default=300
 SEGADMIN_BULK_PARALLEL = env.int("SEGADMIN_BULK_PARALLEL", default=1)
 # Files up to this many rows are dry-run inside the request; larger ones by a worker.
 SEGADMIN_BULK_INLINE_DRY_RUN_ROWS = env.int("SEGADMIN_BULK_INLINE_DRY_RUN_ROWS", default=20_000)
+# How often a worker looks for imports whose worker died and queues them again (bulk_resume).
+SEGADMIN_BULK_RESUME_MINUTES = env.int("SEGADMIN_BULK_RESUME_MINUTES", default=5)
 
 LOGGING = {
     "version": 1,

@@ -38,6 +38,25 @@ def sneak(workspace):
     return client.list_sources(token="t", region="us", transport=print)
 """
 
+READS_PLANS_DIRECTLY = """\
+from segadmin.segment import public_plans
+
+
+def sneak(token):
+    return public_plans.list_rules(token=token, region="us", plan_id="tp_1", transport=print)
+"""
+
+IMPORTS_A_PLANS_READ = """\
+from segadmin.segment.public_plans import get_source_settings
+
+
+def sneak(token):
+    return get_source_settings(token=token, region="us", source_id="src_1", transport=print)
+"""
+
+CLIENT_SENDS = [SENDS_DIRECTLY, IMPORTS_SEND, LISTS_SOURCES_DIRECTLY]
+PLANS_READS = [READS_PLANS_DIRECTLY, IMPORTS_A_PLANS_READ]
+
 
 def ruff_banned_api(text: str, as_file: str) -> subprocess.CompletedProcess[str]:
     """Lint ``text`` as if it were the module ``as_file`` of this project (per-file rules apply)."""
@@ -62,9 +81,16 @@ def ruff_banned_api(text: str, as_file: str) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.mark.parametrize("text", [SENDS_DIRECTLY, IMPORTS_SEND, LISTS_SOURCES_DIRECTLY])
+@pytest.mark.parametrize("text", CLIENT_SENDS + PLANS_READS)
 @pytest.mark.parametrize(
-    "as_file", ["segadmin/calls/sneaky.py", "segadmin/bulk/jobs.py", "segadmin/audit/log.py"]
+    "as_file",
+    [
+        "segadmin/calls/sneaky.py",
+        "segadmin/bulk/worker.py",
+        "segadmin/audit/log.py",
+        "segadmin/credentials/plans.py",
+        "segadmin/plans/views.py",
+    ],
 )
 def test_a_module_outside_sending_that_uses_the_client_to_send_fails_the_lint(
     text: str, as_file: str
@@ -75,7 +101,7 @@ def test_a_module_outside_sending_that_uses_the_client_to_send_fails_the_lint(
     assert "segadmin.sending" in result.stdout  # the message says where to go instead
 
 
-@pytest.mark.parametrize("text", [SENDS_DIRECTLY, IMPORTS_SEND, LISTS_SOURCES_DIRECTLY])
+@pytest.mark.parametrize("text", CLIENT_SENDS + PLANS_READS)
 def test_the_same_module_inside_sending_passes_the_lint(text: str) -> None:
     result = ruff_banned_api(text, "segadmin/sending/sneaky.py")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -127,7 +153,17 @@ def test_the_import_contracts_are_kept() -> None:
         ),
         (
             "audit/log.py",
-            "from segadmin.bulk import jobs",
+            "from segadmin.bulk import worker",
+            "No screen app is imported by anything but the URLconf BROKEN",
+        ),
+        (
+            "credentials/plans.py",
+            "from segadmin import sending",
+            "A layer imports only the layers below it BROKEN",
+        ),
+        (
+            "credentials/plans.py",
+            "from segadmin.plans import views",
             "No screen app is imported by anything but the URLconf BROKEN",
         ),
         (
@@ -196,13 +232,22 @@ def sneak(space):
     )
 """
 
+READS_RULES_FROM_THE_TRACKING_PLANS_MODULE = """\
+from segadmin.segment.client.tracking_plans import list_rules
+
+
+def sneak(token):
+    return list_rules(token=token, region="us", plan_id="tp_1", transport=print)
+"""
+
 BY_MODULE_PATH = [
     SENDS_THROUGH_THE_TRANSPORT_MODULE,
     IMPORTS_SEND_FROM_THE_TRANSPORT_MODULE,
     LISTS_SOURCES_FROM_THE_PUBLIC_API_MODULE,
     READS_TRAITS_FROM_THE_PROFILE_API_MODULE,
+    READS_RULES_FROM_THE_TRACKING_PLANS_MODULE,
 ]
-BY_MODULE_PATH_IDS = ["transport.send", "import send", "public_api", "profile_api"]
+BY_MODULE_PATH_IDS = ["transport", "import send", "public_api", "profile_api", "tracking_plans"]
 
 
 @pytest.mark.parametrize("text", BY_MODULE_PATH, ids=BY_MODULE_PATH_IDS)

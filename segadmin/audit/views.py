@@ -193,6 +193,10 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         "can_export": user.has_perm("accounts.export_audit"),
         "entry_base": reverse("audit:list"),
         "zone": timezone.get_current_timezone_name(),
+        # An entry's own ID columns hold its first message's IDs; the filters also find the
+        # messages further inside a batch, and the row then shows the one that was found.
+        "found_user_id": form.is_valid() and form.cleaned_data.get("user_id"),
+        "found_anonymous_id": form.is_valid() and form.cleaned_data.get("anonymous_id"),
     }
     return render(request, "audit/list.html", context)
 

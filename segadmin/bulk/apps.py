@@ -1,7 +1,24 @@
+from datetime import timedelta
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class BulkConfig(AppConfig):
     name = "segadmin.bulk"
     label = "bulk"
     verbose_name = "Bulk import"
+
+    def ready(self) -> None:
+        # Imported once the apps are loaded (the services use models), as Django's ready() wants.
+        from segadmin import periodic
+        from segadmin.bulk import services
+
+        # django-tasks-db does not re-run a task whose worker died: what bulk_resume does when
+        # workers start, a worker also does every few minutes, so such an import goes on (or
+        # ends, with the reason) without anyone pressing Resume.
+        periodic.register(
+            "bulk.resume",
+            every=lambda: timedelta(minutes=settings.SEGADMIN_BULK_RESUME_MINUTES),
+            run=services.resume_stalled,
+        )

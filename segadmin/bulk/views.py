@@ -1,7 +1,7 @@
 """Bulk import screens: upload, map and dry-run, start, watch the progress, download results.
 
-Views orchestrate only: parsing reads the file, ``jobs`` creates, validates, starts and cancels,
-the task sends. Marketers see their own imports; Support and Admins (who read every audit
+Views orchestrate only: parsing reads the file, ``services`` creates, validates, starts and
+cancels, the task sends. Marketers see their own imports; Support and Admins (who read every audit
 entry) see everyone's. Changing an import (remap, dry run, start, cancel, resume) is its
 uploader's or an Admin's; sending it needs the uploader to be allowed to send its calls.
 """
@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from segadmin.accounts.permissions import MANAGE_IMPORTS
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, Kind
-from segadmin.bulk import jobs, parsing, uploads
+from segadmin.bulk import parsing, services, uploads
 from segadmin.bulk.forms import MappingForm, UploadForm
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import ERROR_COLUMN, field_label
@@ -91,7 +91,7 @@ def index(request: HttpRequest) -> HttpResponse:
             upload = form.cleaned_data["file"]
             try:
                 upload.seek(0)
-                job = jobs.create_job(
+                job = services.create_job(
                     stream=upload.file,
                     name=upload.name or "upload",
                     size=upload.size or 0,
@@ -101,7 +101,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 )
             except parsing.FileRefused as exc:
                 form.add_error("file", str(exc))
-            except jobs.JobRefused as exc:
+            except services.JobRefused as exc:
                 form.add_error("call_type", str(exc))
             else:
                 return redirect("bulk:job", job_id=job.pk)
@@ -129,8 +129,8 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
                 if request.POST.get("action") == "start":
                     job.save(update_fields=["mapping"])
                     try:
-                        started = jobs.start(job, Actor.from_request(request))
-                    except jobs.StartRefused as exc:
+                        started = services.start(job, Actor.from_request(request))
+                    except services.StartRefused as exc:
                         form.add_error(None, str(exc))
                         status = 422
                     else:
@@ -140,9 +140,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
                             )
                         return redirect("bulk:job", job_id=job.pk)
                 else:
-                    jobs.request_dry_run(job)
+                    services.request_dry_run(job)
                     form = MappingForm(job)
-            except jobs.JobRefused as exc:
+            except services.JobRefused as exc:
                 # The uploader may not send this call (any more): nothing is queued or checked.
                 form.add_error(None, str(exc))
                 status = 403
@@ -158,7 +158,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     }
     if context["can_change"]:
         # Dry run and Start are not offered for a job its uploader may not send.
-        context["uploader_refusal"] = jobs.uploader_refusal(job)
+        context["uploader_refusal"] = services.uploader_refusal(job)
     context.update(_dry_run_context(job))
     return render(request, "bulk/mapping.html", context, status=status)
 
@@ -174,7 +174,7 @@ def _dry_run_context(job: BulkJob) -> dict[str, Any]:
     return {
         "dry": dry,
         "dry_running": bool(dry and dry.get("status") == "running"),
-        "dry_failed": jobs.dry_run_failed(job),
+        "dry_failed": services.dry_run_failed(job),
         "dry_messages": [
             json.dumps(m, indent=2, ensure_ascii=False) for m in (dry or {}).get("messages", [])
         ],
@@ -219,7 +219,7 @@ def _duration(seconds: float) -> str:
 def _progress_context(request: HttpRequest, job: BulkJob) -> dict[str, Any]:
     return {
         "job": job,
-        "stalled": jobs.is_stalled(job),
+        "stalled": services.is_stalled(job),
         **_rate(job),
         **_change_context(request, job),
     }
@@ -272,7 +272,7 @@ def progress(request: HttpRequest, job_id: str) -> HttpResponse:
 @require_POST
 def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _changeable_job(request, job_id)
-    if jobs.cancel(job):
+    if services.cancel(job):
         messages.info(request, "Cancelled: no more rows will be sent after the ones in flight.")
     else:
         messages.info(request, "This import had already finished.")
@@ -284,9 +284,9 @@ def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
 def resume(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _changeable_job(request, job_id)
     try:
-        if jobs.resume(job):
+        if services.resume(job):
             messages.info(request, "Resumed: a worker will carry on from the last recorded chunk.")
-    except jobs.JobRefused as exc:
+    except services.JobRefused as exc:
         # The job was ended as Failed with this reason; its page now says so too.
         messages.error(request, f"Not resumed: {exc}")
     return redirect("bulk:job", job_id=job.pk)
@@ -300,7 +300,7 @@ def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
 
     def rows() -> Iterator[list[Any]]:
         yield ["row", "column", "reason"]
-        for problem in jobs.iter_problems(job):
+        for problem in services.iter_problems(job):
             yield [problem.row, problem.column, problem.reason]
 
     response = StreamingHttpResponse(csv_lines(rows()), content_type="text/csv; charset=utf-8")

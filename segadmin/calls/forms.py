@@ -154,6 +154,10 @@ class CallForm(forms.Form):
                         problem.message
                     )
                     continue
+            if field and inner:
+                # No row to sit under (JSON mode): name the key, as a bulk row's reason does.
+                self.add_error(field, f"{inner}: {problem.message}")
+                continue
             self.add_error(field, problem.message)
         for field, by_row in rows.items():
             spec_ = self.fields[field].spec  # type: ignore[attr-defined]

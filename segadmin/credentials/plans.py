@@ -1,12 +1,16 @@
-"""Import a workspace's tracking plans from Segment: plans, rules, connected sources and
-those sources' Protocols settings (issue 13).
+"""Storing an import of a workspace's tracking plans (issue 13): plans, rules, connected
+sources and those sources' Protocols settings, and what changed since the last import.
 
-Everything is fetched first, through the send service's audited workspace transport (one audit
-entry per request), with no transaction open; then each plan is written in one short
-transaction. A plan that cannot be fetched keeps its last imported rules and gets
-``last_error``; sending goes on with what was imported (shown stale after 24 hours). The
-import as a whole is one audit event, ``tracking_plans.imported``, whose details summarize
-every plan and what changed; the plan page shows its plan's part of the latest one.
+The fetching lives above, in the sending layer (``segadmin.sending.plans``): it asks Segment
+through the audited workspace transport, with no transaction open, and hands the answers over
+as ``FetchedPlan``s. ``store_import`` then writes every plan and the import's one audit event,
+``tracking_plans.imported`` (whose details summarize every plan and what changed), in one
+short transaction: if the event cannot be written nothing is stored. Credentials sit below the
+audit log, so the event goes through the writer the audit app hands to
+``credentials.services`` at start-up, like every other credentials change.
+
+A plan that cannot be fetched keeps its last imported rules and gets ``last_error``; sending
+goes on with what was imported (shown stale after 24 hours).
 """
 
 from __future__ import annotations
@@ -15,26 +19,21 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from segadmin import sending as services
-from segadmin.audit.log import Actor, record_event
-from segadmin.audit.models import AuditEntry
-from segadmin.credentials import crypto
+from segadmin.credentials import services
 from segadmin.credentials.models import Source, TrackingPlan, TrackingPlanRule, Workspace
-from segadmin.segment import datetimes, public_plans
-from segadmin.segment.client import BACKGROUND, ApiError, RetryProfile
-from segadmin.segment.plans import ZERO_TIME, PlanDataInvalid, Rule
+from segadmin.segment import datetimes
+from segadmin.segment.plans import ZERO_TIME, Rule
+from segadmin.segment.public_plans import TrackingPlanInfo
+
+if TYPE_CHECKING:
+    from segadmin.accounts.actors import Actor
 
 ACTION = "tracking_plans.imported"
-# Reading rules is limited to 200 requests a minute: a 429 is waited out by its Retry-After
-# (up to a minute), a few times, rather than failing the import at once.
-IMPORT_PROFILE = dataclasses.replace(
-    BACKGROUND, name="plan-import", max_retries=3, retry_after_cap=60.0, give_up_over_cap=True
-)
 GONE = "Segment no longer lists this tracking plan; its last imported rules are kept."
 
 
@@ -131,8 +130,12 @@ def diff_rules(old: list[TrackingPlanRule], new: list[tuple[Rule, datetime | Non
 
 
 @dataclass
-class _Fetched:
-    info: public_plans.TrackingPlanInfo
+class FetchedPlan:
+    """One plan as the sending layer fetched it: its rules (read by ``read_rules``), the Segment
+    ids of its connected sources, the Protocols settings of those segadmin has, or ``error``
+    (why it could not be fetched; its last imported rules are kept)."""
+
+    info: TrackingPlanInfo
     rules: list[tuple[Rule, datetime | None]] = field(default_factory=list)
     source_ids: list[str] = field(default_factory=list)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -148,55 +151,17 @@ def _instant(text: Any) -> datetime | None:
         return None
 
 
-def _explain(error: ApiError) -> str:
-    if error.kind == "rate_limited":
-        return (
-            f"{error.message} Segment allows 200 requests a minute for a plan's rules; "
-            "the last imported rules are still used."
-        )
-    return error.message
+def read_rules(items: list[dict[str, Any]]) -> list[tuple[Rule, datetime | None]]:
+    """Segment's ``RuleV1`` dicts as the rules to store, each with when it was deprecated.
+    PlanDataInvalid for a rule segadmin cannot read."""
+    return [(Rule.from_api(data), _instant(data.get("deprecatedAt"))) for data in items]
 
 
-def _fetch_plan(
-    info: public_plans.TrackingPlanInfo,
-    *,
-    token: str,
-    region: str,
-    transport: Any,
-    ours: set[str],
-) -> _Fetched:
-    fetched = _Fetched(info=info)
-    rules = public_plans.list_rules(
-        token=token, region=region, plan_id=info.id, transport=transport
+def known_source_ids() -> set[str]:
+    """The Segment ids of segadmin's sources: only they get a plan and its settings."""
+    return set(
+        Source.objects.exclude(segment_source_id="").values_list("segment_source_id", flat=True)
     )
-    if isinstance(rules, ApiError):
-        fetched.error = _explain(rules)
-        return fetched
-    try:
-        fetched.rules = [
-            (Rule.from_api(data), _instant(data.get("deprecatedAt"))) for data in rules
-        ]
-    except PlanDataInvalid as exc:
-        fetched.error = f"Segment sent a rule segadmin cannot read: {exc}"
-        return fetched
-    source_ids = public_plans.list_plan_source_ids(
-        token=token, region=region, plan_id=info.id, transport=transport
-    )
-    if isinstance(source_ids, ApiError):
-        fetched.error = _explain(source_ids)
-        return fetched
-    fetched.source_ids = source_ids
-    for source_id in source_ids:
-        if source_id not in ours:
-            continue  # only the sources segadmin knows get the plan and its settings
-        settings = public_plans.get_source_settings(
-            token=token, region=region, source_id=source_id, transport=transport
-        )
-        if isinstance(settings, ApiError):
-            fetched.error = _explain(settings)
-            return fetched
-        fetched.settings[source_id] = settings
-    return fetched
 
 
 def _fail(plan: TrackingPlan, message: str, now: datetime) -> None:
@@ -205,131 +170,101 @@ def _fail(plan: TrackingPlan, message: str, now: datetime) -> None:
     plan.save(update_fields=["last_error", "last_error_at"])
 
 
-def _store(workspace: Workspace, fetched: _Fetched, now: datetime) -> PlanOutcome:
-    """Write one fetched plan (its rules, sources and settings) in one transaction."""
+def _store(workspace: Workspace, fetched: FetchedPlan, now: datetime) -> PlanOutcome:
+    """Write one fetched plan (its rules, sources and settings); the caller holds the
+    transaction."""
     info = fetched.info
-    with transaction.atomic():
-        plan, created = TrackingPlan.objects.select_for_update().get_or_create(
-            workspace=workspace, plan_id=info.id, defaults={"name": info.name}
-        )
-        outcome = PlanOutcome(plan_id=info.id, name=info.name, created=created)
-        plan.name, plan.slug, plan.description = info.name, info.slug, info.description
-        plan.plan_type = info.type
-        plan.segment_updated_at = _instant(info.updated_at)
-        if fetched.error:
-            plan.save()
-            _fail(plan, fetched.error, now)
-            outcome.error = fetched.error
-            outcome.rules = plan.rules.count()
-            outcome.revision = plan.revision
-            return outcome
-        old = list(plan.rules.all())
-        changes = diff_rules(old, fetched.rules)
-        first = plan.imported_at is None and not old  # nothing to compare with yet
-        outcome.created = first
-        if changes and not first:
-            plan.revision += 1
-            outcome.changes = changes
-        if changes or first:
-            plan.rules.all().delete()
-            TrackingPlanRule.objects.bulk_create(
-                TrackingPlanRule(
-                    plan=plan,
-                    rule_type=rule.type.value,
-                    key=rule.key,
-                    version=rule.version,
-                    json_schema=rule.json_schema,
-                    deprecated_at=deprecated,
-                )
-                for rule, deprecated in fetched.rules
-            )
-        plan.imported_at = now
-        plan.last_error, plan.last_error_at = "", None
+    plan, created = TrackingPlan.objects.select_for_update().get_or_create(
+        workspace=workspace, plan_id=info.id, defaults={"name": info.name}
+    )
+    outcome = PlanOutcome(plan_id=info.id, name=info.name, created=created)
+    plan.name, plan.slug, plan.description = info.name, info.slug, info.description
+    plan.plan_type = info.type
+    plan.segment_updated_at = _instant(info.updated_at)
+    if fetched.error:
         plan.save()
-        # Sources: connected by Segment source id, only the ones segadmin has.
-        Source.objects.filter(tracking_plan=plan).exclude(
-            segment_source_id__in=fetched.source_ids
-        ).update(tracking_plan=None)
-        for source in Source.objects.select_for_update().filter(
-            segment_source_id__in=fetched.source_ids
-        ):
-            source.tracking_plan = plan
-            source.protocols_settings = fetched.settings.get(source.segment_source_id)
-            source.save(update_fields=["tracking_plan", "protocols_settings", "updated_at"])
-            outcome.sources.append(source.name)
-        outcome.rules = len(fetched.rules)
+        _fail(plan, fetched.error, now)
+        outcome.error = fetched.error
+        outcome.rules = plan.rules.count()
         outcome.revision = plan.revision
         return outcome
-
-
-def import_tracking_plans(
-    workspace: Workspace, *, actor: Actor, profile: RetryProfile = IMPORT_PROFILE
-) -> ImportReport:
-    """Fetch and store every tracking plan of ``workspace``; one audit event sums it up."""
-    report = ImportReport()
-    try:
-        token = workspace.public_api_token()
-    except (crypto.SecretUnreadable, crypto.EncryptionNotConfigured) as exc:
-        report.error = str(exc)
-        return report
-    transport = services.workspace_transport(actor=actor, workspace=workspace, profile=profile)
-    region = workspace.region
-    listed = public_plans.list_tracking_plans(token=token, region=region, transport=transport)
-    now = timezone.now()
-    if isinstance(listed, ApiError):
-        report.error = _explain(listed)
-        # Every plan already imported keeps its rules and says why it was not refreshed.
-        for plan in TrackingPlan.objects.filter(workspace=workspace):
-            _fail(plan, report.error, now)
-            report.plans.append(
-                PlanOutcome(plan.plan_id, plan.name, error=report.error, revision=plan.revision)
+    old = list(plan.rules.all())
+    changes = diff_rules(old, fetched.rules)
+    first = plan.imported_at is None and not old  # nothing to compare with yet
+    outcome.created = first
+    if changes and not first:
+        plan.revision += 1
+        outcome.changes = changes
+    if changes or first:
+        plan.rules.all().delete()
+        TrackingPlanRule.objects.bulk_create(
+            TrackingPlanRule(
+                plan=plan,
+                rule_type=rule.type.value,
+                key=rule.key,
+                version=rule.version,
+                json_schema=rule.json_schema,
+                deprecated_at=deprecated,
             )
-    else:
-        ours = set(
-            Source.objects.exclude(segment_source_id="").values_list("segment_source_id", flat=True)
+            for rule, deprecated in fetched.rules
         )
-        fetched = [
-            _fetch_plan(info, token=token, region=region, transport=transport, ours=ours)
-            for info in listed
-        ]
-        now = timezone.now()
-        report.plans = [_store(workspace, one, now) for one in fetched]
-        listed_ids = {info.id for info in listed}
-        for plan in TrackingPlan.objects.filter(workspace=workspace).exclude(
-            plan_id__in=listed_ids
-        ):
-            _fail(plan, GONE, now)
-            report.plans.append(
-                PlanOutcome(plan.plan_id, plan.name, error=GONE, revision=plan.revision)
-            )
-    record_event(
-        actor=actor,
-        action=ACTION,
-        target_type="workspace",
-        target_id=workspace.pk,
-        target_name=workspace.name,
-        details={
-            "error": report.error,
-            "imported": len([p for p in report.plans if not p.error]),
-            "failed": len(report.failed),
-            "plans": [plan.as_details() for plan in report.plans],
-        },
-    )
-    return report
+    plan.imported_at = now
+    plan.last_error, plan.last_error_at = "", None
+    plan.save()
+    # Sources: connected by Segment source id, only the ones segadmin has.
+    Source.objects.filter(tracking_plan=plan).exclude(
+        segment_source_id__in=fetched.source_ids
+    ).update(tracking_plan=None)
+    for source in Source.objects.select_for_update().filter(
+        segment_source_id__in=fetched.source_ids
+    ):
+        source.tracking_plan = plan
+        source.protocols_settings = fetched.settings.get(source.segment_source_id)
+        source.save(update_fields=["tracking_plan", "protocols_settings", "updated_at"])
+        outcome.sources.append(source.name)
+    outcome.rules = len(fetched.rules)
+    outcome.revision = plan.revision
+    return outcome
 
 
-def latest_import_of(plan: TrackingPlan) -> dict[str, Any] | None:
-    """This plan's part of the latest import event that changed or created it, with ``at``."""
-    entries = AuditEntry.objects.filter(
-        action=ACTION, target_type="workspace", target_id=str(plan.workspace_id)
-    ).order_by("-seq")[:50]
-    for entry in entries:
-        details = entry.details_data or {}
-        for item in details.get("plans") or []:
-            if item.get("plan_id") != plan.plan_id or item.get("error"):
-                continue
-            if item.get("created") or any(
-                item.get(key) for key in ("added", "removed", "new_versions", "changed")
+def store_import(
+    workspace: Workspace, *, actor: Actor, fetched: list[FetchedPlan], error: str = ""
+) -> ImportReport:
+    """Store what the sending layer fetched of ``workspace``'s plans, with the import's one
+    audit event, in one transaction.
+
+    ``error`` says why Segment's list of plans could not be read (``fetched`` is then empty):
+    every plan already imported keeps its rules and says why it was not refreshed. A plan
+    segadmin has that Segment no longer lists is kept with a note (GONE).
+    """
+    report = ImportReport(error=error)
+    now = timezone.now()
+    with transaction.atomic():
+        if error:
+            for plan in TrackingPlan.objects.filter(workspace=workspace):
+                _fail(plan, error, now)
+                report.plans.append(
+                    PlanOutcome(plan.plan_id, plan.name, error=error, revision=plan.revision)
+                )
+        else:
+            report.plans = [_store(workspace, one, now) for one in fetched]
+            listed_ids = {one.info.id for one in fetched}
+            for plan in TrackingPlan.objects.filter(workspace=workspace).exclude(
+                plan_id__in=listed_ids
             ):
-                return {**item, "at": entry.created_at}
-    return None
+                _fail(plan, GONE, now)
+                report.plans.append(
+                    PlanOutcome(plan.plan_id, plan.name, error=GONE, revision=plan.revision)
+                )
+        services.record(
+            actor=actor,
+            action=ACTION,
+            obj=workspace,
+            details={
+                "error": report.error,
+                "imported": len([p for p in report.plans if not p.error]),
+                "failed": len(report.failed),
+                "plans": [plan.as_details() for plan in report.plans],
+            },
+        )
+    return report

@@ -156,6 +156,13 @@ def rotate(
     return len(updates), errors
 
 
+def record(*, actor: Actor, action: str, obj: Workspace | Source, details: dict[str, Any]) -> None:
+    """Write ``action``'s audit event about ``obj`` with the writer set at start-up, inside the
+    caller's transaction (credentials/plans.py records its imports this way).
+    ImproperlyConfigured when no writer is set, so the caller's transaction rolls back."""
+    _record(actor, action, obj, details)
+
+
 def _record(actor: Actor, action: str, obj: Workspace | Source, details: dict[str, Any]) -> None:
     if recorder is None:
         raise ImproperlyConfigured(

@@ -1,8 +1,8 @@
 """Tracking plans: read by everyone who sends (``accounts.view_tracking_plans``), imported and
 refreshed by Admins (``accounts.manage_credentials``).
 
-The pages read what the last import stored; only a POST asks Segment, through the import
-service (credentials/plans.py), which records every request and the import itself.
+The pages read what the last import stored; only a POST asks Segment, through the sending
+layer's import (sending/plans.py), which records every request and the import itself.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from segadmin.audit.log import Actor
-from segadmin.credentials import plans as plan_import
 from segadmin.credentials.models import TrackingPlan, TrackingPlanRule, Workspace
+from segadmin.credentials.plans import ImportReport, rule_label
+from segadmin.plans.imports import latest_import_of
 from segadmin.plans.schema import FieldRow, description_of, planned_fields
+from segadmin.sending.plans import import_tracking_plans
 
 READ = "accounts.view_tracking_plans"
 MANAGE = "accounts.manage_credentials"
@@ -40,7 +42,7 @@ def _changes_sentence(changes: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _report_messages(request: HttpRequest, report: plan_import.ImportReport) -> None:
+def _report_messages(request: HttpRequest, report: ImportReport) -> None:
     """The import's outcome as messages: what changed in each plan, and what failed."""
     if report.error:
         messages.error(request, f"Tracking plans could not be imported. {report.error}")
@@ -103,7 +105,7 @@ class RuleView:
 
     @property
     def label(self) -> str:
-        return plan_import.rule_label(self.rule.rule_type, self.rule.key)
+        return rule_label(self.rule.rule_type, self.rule.key)
 
 
 def _rule_views(rules: list[TrackingPlanRule]) -> list[RuleView]:
@@ -122,7 +124,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     by_type: dict[str, list[TrackingPlanRule]] = defaultdict(list)
     for rule in rules:
         by_type[rule.rule_type].append(rule)
-    last = plan_import.latest_import_of(plan)
+    last = latest_import_of(plan)
     return render(
         request,
         "plans/detail.html",
@@ -145,7 +147,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def workspace_import(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = get_object_or_404(Workspace, pk=pk)
-    report = plan_import.import_tracking_plans(workspace, actor=Actor.from_request(request))
+    report = import_tracking_plans(workspace, actor=Actor.from_request(request))
     _report_messages(request, report)
     return redirect("plans:list")
 
@@ -156,7 +158,7 @@ def plan_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     """Import the plan's workspace again (one listing serves all its plans), then show the
     plan with what changed."""
     plan = get_object_or_404(TrackingPlan.objects.select_related("workspace"), pk=pk)
-    report = plan_import.import_tracking_plans(plan.workspace, actor=Actor.from_request(request))
+    report = import_tracking_plans(plan.workspace, actor=Actor.from_request(request))
     _report_messages(request, report)
     if TrackingPlan.objects.filter(pk=pk).exists():
         return redirect("plans:detail", pk=pk)

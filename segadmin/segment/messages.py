@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -36,6 +36,8 @@ LIBRARY_NAME = "segadmin"
 # The batch body is {"batch":[m1,m2,...]} before the envelope keys are added.
 _BATCH_PREFIX = len(b'{"batch":[')
 _BATCH_SUFFIX = len(b"]}")
+# Bytes of messages (and the commas between them) one batch body holds.
+BATCH_BUDGET = MAX_BATCH_BYTES - BATCH_ENVELOPE_RESERVE - _BATCH_PREFIX - _BATCH_SUFFIX
 
 
 # --- Encoding -------------------------------------------------------------------------------
@@ -176,8 +178,11 @@ def validate_message(message: dict[str, Any]) -> None:
         raise MessageInvalid(problems)
 
 
-def validate_batch(messages: list[dict[str, Any]]) -> None:
-    """Validate each item, the item count and the body size of one ``/v1/batch`` request."""
+def validate_batch(messages: list[dict[str, Any]], *, each: bool = True) -> None:
+    """Validate each item, the item count and the body size of one ``/v1/batch`` request.
+
+    ``each=False`` skips the rules per item, for a caller that has just asked the rules about
+    every one of them (a bulk import's plan does, row by row, with the same module)."""
     if not isinstance(messages, list):
         raise MessageInvalid([Problem("batch", "batch_not_list", "A batch must be a list.")])
     if not messages:
@@ -185,7 +190,7 @@ def validate_batch(messages: list[dict[str, Any]]) -> None:
     from segadmin.segment import rules  # the rules read this module's limits
 
     problems: list[Problem] = []
-    for index, message in enumerate(messages):
+    for index, message in enumerate(messages if each else ()):
         problems.extend(rules.in_batch(rules.errors(rules.check_message(message)), index))
     if len(messages) > MAX_BATCH_ITEMS:
         problems.append(
@@ -211,23 +216,28 @@ def validate_batch(messages: list[dict[str, Any]]) -> None:
         raise MessageInvalid(problems)
 
 
-def split_into_batches(messages: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+def split_into_batches[T](
+    items: Iterable[T], *, size: Callable[[T], int] | None = None
+) -> Iterator[list[T]]:
     """Yield lists that each fit one ``/v1/batch`` request: at most 2,500 items and a body
     of at most 500,000 bytes (the envelope keys added at send time included).
 
-    It does not validate: an item too large for any batch is yielded on its own, for
-    ``validate_batch`` to report.
+    ``items`` are messages, measured here (each encoded once), or anything the caller carries
+    along with a message whose encoded size it knows already, given by ``size(item)``: the
+    bulk worker passes (message, size, row, cells), sized when the row was checked, so no
+    message is encoded a second time to be batched. It does not validate: an item too large
+    for any batch is yielded on its own, for ``validate_batch`` to report.
     """
-    budget = MAX_BATCH_BYTES - BATCH_ENVELOPE_RESERVE - _BATCH_PREFIX - _BATCH_SUFFIX
-    current: list[dict[str, Any]] = []
+    measure: Callable[[Any], int] = size if size is not None else message_size
+    current: list[T] = []
     used = 0
-    for message in messages:
-        size = message_size(message)
-        extra = size if not current else size + 1  # the comma between items
-        if current and (len(current) >= MAX_BATCH_ITEMS or used + extra > budget):
+    for item in items:
+        measured = measure(item)
+        extra = measured if not current else measured + 1  # the comma between items
+        if current and (len(current) >= MAX_BATCH_ITEMS or used + extra > BATCH_BUDGET):
             yield current
-            current, used, extra = [], 0, size
-        current.append(message)
+            current, used, extra = [], 0, measured
+        current.append(item)
         used += extra
     if current:
         yield current

@@ -1,6 +1,7 @@
 """The tracking-plan reads under their first name: they live in
 ``segadmin.segment.client.tracking_plans`` now, and this module re-exports them for the code
-that imports them from here."""
+that imports them from here (``segadmin.sending.plans``, ``credentials.plans``). Outside
+segadmin/sending/ they are banned under both names (pyproject.toml, TID251)."""
 
 from __future__ import annotations
 

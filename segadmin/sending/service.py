@@ -109,15 +109,18 @@ def send_batch(
     profile: RetryProfile = BACKGROUND,
     bulk_job_id: str | None = None,
     index: list[IndexedMessage] | None = None,
+    rules_checked: bool = False,
 ) -> Sent:
     """Validate, record and send one /v1/batch request (the caller splits with
     ``segment.messages.split_into_batches``). Entries of a bulk import carry ``bulk_job_id``;
     ``index`` is ``audit.index.index_batch(messages, rows=...)`` when the caller made it
     already (the bulk worker, with each message's file row), else it is made here.
+    ``rules_checked``: the caller asked the rules module about every message just before (the
+    bulk worker's plan does, row by row); the batch's count and size are still checked here.
     """
     ensure_no_transaction()
     _refuse_disabled(source)
-    validate_batch(messages)
+    validate_batch(messages, each=not rules_checked)
     request = client.batch_request(messages, write_key=source.write_key(), region=source.region)
     return _send(
         actor=actor,

@@ -290,3 +290,19 @@ def test_user_lookup_costs_the_same_queries_when_the_user_is_in_batches(
     assert [(i.traits, i.counted) for i in found.identifies] == [({}, True)] + [
         ({"plan": "pro", "row": 2}, False)
     ] * 3
+
+
+def test_the_user_id_filter_shows_the_user_it_found_inside_a_batch(admin_user) -> None:
+    # A batch's entry carries its first message's user ID; filtered by the third message's
+    # user, the row must not say "user user-1" as if the filter had found someone else.
+    a_batch(rows=range(1, 4))
+    html = login(admin_user).get(AUDIT, {"user_id": "user-3"}).content.decode()
+    ids = html[html.index('class="small audit-ids"') :]
+    ids = ids[: ids.index("</td>")]
+    assert "<code>user-3</code>" in ids
+    assert "in this batch" in ids
+    assert "user-1<" not in ids.split("in this batch")[0]
+
+    html = login(admin_user).get(AUDIT, {"user_id": "user-1"}).content.decode()
+    ids = html[html.index('class="small audit-ids"') :]
+    assert "in this batch" not in ids[: ids.index("</td>")]

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from segadmin.bulk import jobs
+from segadmin.audit.log import Actor
+from segadmin.bulk import services
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.lib.userjson import MAX_DEPTH
 from tests.bulk.conftest import WRITE_KEY, csv_text, mapping_post, upload
@@ -148,8 +149,8 @@ def test_a_forged_start_after_a_failed_dry_run_is_refused(
     assert draft.status == Status.DRAFT
     assert fake_segment.requests == []
     # The service refuses too, whoever calls it.
-    with pytest.raises(jobs.StartRefused):
-        jobs.start(draft, jobs.Actor(user=None, username="forger", role="", ip=None, user_agent=""))
+    with pytest.raises(services.StartRefused):
+        services.start(draft, Actor(user=None, username="forger", role="", ip=None, user_agent=""))
     assert BulkJob.objects.get().status == Status.DRAFT
 
 
@@ -167,7 +168,7 @@ def test_a_worker_dry_run_that_breaks_ends_failed_and_the_page_reloads_without_s
     assert 'value="start"' not in client.get(f"/bulk/{draft.pk}/").content.decode()
 
 
-@pytest.mark.parametrize("target", ["segadmin.bulk.jobs._prepare", "segadmin.sending.send_batch"])
+@pytest.mark.parametrize("target", ["segadmin.bulk.worker._prepare", "segadmin.sending.send_batch"])
 def test_a_run_that_raises_ends_failed_with_the_reason_on_its_page(
     client, draft, monkeypatch, fake_segment, immediate_tasks, target
 ):

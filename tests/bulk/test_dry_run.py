@@ -9,6 +9,7 @@ import json
 import pytest
 
 from segadmin.audit.models import AuditEntry
+from segadmin.bulk import dryrun
 from segadmin.bulk.models import BulkJob, Status
 from tests.bulk.conftest import csv_text, mapping_post, upload
 
@@ -142,8 +143,6 @@ def test_the_mapping_page_proposes_types_from_the_data(client, marketer, source)
 def test_a_large_file_is_dry_run_by_a_worker_while_the_page_polls(
     client, marketer, source, settings, fake_segment
 ):
-    from segadmin.bulk import jobs
-
     settings.SEGADMIN_BULK_INLINE_DRY_RUN_ROWS = 5
     client.force_login(marketer)
     rows = [[f"u{i}", "pro"] for i in range(1, 10)] + [["", "free"]]
@@ -155,9 +154,9 @@ def test_a_large_file_is_dry_run_by_a_worker_while_the_page_polls(
     job.refresh_from_db()
     token = job.dry_run["token"]
 
-    jobs.run_dry_run(str(job.pk), "an-older-run")  # superseded: changes nothing
+    dryrun.run_dry_run(str(job.pk), "an-older-run")  # superseded: changes nothing
     assert BulkJob.objects.get().dry_run["status"] == "running"
-    jobs.run_dry_run(str(job.pk), token)  # what the worker's task does
+    dryrun.run_dry_run(str(job.pk), token)  # what the worker's task does
     fragment = client.get(f"/bulk/{job.pk}/dry-run/", headers={"HX-Request": "true"})
     html = fragment.content.decode()
     assert "hx-trigger" not in html

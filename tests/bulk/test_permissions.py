@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.utils import timezone
 
-from segadmin.bulk import jobs
+from segadmin.bulk import services, worker
 from segadmin.bulk.models import BulkChunk, BulkJob, Status
 from segadmin.bulk.plan import propose_mapping
 from segadmin.bulk.tasks import run_bulk_job
@@ -132,8 +132,8 @@ def test_support_may_still_upload_and_run_an_identify_import(
 
 
 def test_the_service_refuses_a_track_import_for_support_even_without_the_form(support, source):
-    with pytest.raises(jobs.JobRefused, match="may not send Track calls"):
-        jobs.create_job(
+    with pytest.raises(services.JobRefused, match="may not send Track calls"):
+        services.create_job(
             stream=io.BytesIO(b"userId,event\nu1,Signed Up\n"),
             name="forged.csv",
             size=27,
@@ -300,7 +300,7 @@ def test_a_running_import_stops_after_the_chunk_in_flight_when_its_creator_is_de
     marketer, source, fake_segment, monkeypatch
 ):
     monkeypatch.setattr("segadmin.bulk.parsing.CHUNK_ROWS", 10)
-    job = jobs.create_job(
+    job = services.create_job(
         stream=io.BytesIO(csv_text(["userId"], [[f"u{i}"] for i in range(30)])),
         name="users.csv",
         size=200,
@@ -309,14 +309,14 @@ def test_a_running_import_stops_after_the_chunk_in_flight_when_its_creator_is_de
         user=marketer,
     )
     BulkJob.objects.filter(pk=job.pk).update(status=Status.QUEUED, started_by=marketer)
-    real = jobs._send_and_record
+    real = worker._send_and_record
 
     def send_then_deactivate(*args: Any, **kwargs: Any) -> None:
         real(*args, **kwargs)
         User.objects.filter(pk=marketer.pk).update(is_active=False)
 
-    monkeypatch.setattr(jobs, "_send_and_record", send_then_deactivate)
-    assert jobs.run_job(str(job.pk)) == Status.FAILED
+    monkeypatch.setattr(worker, "_send_and_record", send_then_deactivate)
+    assert worker.run_job(str(job.pk)) == Status.FAILED
     job.refresh_from_db()
     assert (job.sent, job.remaining) == (10, 20)
     assert "maria, who uploaded this import, is deactivated" in job.error
@@ -418,7 +418,7 @@ def test_the_creator_and_an_admin_can_change_a_marketers_import(
         "dry_run": lambda: job.status == Status.DRAFT and job.dry_run["valid"] == 3,
         "start": lambda: job.status == Status.QUEUED,
         "cancel": lambda: job.status == Status.CANCELLED,
-        "resume": lambda: not jobs.is_stalled(job),
+        "resume": lambda: not services.is_stalled(job),
     }
     assert expected[action](), (job.status, job.dry_run)
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from segadmin.audit.models import AuditEntry, Kind
-from segadmin.bulk import jobs
+from segadmin.bulk import services, worker
 from segadmin.bulk.models import BulkChunk, BulkJob, FailureKind, Status
 from tests.bulk.conftest import WRITE_KEY, csv_text, mapping_post, upload
 
@@ -145,7 +145,7 @@ def test_cancel_stops_a_queued_job_before_anything_is_sent(client, marketer, sou
     assert client.post(f"/bulk/{job.pk}/cancel/").status_code == 302
     job.refresh_from_db()
     assert job.status == Status.CANCELLED
-    assert jobs.run_job(str(job.pk)) == Status.CANCELLED  # the queued task finds it cancelled
+    assert worker.run_job(str(job.pk)) == Status.CANCELLED  # the queued task finds it cancelled
     assert fake_segment.requests == []
     page = client.get(f"/bulk/{job.pk}/").content.decode()
     assert "10 never sent (the import was cancelled)" in page
@@ -159,14 +159,14 @@ def test_cancel_during_a_run_stops_after_the_chunk_in_flight(
     upload(client, csv_text(["userId"], [[f"u{i}"] for i in range(50)]), source=source)
     job = BulkJob.objects.get()
     client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
-    real = jobs._send_and_record
+    real = worker._send_and_record
 
     def send_then_cancel(*args, **kwargs):
         real(*args, **kwargs)
-        jobs.cancel(job)
+        services.cancel(job)
 
-    monkeypatch.setattr(jobs, "_send_and_record", send_then_cancel)
-    assert jobs.run_job(str(job.pk)) == Status.CANCELLED
+    monkeypatch.setattr(worker, "_send_and_record", send_then_cancel)
+    assert worker.run_job(str(job.pk)) == Status.CANCELLED
     job.refresh_from_db()
     assert (job.sent, job.failed, job.remaining) == (10, 0, 40)
     assert len(fake_segment.messages("/v1/batch")) == 10

@@ -157,5 +157,33 @@ def test_a_message_sent_before_these_rules_is_refused_by_send_again_and_edit_and
         },
     )
     assert response.status_code == 422
-    assert sorted(errors_of(response)["properties"]) == sorted([REVENUE, CURRENCY, ORDERED_AT])
+    # Opened from a message, the properties are in JSON mode: each sentence names its key.
+    assert sorted(errors_of(response)["properties"]) == sorted(
+        [f"revenue: {REVENUE}", f"currency: {CURRENCY}", f"ordered_at: {ORDERED_AT}"]
+    )
     assert fake_segment.messages("/v1/track") == []
+
+
+def test_errors_in_json_mode_name_the_trait_or_property_they_are_about(
+    support_client: Client, marketer_client: Client, source: Source, fake_segment: Any
+) -> None:
+    # In JSON mode there is no row to put the sentence under: the sentence alone ("… is not
+    # on the calendar") would not say which of the object's keys is wrong.
+    traits = {"plan": "pro", "createdAt": "2026-02-30T10:00:00Z", "renewsAt": "2026-03-01"}
+    response = support_client.post(
+        "/calls/identify/", form_data(source, user_id="u1", action="send", traits=traits)
+    )
+    assert response.status_code == 422
+    assert errors_of(response) == {"traits": [f"createdAt: {ORDERED_AT}"]}
+
+    response = marketer_client.post(
+        "/calls/track/",
+        form_data(
+            source, user_id="u1", event="Order Completed", properties=BAD_TRACK["properties"]
+        ),
+    )
+    assert response.status_code == 422
+    assert sorted(errors_of(response)["properties"]) == sorted(
+        [f"revenue: {REVENUE}", f"currency: {CURRENCY}", f"ordered_at: {ORDERED_AT}"]
+    )
+    assert fake_segment.requests == []

@@ -7,14 +7,21 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 
-from segadmin.audit.log import Actor
+from segadmin.audit.log import Actor, TransactionOpen
 from segadmin.audit.models import AuditEntry
-from segadmin.credentials import plans as plan_import
+from segadmin.credentials import plans as plan_store
+from segadmin.credentials import services
 from segadmin.credentials.models import Source, TrackingPlan, Workspace
+from segadmin.plans.imports import latest_import_of
 from segadmin.segment import client, plans
 from segadmin.segment.fake.plans import demo_rules
+from segadmin.sending import plans as plan_import
 from tests.credentials.conftest import assert_no_secret, database_text
 from tests.plans.conftest import PLAN_ID, TOKEN, Segment, track_rule
 
@@ -31,7 +38,7 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return waits
 
 
-def _import(workspace: Workspace, actor: Actor) -> plan_import.ImportReport:
+def _import(workspace: Workspace, actor: Actor) -> plan_store.ImportReport:
     return plan_import.import_tracking_plans(workspace, actor=actor)
 
 
@@ -111,7 +118,7 @@ def test_a_plan_changed_between_imports_shows_what_was_added_removed_and_version
         ("Order Completed", 2),
         ("Signed Up", 1),
     }
-    last = plan_import.latest_import_of(plan)
+    last = latest_import_of(plan)
     assert last is not None and last["removed"] == ["Cart Viewed"]
 
 
@@ -181,7 +188,7 @@ def test_a_plan_gone_from_segment_is_kept_with_a_note(
     segment.fake.state.plans.plans.clear()
     _import(workspace, actor)
     plan = TrackingPlan.objects.get(plan_id=PLAN_ID)
-    assert plan.last_error == plan_import.GONE and plan.rules.count() == 1
+    assert plan.last_error == plan_store.GONE and plan.rules.count() == 1
 
 
 def test_a_plan_is_stale_24_hours_after_its_last_import(
@@ -217,3 +224,75 @@ def test_each_import_is_one_audit_event_and_every_request_is_on_the_record(
         "public:get_source_settings",
     }
     assert_no_secret(database_text(), TOKEN)
+
+
+class EventWriteFailed(Exception):
+    pass
+
+
+def _stored_plans() -> list[tuple[str, int, int, str]]:
+    return [
+        (plan.plan_id, plan.revision, plan.rules.count(), plan.last_error)
+        for plan in TrackingPlan.objects.order_by("plan_id")
+    ]
+
+
+def test_when_the_import_event_cannot_be_written_no_plan_is_stored_or_changed(
+    segment: Segment,
+    workspace: Workspace,
+    web: Source,
+    actor: Actor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    segment.add_plan([track_rule("Order Completed")])
+    _import(workspace, actor)
+    before = _stored_plans()
+    segment.change(upsert=[track_rule("Signed Up")])
+    segment.add_plan([track_rule("Cart Viewed")], id="tp_new", name="New plan")
+    segment.connect("src_web", SETTINGS)
+
+    def fail(**kwargs: object) -> None:
+        raise EventWriteFailed(kwargs["action"])
+
+    monkeypatch.setattr(services, "recorder", fail)
+    with pytest.raises(EventWriteFailed, match=plan_store.ACTION):
+        _import(workspace, actor)
+    # The plans, their rules and the source's plan roll back with the event.
+    assert _stored_plans() == before
+    web.refresh_from_db()
+    assert web.tracking_plan is None and web.protocols_settings is None
+    # What was asked of Segment is on the record all the same (the send service's entries).
+    asked = AuditEntry.objects.filter(kind="request", call_type="public:list_tracking_plans")
+    assert asked.count() == 2
+
+
+def test_without_an_audit_event_writer_the_import_stores_nothing_and_says_why(
+    segment: Segment, workspace: Workspace, actor: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    segment.add_plan([track_rule("Order Completed")])
+    monkeypatch.setattr(services, "recorder", None)
+    with pytest.raises(ImproperlyConfigured, match="Nothing was changed"):
+        _import(workspace, actor)
+    assert not TrackingPlan.objects.exists()
+    assert not AuditEntry.objects.filter(kind="event").exists()
+
+
+def test_the_import_refuses_to_run_inside_a_transaction_and_asks_segment_nothing(
+    segment: Segment, workspace: Workspace, actor: Actor
+) -> None:
+    segment.add_plan([track_rule("Order Completed")])
+    with transaction.atomic(), pytest.raises(TransactionOpen):
+        _import(workspace, actor)
+    assert segment.fake.requests == []
+    assert not AuditEntry.objects.exists() and not TrackingPlan.objects.exists()
+
+
+def test_a_token_no_key_can_read_is_the_imports_error_and_nothing_is_asked(
+    segment: Segment, workspace: Workspace, actor: Actor
+) -> None:
+    segment.add_plan([track_rule("Order Completed")])
+    with override_settings(SEGADMIN_ENCRYPTION_KEYS=[Fernet.generate_key().decode()]):
+        report = _import(workspace, actor)
+    assert "Acme" in report.error and not report.plans
+    assert segment.fake.requests == []
+    assert not AuditEntry.objects.exists() and not TrackingPlan.objects.exists()

@@ -123,7 +123,7 @@ def test_a_plan_that_could_not_be_fetched_says_so_and_keeps_its_rules(
 def test_a_plan_not_fetched_for_24_hours_has_a_stale_badge(
     marketer: User, segment: Segment, workspace: Workspace, actor
 ) -> None:
-    from segadmin.credentials.plans import import_tracking_plans
+    from segadmin.sending.plans import import_tracking_plans
 
     segment.add_plan([track_rule("Order Completed")])
     import_tracking_plans(workspace, actor=actor)
@@ -139,7 +139,7 @@ def test_a_plan_not_fetched_for_24_hours_has_a_stale_badge(
 def test_people_who_send_read_the_plans_but_cannot_import_or_refresh(
     persona, who: str, segment: Segment, workspace: Workspace, actor
 ) -> None:
-    from segadmin.credentials.plans import import_tracking_plans
+    from segadmin.sending.plans import import_tracking_plans
 
     segment.add_plan([track_rule("Order Completed")])
     import_tracking_plans(workspace, actor=actor)

@@ -150,7 +150,7 @@ def test_a_bulk_job_whose_source_is_disabled_between_two_batches_stops_there(
     fake_segment.add_write_key(WRITE_KEY)
     source = make_source("Shop")
     # One row per batch, so both rows are in one chunk whose source the job loaded once.
-    monkeypatch.setattr("segadmin.bulk.jobs.MAX_BATCH_ITEMS", 1)
+    monkeypatch.setattr("segadmin.segment.messages.MAX_BATCH_ITEMS", 1)
     real_send_batch = sending.send_batch
 
     def disable_after_the_first_batch(**kwargs: Any) -> sending.Sent:

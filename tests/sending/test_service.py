@@ -252,6 +252,26 @@ def test_an_invalid_message_is_refused_before_anything_is_recorded_or_sent(actor
 
 
 @responses.activate
+def test_a_batch_checks_every_message_unless_its_caller_just_did(actor, source):
+    bad = build_message("track", event="No ids")
+    with pytest.raises(MessageInvalid) as caught:
+        sending.send_batch(actor=actor, source=source, messages=[bad])
+    assert "no_user_anon_id" in caught.value.codes()
+    assert not AuditEntry.objects.exists() and len(responses.calls) == 0
+
+
+@responses.activate
+def test_a_batch_whose_messages_were_checked_is_still_held_to_segments_limits(actor, source):
+    message = build_message("track", user_id="u1", event="Order Completed")
+    with pytest.raises(MessageInvalid) as caught:
+        sending.send_batch(
+            actor=actor, source=source, messages=[message] * 2_501, rules_checked=True
+        )
+    assert "batch_too_many_items" in caught.value.codes()
+    assert not AuditEntry.objects.exists() and len(responses.calls) == 0
+
+
+@responses.activate
 def test_it_refuses_to_send_inside_a_transaction(actor, source):
     with (
         pytest.raises(TransactionOpen, match="inside a database transaction"),

@@ -1,6 +1,8 @@
 """Public API reads for Protocols tracking plans (segment-api-more.md §1), on the client's
-request building and transport: every page is one request through ``transport``, so the
-audited workspace transport records each one.
+request building: every page is one request through ``transport``, which the caller must pass
+(there is no default that would send unaudited). ``segadmin.sending.plans`` passes the audited
+workspace transport, which records each one; outside segadmin/sending/ these functions are
+banned like the client's own (pyproject.toml, TID251).
 
 Rules are read 200 a page (``pagination.count`` 200, as Segment's own clients do); the rules
 route allows 200 requests a minute, and a 429 is waited out by the transport's retry profile
@@ -26,7 +28,7 @@ from segadmin.segment.client.public_api import (
     parse_source,
     public_request,
 )
-from segadmin.segment.client.transport import SendResult, Transport, send
+from segadmin.segment.client.transport import SendResult, Transport
 
 RULES_PAGE_SIZE = 200
 PAGE_SIZE = 200
@@ -105,7 +107,7 @@ def _shown(value: Any, token: str) -> str:
 
 
 def list_tracking_plans(
-    *, token: str, region: str, transport: Transport = send, plan_type: str | None = None
+    *, token: str, region: str, transport: Transport, plan_type: str | None = None
 ) -> list[TrackingPlanInfo] | ApiError:
     """Every tracking plan of the token's workspace (``GET /tracking-plans``)."""
     listed = _all_pages(
@@ -138,7 +140,7 @@ def list_tracking_plans(
 
 
 def list_rules(
-    *, token: str, region: str, plan_id: str, transport: Transport = send
+    *, token: str, region: str, plan_id: str, transport: Transport
 ) -> list[dict[str, Any]] | ApiError:
     """Every rule of a plan (``GET /tracking-plans/{id}/rules``), 200 a page."""
     rules = _all_pages(
@@ -157,7 +159,7 @@ def list_rules(
 
 
 def list_plan_source_ids(
-    *, token: str, region: str, plan_id: str, transport: Transport = send
+    *, token: str, region: str, plan_id: str, transport: Transport
 ) -> list[str] | ApiError:
     """The Segment ids of the sources connected to a plan (``GET …/sources``)."""
     listed = _all_pages(
@@ -181,7 +183,7 @@ def list_plan_source_ids(
 
 
 def get_source_settings(
-    *, token: str, region: str, source_id: str, transport: Transport = send
+    *, token: str, region: str, source_id: str, transport: Transport
 ) -> dict[str, Any] | ApiError:
     """A source's Protocols settings: the ``settings`` object of ``GET /sources/{id}/settings``."""
     request = public_request(

@@ -9,14 +9,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from segadmin.bulk import jobs
+from segadmin.bulk import services
 
 
 class Command(BaseCommand):
     help = "Resume bulk imports whose worker stopped (they carry on from the last chunk)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        resumed, stopped = jobs.resume_stalled()
+        resumed, stopped = services.resume_stalled()
         for job in resumed:
             self.stdout.write(f"Resumed {job.pk} ({job.file_name}): {job.remaining:,} rows left")
         for job, why in stopped:

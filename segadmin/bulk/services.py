@@ -1,0 +1,251 @@
+"""Bulk import services, what the screens call: create a job from an upload, dry-run it, start,
+cancel and resume it, and resume every stalled job (``bulk_resume`` and the periodic job).
+
+Imports go one way: these services queue the tasks (tasks.py), which call the worker
+(worker.py); neither imports this module. Both sides share who may send (rights.py) and the
+row checks (dryrun.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from segadmin.audit.log import Actor
+from segadmin.bulk import parsing
+from segadmin.bulk.dryrun import (
+    DRY_RUN_FAILED,
+    DryRun,
+    dry_run,
+    dry_run_failed,
+    failed_dry_run,
+    iter_problems,
+    iter_rows,
+    plan_for,
+)
+from segadmin.bulk.models import ACTIVE, BulkChunk, BulkJob, Status
+from segadmin.bulk.plan import propose_mapping
+from segadmin.bulk.rights import (
+    JobRefused,
+    check_uploader,
+    stopped_because,
+    upload_refusal,
+    uploader_refusal,
+)
+from segadmin.bulk.tasks import dry_run_bulk_job, run_bulk_job
+from segadmin.bulk.worker import lease
+from segadmin.credentials.models import Source
+
+log = logging.getLogger("segadmin.bulk")
+
+# The names the screens use, from the modules both sides share.
+__all__ = [
+    "DRY_RUN_FAILED",
+    "DryRun",
+    "JobRefused",
+    "StartRefused",
+    "cancel",
+    "create_job",
+    "dry_run",
+    "dry_run_failed",
+    "is_stalled",
+    "iter_problems",
+    "iter_rows",
+    "plan_for",
+    "request_dry_run",
+    "resume",
+    "resume_stalled",
+    "start",
+    "uploader_refusal",
+]
+
+
+def create_job(
+    *, stream: IO[bytes], name: str, size: int, call_type: str, source: Source, user: Any
+) -> BulkJob:
+    """Read the upload (raising parsing.FileRefused with the reason) and store it as a draft
+    job with its chunks and a proposed mapping. Nothing is stored when the file is refused,
+    nor when ``user`` may not send this call (JobRefused)."""
+    problem = upload_refusal(user, call_type)
+    if problem:
+        raise JobRefused(problem)
+    max_bytes = settings.SEGADMIN_BULK_MAX_BYTES
+    if size > max_bytes:
+        raise parsing.FileRefused(
+            f"The file is {parsing._size(size)}; one import takes at most "
+            f"{parsing._size(max_bytes)}. Split it into smaller files."
+        )
+    with transaction.atomic():
+        job = BulkJob.objects.create(
+            created_by=user,
+            created_by_name=user.get_username(),
+            source=source,
+            source_name=source.name,
+            call_type=call_type,
+            file_name=name[:255],
+            file_format=parsing.CSV,
+            file_bytes=size,
+        )
+        pending: list[BulkChunk] = []
+
+        def on_chunk(first_row: int, count: int, data: bytes) -> None:
+            pending.append(
+                BulkChunk(
+                    job=job,
+                    index=len(pending) + done[0],
+                    first_row=first_row,
+                    row_count=count,
+                    data=data,
+                )
+            )
+            if len(pending) >= 5:  # at most a few MB held at a time
+                done[0] += len(pending)
+                BulkChunk.objects.bulk_create(pending)
+                pending.clear()
+
+        done = [0]
+        scan = parsing.scan_upload(
+            stream,
+            name=name,
+            max_rows=settings.SEGADMIN_BULK_MAX_ROWS,
+            max_bytes=max_bytes,
+            on_chunk=on_chunk,
+        )
+        BulkChunk.objects.bulk_create(pending)
+        job.file_format = scan.format
+        job.delimiter = scan.delimiter
+        job.columns = scan.columns
+        job.examples = scan.examples
+        job.total_rows = scan.rows
+        job.proposals = {c: parsing.propose_type(scan.samples.get(c, [])) for c in scan.columns}
+        job.mapping = propose_mapping(call_type, scan.columns, job.proposals)
+        job.save()
+    return job
+
+
+def request_dry_run(job: BulkJob) -> None:
+    """Run the dry run now for a small file, or in the background for a large one (the page
+    polls for the result). Each request has a token, so an older run never overwrites a newer
+    one. JobRefused when the uploader may not send the job."""
+    check_uploader(job)
+    if job.total_rows <= settings.SEGADMIN_BULK_INLINE_DRY_RUN_ROWS:
+        try:
+            job.dry_run = dry_run(job).as_json()
+        except Exception as exc:  # noqa: BLE001 - logged; the page says why instead of a 500
+            job.dry_run = failed_dry_run(job, exc)
+        BulkJob.objects.filter(pk=job.pk).update(mapping=job.mapping, dry_run=job.dry_run)
+        return
+    token = uuid.uuid4().hex
+    job.dry_run = {"status": "running", "token": token, "checked": 0}
+    BulkJob.objects.filter(pk=job.pk).update(mapping=job.mapping, dry_run=job.dry_run)
+    dry_run_bulk_job.enqueue(str(job.pk), token)
+    job.refresh_from_db(fields=["dry_run"])  # an in-process backend has finished it already
+
+
+class StartRefused(Exception):
+    """The job may not start yet; the message says why and what to do."""
+
+
+def _start_refused(job: BulkJob) -> StartRefused:
+    error = (job.dry_run or {}).get("error", "")
+    return StartRefused(
+        f"The last dry run stopped with an error ({error}), so this import cannot start. "
+        "Run the dry run again; if it stops again, the server log has the details."
+    )
+
+
+def start(job: BulkJob, actor: Actor) -> bool:
+    """Queue a draft job for the worker as ``actor``; False when it was not a draft.
+    JobRefused (nothing queued) when the uploader may not send it; StartRefused when its
+    last dry run broke off (checked in the update too, so a dry run failing in the background
+    meanwhile is not raced past)."""
+    check_uploader(job)
+    if dry_run_failed(job):
+        raise _start_refused(job)
+    drafts = BulkJob.objects.filter(pk=job.pk, status=Status.DRAFT)
+    not_failed = (
+        Q(dry_run__isnull=True)
+        | Q(dry_run__status__isnull=True)
+        | ~Q(dry_run__status=DRY_RUN_FAILED)
+    )
+    updated = drafts.filter(not_failed).update(
+        status=Status.QUEUED,
+        started_by=actor.user,
+        actor={
+            "username": actor.username,
+            "role": actor.role,
+            "ip": actor.ip,
+            "user_agent": actor.user_agent,
+        },
+        heartbeat_at=timezone.now(),
+    )
+    if not updated and drafts.filter(dry_run__status=DRY_RUN_FAILED).exists():
+        job.refresh_from_db(fields=["dry_run"])
+        raise _start_refused(job)
+    if updated:
+        # One task per worker that may share the job: each claims its own chunks, and a task
+        # that finds the job finished returns at once.
+        for _ in range(max(1, settings.SEGADMIN_BULK_PARALLEL)):
+            run_bulk_job.enqueue(str(job.pk))
+    return bool(updated)
+
+
+def cancel(job: BulkJob) -> bool:
+    """Stop a queued or running job after the chunk in flight; False when it had finished."""
+    return bool(
+        BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+            status=Status.CANCELLED, finished_at=timezone.now()
+        )
+    )
+
+
+def is_stalled(job: BulkJob) -> bool:
+    """No worker has reported on this active job for longer than a lease: it needs a resume."""
+    if job.status not in ACTIVE or job.heartbeat_at is None:
+        return False
+    return job.heartbeat_at < timezone.now() - lease()
+
+
+def resume(job: BulkJob) -> bool:
+    """Queue another run of an active job; chunk claims keep it from sending a row twice.
+    A job whose uploader may no longer send it is ended as Failed instead (JobRefused)."""
+    if job.status not in ACTIVE:
+        return False
+    problem = uploader_refusal(job)
+    if problem:
+        _stop(job, problem)
+        raise JobRefused(problem)
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+    run_bulk_job.enqueue(str(job.pk))
+    return True
+
+
+def resume_stalled() -> tuple[list[BulkJob], list[tuple[BulkJob, str]]]:
+    """Resume every active job no worker has reported on for a lease (``bulk_resume`` when
+    workers start, and the periodic job ``bulk.resume`` every SEGADMIN_BULK_RESUME_MINUTES):
+    (the jobs resumed, [(job, why)] for those ended because their uploader may not send)."""
+    cutoff = timezone.now() - lease()
+    resumed, stopped = [], []
+    for job in BulkJob.objects.filter(status__in=ACTIVE, heartbeat_at__lt=cutoff):
+        try:
+            resume(job)
+        except JobRefused as exc:
+            log.warning("Bulk job %s stopped instead of resumed: %s", job.pk, exc)
+            stopped.append((job, str(exc)))
+        else:
+            log.info("Bulk job %s had no news from a worker for a lease: queued again", job.pk)
+            resumed.append(job)
+    return resumed, stopped
+
+
+def _stop(job: BulkJob, problem: str) -> None:
+    """End an active job whose uploader may not send it, with the reason on the job."""
+    BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+        status=Status.FAILED, error=stopped_because(problem), finished_at=timezone.now()
+    )

@@ -1,0 +1,353 @@
+"""The bulk worker: the chunk loop that sends a started import (run by the task in tasks.py).
+
+How a job survives interruptions: the file is stored as chunks of rows; a worker claims one
+chunk at a time with a lease (``select_for_update(skip_locked=True)`` where the database has
+it; SQLite's single writer serialises the claim otherwise), sends its rows through
+``sending.send_batch`` and records the chunk's outcome, failures and counters in one
+transaction. A worker that dies leaves at most its claimed chunk unrecorded; once the lease
+runs out any worker takes it again and re-sends it with the same messageIds, which Segment's
+deduplication drops. A worker whose lease ran out records nothing, so no row is counted twice.
+
+Imports go one way: the screens' services (services.py) queue tasks (tasks.py), which call
+this module; nothing here imports either of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from operator import itemgetter
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from segadmin import sending
+from segadmin.audit.index import IndexedMessage, index_batch
+from segadmin.audit.log import Actor
+from segadmin.bulk import parsing
+from segadmin.bulk.dryrun import describe_unexpected, plan_for
+from segadmin.bulk.models import (
+    ACTIVE,
+    BulkChunk,
+    BulkJob,
+    BulkRowResult,
+    ChunkStatus,
+    FailureKind,
+    Status,
+)
+from segadmin.bulk.plan import Plan
+from segadmin.bulk.rights import stopped_because, uploader_refusal
+from segadmin.credentials.crypto import SecretUnreadable
+from segadmin.credentials.models import Source
+from segadmin.segment.messages import split_into_batches
+
+log = logging.getLogger("segadmin.bulk")
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=settings.SEGADMIN_BULK_LEASE_SECONDS)
+
+
+class JobStopped(Exception):
+    """The job cannot go on (source gone, key unreadable); the message says why."""
+
+
+class LostChunk(Exception):
+    """This worker's lease on a chunk ran out and another worker may have taken it."""
+
+
+def _claim(job_id: uuid.UUID, worker: str) -> BulkChunk | None:
+    now = timezone.now()
+    with transaction.atomic():
+        candidates = BulkChunk.objects.filter(job_id=job_id).filter(
+            Q(status=ChunkStatus.PENDING) | Q(status=ChunkStatus.RUNNING, lease_until__lt=now)
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        chunk = candidates.order_by("index").only("pk").first()
+        if chunk is None:
+            return None
+        BulkChunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.RUNNING,
+            claimed_by=worker,
+            lease_until=now + lease(),
+            attempts=F("attempts") + 1,
+        )
+    BulkJob.objects.filter(pk=job_id).update(heartbeat_at=now)
+    return BulkChunk.objects.get(pk=chunk.pk)
+
+
+def _renew(chunk: BulkChunk, worker: str) -> None:
+    now = timezone.now()
+    if not BulkChunk.objects.filter(
+        pk=chunk.pk, claimed_by=worker, status=ChunkStatus.RUNNING
+    ).update(lease_until=now + lease()):
+        raise LostChunk
+    BulkJob.objects.filter(pk=chunk.job_id).update(heartbeat_at=now)
+
+
+def _actor(job: BulkJob) -> Actor:
+    who = job.actor or {}
+    return Actor(
+        user=job.started_by,
+        username=who.get("username", "") or "bulk worker",
+        role=who.get("role", ""),
+        ip=who.get("ip"),
+        user_agent=who.get("user_agent", ""),
+    )
+
+
+def _describe(sent: sending.Sent) -> tuple[str, str]:
+    result = sent.result
+    # Segment's words as the audit log stores them: an answer quoting the key shows it masked.
+    answer = result.redacted(sent.request.known_secrets())
+    if result.status is None:
+        return FailureKind.NO_ANSWER, f"No answer from Segment: {answer.error or 'unknown'}."
+    text = answer.text().strip().replace("\n", " ")
+    if len(text) > 200:
+        text = text[:197] + "…"
+    return FailureKind.REFUSED, f"Segment answered {result.status}" + (f": {text}" if text else ".")
+
+
+def _source(job: BulkJob) -> Source:
+    source = Source.objects.filter(pk=job.source_id).first() if job.source_id else None
+    if source is None:
+        raise JobStopped("The source of this import was deleted, so nothing more can be sent.")
+    if not source.enabled:
+        raise JobStopped(f"The source “{source.name}” was disabled, so nothing more is sent.")
+    return source
+
+
+@dataclass
+class _Prepared:
+    """One chunk's rows turned into batches (and the rows that failed before sending)."""
+
+    chunk: BulkChunk
+    failures: list[BulkRowResult]
+    # (messages, [(row, cells)], the messages' audit index with their rows)
+    batches: list[tuple[list[dict], list[tuple[int, Any]], list[IndexedMessage]]]
+
+
+def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
+    failures: list[BulkRowResult] = []
+    sendable: list[tuple[dict, int, int, Any]] = []  # (message, its size, row, cells)
+    for row, cells in parsing.chunk_rows(
+        job.file_format,
+        job.delimiter,
+        bytes(chunk.data),
+        chunk.first_row,
+        restoring=parsing.restores_cells(job.file_format, job.columns),
+    ):
+        message, size, problems = plan.message(cells, row)
+        if message is None:
+            failures.append(
+                BulkRowResult(
+                    job_id=job.pk,
+                    row=row,
+                    kind=FailureKind.INVALID,
+                    problems=[[p.column, p.reason] for p in problems],
+                    cells=cells,
+                )
+            )
+            continue
+        sendable.append((message, size, row, cells))
+    chunk.data = b""  # the rows are in the batches now; let the text go
+    # Batched by the one batching function, with the sizes the plan measured when it checked
+    # each row. The audit's message index is made here, while the previous chunk is being
+    # sent, rather than on the sending thread, which is the import's critical path.
+    batches = []
+    for items in split_into_batches(sendable, size=_SIZE):
+        messages = [item[0] for item in items]
+        rows = [(item[2], item[3]) for item in items]
+        batches.append((messages, rows, index_batch(messages, rows=[item[2] for item in items])))
+    return _Prepared(chunk=chunk, failures=failures, batches=batches)
+
+
+_SIZE = itemgetter(1)
+
+
+def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Actor) -> None:
+    """Send a prepared chunk's batches, then record its outcome in one transaction (or
+    nothing, if this worker's claim ran out meanwhile: LostChunk)."""
+    chunk, failures = prepared.chunk, prepared.failures
+    sent = requests = 0
+    source = _source(job) if prepared.batches else None
+    for batch, rows, index in prepared.batches:
+        _renew(chunk, worker)
+        try:
+            result = sending.send_batch(
+                actor=actor,
+                source=source,  # type: ignore[arg-type]
+                messages=batch,
+                bulk_job_id=str(job.pk),
+                index=index,
+                # Each row was asked of the rules module when the plan built it (rows it
+                # refused are failures already): asking again cost a second per 100,000 rows.
+                rules_checked=True,
+            )
+        except (SecretUnreadable, sending.SourceDisabled) as exc:
+            # Disabled after this chunk began: the send service refuses it, the job stops.
+            raise JobStopped(str(exc)) from None
+        requests += 1
+        if result.result.ok:
+            sent += len(batch)
+            continue
+        kind, reason = _describe(result)
+        failures.extend(
+            BulkRowResult(
+                job_id=job.pk,
+                row=row,
+                kind=kind,
+                problems=[["", reason]],
+                cells=cells,
+                audit_entry_id=result.entry.pk,
+            )
+            for row, cells in rows
+        )
+    with transaction.atomic():
+        if not BulkChunk.objects.filter(
+            pk=chunk.pk, claimed_by=worker, status=ChunkStatus.RUNNING
+        ).update(status=ChunkStatus.DONE, sent=sent, failed=len(failures), lease_until=None):
+            raise LostChunk
+        BulkRowResult.objects.bulk_create(failures, batch_size=500)
+        BulkJob.objects.filter(pk=job.pk).update(
+            sent=F("sent") + sent,
+            failed=F("failed") + len(failures),
+            requests=F("requests") + requests,
+            heartbeat_at=timezone.now(),
+        )
+
+
+class _Sender:
+    """Sends one prepared chunk in a background thread while the next one is prepared: the
+    worker's CPU work overlaps the wait for Segment. Inside a transaction (tests on the
+    in-process backend) it sends inline, since another thread's connection could not see
+    the uncommitted rows."""
+
+    def __init__(self, job: BulkJob, worker: str, actor: Actor) -> None:
+        self.job, self.worker, self.actor = job, worker, actor
+        self.threaded = not connection.in_atomic_block
+        self.pool = ThreadPoolExecutor(max_workers=1) if self.threaded else None
+        self.pending: Future[None] | None = None
+
+    def _run(self, prepared: _Prepared) -> None:
+        _send_and_record(self.job, prepared, self.worker, self.actor)
+
+    def submit(self, prepared: _Prepared) -> None:
+        self.wait()
+        if self.pool is None:
+            self._run(prepared)
+        else:
+            self.pending = self.pool.submit(self._run, prepared)
+
+    def wait(self) -> None:
+        """Wait for the chunk in flight; re-raise what stopped it (JobStopped, LostChunk)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            # Looked up in the sending thread: the connection proxy is per thread.
+            self.pool.submit(lambda: connection.close()).result()
+            self.pool.shutdown(wait=True)
+
+
+def run_job(job_id: str, *, worker: str | None = None, poll: float = 0.5) -> str:
+    """Send a queued or running job's remaining chunks; return the job's status at the end.
+
+    Several workers may run the same job at once: each claims its own chunks. A worker that
+    finds no free chunk while others hold live claims waits, so that the chunk of a worker that
+    died is taken over when its lease runs out; the last worker out marks the job finished.
+    """
+    worker = worker or uuid.uuid4().hex
+    job = BulkJob.objects.select_related("started_by").filter(pk=job_id).first()
+    if job is None or job.status not in ACTIVE:
+        return job.status if job else "missing"
+    now = timezone.now()
+    BulkJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    sender = _Sender(job, worker, _actor(job))
+    try:
+        return _run(job, plan_for(job), sender, worker, poll)
+    except JobStopped as exc:
+        BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+            status=Status.FAILED, error=str(exc), finished_at=timezone.now()
+        )
+        return Status.FAILED
+    except Exception as exc:
+        # Anything else ends the job too, with the reason on its page: a job left "running"
+        # would only be resumed into the same error, forever at the same percentage.
+        log.exception("Bulk job %s stopped by an unexpected error", job.pk)
+        reason = _without_write_key(describe_unexpected(exc), job)
+        BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+            status=Status.FAILED,
+            error=f"An unexpected error stopped this import ({reason}). The rows sent before "
+            "it stay sent; the rest were not sent. The server log has the details.",
+            finished_at=timezone.now(),
+        )
+        return Status.FAILED
+    finally:
+        sender.close()
+
+
+def _without_write_key(text: str, job: BulkJob) -> str:
+    """``text`` with the source's write key masked, as it is or as a Basic authorization
+    (an exception's message may quote a header), before it is stored and shown."""
+    key = ""
+    with contextlib.suppress(Exception):  # no key to mask is better than a second error
+        key = job.source.write_key() if job.source_id else ""
+    if not key:
+        return text
+    basic = base64.b64encode(f"{key}:".encode()).decode()
+    return text.replace(basic, "****").replace(key, "****")
+
+
+def _run(job: BulkJob, plan: Plan, sender: _Sender, worker: str, poll: float) -> str:
+    while True:
+        status = BulkJob.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+        if status not in ACTIVE:
+            _wait(sender, job)
+            return status or "missing"
+        # Before each chunk: the uploader may have lost the right to send it meanwhile.
+        problem = uploader_refusal(job)
+        if problem:
+            raise JobStopped(stopped_because(problem))
+        chunk = _claim(job.pk, worker)
+        if chunk is None:
+            _wait(sender, job)
+            unfinished = BulkChunk.objects.filter(job_id=job.pk).exclude(status=ChunkStatus.DONE)
+            if not unfinished.exists():
+                BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+                    status=Status.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
+                )
+                return Status.DONE
+            time.sleep(poll)  # another worker holds the rest; take over if its lease ends
+            continue
+        prepared = _prepare(job, plan, chunk)
+        try:
+            sender.submit(prepared)
+        except LostChunk:
+            _lost(job)
+            sender.submit(prepared)
+
+
+def _wait(sender: _Sender, job: BulkJob) -> None:
+    try:
+        sender.wait()
+    except LostChunk:
+        _lost(job)
+
+
+def _lost(job: BulkJob) -> None:
+    log.warning("Bulk job %s: a chunk's claim ran out and another worker took it over", job.pk)
