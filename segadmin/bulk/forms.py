@@ -11,14 +11,7 @@ from segadmin.accounts.permissions import may_send
 from segadmin.bulk import parsing
 from segadmin.bulk.models import BulkJob, CallType
 from segadmin.bulk.plan import FIELD, SINGLE_TARGETS, check_mapping, target_choices
-from segadmin.credentials.models import Source
-
-
-class SourceChoiceField(forms.ModelChoiceField):
-    """Enabled sources by name and region: never a write key, not even its mask."""
-
-    def label_from_instance(self, obj: Source) -> str:
-        return f"{obj.name} ({obj.get_region_display()})"
+from segadmin.credentials.fields import SourceChoiceField
 
 
 class CallTypeField(forms.ChoiceField):
@@ -51,15 +44,7 @@ class UploadForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": "Choose the call to send."},
     )
-    source = SourceChoiceField(
-        label="Source",
-        queryset=Source.objects.filter(enabled=True).order_by("name"),
-        empty_label="Choose a source…",
-        error_messages={
-            "required": "Choose the source to send to.",
-            "invalid_choice": "That source does not exist or is disabled: choose another.",
-        },
-    )
+    source = SourceChoiceField()
 
     def __init__(self, *args: Any, user: Any, refused: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

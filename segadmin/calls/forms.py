@@ -15,11 +15,8 @@ from typing import Any, ClassVar
 from django import forms
 
 from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_json, row_for
-from segadmin.calls.fields import (
-    SourceChoiceField,
-    TimestampField,
-    WorkspaceChoiceField,
-)
+from segadmin.calls.fields import TimestampField
+from segadmin.credentials.fields import SourceChoiceField, WorkspaceChoiceField
 from segadmin.segment import messages as segment_messages
 from segadmin.segment import rules
 from segadmin.segment.errors import Problem

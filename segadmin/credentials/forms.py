@@ -13,6 +13,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
+from segadmin.credentials.fields import RegionalChoiceField
 from segadmin.credentials.models import Source, Workspace
 
 # Segment's tokens and write keys are single words; whitespace or control characters inside
@@ -166,6 +167,8 @@ class SourceForm(_CredentialForm):
     class Meta:
         model = Source
         fields = ["name", "region", "workspace", "enabled", "segment_source_id", "slug"]
+        # The workspace's region shows beside its name: a source must share it.
+        field_classes = {"workspace": RegionalChoiceField}
         help_texts = {
             "region": "An EU write key must be sent to the EU endpoint, a US key to the US one.",
             "workspace": "Optional: the workspace this source belongs to.",

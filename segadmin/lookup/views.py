@@ -31,6 +31,7 @@ from segadmin.audit.filters import visible_messages
 from segadmin.audit.log import Actor
 from segadmin.audit.views import LIST_COLUMNS
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
+from segadmin.credentials.fields import WorkspaceChoiceField
 from segadmin.credentials.models import Source, Workspace
 from segadmin.lookup.history import IDENTIFIER_TYPES, History, TraitRow, compare, history
 from segadmin.segment import client, redaction
@@ -47,11 +48,6 @@ def _profile_workspaces() -> Any:
     )
 
 
-class _WorkspaceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Workspace) -> str:
-        return f"{obj.name} ({obj.get_region_display()})"
-
-
 class LookupForm(forms.Form):
     identifier_type = forms.ChoiceField(
         label="Look up by", choices=IDENTIFIER_TYPES, initial="user_id", widget=forms.RadioSelect
@@ -62,7 +58,7 @@ class LookupForm(forms.Form):
         error_messages={"required": "Enter the User ID or Anonymous ID to look up."},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
-    workspace = _WorkspaceField(
+    workspace = WorkspaceChoiceField(
         label="Compare with the Profile API of",
         queryset=_profile_workspaces(),
         required=False,
