@@ -74,7 +74,7 @@ class Actor:
     def from_request(cls, request: HttpRequest) -> Actor:
         user = request.user if request.user.is_authenticated else None
         return cls(
-            user=user,  # type: ignore[arg-type]
+            user=user,
             username=user.get_username() if user else "",
             role=(role_of(user) or "") if user else "",
             # As log-in throttling sees it: the connection's address, or the client's as the
@@ -96,7 +96,7 @@ def record_event(
     target_type: str,
     target_id: str | int,
     target_name: str,
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append a credential, role or user change. May run inside the caller's transaction, so the
     change and its entry commit (or roll back) together.
@@ -290,7 +290,7 @@ def record_outcome(entry: AuditEntry, result: SendResult, *, request: SegmentReq
 
 def ensure_no_transaction() -> None:
     """Raise TransactionOpen inside an atomic block (the test runner's own blocks excepted)."""
-    if any(not block._from_testcase for block in connection.atomic_blocks):
+    if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
         raise TransactionOpen
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -19,7 +19,8 @@ class CallTypeField(forms.ChoiceField):
     is refused with the reason rather than Django's "not one of the available choices"."""
 
     def validate(self, value: Any) -> None:
-        offered = {str(k) for k, _ in self.choices}
+        # Django keeps a field's choices as a list of (value, label) pairs once they are set.
+        offered = {str(k) for k, _ in cast("list[tuple[Any, str]]", self.choices)}
         if value in CallType.values and value not in offered:
             raise forms.ValidationError(
                 f"Your role may not send {CallType(value).label} calls, so it cannot import them.",
@@ -49,7 +50,7 @@ class UploadForm(forms.Form):
     def __init__(self, *args: Any, user: Any, refused: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the calls this person may send one by one (Support: Identify).
-        self.fields["call_type"].choices = [
+        cast(forms.ChoiceField, self.fields["call_type"]).choices = [
             (value, label) for value, label in CallType.choices if may_send(user, value)
         ]
         # Why the upload handler skipped the file (too large): said in place of "required".
@@ -110,7 +111,7 @@ class MappingForm(forms.Form):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors:
             return data
         mapping = []

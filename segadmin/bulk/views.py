@@ -30,6 +30,7 @@ from segadmin.bulk import jobs, parsing, uploads
 from segadmin.bulk.forms import MappingForm, UploadForm
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import ERROR_COLUMN, field_label
+from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.lib.spreadsheet import csv_lines
 
 PERMISSION = "accounts.bulk_import"
@@ -183,7 +184,7 @@ def _dry_run_context(job: BulkJob) -> dict[str, Any]:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def dry_run_status(request: HttpRequest, job_id: str) -> HttpResponse:
+def dry_run_status(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     """The dry run section, polled while a worker checks a large file."""
     job = _job(request, job_id)
     context = _dry_run_context(job)
@@ -258,7 +259,7 @@ def _progress_page(request: HttpRequest, job: BulkJob) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def progress(request: HttpRequest, job_id: str) -> HttpResponse:
+def progress(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     if job.is_finished and request.htmx:
         # The run is over: reload the page for the results (htmx follows HX-Refresh).

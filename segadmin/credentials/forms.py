@@ -7,7 +7,7 @@ when creating, and left blank on edit to keep the stored secret.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
@@ -209,4 +209,4 @@ class ImportSourcesForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["source_ids"].choices = choices
+        cast(forms.ChoiceField, self.fields["source_ids"]).choices = choices

@@ -23,6 +23,7 @@ from segadmin.calls import services
 from segadmin.credentials import crypto
 from segadmin.credentials.forms import ImportSourcesForm, SourceForm, WorkspaceForm
 from segadmin.credentials.models import Source, Workspace
+from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.segment import client
 
 MANAGE = "accounts.manage_credentials"
@@ -188,7 +189,7 @@ def _explain(error: client.ApiError, workspace: Workspace) -> str:
 
 @permission_required(MANAGE, raise_exception=True)
 @require_POST
-def workspace_test(request: HttpRequest, pk: int) -> HttpResponse:
+def workspace_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = get_object_or_404(Workspace, pk=pk)
     result = _test_connection(request, workspace)
     template = "credentials/workspace_detail.html"
@@ -294,7 +295,7 @@ def _list_for_import(
 
 @permission_required(MANAGE, raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def workspace_import(request: HttpRequest, pk: int) -> HttpResponse:
+def workspace_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = get_object_or_404(Workspace, pk=pk)
     template = "credentials/workspace_import.html"
     context: dict[str, Any] = {"workspace": workspace, "listed": False}

@@ -33,6 +33,7 @@ from segadmin.audit.views import LIST_COLUMNS
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.credentials.fields import WorkspaceChoiceField
 from segadmin.credentials.models import Source, Workspace
+from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.lookup.history import IDENTIFIER_TYPES, History, TraitRow, compare, history
 from segadmin.segment import client, redaction
 
@@ -152,7 +153,7 @@ def _bookmark(kind: str, identifier: str, chosen: Workspace | None) -> str:
 
 @permission_required("accounts.lookup_users", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: HtmxHttpRequest) -> HttpResponse:
     asks_segment = request.method == "POST"
     form = LookupForm(request.POST if asks_segment else (request.GET or None))
     context: dict[str, Any] = {

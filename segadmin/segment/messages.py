@@ -46,12 +46,12 @@ def encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def message_size(message: dict) -> int:
+def message_size(message: dict[str, Any]) -> int:
     """Bytes of ``message`` in the JSON encoding used to send it."""
     return len(encode(message))
 
 
-def batch_body_size(messages: list[dict]) -> int:
+def batch_body_size(messages: list[dict[str, Any]]) -> int:
     """Bytes of ``{"batch": [...]}`` for these messages, before sentAt and writeKey."""
     return len(encode({"batch": messages}))
 
@@ -108,17 +108,17 @@ def build_message(
     user_id: str | None = None,
     anonymous_id: str | None = None,
     timestamp: datetime | str | None = None,
-    context: dict | None = None,
-    integrations: dict | None = None,
+    context: dict[str, Any] | None = None,
+    integrations: dict[str, Any] | None = None,
     message_id: str | None = None,
-    traits: dict | None = None,
-    properties: dict | None = None,
+    traits: dict[str, Any] | None = None,
+    properties: dict[str, Any] | None = None,
     event: str | None = None,
     name: str | None = None,
     category: str | None = None,
     group_id: str | None = None,
     previous_id: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The message exactly as it will be sent (without ``sentAt``/``writeKey``, which the
     request adds). Does not validate: call ``validate_message`` on the result.
 
@@ -166,7 +166,7 @@ def build_message(
 # MessageInvalid with the rules' errors, for the send service and the bulk plan.
 
 
-def validate_message(message: dict) -> None:
+def validate_message(message: dict[str, Any]) -> None:
     """Raise ``MessageInvalid`` listing every error the rules find in one message; return
     None if there is none (warnings do not block)."""
     from segadmin.segment import rules  # the rules read this module's limits
@@ -176,7 +176,7 @@ def validate_message(message: dict) -> None:
         raise MessageInvalid(problems)
 
 
-def validate_batch(messages: list[dict]) -> None:
+def validate_batch(messages: list[dict[str, Any]]) -> None:
     """Validate each item, the item count and the body size of one ``/v1/batch`` request."""
     if not isinstance(messages, list):
         raise MessageInvalid([Problem("batch", "batch_not_list", "A batch must be a list.")])
@@ -211,7 +211,7 @@ def validate_batch(messages: list[dict]) -> None:
         raise MessageInvalid(problems)
 
 
-def split_into_batches(messages: Iterable[dict]) -> Iterator[list[dict]]:
+def split_into_batches(messages: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Yield lists that each fit one ``/v1/batch`` request: at most 2,500 items and a body
     of at most 500,000 bytes (the envelope keys added at send time included).
 
@@ -219,7 +219,7 @@ def split_into_batches(messages: Iterable[dict]) -> Iterator[list[dict]]:
     ``validate_batch`` to report.
     """
     budget = MAX_BATCH_BYTES - BATCH_ENVELOPE_RESERVE - _BATCH_PREFIX - _BATCH_SUFFIX
-    current: list[dict] = []
+    current: list[dict[str, Any]] = []
     used = 0
     for message in messages:
         size = message_size(message)
