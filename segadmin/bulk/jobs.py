@@ -207,9 +207,9 @@ class DryRun:
     warned: int = 0  # valid rows (sent) with a warning, counted apart
     errors: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
-    messages: list[dict] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "valid": self.valid,
             "invalid": self.invalid,
@@ -285,7 +285,7 @@ def run_dry_run(job_id: str, token: str) -> None:
     mine.update(dry_run={**result, "token": token})
 
 
-def _failed_dry_run(job: BulkJob, exc: Exception) -> dict:
+def _failed_dry_run(job: BulkJob, exc: Exception) -> dict[str, Any]:
     log.exception("Bulk job %s: the dry run stopped", job.pk)
     return {
         "status": DRY_RUN_FAILED,
@@ -295,7 +295,7 @@ def _failed_dry_run(job: BulkJob, exc: Exception) -> dict:
 
 
 def dry_run_failed(job: BulkJob) -> bool:
-    return bool(job.dry_run) and job.dry_run.get("status") == DRY_RUN_FAILED
+    return isinstance(job.dry_run, dict) and job.dry_run.get("status") == DRY_RUN_FAILED
 
 
 def describe_unexpected(exc: BaseException) -> str:
@@ -510,13 +510,13 @@ class _Prepared:
     chunk: BulkChunk
     failures: list[BulkRowResult]
     # (messages, [(row, cells)], the messages' audit index with their rows)
-    batches: list[tuple[list[dict], list[tuple[int, Any]], list[IndexedMessage]]]
+    batches: list[tuple[list[dict[str, Any]], list[tuple[int, Any]], list[IndexedMessage]]]
 
 
 def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
     failures: list[BulkRowResult] = []
-    batches: list[tuple[list[dict], list[tuple[int, Any]]]] = []
-    messages: list[dict] = []
+    batches: list[tuple[list[dict[str, Any]], list[tuple[int, Any]]]] = []
+    messages: list[dict[str, Any]] = []
     rows: list[tuple[int, Any]] = []
     used = 0
     for row, cells in parsing.chunk_rows(
@@ -568,7 +568,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
         try:
             result = services.send_batch(
                 actor=actor,
-                source=source,  # type: ignore[arg-type]
+                source=source,  # type: ignore[arg-type]  # not None: there are batches
                 messages=batch,
                 bulk_job_id=str(job.pk),
                 index=index,
@@ -684,7 +684,7 @@ def _without_write_key(text: str, job: BulkJob) -> str:
     (an exception's message may quote a header), before it is stored and shown."""
     key = ""
     with contextlib.suppress(Exception):  # no key to mask is better than a second error
-        key = job.source.write_key() if job.source_id else ""
+        key = job.source.write_key() if job.source is not None else ""
     if not key:
         return text
     basic = base64.b64encode(f"{key}:".encode()).decode()

@@ -18,6 +18,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -43,7 +44,7 @@ def _jobs_for(request: HttpRequest) -> QuerySet[BulkJob]:
         "examples", "proposals", "mapping", "dry_run", "columns"
     )
     if not request.user.has_perm("accounts.view_all_audit"):
-        queryset = queryset.filter(created_by=request.user)
+        queryset = queryset.filter(created_by_id=request.user.pk)
     return queryset
 
 
@@ -54,7 +55,7 @@ def _job(request: HttpRequest, job_id: str) -> BulkJob:
         raise Http404("No such import.") from None
     queryset = BulkJob.objects.select_related("source")
     if not request.user.has_perm("accounts.view_all_audit"):
-        queryset = queryset.filter(created_by=request.user)
+        queryset = queryset.filter(created_by_id=request.user.pk)
     return get_object_or_404(queryset, pk=job_id)
 
 
@@ -295,7 +296,7 @@ def resume(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
+def error_report(request: HttpRequest, job_id: str) -> HttpResponseBase:
     """Every problem the dry run finds, as CSV (row, column, reason), streamed."""
     job = _job(request, job_id)
 
@@ -311,7 +312,7 @@ def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def failed_rows(request: HttpRequest, job_id: str) -> HttpResponse:
+def failed_rows(request: HttpRequest, job_id: str) -> HttpResponseBase:
     """The rows that were not sent, as they were uploaded plus a segadmin_error column (a key
     in JSON Lines): fix them and upload the file again; the error column is skipped. CSV cells
     a spreadsheet would run get a ' in front, which the upload takes off again (parsing)."""

@@ -60,8 +60,8 @@ def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
             generated = ""  # a new send gets a new messageId unless one was typed
         else:
             panel = _preview_message(form)
-            if not form.cleaned_data.get("message_id"):
-                generated = form.message["messageId"]  # type: ignore[index]
+            if form.message is not None and not form.cleaned_data.get("message_id"):
+                generated = form.message["messageId"]
     context = {
         "screen": screen,
         "form": form,

@@ -14,7 +14,7 @@ from django import forms
 from segadmin.credentials.models import Source, Workspace
 
 
-class RegionalChoiceField(forms.ModelChoiceField):
+class RegionalChoiceField(forms.ModelChoiceField[Source | Workspace]):
     """A source or a workspace, labelled by its name and region."""
 
     def label_from_instance(self, obj: Source | Workspace) -> str:

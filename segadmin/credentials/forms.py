@@ -43,7 +43,7 @@ def _check_secret(value: str, label: str) -> str:
     return value
 
 
-class _CredentialForm(forms.ModelForm):
+class _CredentialForm(forms.ModelForm[Any]):
     """Shared behaviour: a crispy helper and secret fields that never show their value."""
 
     # field name -> (label for the audit log, stored-mask attribute, required on create)
@@ -70,7 +70,7 @@ class _CredentialForm(forms.ModelForm):
             if name in self.secret_fields:
                 if self.cleaned_data.get(name):
                     labels.append(self.secret_fields[name][0])
-            elif name in self._meta.fields:
+            elif name in (self._meta.fields or ()):
                 labels.append(str(self.fields[name].label))
         return labels
 

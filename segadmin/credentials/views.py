@@ -61,7 +61,7 @@ def _save_with_audit(
 ) -> Model | None:
     """Save the form's object and its audit entry together; None (with a form error) if not."""
     creating = form.instance.pk is None
-    obj = form.save(commit=False)
+    obj = form.save(commit=False)  # a Workspace or a Source, as the form
     try:
         with transaction.atomic():
             form.apply_secrets(obj)
@@ -78,7 +78,8 @@ def _save_with_audit(
     except IntegrityError:
         form.add_error("segment_source_id", "A source with this Segment source ID already exists.")
         return None
-    return obj
+    saved: Model = obj
+    return saved
 
 
 # --- Workspaces -----------------------------------------------------------------------------
@@ -190,14 +191,14 @@ def _explain(error: client.ApiError, workspace: Workspace) -> str:
 @permission_required(MANAGE, raise_exception=True)
 @require_POST
 def workspace_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    workspace = get_object_or_404(Workspace, pk=pk)
+    # Counted as on the workspace's page, which this answer redraws without htmx.
+    workspace = get_object_or_404(Workspace.objects.annotate(source_count=Count("sources")), pk=pk)
     result = _test_connection(request, workspace)
     template = "credentials/workspace_detail.html"
     context = {"workspace": workspace, "result": result, "unreadable": _unreadable(workspace)}
     if request.htmx:
         # The result, plus the "Segment workspace" line swapped out of band.
         return render(request, f"{template}#connection-result", {**context, "oob": True})
-    workspace.source_count = workspace.sources.count()  # type: ignore[attr-defined]
     return render(request, template, context)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -71,7 +71,7 @@ class LookupForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["workspace"].queryset = _profile_workspaces()
+        cast(WorkspaceChoiceField, self.fields["workspace"]).queryset = _profile_workspaces()
 
 
 def _pick_workspace(chosen: Workspace | None, found: History) -> Workspace | None:
