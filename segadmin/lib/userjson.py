@@ -98,10 +98,11 @@ def loads(
         raise TooDeep(too_deep(what, max_depth)) from None
     if isinstance(value, dict | list):
         # Counting brackets is cheap; only text that has enough of them can be too deep.
-        opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
-        if text.count(opening[0]) + text.count(opening[1]) > max_depth and _deeper_than(
-            value, max_depth
-        ):
+        if isinstance(text, bytes):
+            brackets = text.count(b"[") + text.count(b"{")
+        else:
+            brackets = text.count("[") + text.count("{")
+        if brackets > max_depth and _deeper_than(value, max_depth):
             raise TooDeep(too_deep(what, max_depth))
     return value
 

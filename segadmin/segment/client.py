@@ -32,7 +32,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3 import BaseHTTPResponse, HTTPConnectionPool, HTTPSConnectionPool
 from urllib3._collections import HTTPHeaderDict
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -130,7 +130,7 @@ class SegmentRequest:
         """Every secret this request carries (see ``redaction.request_secrets``)."""
         return redaction.request_secrets(self)
 
-    def redacted(self) -> dict:
+    def redacted(self) -> dict[str, Any]:
         """``{"method", "url", "headers", "body"}`` safe to store and show: Authorization
         masked to its scheme, every write key in the body and every copy of a secret replaced
         by ``****``; the body decoded (JSON to an object, anything else to text)."""
@@ -147,7 +147,7 @@ class SegmentRequest:
             ),
         }
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """The searchable IDs of the message sent (for a batch, of its first message)."""
         ids: dict[str, str | None] = dict.fromkeys(
             ("user_id", "anonymous_id", "event", "message_id")
@@ -250,7 +250,7 @@ class RetryProfile:
     def backoff(self, retry_number: int) -> float:
         if retry_number <= 1:
             return 0.0
-        base = self.backoff_first * 2 ** (retry_number - 2)
+        base = self.backoff_first * 2.0 ** (retry_number - 2)
         return min(self.backoff_max, base * (1 + random.random() * self.jitter))
 
 
@@ -368,23 +368,26 @@ class SegmentRetry(Retry):
             _sleep(self.wait)
 
 
-class _RetryCountHeader:
-    """Connection pool mixin: adds ``X-Retry-Count: n`` to the n-th retry."""
+class _HTTPPool(HTTPConnectionPool):
+    """Connection pool that adds ``X-Retry-Count: n`` to the n-th retry."""
 
-    def urlopen(  # type: ignore[no-untyped-def]
-        self, method, url, body=None, headers=None, retries=None, *args, **kwargs
-    ):
+    def urlopen(  # type: ignore[override]  # as urllib3's own: RequestMethods differs
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retries: Retry | bool | int | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> BaseHTTPResponse:
         if isinstance(retries, Retry) and retries.history:
             headers = HTTPHeaderDict(headers or {})
             headers["X-Retry-Count"] = str(len(retries.history))
-        return super().urlopen(method, url, body, headers, retries, *args, **kwargs)  # type: ignore[misc]
+        return super().urlopen(method, url, body, headers, retries, *args, **kwargs)
 
 
-class _HTTPPool(_RetryCountHeader, HTTPConnectionPool):
-    pass
-
-
-class _HTTPSPool(_RetryCountHeader, HTTPSConnectionPool):
+class _HTTPSPool(_HTTPPool, HTTPSConnectionPool):
     pass
 
 
@@ -550,7 +553,7 @@ def _require_key(value: str, what: str) -> None:
 
 
 def tracking_request(
-    message: dict, *, write_key: str, region: str, sent_at: datetime | None = None
+    message: dict[str, Any], *, write_key: str, region: str, sent_at: datetime | None = None
 ) -> SegmentRequest:
     """``POST {tracking}/v1/{type}`` with the message, ``sentAt`` (now, unless given) and
     ``writeKey`` in the body, and Basic auth ``writeKey:``."""
@@ -571,7 +574,7 @@ def tracking_request(
 
 
 def batch_request(
-    messages: list[dict],
+    messages: list[dict[str, Any]],
     *,
     write_key: str,
     region: str,
@@ -919,7 +922,9 @@ def _parse_source(item: Any, token: str) -> Source | None:
     for label in item.get("labels") or []:
         if isinstance(label, dict) and "key" in label:
             labels[shown(label["key"])] = shown(label.get("value", ""))
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+    metadata = item.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     return Source(
         id=shown(item["id"]),
         slug=shown(item.get("slug") or ""),
@@ -1059,7 +1064,7 @@ def get_profile_traits(
     identifier_type: str,
     identifier: str,
     transport: Transport,
-) -> dict | ApiError:
+) -> dict[str, Any] | ApiError:
     """The current traits of one user from the Profile API, all pages merged.
 
     A 404 becomes ``ApiError(kind="no_profile")``: Identify data takes a while to appear."""
@@ -1068,7 +1073,7 @@ def get_profile_traits(
     if not space_id or not space_id.strip():
         return ApiError("invalid_request", "The Profile API space ID is not set.", None)
     label = "user ID" if identifier_type == "user_id" else "anonymous ID"
-    traits: dict = {}
+    traits: dict[str, Any] = {}
     cursor: str | None = None
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
@@ -1096,7 +1101,9 @@ def get_profile_traits(
         if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
             return _invalid(result)
         traits.update(body["traits"])
-        page = body.get("cursor") if isinstance(body.get("cursor"), dict) else {}
+        page = body.get("cursor")
+        if not isinstance(page, dict):
+            page = {}
         cursor = page.get("next") if page.get("has_more") else None
         if not cursor:
             return traits

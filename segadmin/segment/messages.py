@@ -48,12 +48,12 @@ def encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def message_size(message: dict) -> int:
+def message_size(message: dict[str, Any]) -> int:
     """Bytes of ``message`` in the JSON encoding used to send it."""
     return len(encode(message))
 
 
-def batch_body_size(messages: list[dict]) -> int:
+def batch_body_size(messages: list[dict[str, Any]]) -> int:
     """Bytes of ``{"batch": [...]}`` for these messages, before sentAt and writeKey."""
     return len(encode({"batch": messages}))
 
@@ -110,17 +110,17 @@ def build_message(
     user_id: str | None = None,
     anonymous_id: str | None = None,
     timestamp: datetime | str | None = None,
-    context: dict | None = None,
-    integrations: dict | None = None,
+    context: dict[str, Any] | None = None,
+    integrations: dict[str, Any] | None = None,
     message_id: str | None = None,
-    traits: dict | None = None,
-    properties: dict | None = None,
+    traits: dict[str, Any] | None = None,
+    properties: dict[str, Any] | None = None,
     event: str | None = None,
     name: str | None = None,
     category: str | None = None,
     group_id: str | None = None,
     previous_id: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The message exactly as it will be sent (without ``sentAt``/``writeKey``, which the
     request adds). Does not validate: call ``validate_message`` on the result.
 
@@ -168,7 +168,7 @@ def build_message(
 # MessageInvalid with the rules' errors, for the send service and the bulk plan.
 
 
-def validate_message(message: dict) -> None:
+def validate_message(message: dict[str, Any]) -> None:
     """Raise ``MessageInvalid`` listing every error the rules find in one message; return
     None if there is none (warnings do not block)."""
     from segadmin.segment import rules  # the rules read this module's limits
@@ -178,7 +178,7 @@ def validate_message(message: dict) -> None:
         raise MessageInvalid(problems)
 
 
-def validate_batch(messages: list[dict], *, each: bool = True) -> None:
+def validate_batch(messages: list[dict[str, Any]], *, each: bool = True) -> None:
     """Validate each item, the item count and the body size of one ``/v1/batch`` request.
 
     ``each=False`` skips the rules per item, for a caller that has just asked the rules about

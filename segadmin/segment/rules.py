@@ -150,7 +150,7 @@ def _blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _check_id(message: dict, key: str, problems: list[Problem]) -> bool:
+def _check_id(message: dict[str, Any], key: str, problems: list[Problem]) -> bool:
     """Checks an id key when present; True when it holds a usable id."""
     value = message.get(key)
     label = _ID_LABELS[key]
@@ -167,7 +167,9 @@ def _check_id(message: dict, key: str, problems: list[Problem]) -> bool:
     return True
 
 
-def _check_text(message: dict, key: str, label: str, code: str, problems: list[Problem]) -> None:
+def _check_text(
+    message: dict[str, Any], key: str, label: str, code: str, problems: list[Problem]
+) -> None:
     value = message.get(key)
     if value is None:
         return
@@ -311,7 +313,7 @@ def _check_values(path: str, value: Any, problems: list[Problem]) -> None:
             stack.extend((_child_path(where, i), v) for i, v in reversed(list(enumerate(item))))
 
 
-def check_fields(call_type: str, fields: dict) -> list[Problem]:
+def check_fields(call_type: str, fields: dict[str, Any]) -> list[Problem]:
     """The problems of a message's traits or properties alone: what ``check`` finds in them.
     Bulk asks this for rows whose other keys it built and checked itself."""
     problems: list[Problem] = []
@@ -319,7 +321,9 @@ def check_fields(call_type: str, fields: dict) -> list[Problem]:
     return problems
 
 
-def _check_fields(call_type: str, key: str, fields: dict, problems: list[Problem]) -> None:
+def _check_fields(
+    call_type: str, key: str, fields: dict[str, Any], problems: list[Problem]
+) -> None:
     reserved = RESERVED.get(call_type, {})
     for name, value in fields.items():
         path = f"{key}.{name}"
