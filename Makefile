@@ -13,7 +13,7 @@ help:
 	@echo "make run    set everything up and serve the dashboard on http://$(HOST):$(PORT)"
 	@echo "make demo   the same, sending to the local fake of Segment instead of Segment"
 	@echo "make test   run the whole test suite"
-	@echo "make lint   ruff, formatting, the layers (lint-imports) and migration checks"
+	@echo "make lint   ruff, formatting, mypy, djLint, the layers (lint-imports) and migration checks"
 	@echo "make fake   run only the local fake of Segment on port $(FAKE_PORT)"
 
 # The virtualenv is rebuilt only when the requirements change.
@@ -70,6 +70,8 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	SEGADMIN_ENV_FILE=none DEBUG=true $(VENV)/bin/mypy
+	$(VENV)/bin/djlint --lint templates
 	$(VENV)/bin/lint-imports
 	SEGADMIN_ENV_FILE=none DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 
@@ -78,4 +80,4 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group, User
 from pytest_django.plugin import blocking_manager_key
 
 from segadmin.accounts.roles import ROLES
+from segadmin.credentials.models import Workspace
 
 # The local fake of Segment: `fake_segment` and `fake_segment_server` fixtures.
 pytest_plugins = ["tests.fake_segment"]
@@ -101,6 +102,21 @@ def no_role_user(db: None) -> User:
 def persona(request: pytest.FixtureRequest) -> Callable[[str], User]:
     """persona("marketer") -> the user of that fixture; for parametrised role tests."""
     return lambda name: request.getfixturevalue(name)
+
+
+# --- Stored credentials ---------------------------------------------------------------------
+
+# The Public API token of the `workspace` fixture (tests check that no form of it leaks).
+TOKEN = "sgp_TESTtokenAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+
+
+@pytest.fixture
+def workspace(db: None) -> Workspace:
+    """Workspace “Acme” in the US region, with the Public API token TOKEN."""
+    workspace = Workspace(name="Acme", region="us")
+    workspace.set_public_api_token(TOKEN)
+    workspace.save()
+    return workspace
 
 
 # --- No test may reach the network ----------------------------------------------------------

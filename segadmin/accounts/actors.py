@@ -33,7 +33,7 @@ class Actor:
     def from_request(cls, request: HttpRequest) -> Actor:
         user = request.user if request.user.is_authenticated else None
         return cls(
-            user=user,  # type: ignore[arg-type]
+            user=user,
             username=user.get_username() if user else "",
             role=(role_of(user) or "") if user else "",
             # As log-in throttling sees it: the connection's address, or the client's as the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -20,7 +21,9 @@ class SegadminAdminSite(admin.AdminSite):
         # Anyone in the Admin role may enter, staff flag or not.
         return bool(request.user.is_active and request.user.has_perm("accounts.manage_users"))
 
-    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    def login(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         # One log-in page for the whole product (throttled by django-axes), not a second one.
         if request.user.is_authenticated:
             # Logged in without the Admin role: a clear 403, not a redirect loop.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
 SEND_IDENTIFY = "accounts.send_identify"
 SEND_EVENTS = "accounts.send_events"
@@ -33,7 +33,7 @@ def send_permission(call_type: str) -> str:
     return SEND_PERMISSIONS[call_type]
 
 
-def may_send(user: AbstractBaseUser | AnonymousUser, call_type: str) -> bool:
+def may_send(user: User | AnonymousUser, call_type: str) -> bool:
     """Whether ``user`` may send this kind of call (an unknown kind: never)."""
     permission = SEND_PERMISSIONS.get(call_type)
     return permission is not None and user.has_perm(permission)

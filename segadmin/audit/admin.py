@@ -19,7 +19,7 @@ from segadmin.audit.models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
     list_display = (
         "seq",
         "created_at",
@@ -67,7 +67,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 # model; this module is imported by admin autodiscovery after django.contrib.auth's admin.
 
 
-class AuditedUserAdmin(UserAdmin):
+class AuditedUserAdmin(UserAdmin[User]):
     """Django's UserAdmin, plus: every change of a user's roles (groups), superuser status or
     extra permissions is recorded as a "role.changed" audit event, and creating, deleting
     (one or many), activating, deactivating a user and setting their password as a "user.*"

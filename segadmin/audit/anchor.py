@@ -96,7 +96,8 @@ class Checkpoint:
             raise ValueError("its seq is not a whole number")
         if not all(isinstance(value, str) for value in texts):
             raise ValueError("its hash, time, key_id and mac must be text")
-        return cls(seq, *texts, where=where)
+        hash_, time, key_id, mac = texts
+        return cls(seq, hash_, time, key_id, mac, where=where)
 
 
 # --- writing --------------------------------------------------------------------------------

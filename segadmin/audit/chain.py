@@ -357,16 +357,16 @@ def walk(
     # Checkpointed seq -> the checkpoint; the latest one decides how far the log must go.
     pinned: dict[int, Checkpoint] = {}
     latest: Checkpoint | None = None
-    for checkpoint in checkpoints:
-        problem = checkpoint.problem(ring)
+    for given in checkpoints:
+        problem = given.problem(ring)
         if problem:
             return report(
-                Break(checkpoint.seq, None, BAD_CHECKPOINT, f"{checkpoint.label()}: {problem}"),
+                Break(given.seq, None, BAD_CHECKPOINT, f"{given.label()}: {problem}"),
                 0,
             )
-        pinned.setdefault(checkpoint.seq, checkpoint)
-        if latest is None or checkpoint.seq > latest.seq:
-            latest = checkpoint
+        pinned.setdefault(given.seq, given)
+        if latest is None or given.seq > latest.seq:
+            latest = given
     pinned.update(sealed)
 
     head_seq = head[0] if head else None

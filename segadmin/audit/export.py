@@ -76,13 +76,15 @@ COLUMNS = (
 HEADINGS = [heading for _, heading in COLUMNS]
 
 
-def rows(queryset: AuditEntryQuerySet, *, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple]:
+def rows(
+    queryset: AuditEntryQuerySet, *, chunk_size: int = CHUNK_SIZE
+) -> Iterator[tuple[Any, ...]]:
     """The export's rows, oldest first, streamed from the database."""
     columns = [column for column, _ in COLUMNS]
     return queryset.order_by("seq").values_list(*columns).iterator(chunk_size=chunk_size)
 
 
-def csv_lines(data: Iterable[tuple]) -> Iterator[str]:
+def csv_lines(data: Iterable[tuple[Any, ...]]) -> Iterator[str]:
     """The CSV export, every text cell neutralised for spreadsheets (segadmin.lib.spreadsheet)."""
     write = spreadsheet.line_writer().writerow
     neutralise_row = spreadsheet.neutralise_row
@@ -95,7 +97,7 @@ def csv_lines(data: Iterable[tuple]) -> Iterator[str]:
         yield write(cells)  # None is written as an empty cell
 
 
-def jsonl_lines(data: Iterable[tuple]) -> Iterator[str]:
+def jsonl_lines(data: Iterable[tuple[Any, ...]]) -> Iterator[str]:
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     for row in data:
         record = dict(zip(HEADINGS, row, strict=True))

@@ -61,7 +61,7 @@ COMMON_EVENT = 5000
 ALL_ENTRIES_FIELDS = ("person", "role")
 
 
-class _NamedChoiceField(forms.ModelChoiceField):
+class _NamedChoiceField(forms.ModelChoiceField[Any]):
     def label_from_instance(self, obj: Any) -> str:
         return str(obj.name)
 
@@ -144,10 +144,11 @@ class AuditFilterForm(forms.Form):
         (a queryset's choices would be counted and fetched on each loop)."""
         for name in ("source", "workspace"):
             field = self.fields[name]
-            field.choices = [choice for choice in field.choices]  # noqa: C416 - no len()
+            assert isinstance(field, forms.ModelChoiceField)
+            field.choices = [choice for choice in field.iterator(field)]  # noqa: C416 - no len()
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "The end date is before the start date.")

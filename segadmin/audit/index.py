@@ -54,7 +54,7 @@ def key(value: Any) -> str:
     return _CONTROL.sub("\ufffd", str(value))[:KEY_LENGTH]
 
 
-def _call_type(message: dict, fallback: str) -> str:
+def _call_type(message: dict[str, Any], fallback: str) -> str:
     kind = message.get("type")
     if isinstance(kind, str) and kind:
         return _CONTROL.sub("\ufffd", kind)[:CALL_TYPE_LENGTH]
@@ -62,7 +62,7 @@ def _call_type(message: dict, fallback: str) -> str:
 
 
 def index_message(
-    message: dict,
+    message: dict[str, Any],
     *,
     position: int,
     call_type: str,
@@ -80,7 +80,7 @@ def index_message(
 
 
 def index_batch(
-    messages: Sequence[dict],
+    messages: Sequence[dict[str, Any]],
     *,
     rows: Sequence[int] | None = None,
     scrub: Callable[[str], str] | None = None,

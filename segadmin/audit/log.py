@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection, transaction
 
 # Actor is re-exported: callers have always imported it from here.
-from segadmin.accounts.actors import Actor
+from segadmin.accounts.actors import Actor as Actor  # re-exported: callers record as an Actor
 from segadmin.accounts.actors import clean_ip as _clean_ip
 from segadmin.audit import chain
 from segadmin.audit.index import IndexedMessage, index_body, path_of
@@ -64,7 +64,7 @@ def record_event(
     target_type: str,
     target_id: str | int,
     target_name: str,
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append a credential, role or user change. May run inside the caller's transaction, so the
     change and its entry commit (or roll back) together.
@@ -258,7 +258,7 @@ def record_outcome(entry: AuditEntry, result: SendResult, *, request: SegmentReq
 
 def ensure_no_transaction() -> None:
     """Raise TransactionOpen inside an atomic block (the test runner's own blocks excepted)."""
-    if any(not block._from_testcase for block in connection.atomic_blocks):
+    if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
         raise TransactionOpen
 
 

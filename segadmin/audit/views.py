@@ -18,6 +18,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -88,12 +89,12 @@ READ_PERMISSION = "accounts.send_identify"
 
 
 def can_read_audit(user: Any) -> bool:
-    return user.has_perm(READ_PERMISSION) or user.has_perm("accounts.view_all_audit")
+    return bool(user.has_perm(READ_PERMISSION) or user.has_perm("accounts.view_all_audit"))
 
 
-def audit_reader(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def audit_reader(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not can_read_audit(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)
@@ -179,7 +180,8 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         zone = timezone.get_current_timezone()
         for entry in page.entries:
             # Formatted here: the template's date filter costs more than the rest of a row.
-            entry.when = entry.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+            # `when` is for the template only, not a field of the model (hence the ignore).
+            entry.when = entry.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]
     context = {
         "form": form,
         "page": page,
@@ -280,8 +282,9 @@ def _resend_problem(request: HttpRequest, entry: AuditEntry, *, same_source: boo
 
 def _disabled(entry: AuditEntry) -> str:
     """Why the page offers no Send again; the send service itself refuses a disabled source."""
-    if entry.source_id is not None and not entry.source.enabled:
-        return f"The source “{entry.source.name}” is disabled."
+    source = entry.source
+    if source is not None and not source.enabled:
+        return f"The source “{source.name}” is disabled."
     return ""
 
 
@@ -299,13 +302,13 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     # No ORDER BY in SQL: with one, SQLite walks the whole seq index instead of the
     # related_to one. There are a handful, sorted here.
-    related = visible_entries(request.user).filter(related_to=entry).only(*LINK_COLUMNS)
-    related = sorted(related.order_by()[:50], key=lambda row: row.seq)
+    linked = visible_entries(request.user).filter(related_to=entry).only(*LINK_COLUMNS)
+    related = sorted(linked.order_by()[:50], key=lambda row: row.seq)
     previous, following = _neighbours(request.user, entry)
     original = None
     if entry.related_to_id is not None:
-        original = visible_entries(request.user).filter(pk=entry.related_to_id)
-        original = original.only(*LINK_COLUMNS).first()
+        linked = visible_entries(request.user).filter(pk=entry.related_to_id)
+        original = linked.only(*LINK_COLUMNS).first()
     request_body, request_is_json = _stored_body(entry)
     answer = outcome_row if outcome_row is not None else entry
     response_body, response_is_json = _body_text(answer.response_body_bytes)
@@ -399,7 +402,7 @@ def edit_and_send(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("audit:entry", pk=entry.pk)
     message = sent_message(entry)
     assert message is not None
-    source_id = entry.source_id if entry.source_id and entry.source.enabled else None
+    source_id = entry.source_id if entry.source is not None and entry.source.enabled else None
     token = drafts.store(
         request,
         call_type=entry.call_type,
@@ -420,7 +423,7 @@ def edit_and_send(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required("accounts.export_audit", raise_exception=True)
 @require_safe
-def export_entries(request: HttpRequest) -> HttpResponse:
+def export_entries(request: HttpRequest) -> HttpResponseBase:
     fmt = request.GET.get("format", "csv")
     if fmt not in export.FORMATS:
         return HttpResponse(
@@ -430,7 +433,9 @@ def export_entries(request: HttpRequest) -> HttpResponse:
         return _full_export(request, fmt)
     form = AuditFilterForm(request.GET or None, see_all=True)
     if form.is_bound and not form.is_valid():
-        errors = "; ".join(f"{form[name].label}: {' '.join(e)}" for name, e in form.errors.items())
+        errors = "; ".join(
+            f"{form[name].label}: {' '.join(map(str, e))}" for name, e in form.errors.items()
+        )
         return HttpResponse(
             f"The filters are not valid, nothing was exported. {errors}",
             status=400,
@@ -445,7 +450,7 @@ def export_entries(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _full_export(request: HttpRequest, fmt: str) -> HttpResponse:
+def _full_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     """The whole chain, outcome rows and bodies included, for ``verify_audit --file``: a
     filtered part of a chain cannot be checked for removed lines, so filters are refused."""
     filters = sorted(set(request.GET) - {"format", "full"})

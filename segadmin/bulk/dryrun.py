@@ -50,9 +50,9 @@ class DryRun:
     warned: int = 0  # valid rows (sent) with a warning, counted apart
     errors: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
-    messages: list[dict] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "valid": self.valid,
             "invalid": self.invalid,
@@ -107,7 +107,7 @@ def run_dry_run(job_id: str, token: str) -> None:
     mine.update(dry_run={**result, "token": token})
 
 
-def failed_dry_run(job: BulkJob, exc: Exception) -> dict:
+def failed_dry_run(job: BulkJob, exc: Exception) -> dict[str, Any]:
     log.exception("Bulk job %s: the dry run stopped", job.pk)
     return {
         "status": DRY_RUN_FAILED,
@@ -117,7 +117,7 @@ def failed_dry_run(job: BulkJob, exc: Exception) -> dict:
 
 
 def dry_run_failed(job: BulkJob) -> bool:
-    return bool(job.dry_run) and job.dry_run.get("status") == DRY_RUN_FAILED
+    return isinstance(job.dry_run, dict) and job.dry_run.get("status") == DRY_RUN_FAILED
 
 
 def describe_unexpected(exc: BaseException) -> str:

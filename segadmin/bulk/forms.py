@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -11,14 +11,7 @@ from segadmin.accounts.permissions import may_send
 from segadmin.bulk import parsing
 from segadmin.bulk.models import BulkJob, CallType
 from segadmin.bulk.plan import FIELD, SINGLE_TARGETS, check_mapping, target_choices
-from segadmin.credentials.models import Source
-
-
-class SourceChoiceField(forms.ModelChoiceField):
-    """Enabled sources by name and region: never a write key, not even its mask."""
-
-    def label_from_instance(self, obj: Source) -> str:
-        return f"{obj.name} ({obj.get_region_display()})"
+from segadmin.credentials.fields import SourceChoiceField
 
 
 class CallTypeField(forms.ChoiceField):
@@ -26,7 +19,8 @@ class CallTypeField(forms.ChoiceField):
     is refused with the reason rather than Django's "not one of the available choices"."""
 
     def validate(self, value: Any) -> None:
-        offered = {str(k) for k, _ in self.choices}
+        # Django keeps a field's choices as a list of (value, label) pairs once they are set.
+        offered = {str(k) for k, _ in cast("list[tuple[Any, str]]", self.choices)}
         if value in CallType.values and value not in offered:
             raise forms.ValidationError(
                 f"Your role may not send {CallType(value).label} calls, so it cannot import them.",
@@ -51,20 +45,12 @@ class UploadForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": "Choose the call to send."},
     )
-    source = SourceChoiceField(
-        label="Source",
-        queryset=Source.objects.filter(enabled=True).order_by("name"),
-        empty_label="Choose a source…",
-        error_messages={
-            "required": "Choose the source to send to.",
-            "invalid_choice": "That source does not exist or is disabled: choose another.",
-        },
-    )
+    source = SourceChoiceField()
 
     def __init__(self, *args: Any, user: Any, refused: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the calls this person may send one by one (Support: Identify).
-        self.fields["call_type"].choices = [
+        cast(forms.ChoiceField, self.fields["call_type"]).choices = [
             (value, label) for value, label in CallType.choices if may_send(user, value)
         ]
         # Why the upload handler skipped the file (too large): said in place of "required".
@@ -125,7 +111,7 @@ class MappingForm(forms.Form):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors:
             return data
         mapping = []

@@ -311,6 +311,7 @@ def _scan_jsonl(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: C
     sizes = [0]
     columns: dict[str, None] = {}
     scan = Scan(format=JSONL, delimiter="", columns=[])
+    first_objects: list[dict[str, Any]] = []  # the examples, as rows once the columns are known
     samples: dict[str, list[Any]] = {}
     chunker = _Chunker(on_chunk)
     row = 0
@@ -345,7 +346,7 @@ def _scan_jsonl(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: C
             if row <= SAMPLE_ROWS:
                 samples[key].append(value[key])
         if row <= 5:
-            scan.examples.append(value)  # type: ignore[arg-type]
+            first_objects.append(value)
         chunker.add(line if line.endswith("\n") else line + "\n", 1)
     chunker.flush()
     if row == 0:
@@ -353,7 +354,7 @@ def _scan_jsonl(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: C
     scan.columns = list(columns)
     if any(not key.strip() for key in scan.columns):
         raise FileRefused("A key in the file is empty: every value needs a name.")
-    scan.examples = [[_display(e.get(c)) for c in scan.columns] for e in scan.examples]  # type: ignore[union-attr]
+    scan.examples = [[_display(e.get(c)) for c in scan.columns] for e in first_objects]
     scan.samples = samples
     scan.rows = row
     return scan

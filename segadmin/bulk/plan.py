@@ -61,7 +61,7 @@ _MESSAGE_KEYS = {
     TIMESTAMP: "timestamp",
     GROUP_ID: "groupId",
 }
-_KEY_LABELS = {
+_KEY_LABELS: dict[str, str] = {
     "userId": "User ID",
     "anonymousId": "Anonymous ID",
     "event": "Event Name",
@@ -100,7 +100,9 @@ _NAME_GUESSES = {
 }
 
 
-def propose_mapping(call_type: str, columns: list[str], proposals: dict[str, str]) -> list[dict]:
+def propose_mapping(
+    call_type: str, columns: list[str], proposals: dict[str, str]
+) -> list[dict[str, Any]]:
     """The mapping offered first: IDs, event and timestamp recognised by their usual names
     (userId, user_id, "User ID", ...), every other column a trait or property of the type the
     data suggests, empty cells left out."""
@@ -120,7 +122,7 @@ def propose_mapping(call_type: str, columns: list[str], proposals: dict[str, str
     return mapping
 
 
-def check_mapping(call_type: str, mapping: list[dict]) -> list[str]:
+def check_mapping(call_type: str, mapping: list[dict[str, Any]]) -> list[str]:
     """What is wrong with a mapping as a whole (each ID or the event mapped twice, no ID)."""
     errors = []
     targets = [m["target"] for m in mapping]
@@ -210,7 +212,7 @@ class Plan:
         call_type: str,
         file_format: str,
         columns: list[str],
-        mapping: Iterable[dict],
+        mapping: Iterable[dict[str, Any]],
     ) -> None:
         self.job_id = job_id
         self.call_type = call_type
@@ -238,14 +240,14 @@ class Plan:
                 self.column_of[_MESSAGE_KEYS[target]] = item["column"]
         self.fields_key = "properties" if call_type == "track" else "traits"
         # Longest first, so a problem at traits.a.b names the column "a.b" before "a".
-        self.field_columns = sorted(
+        self.field_columns: list[str] = sorted(
             (item["column"] for item in mapping if item["target"] == FIELD),
             key=len,
             reverse=True,
         )
         self.library = {"name": LIBRARY_NAME, "version": segadmin.__version__}
 
-    def message(self, cells: Any, row: int) -> tuple[dict | None, int, list[RowProblem]]:
+    def message(self, cells: Any, row: int) -> tuple[dict[str, Any] | None, int, list[RowProblem]]:
         """(message, its size in bytes, warnings) for a row that may be sent; (None, 0,
         problems) for a row the rules or its cells refuse."""
         fields: dict[str, Any] = {}
@@ -319,7 +321,7 @@ class Plan:
                     return column
         return self.column_of.get(key) or _KEY_LABELS.get(key, "")
 
-    def _cheap_size(self, message: dict) -> int | None:
+    def _cheap_size(self, message: dict[str, Any]) -> int | None:
         """The message's size when the rules certainly find nothing in it outside its traits
         or properties, else None (the caller then asks the rules for everything). The messages
         built here can only go wrong there in their IDs, event name, timestamp and size."""

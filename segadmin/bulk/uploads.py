@@ -42,7 +42,7 @@ class SizeLimitUploadHandler(FileUploadHandler):
         input_data: Any,
         META: dict[str, Any],
         content_length: int,
-        boundary: bytes,
+        boundary: bytes,  # type: ignore[override]  # Django passes bytes; its stubs say str
         encoding: str | None = None,
     ) -> None:
         fields = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -18,6 +18,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -30,6 +31,7 @@ from segadmin.bulk import parsing, services, uploads
 from segadmin.bulk.forms import MappingForm, UploadForm
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import ERROR_COLUMN, field_label
+from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.lib.spreadsheet import csv_lines
 
 PERMISSION = "accounts.bulk_import"
@@ -42,7 +44,7 @@ def _jobs_for(request: HttpRequest) -> QuerySet[BulkJob]:
         "examples", "proposals", "mapping", "dry_run", "columns"
     )
     if not request.user.has_perm("accounts.view_all_audit"):
-        queryset = queryset.filter(created_by=request.user)
+        queryset = queryset.filter(created_by_id=request.user.pk)
     return queryset
 
 
@@ -53,7 +55,7 @@ def _job(request: HttpRequest, job_id: str) -> BulkJob:
         raise Http404("No such import.") from None
     queryset = BulkJob.objects.select_related("source")
     if not request.user.has_perm("accounts.view_all_audit"):
-        queryset = queryset.filter(created_by=request.user)
+        queryset = queryset.filter(created_by_id=request.user.pk)
     return get_object_or_404(queryset, pk=job_id)
 
 
@@ -183,7 +185,7 @@ def _dry_run_context(job: BulkJob) -> dict[str, Any]:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def dry_run_status(request: HttpRequest, job_id: str) -> HttpResponse:
+def dry_run_status(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     """The dry run section, polled while a worker checks a large file."""
     job = _job(request, job_id)
     context = _dry_run_context(job)
@@ -258,7 +260,7 @@ def _progress_page(request: HttpRequest, job: BulkJob) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def progress(request: HttpRequest, job_id: str) -> HttpResponse:
+def progress(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     if job.is_finished and request.htmx:
         # The run is over: reload the page for the results (htmx follows HX-Refresh).
@@ -294,7 +296,7 @@ def resume(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
+def error_report(request: HttpRequest, job_id: str) -> HttpResponseBase:
     """Every problem the dry run finds, as CSV (row, column, reason), streamed."""
     job = _job(request, job_id)
 
@@ -310,7 +312,7 @@ def error_report(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @permission_required(PERMISSION, raise_exception=True)
 @require_safe
-def failed_rows(request: HttpRequest, job_id: str) -> HttpResponse:
+def failed_rows(request: HttpRequest, job_id: str) -> HttpResponseBase:
     """The rows that were not sent, as they were uploaded plus a segadmin_error column (a key
     in JSON Lines): fix them and upload the file again; the error column is skipped. CSV cells
     a spreadsheet would run get a ' in front, which the upload takes off again (parsing)."""

@@ -134,12 +134,12 @@ class _Prepared:
     chunk: BulkChunk
     failures: list[BulkRowResult]
     # (messages, [(row, cells)], the messages' audit index with their rows)
-    batches: list[tuple[list[dict], list[tuple[int, Any]], list[IndexedMessage]]]
+    batches: list[tuple[list[dict[str, Any]], list[tuple[int, Any]], list[IndexedMessage]]]
 
 
 def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
     failures: list[BulkRowResult] = []
-    sendable: list[tuple[dict, int, int, Any]] = []  # (message, its size, row, cells)
+    sendable: list[tuple[dict[str, Any], int, int, Any]] = []  # (message, its size, row, cells)
     for row, cells in parsing.chunk_rows(
         job.file_format,
         job.delimiter,
@@ -306,7 +306,7 @@ def _without_write_key(text: str, job: BulkJob) -> str:
     (an exception's message may quote a header), before it is stored and shown."""
     key = ""
     with contextlib.suppress(Exception):  # no key to mask is better than a second error
-        key = job.source.write_key() if job.source_id else ""
+        key = job.source.write_key() if job.source is not None else ""
     if not key:
         return text
     basic = base64.b64encode(f"{key}:".encode()).decode()

@@ -33,19 +33,9 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from segadmin.calls import spec
-from segadmin.calls.spec import (
-    BOOLEAN,
-    DATETIME,
-    LIST,
-    NULL,
-    NUMBER,
-    OBJECT,
-    TEXT,
-    TYPE_LABELS,
-    VALUE_TYPES,
-    Reserved,
-)
+from segadmin.calls.spec import TYPE_LABELS, VALUE_TYPES, Reserved
 from segadmin.segment import values
+from segadmin.segment.values import BOOLEAN, DATETIME, LIST, NULL, NUMBER, OBJECT, TEXT
 
 ROWS = "rows"
 JSON = "json"

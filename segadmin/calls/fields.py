@@ -1,4 +1,5 @@
-"""Form fields of the call screens besides the key/value editor: Timestamp and Source."""
+"""Form fields of the call screens besides the key/value editor: Timestamp (Source and
+Workspace are segadmin.credentials.fields')."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from django import forms
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from segadmin.credentials.models import Source, Workspace
 from segadmin.segment import datetimes
 
 MIN_YEAR, MAX_YEAR = 1900, 2100
@@ -108,36 +108,3 @@ class TimestampField(forms.Field):
         if aware.utcoffset() != aware.replace(fold=1).utcoffset():
             raise forms.ValidationError(self.error_messages["fold"].format(zone=zone), code="fold")
         return aware
-
-
-class SourceChoiceField(forms.ModelChoiceField):
-    """Enabled sources only, shown by name and region: never a write key, not even its mask."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("label", "Source")
-        kwargs.setdefault("empty_label", "Choose a source…")
-        kwargs.setdefault(
-            "error_messages",
-            {
-                "required": "Choose the source to send to.",
-                "invalid_choice": "That source does not exist or is disabled: choose another.",
-            },
-        )
-        super().__init__(queryset=Source.objects.filter(enabled=True).order_by("name"), **kwargs)
-
-    def label_from_instance(self, obj: Source) -> str:
-        return f"{obj.name} ({obj.get_region_display()})"
-
-
-class WorkspaceChoiceField(forms.ModelChoiceField):
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("label", "Workspace")
-        kwargs.setdefault("empty_label", "Choose a workspace…")
-        kwargs.setdefault(
-            "error_messages",
-            {"invalid_choice": "That workspace does not exist: choose another."},
-        )
-        super().__init__(queryset=Workspace.objects.order_by("name"), **kwargs)
-
-    def label_from_instance(self, obj: Workspace) -> str:
-        return f"{obj.name} ({obj.get_region_display()})"

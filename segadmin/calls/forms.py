@@ -15,11 +15,8 @@ from typing import Any, ClassVar
 from django import forms
 
 from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_json, row_for
-from segadmin.calls.fields import (
-    SourceChoiceField,
-    TimestampField,
-    WorkspaceChoiceField,
-)
+from segadmin.calls.fields import TimestampField
+from segadmin.credentials.fields import SourceChoiceField, WorkspaceChoiceField
 from segadmin.segment import messages as segment_messages
 from segadmin.segment import rules
 from segadmin.segment.errors import Problem
@@ -105,7 +102,7 @@ class CallForm(forms.Form):
         return any(self.errors.get(n) for n in ("context", "integrations", "message_id"))
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         arguments = {
             argument: cleaned[field]
             for field, argument in MESSAGE_ARGUMENTS.items()
@@ -160,8 +157,10 @@ class CallForm(forms.Form):
                 continue
             self.add_error(field, problem.message)
         for field, by_row in rows.items():
-            spec_ = self.fields[field].spec  # type: ignore[attr-defined]
-            self.fields[field].widget.row_problems = {  # type: ignore[attr-defined]
+            editor = self.fields[field]
+            assert isinstance(editor, KeyValueField)
+            spec_ = editor.spec
+            editor.widget.row_problems = {
                 key: " ".join(sentences) for key, sentences in by_row.items()
             }
             noun = "row needs" if len(by_row) == 1 else "rows need"
@@ -361,7 +360,7 @@ class ApiCallForm(forms.Form):
         self.warnings: list[Problem] = []
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         api = cleaned.get("api")
         if api == TRACKING and not cleaned.get("source") and "source" not in self.errors:
             self.add_error("source", "Choose the source whose write key signs the request.")

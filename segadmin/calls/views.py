@@ -23,6 +23,7 @@ from segadmin.calls import editors, present
 from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
+from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.segment import client
 from segadmin.segment.errors import UnsafeRequest
 from segadmin.segment.messages import MAX_MESSAGE_BYTES, message_size
@@ -39,7 +40,7 @@ def _source_initial(request: HttpRequest) -> dict[str, Any]:
     return {"source": source} if source.isdigit() else {}
 
 
-def _call_screen(request: HttpRequest, screen: Screen) -> HttpResponse:
+def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
     status = 200
     panel: dict[str, Any] | None = None
     # A draft: the screen opened from an audit entry ("Edit and send") or the user lookup
@@ -60,8 +61,8 @@ def _call_screen(request: HttpRequest, screen: Screen) -> HttpResponse:
             generated = ""  # a new send gets a new messageId unless one was typed
         else:
             panel = _preview_message(form)
-            if not form.cleaned_data.get("message_id"):
-                generated = form.message["messageId"]  # type: ignore[index]
+            if form.message is not None and not form.cleaned_data.get("message_id"):
+                generated = form.message["messageId"]
     context = {
         "screen": screen,
         "form": form,
@@ -103,6 +104,7 @@ def _preview_message(form: CallForm) -> dict[str, Any]:
 
 def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
     source = form.cleaned_data["source"]
+    assert form.message is not None  # a valid form has built its message
     try:
         sent = sending.send_message(
             actor=Actor.from_request(request),
@@ -117,37 +119,37 @@ def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
 
 @permission_required("accounts.send_identify", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def identify(request: HttpRequest) -> HttpResponse:
+def identify(request: HtmxHttpRequest) -> HttpResponse:
     return _call_screen(request, SCREENS["identify"])
 
 
 @permission_required("accounts.send_events", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def track(request: HttpRequest) -> HttpResponse:
+def track(request: HtmxHttpRequest) -> HttpResponse:
     return _call_screen(request, SCREENS["track"])
 
 
 @permission_required("accounts.send_events", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def page(request: HttpRequest) -> HttpResponse:
+def page(request: HtmxHttpRequest) -> HttpResponse:
     return _call_screen(request, SCREENS["page"])
 
 
 @permission_required("accounts.send_events", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def screen(request: HttpRequest) -> HttpResponse:
+def screen(request: HtmxHttpRequest) -> HttpResponse:
     return _call_screen(request, SCREENS["screen"])
 
 
 @permission_required("accounts.send_events", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def group(request: HttpRequest) -> HttpResponse:
+def group(request: HtmxHttpRequest) -> HttpResponse:
     return _call_screen(request, SCREENS["group"])
 
 
 @permission_required("accounts.send_events", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def alias(request: HttpRequest) -> HttpResponse:
+def alias(request: HtmxHttpRequest) -> HttpResponse:
     return _call_screen(request, SCREENS["alias"])
 
 
@@ -209,7 +211,7 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
 
 @permission_required("accounts.make_api_call", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def api_call(request: HttpRequest) -> HttpResponse:
+def api_call(request: HtmxHttpRequest) -> HttpResponse:
     status = 200
     panel: dict[str, Any] | None = None
     if request.method != "POST":

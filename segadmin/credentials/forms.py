@@ -7,12 +7,13 @@ when creating, and left blank on edit to keep the stored secret.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
+from segadmin.credentials.fields import RegionalChoiceField
 from segadmin.credentials.models import Source, Workspace
 
 # Segment's tokens and write keys are single words; whitespace or control characters inside
@@ -42,7 +43,7 @@ def _check_secret(value: str, label: str) -> str:
     return value
 
 
-class _CredentialForm(forms.ModelForm):
+class _CredentialForm(forms.ModelForm[Any]):
     """Shared behaviour: a crispy helper and secret fields that never show their value."""
 
     # field name -> (label for the audit log, stored-mask attribute, required on create)
@@ -69,7 +70,7 @@ class _CredentialForm(forms.ModelForm):
             if name in self.secret_fields:
                 if self.cleaned_data.get(name):
                     labels.append(self.secret_fields[name][0])
-            elif name in self._meta.fields:
+            elif name in (self._meta.fields or ()):
                 labels.append(str(self.fields[name].label))
         return labels
 
@@ -166,6 +167,8 @@ class SourceForm(_CredentialForm):
     class Meta:
         model = Source
         fields = ["name", "region", "workspace", "enabled", "segment_source_id", "slug"]
+        # The workspace's region shows beside its name: a source must share it.
+        field_classes = {"workspace": RegionalChoiceField}
         help_texts = {
             "region": "An EU write key must be sent to the EU endpoint, a US key to the US one.",
             "workspace": "Optional: the workspace this source belongs to.",
@@ -206,4 +209,4 @@ class ImportSourcesForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["source_ids"].choices = choices
+        cast(forms.ChoiceField, self.fields["source_ids"]).choices = choices

@@ -41,7 +41,7 @@ class Recorder(Protocol):
         target_type: str,
         target_id: str | int,
         target_name: str,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
     ) -> object: ...
 
 

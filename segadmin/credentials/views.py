@@ -23,6 +23,7 @@ from segadmin.accounts.actors import Actor
 from segadmin.credentials import crypto, services
 from segadmin.credentials.forms import ImportSourcesForm, SourceForm, WorkspaceForm
 from segadmin.credentials.models import Source, Workspace
+from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.segment import client
 
 MANAGE = "accounts.manage_credentials"
@@ -66,7 +67,8 @@ def _save_with_audit(
     except IntegrityError:
         form.add_error("segment_source_id", "A source with this Segment source ID already exists.")
         return None
-    return obj
+    saved: Model = obj
+    return saved
 
 
 # --- Workspaces -----------------------------------------------------------------------------
@@ -177,15 +179,15 @@ def _explain(error: client.ApiError, workspace: Workspace) -> str:
 
 @permission_required(MANAGE, raise_exception=True)
 @require_POST
-def workspace_test(request: HttpRequest, pk: int) -> HttpResponse:
-    workspace = get_object_or_404(Workspace, pk=pk)
+def workspace_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    # Counted as on the workspace's page, which this answer redraws without htmx.
+    workspace = get_object_or_404(Workspace.objects.annotate(source_count=Count("sources")), pk=pk)
     result = _test_connection(request, workspace)
     template = "credentials/workspace_detail.html"
     context = {"workspace": workspace, "result": result, "unreadable": _unreadable(workspace)}
     if request.htmx:
         # The result, plus the "Segment workspace" line swapped out of band.
         return render(request, f"{template}#connection-result", {**context, "oob": True})
-    workspace.source_count = workspace.sources.count()  # type: ignore[attr-defined]
     return render(request, template, context)
 
 
@@ -269,7 +271,7 @@ def _list_for_import(
 
 @permission_required(MANAGE, raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def workspace_import(request: HttpRequest, pk: int) -> HttpResponse:
+def workspace_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     workspace = get_object_or_404(Workspace, pk=pk)
     template = "credentials/workspace_import.html"
     context: dict[str, Any] = {"workspace": workspace, "listed": False}

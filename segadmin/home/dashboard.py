@@ -83,7 +83,9 @@ def _requests_by_outcome(
     return [(outcome or NO_ANSWER, n) for kind, outcome, n in rows if kind == Kind.REQUEST]
 
 
-def _count_days(entries: AuditEntryQuerySet, first: date, last: date, zone: Any) -> dict:
+def _count_days(
+    entries: AuditEntryQuerySet, first: date, last: date, zone: Any
+) -> dict[tuple[date, str], int]:
     """``{(day, outcome): n}`` counted in the log for ``first``..``last`` (local days).
 
     Grouped by outcome over a ``created_at`` range per day (the index), not by a date
@@ -100,7 +102,7 @@ def _count_days(entries: AuditEntryQuerySet, first: date, last: date, zone: Any)
 
 def daily_counts(
     entries: AuditEntryQuerySet, *, scope: str = "all", days: int = DAYS
-) -> tuple[list[date], dict]:
+) -> tuple[list[date], dict[tuple[date, str], int]]:
     """``(days, counts)``: the last ``days`` local dates (oldest first) and
     ``counts[(day, outcome)]`` for request entries, NO_ANSWER standing for a NULL outcome.
 

@@ -50,7 +50,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if can_read_audit(request.user):
         see_all = request.user.has_perm("accounts.view_all_audit")
         entries = visible_entries(request.user)
-        own = AuditEntry.objects.listed().filter(actor_user=request.user)
+        own = AuditEntry.objects.listed().filter(actor_user_id=request.user.pk)
         scope = "all" if see_all else f"user:{request.user.pk}"
         context = {
             "chart": dashboard.chart(entries, scope=scope),

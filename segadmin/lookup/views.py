@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -32,7 +32,9 @@ from segadmin.audit.filters import visible_messages
 from segadmin.audit.log import Actor
 from segadmin.audit.views import LIST_COLUMNS
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
+from segadmin.credentials.fields import WorkspaceChoiceField
 from segadmin.credentials.models import Source, Workspace
+from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.lookup.history import IDENTIFIER_TYPES, History, TraitRow, compare, history
 from segadmin.segment import client, redaction
 
@@ -48,11 +50,6 @@ def _profile_workspaces() -> Any:
     )
 
 
-class _WorkspaceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Workspace) -> str:
-        return f"{obj.name} ({obj.get_region_display()})"
-
-
 class LookupForm(forms.Form):
     identifier_type = forms.ChoiceField(
         label="Look up by", choices=IDENTIFIER_TYPES, initial="user_id", widget=forms.RadioSelect
@@ -63,7 +60,7 @@ class LookupForm(forms.Form):
         error_messages={"required": "Enter the User ID or Anonymous ID to look up."},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
-    workspace = _WorkspaceField(
+    workspace = WorkspaceChoiceField(
         label="Compare with the Profile API of",
         queryset=_profile_workspaces(),
         required=False,
@@ -75,7 +72,7 @@ class LookupForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["workspace"].queryset = _profile_workspaces()
+        cast(WorkspaceChoiceField, self.fields["workspace"]).queryset = _profile_workspaces()
 
 
 def _pick_workspace(chosen: Workspace | None, found: History) -> Workspace | None:
@@ -150,7 +147,7 @@ def _bookmark(kind: str, identifier: str, chosen: Workspace | None) -> str:
 
 @permission_required("accounts.lookup_users", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: HtmxHttpRequest) -> HttpResponse:
     asks_segment = request.method == "POST"
     form = LookupForm(request.POST if asks_segment else (request.GET or None))
     context: dict[str, Any] = {

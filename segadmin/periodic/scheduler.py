@@ -82,7 +82,8 @@ def ensure_scheduled() -> datetime | None:
         )
         queued = waiting.filter(run_after__lte=due).order_by("run_after").first()
         if queued is not None:
-            return queued.run_after
+            run_after: datetime = queued.run_after
+            return run_after
         # None waiting, or only one for later than needed (a job was added): queue one for
         # then; the later one finds it waiting when it runs, and queues no successor.
         run_periodic_jobs.using(run_after=due).enqueue()

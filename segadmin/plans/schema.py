@@ -82,7 +82,7 @@ def rows(schema: Any, *, prefix: str = "", depth: int = 0) -> list[FieldRow]:
             FieldRow(
                 name=f"{prefix}{name}",
                 type=_types(sub),
-                required=name in required,
+                required=isinstance(required, list) and name in required,
                 description=str(sub.get("description") or ""),
                 allowed=", ".join(_value(v) for v in enum) if isinstance(enum, list) else "",
                 pattern=str(sub.get("pattern") or ""),

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft7Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import SchemaError
@@ -110,7 +110,7 @@ class Rule:
         if not isinstance(data, Mapping):
             raise PlanDataInvalid("A rule must be a JSON object.")
         try:
-            rule_type = RuleType(data.get("type"))
+            rule_type = RuleType(data.get("type", ""))
         except ValueError:
             raise PlanDataInvalid(
                 f"A rule has the type {data.get('type')!r}; expected one of {', '.join(RuleType)}."
@@ -440,7 +440,8 @@ def _s(count: int, noun: str) -> str:
 
 def _sentence(error: ValidationError, label: str, plan_name: str) -> str:
     """One sentence for one jsonschema error (keywords without their own are generic)."""
-    keyword, expected = error.validator, error.validator_value
+    # Any JSON value the schema holds (jsonschema types it Any | Unset): each branch checks it.
+    keyword, expected = error.validator, cast(Any, error.validator_value)
     if keyword == "type":
         types = expected if isinstance(expected, list) else [expected]
         return f"{label} must be {_one_of([_TYPE_WORDS.get(t, str(t)) for t in types])}"

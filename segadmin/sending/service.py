@@ -76,7 +76,7 @@ def send_message(
     *,
     actor: Actor,
     source: Source,
-    message: dict,
+    message: dict[str, Any],
     profile: RetryProfile = INTERACTIVE,
     related_to: AuditEntry | None = None,
     relation: str = "",
@@ -105,7 +105,7 @@ def send_batch(
     *,
     actor: Actor,
     source: Source,
-    messages: list[dict],
+    messages: list[dict[str, Any]],
     profile: RetryProfile = BACKGROUND,
     bulk_job_id: str | None = None,
     index: list[IndexedMessage] | None = None,
@@ -219,7 +219,7 @@ def list_sources(*, actor: Actor, workspace: Workspace) -> list[client.Source] |
 
 @dataclass(frozen=True)
 class ProfileTraits:
-    answer: dict | client.ApiError
+    answer: dict[str, Any] | client.ApiError
     secrets: tuple[str, ...]  # what to mask in what is shown of the answer
 
 

@@ -16,10 +16,8 @@ from django.urls import reverse
 
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.models import AuditEntry, Kind
-from tests.audit.entries import fast_passwords
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
-__all__ = ["fast_passwords"]
+pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "violet kettle 42 harbour"
 ELEVEN = "kq7#vbn2!xz"  # 11 characters, otherwise unremarkable
 

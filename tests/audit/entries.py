@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from django.contrib.auth.models import User
 
 from segadmin.accounts.roles import role_of
@@ -16,12 +15,6 @@ from segadmin.segment import client
 from segadmin.segment.messages import build_message
 
 WRITE_KEY = "wk_AUDITviewsSecretKey0123456789"
-
-
-@pytest.fixture
-def fast_passwords(settings: Any) -> None:
-    """Personas hash a password each; the default hasher is slow on purpose, tests need not be."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def actor_for(user: User | None, username: str = "system") -> Actor:

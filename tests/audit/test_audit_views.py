@@ -12,10 +12,9 @@ from django.urls import reverse
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.log import record_event
 from segadmin.audit.models import AuditEntry, Kind
-from tests.audit.entries import WRITE_KEY, actor_for, add_call, fast_passwords, make_source
+from tests.audit.entries import WRITE_KEY, actor_for, add_call, make_source
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
-__all__ = ["fast_passwords"]
+pytestmark = pytest.mark.django_db
 
 
 def login(user) -> Client:

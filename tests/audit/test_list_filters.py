@@ -15,10 +15,9 @@ from segadmin.audit import views
 from segadmin.audit.log import record_event
 from segadmin.audit.models import AuditEntry, Kind
 from segadmin.credentials.models import Workspace
-from tests.audit.entries import actor_for, add_call, fast_passwords, make_source
+from tests.audit.entries import actor_for, add_call, make_source
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
-__all__ = ["fast_passwords"]
+pytestmark = pytest.mark.django_db
 LIST = reverse("audit:list")
 
 

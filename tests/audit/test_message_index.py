@@ -19,10 +19,9 @@ from segadmin.audit.models import AppendOnly, AuditEntry, AuditMessage
 from segadmin.segment import client
 from segadmin.segment.messages import build_message
 from tests.audit.conftest import postgres_only
-from tests.audit.entries import WRITE_KEY, actor_for, add_call, fast_passwords, make_source
+from tests.audit.entries import WRITE_KEY, actor_for, add_call, make_source
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
-__all__ = ["fast_passwords"]
+pytestmark = pytest.mark.django_db
 AUDIT = reverse("audit:list")
 LOOKUP = reverse("lookup:index")
 INDEXED = ("position", "call_type", "user_id", "anonymous_id", "message_id", "event", "row")

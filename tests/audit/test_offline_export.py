@@ -19,10 +19,8 @@ from segadmin.audit import export
 from segadmin.audit.chain import BAD_CHECKPOINT, CHANGED, MISSING, UNKNOWN_KEY
 from segadmin.audit.log import record_event
 from segadmin.audit.models import AuditEntry, unpack_body
-from tests.audit.entries import WRITE_KEY, actor_for, add_call, fast_passwords, make_source
+from tests.audit.entries import WRITE_KEY, actor_for, add_call, make_source
 
-pytestmark = pytest.mark.usefixtures("fast_passwords")
-__all__ = ["fast_passwords"]
 EXPORT = reverse("audit:export")
 
 

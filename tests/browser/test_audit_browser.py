@@ -13,11 +13,10 @@ import pytest
 from django.apps import apps as django_apps
 from django.utils import timezone
 
-from tests.audit.entries import WRITE_KEY, add_call, fast_passwords, make_source
+from tests.audit.entries import WRITE_KEY, add_call, make_source
 from tests.conftest import log_in
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_passwords")]
-__all__ = ["fast_passwords"]
+pytestmark = pytest.mark.django_db(transaction=True)
 SHOTS = os.environ.get("SEGADMIN_SCREENSHOTS", "")
 
 

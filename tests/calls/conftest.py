@@ -1,4 +1,5 @@
-"""Fixtures for the call screens: a stored source and workspace, and logged-in clients."""
+"""Fixtures for the call screens: a stored source and logged-in clients (the workspace and
+``admin_client`` come from tests/conftest.py and pytest-django)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from segadmin.credentials.models import Source, Workspace
+from segadmin.credentials.models import Source
 
 WRITE_KEY = "wk_CALLStestAbCdEfGhIjKlMnOpQrStUv"
-TOKEN = "sgp_CALLStestTokenAbCdEfGhIjKlMnOpQrSt"
 
 
 @pytest.fixture
@@ -23,14 +23,6 @@ def source(db: None) -> Source:
     source.set_write_key(WRITE_KEY)
     source.save()
     return source
-
-
-@pytest.fixture
-def workspace(db: None) -> Workspace:
-    workspace = Workspace(name="Acme", region="us")
-    workspace.set_public_api_token(TOKEN)
-    workspace.save()
-    return workspace
 
 
 def client_for(user: User) -> Client:
@@ -47,11 +39,6 @@ def marketer_client(marketer: User) -> Client:
 @pytest.fixture
 def support_client(support: User) -> Client:
     return client_for(support)
-
-
-@pytest.fixture
-def admin_client(admin_user: User) -> Client:
-    return client_for(admin_user)
 
 
 def form_data(source: Source | None, **fields: Any) -> dict[str, Any]:
@@ -116,9 +103,3 @@ def editor_data(name: str, state: Any) -> dict[str, Any]:
         f"{name}__value": [row.value for row in rows],
         f"{name}__bool": [row.value if row.type == "boolean" else "" for row in rows],
     }
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    # Personas are created per test; the default hasher would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

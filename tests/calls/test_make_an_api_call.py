@@ -11,7 +11,8 @@ from django.test import Client
 from segadmin.audit.models import AuditEntry
 from segadmin.calls.forms import GROUP_EXAMPLE
 from segadmin.credentials.models import Source, Workspace
-from tests.calls.conftest import TOKEN, WRITE_KEY, errors_of
+from tests.calls.conftest import WRITE_KEY, errors_of
+from tests.conftest import TOKEN
 
 pytestmark = pytest.mark.django_db
 

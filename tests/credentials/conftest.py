@@ -13,15 +13,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import connection
-from django.test import Client
 
 from segadmin.audit.models import AuditEntry
 from segadmin.credentials.models import Source, Workspace
+from tests.conftest import TOKEN
 from tests.fake_segment import FakeSegment
 
-TOKEN = "sgp_TESTtokenAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 PROFILES_TOKEN = "pt_TESTprofilesAbCdEfGh1234567890"
 WRITE_KEY = "0j4zjt3VGSKQ1rNDXXaEPM7Tnbg0V55K"
 SEGMENT_WORKSPACE = {"id": "9aQ1Lj62S4bomZKLF4DPqW", "slug": "acme", "name": "Acme"}
@@ -78,21 +76,6 @@ def credential_events(action: str | None = None) -> list[AuditEntry]:
     if action:
         entries = entries.filter(action=action)
     return list(entries.order_by("seq"))
-
-
-@pytest.fixture
-def admin_client(admin_user: User) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
-@pytest.fixture
-def workspace(db: None) -> Workspace:
-    ws = Workspace(name="Acme", region="us")
-    ws.set_public_api_token(TOKEN)
-    ws.save()
-    return ws
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from segadmin.home import dashboard
-from tests.audit.entries import add_call, fast_passwords, make_source
+from tests.audit.entries import add_call, make_source
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
-__all__ = ["fast_passwords"]
+pytestmark = pytest.mark.django_db
 HOME = reverse("home:index")
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 

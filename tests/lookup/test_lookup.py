@@ -10,10 +10,9 @@ from django.urls import reverse
 from segadmin.audit.models import AuditEntry
 from segadmin.credentials.models import Workspace
 from segadmin.lookup.history import compare, fold_traits
-from tests.audit.entries import add_call, fast_passwords, make_source
+from tests.audit.entries import add_call, make_source
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
-__all__ = ["fast_passwords"]
+pytestmark = pytest.mark.django_db
 LOOKUP = reverse("lookup:index")
 PROFILE_TOKEN = "pt_LOOKUPprofileToken0123456789"
 

@@ -11,11 +11,10 @@ import pytest
 from django.apps import apps as django_apps
 
 from segadmin.credentials.models import Workspace
-from tests.audit.entries import add_call, fast_passwords, make_source
+from tests.audit.entries import add_call, make_source
 from tests.conftest import log_in
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_passwords")]
-__all__ = ["fast_passwords"]
+pytestmark = pytest.mark.django_db(transaction=True)
 PROFILE_TOKEN = "pt_LOOKUPbrowserToken0123456789"
 
 

@@ -367,7 +367,9 @@ def _prop(path: str, **schema: Any) -> dict[str, Any]:
     return {"id": f"/properties/properties/properties/{path}", "description": "", **schema}
 
 
-def _track(key: str, description: str, props: dict[str, Any], required: list[str]) -> dict:
+def _track(
+    key: str, description: str, props: dict[str, Any], required: list[str]
+) -> dict[str, Any]:
     inner: dict[str, Any] = {"type": "object", "properties": props}
     if required:
         inner["required"] = required

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from segadmin.segment.fake import page, plans, tracking
 from segadmin.segment.fake.state import (
+    Arrival,
     FakeState,
     Fault,
     decode_cursor,
@@ -71,7 +72,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks, total = [], 0
+            chunks: list[bytes] = []
+            total = 0
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -152,7 +154,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         api = _api_of(path)
         headers = self._headers()
-        status, payload, extra = 0, None, {}
+        status, payload = 0, None
+        extra: dict[str, str] = {}
         latency = self.state.latency_ms
         if latency:
             time.sleep(latency / 1000)
@@ -205,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _tracking(
         self, path: str, headers: dict[str, str], raw: bytes
-    ) -> tuple[int, Any, tracking.Arrival | None]:
+    ) -> tuple[int, Any, Arrival | None]:
         if self.command != "POST":
             return 405, {"code": "method_not_allowed", "message": "Use POST."}, None
         (status, payload), arrival = tracking.handle(self.state, path, headers, raw)
@@ -510,6 +513,7 @@ class FakeSegmentServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def start(self) -> FakeSegmentServer:

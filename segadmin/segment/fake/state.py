@@ -271,7 +271,8 @@ def enriched(arrival: Arrival, checked: Checked) -> dict[str, Any]:
     key removed, a messageId if it had none, and Segment's timestamps. Done when the message
     is read, not when it arrives: the fake's inspection is rare, its intake is not."""
     if checked.literal:
-        return checked.item
+        literal: dict[str, Any] = checked.item
+        return literal
     message = dict(checked.item)
     if not arrival.is_batch:
         message["type"] = arrival.call
@@ -520,7 +521,9 @@ class FakeState:
             gc.freeze()
 
     def _collect_identify(self, message: dict[str, Any]) -> None:
-        traits = message.get("traits") if isinstance(message.get("traits"), dict) else {}
+        traits = message.get("traits")
+        if not isinstance(traits, dict):
+            traits = {}
         for space in self.spaces.values():
             if not space.collect_identifies:
                 continue
@@ -572,7 +575,7 @@ def received_at_and_timestamp(
     """Segment's clock-skew correction (segment-api.md §6): ``originalTimestamp`` is what the
     client sent (or receipt time); ``timestamp`` = receivedAt - (sentAt - originalTimestamp)."""
     original = parse_time(message.get("timestamp"))
-    original_text = message.get("timestamp") if original else _iso(received)
+    original_text = message["timestamp"] if original else _iso(received)
     sent = parse_time(sent_at)
     if original is None:
         corrected = received

@@ -12,9 +12,10 @@ import json
 import re
 import uuid
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
-from json.decoder import scanstring
-from typing import Any
+from json.decoder import scanstring  # type: ignore[attr-defined]  # in CPython, not typeshed
+from typing import Any, cast
 
 from segadmin.segment.fake.state import (
     CALL_KEYS,
@@ -35,7 +36,10 @@ MAX_ITEM_BYTES = 32 * 1024
 ALLOWED = {call_type: COMMON_KEYS | keys for call_type, keys in CALL_KEYS.items()}
 _SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace, as json.decoder skips it
 _SPACE_CHARS = frozenset(" \t\n\r")
-_SCAN = json.JSONDecoder().scan_once  # json.loads's own scanner (C), defaults alike
+# json.loads's own scanner (C), defaults alike.
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__, not typeshed
+# The pattern matches the empty string, so its match() never returns None.
+_SPACE_MATCH = cast("Callable[[str, int], re.Match[str]]", _SPACE.match)
 
 NOTHING: frozenset[str] = frozenset()
 
@@ -70,8 +74,9 @@ def write_key_of(headers: dict[str, str], body: Any) -> str:
         key = decoded.split(":", 1)[0]
         if key:
             return key
-    if isinstance(body, dict) and isinstance(body.get("writeKey"), str):
-        return body["writeKey"]
+    write_key = body.get("writeKey") if isinstance(body, dict) else None
+    if isinstance(write_key, str):
+        return write_key
     return ""
 
 
@@ -239,7 +244,7 @@ def parse_body(raw: bytes) -> tuple[Any, list[int] | None]:
 
 def _walk_object(text: str) -> tuple[dict[str, Any], list[int] | None]:
     """The top-level object, key by key, with the C scanner ``json.loads`` itself uses."""
-    space, scan = _SPACE.match, _SCAN
+    space, scan = _SPACE_MATCH, _SCAN
     at = space(text, 0).end()
     if text[at : at + 1] != "{":
         raise _NotPlain
@@ -277,7 +282,7 @@ def _walk_object(text: str) -> tuple[dict[str, Any], list[int] | None]:
 
 
 def _walk_array(text: str, at: int) -> tuple[list[Any], list[int], int]:
-    space, scan = _SPACE.match, _SCAN
+    space, scan = _SPACE_MATCH, _SCAN
     items: list[Any] = []
     sizes: list[int] = []
     add_item, add_size = items.append, sizes.append

@@ -24,4 +24,4 @@ class Command(changepassword.Command):
             user.refresh_from_db(fields=["password"])
             if user.password != before:
                 people.password_changed(actor=Actor.system("changepassword"), user=user)
-        return message
+        return message or ""

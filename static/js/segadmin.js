@@ -1,2 +1,0 @@
-// segadmin's own JavaScript: only what htmx cannot do. Loaded from static files, never inline.
-"use strict";
