@@ -531,7 +531,7 @@ def row_for(rows: list[Row], path: str) -> Row | None:
         return by_key[path]
     top = re.split(r"[.\[]", path, maxsplit=1)[0]
     row = by_key.get(top)
-    return row if row is not None and row.kind == "c" else None
+    return row if row is not None and row.kind in ("c", "p") else None
 
 
 def render_editor(

@@ -117,8 +117,8 @@ def _fields(
     names = _dig(inner, "properties")
     if not isinstance(names, Mapping):
         return ()
-    required = _dig(inner, "required")
-    required = set(required) if isinstance(required, list) else set()
+    listed = _dig(inner, "required")
+    required = {n for n in listed if isinstance(n, str)} if isinstance(listed, list) else set()
     found = []
     for name, sub in names.items():
         sub = sub if isinstance(sub, Mapping) else {}

@@ -415,3 +415,40 @@ def test_a_plan_for_another_event_name_case_plans_nothing(connected: Source) -> 
     planned = planned_for(connected, "track", "order completed")
     assert planned is not None
     assert planned.event == "" and planned.fields == ()
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        None,
+        ["not", "a", "schema"],
+        {"properties": {"properties": "text"}},
+        {"properties": {"properties": {"properties": {"odd": 5}, "required": [{"a": 1}]}}},
+        {"properties": {"properties": {"properties": {"t": {"type": 7, "enum": "x"}}}}},
+    ],
+)
+def test_a_malformed_rule_plans_what_it_can_and_never_breaks_the_screen(
+    marketer_client: Client, connected: Source, plan: TrackingPlan, schema: Any
+) -> None:
+    plan.rules.filter(key="Order Completed").update(json_schema=schema)
+    html = redraw(marketer_client, "track", source=connected.pk, event="Order Completed")
+    assert 'id="id_properties"' in html
+    page = marketer_client.get(f"/calls/track/?source={connected.pk}")
+    assert page.status_code == 200
+
+
+def test_a_rules_problem_inside_a_planned_object_is_shown_under_its_row(
+    marketer_client: Client, connected: Source
+) -> None:
+    data = form_data(connected, user_id="u-1", event="Order Completed")
+    rows = [
+        ("order_id", "text", "o-1"),
+        ("total", "number", "1"),
+        ("shipping", "object", '{"at": "2024-02-30"}'),
+    ]
+    data.update(rows_data("properties", custom=rows))
+    data["properties__kind"] = ["p", "p", "p"]
+    response = marketer_client.post("/calls/track/", data)
+    assert response.status_code == 422
+    shipping = element(response.content.decode(), 'data-planned="shipping"')
+    assert "kv-error" in shipping
