@@ -202,6 +202,12 @@ def attach(form: Any) -> None:
         "hx-trigger": "change",
         "hx-target": f"#id_{editor}",
         "hx-swap": "outerHTML",
+        # What is typed while the redraw is on its way would be lost: the editor and Event
+        # Name wait for it (htmx reads their values first, then disables them).
+        "hx-disabled-elt": (
+            f"#id_{editor} input, #id_{editor} select, #id_{editor} textarea, "
+            f"#id_{editor} button, [name=event], .call-actions button"
+        ),
     }
     form.fields["source"].widget.attrs.update(
         {**redraw, "hx-include": f"#id_{editor}, [name=event]", "hx-vals": '{"changed": "source"}'}
@@ -210,7 +216,9 @@ def attach(form: Any) -> None:
         return
     field = form.fields["event"]
     attrs = {**redraw, "hx-include": f"#id_{editor}, [name=source]"}
-    if planned is None or not planned.events:
+    if planned is None:
+        return  # no plan, nothing an event could change (a new source brings a new field)
+    if not planned.events:
         field.widget.attrs.update(attrs)
         return
     if planned.free_text:

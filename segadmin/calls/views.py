@@ -284,6 +284,9 @@ def planned_editor(request: HttpRequest, call_type: str) -> HttpResponse:
         raise PermissionDenied
     initial = {key: request.GET.get(key, "") for key in ("source", "event")}
     form = screen.form_class(initial=initial)
+    if form.planned is None and not request.GET.get(f"{name}__planned"):
+        # Drawn without a plan and still without one: nothing to redraw (htmx swaps no 204).
+        return HttpResponse(status=204)
     spec = form.fields[name].spec  # type: ignore[attr-defined]
     state = editors.with_planned(
         spec, editors.state_from_data(spec, request.GET, name), form.planned

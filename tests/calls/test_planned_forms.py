@@ -96,11 +96,16 @@ def test_a_source_without_a_plan_offers_no_events_and_no_planned_rows(
 ) -> None:
     html = marketer_client.get(f"/calls/track/?source={source.pk}").content.decode()
     assert element(html, 'name="event"').startswith('<input type="text"')
+    assert "hx-get" not in element(html, 'name="event"')
     assert "<datalist" not in html
     assert "data-planned" not in html
     assert "Planned by the tracking plan" not in html
-    redrawn = redraw(marketer_client, "track", source=source.pk, event="Order Completed")
-    assert "data-planned" not in redrawn
+    assert "properties__planned" not in html
+    # Changing to it from another source without a plan redraws nothing (htmx swaps no 204).
+    redrawn = marketer_client.get(
+        "/calls/plan/track/editor/", {"source": source.pk, "event": "Order Completed"}
+    )
+    assert redrawn.status_code == 204
 
 
 def test_an_event_given_outside_the_plan_stays_visible_in_the_list(
@@ -237,8 +242,8 @@ def test_changing_the_source_brings_its_events_along(
     fields = element(html, 'id="call-fields"')
     assert 'hx-swap-oob="true"' in fields
     assert options(element(fields, 'name="event"')) == ["", "Order Completed", "Product Viewed"]
-    # Without a plan the event is plain text again.
-    html = redraw(marketer_client, "track", source="", changed="source")
+    # Without a plan the event is plain text again (the editor drawn with a plan says so).
+    html = redraw(marketer_client, "track", source="", changed="source", properties__planned="1")
     assert element(element(html, 'id="call-fields"'), 'name="event"').startswith("<input")
 
 
@@ -258,6 +263,8 @@ def test_the_source_and_event_fields_ask_for_the_redraw(
     assert 'hx-get="/calls/plan/track/editor/"' in source
     assert 'hx-target="#id_properties"' in source
     assert 'hx-get="/calls/plan/track/editor/"' in element(html, 'name="event"')
+    # Until the redraw is in, what would be lost by it cannot be typed.
+    assert 'hx-disabled-elt="#id_properties input, #id_properties select' in source
 
 
 # --- Identify and Group ------------------------------------------------------------------------
@@ -289,10 +296,11 @@ def test_group_lists_the_planned_traits_first(marketer_client: Client, connected
 def test_support_may_redraw_identify_but_not_track(
     support_client: Client, connected: Source
 ) -> None:
-    assert support_client.get("/calls/plan/identify/editor/").status_code == 200
-    assert support_client.get("/calls/plan/track/editor/").status_code == 403
-    assert support_client.get("/calls/plan/group/editor/").status_code == 403
-    assert support_client.get("/calls/plan/page/editor/").status_code == 404
+    asked = {"source": connected.pk}
+    assert support_client.get("/calls/plan/identify/editor/", asked).status_code == 200
+    assert support_client.get("/calls/plan/track/editor/", asked).status_code == 403
+    assert support_client.get("/calls/plan/group/editor/", asked).status_code == 403
+    assert support_client.get("/calls/plan/page/editor/", asked).status_code == 404
 
 
 # --- Sending what the planned rows hold --------------------------------------------------------
