@@ -550,7 +550,7 @@ def render_editor(
             if not row.error and row.key.strip() in row_problems:
                 row.error = row_problems[row.key.strip()]
     rows = [row_context(spec_, name, row, i) for i, row in enumerate(state.rows)]
-    # The plan's rows first, in the plan's order (a planned reserved field among them).
+    # The plan's rows first, in its order (required, then by name), planned reserved ones too.
     order = {f.name: i for i, f in enumerate(planned.fields)} if planned else {}
     planned_rows = sorted(
         (c for c in rows if c["row"].planned is not None), key=lambda c: order.get(c["row"].key, 0)

@@ -134,8 +134,9 @@ def _fields(
                 enforce=enforce,
             )
         )
-    # Required names first, then the plan's own order (Segment's UI lists them so).
-    found.sort(key=lambda f: not f.required)
+    # Required names first, then by name: PostgreSQL's jsonb keeps no key order, so the
+    # plan's own order cannot be the same on every database.
+    found.sort(key=lambda f: (not f.required, f.name.casefold(), f.name))
     return tuple(found)
 
 

@@ -128,17 +128,17 @@ def test_choosing_an_event_fills_the_editor_with_its_planned_properties(
     html = redraw(marketer_client, "track", source=connected.pk, event="Order Completed")
     assert "Planned by the tracking plan “Shop plan”" in html
     planned = re.findall(r'data-planned="([^"]+)"', element(html, 'data-testid="planned-rows"'))
-    # Required first, then the plan's order; Currency is Segment's reserved field, planned.
+    # Required first, then by name; Currency is Segment's reserved field, planned.
     assert planned == [
         "order_id",
         "total",
-        "currency",
         "coupon",
-        "placed_at",
+        "currency",
         "gift",
+        "placed_at",
         "products",
-        "shipping",
         "quantity",
+        "shipping",
         "size",
     ]
     types = {
@@ -275,6 +275,7 @@ def test_identify_lists_the_planned_traits_first(
 ) -> None:
     html = marketer_client.get(f"/calls/identify/?source={connected.pk}").content.decode()
     planned = element(html, 'data-testid="planned-rows"')
+    # plan_tier is required, so first; then by name.
     assert re.findall(r'data-planned="([^"]+)"', planned) == ["plan_tier", "email", "seats"]
     assert html.index('data-testid="planned-rows"') < html.index("Reserved by Segment")
     tier = element(html, 'data-planned="plan_tier"')
@@ -377,7 +378,7 @@ def test_json_mode_works_as_before_with_a_plan(marketer_client: Client, connecte
     assert preview_body(response)["properties"] == {"order_id": "o-9", "total": 3, "extra": [1]}
     html = response.content.decode()
     assert 'id="id_properties__json"' in html
-    assert "plans <code>order_id</code> (required)" in html
+    assert "plans <code>order_id</code> (required), <code>total</code> (required)" in html
 
 
 def test_switching_a_planned_editor_to_json_and_back_keeps_its_rows(
