@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from django import forms
 
+from segadmin.calls import planned as plan_forms
 from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_json, row_for
 from segadmin.calls.fields import TimestampField
 from segadmin.credentials.fields import SourceChoiceField, WorkspaceChoiceField
@@ -88,6 +89,8 @@ class CallForm(forms.Form):
         self.message: dict[str, Any] | None = None
         self.problems: list[Problem] = []  # the rules' findings on the built message
         self.warnings: list[Problem] = []
+        self.planned: plan_forms.Planned | None = None  # set by attach, from the source's plan
+        plan_forms.attach(self)  # the source's tracking plan: planned events and rows
 
     def id_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in ("user_id", "anonymous_id") if name in self.fields]
