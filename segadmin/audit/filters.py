@@ -110,6 +110,11 @@ class AuditFilterForm(forms.Form):
     )
     event = forms.CharField(label="Event Name", required=False, widget=_text_input("exact"))
     message_id = forms.CharField(label="Message ID", required=False, widget=_text_input("exact"))
+    violations = forms.BooleanField(
+        label="Sent with tracking-plan violations",
+        required=False,
+        help_text="Requests that went out under Warn with violations of the source's plan.",
+    )
 
     def __init__(self, *args: Any, see_all: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -187,6 +192,9 @@ class AuditFilterForm(forms.Form):
             queryset = queryset.filter(outcome=outcome)
         if "status" in filters:
             queryset = queryset.filter(response_status=filters["status"])
+        if filters.get("violations"):
+            # Exactly the condition of the partial index audit_plan_violations_seq.
+            queryset = queryset.filter(plan_violations__gt=0)
         for name in EXACT_FIELDS:
             if name in filters:
                 queryset = queryset.filter(**{name: search_key(filters[name])})

@@ -124,8 +124,13 @@ def record_request(
     related_to: AuditEntry | None = None,
     relation: str = "",
     bulk_job_id: str | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append the request entry and COMMIT it, before the request is sent.
+
+    ``plan`` is the source's tracking plan at send time (name, id, revision, enforcement and
+    the findings, from the send service): kept under ``details["tracking_plan"]``, which the
+    chain hashes, and its count of violations in ``plan_violations`` for the list's filter.
 
     Refuses (TransactionOpen) inside a transaction: an entry that could still roll back is
     not durable, and the send would hold the transaction open across HTTP.
@@ -164,6 +169,9 @@ def record_request(
     entry.related_to = related_to
     entry.relation = _text(relation, 32)
     entry.bulk_job_id = _text(bulk_job_id, 100) if bulk_job_id else None
+    if plan:
+        entry.details = _json({"tracking_plan": redaction.redact_json(plan)})
+        entry.plan_violations = int(plan.get("violations") or 0)
     with transaction.atomic(durable=True):
         chain.append([entry])
     return entry

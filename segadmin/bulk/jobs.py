@@ -46,6 +46,7 @@ from segadmin.bulk.plan import Plan, RowProblem, propose_mapping
 from segadmin.calls import services
 from segadmin.credentials.crypto import SecretUnreadable
 from segadmin.credentials.models import Source
+from segadmin.segment import rules
 from segadmin.segment.messages import (
     BATCH_ENVELOPE_RESERVE,
     MAX_BATCH_BYTES,
@@ -177,12 +178,16 @@ def create_job(
 
 
 def plan_for(job: BulkJob) -> Plan:
+    # The source's tracking plan as it is now: the dry run and each run of the worker check
+    # the rows against it as the send service will (Block: violating rows become row problems).
+    source = job.source if job.source_id else None
     return Plan(
         job_id=job.id,
         call_type=job.call_type,
         file_format=job.file_format,
         columns=job.columns,
         mapping=job.mapping,
+        tracking_plan=source.plan_check() if source is not None else None,
     )
 
 
@@ -204,6 +209,7 @@ class DryRun:
     valid: int = 0
     invalid: int = 0
     warned: int = 0  # valid rows (sent) with a warning, counted apart
+    violations: int = 0  # rows sent with tracking-plan violations (under Warn)
     errors: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
@@ -213,6 +219,7 @@ class DryRun:
             "valid": self.valid,
             "invalid": self.invalid,
             "warned": self.warned,
+            "violations": self.violations,
             "errors": [[p.row, p.column, p.reason] for p in self.errors],
             "warnings": [[p.row, p.column, p.reason] for p in self.warnings],
             "messages": self.messages,
@@ -238,6 +245,8 @@ def dry_run(job: BulkJob, progress: Callable[[int], None] | None = None) -> DryR
                 result.messages.append(message)
             if problems:
                 result.warned += 1
+                if any(p.code in rules.VIOLATION_CODES for p in problems):
+                    result.violations += 1
                 if len(result.warnings) < FIRST_ERRORS:
                     result.warnings.extend(problems[: FIRST_ERRORS - len(result.warnings)])
         if progress is not None and row - chunk_end >= parsing.CHUNK_ROWS:

@@ -53,6 +53,8 @@ from jsonschema import Draft7Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import SchemaError
 from referencing.exceptions import Unresolvable
 
+from segadmin.segment.errors import Problem
+
 ERROR, WARNING = "error", "warning"
 
 PLAN_VIOLATION = "plan_violation"
@@ -355,35 +357,34 @@ def find_rule(plan: Plan, call_type: str, message: Mapping[str, Any]) -> Rule | 
 # --- Findings -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One way a message breaks a tracking plan, shaped like the rules module's problems.
+# A finding is a ``Problem`` (segment/errors.py), the one problem type of every entrance: ``path``
+# is its ``field`` (``properties.order_id``, ``properties.products[0].sku``, ``context.userAgent``;
+# "" for the whole message), ``keyword`` the JSON Schema keyword that failed ("" otherwise).
+Finding = Problem
 
-    ``path`` is the field in the message (``properties.order_id``, ``traits.age``,
-    ``properties.products[0].sku``, ``context.userAgent``; "" for the whole message);
-    ``keyword`` is the JSON Schema keyword that failed ("" for the other findings).
-    """
 
-    code: str
-    path: str
-    severity: str
-    message: str
-    plan_name: str
-    rule_type: str | None = None
-    rule_key: str | None = None
-    rule_version: int | None = None
-    keyword: str = ""
-
-    @property
-    def field(self) -> str:
-        return self.path
-
-    @property
-    def is_error(self) -> bool:
-        return self.severity == ERROR
-
-    def __str__(self) -> str:
-        return self.message
+def _finding(
+    code: str,
+    path: str,
+    severity: str,
+    message: str,
+    plan_name: str,
+    rule_type: str | None = None,
+    rule_key: str | None = None,
+    rule_version: int | None = None,
+    keyword: str = "",
+) -> Problem:
+    return Problem(
+        path,
+        code,
+        message,
+        severity=severity,
+        keyword=keyword,
+        plan_name=plan_name,
+        rule_type=str(rule_type) if rule_type is not None else None,
+        rule_key=rule_key,
+        rule_version=rule_version,
+    )
 
 
 def _path(parts: Iterable[str | int]) -> str:
@@ -499,7 +500,7 @@ def _schema_findings(
     compiled = plan.compiled(rule)
 
     def finding(path: str, text: str, keyword: str) -> Finding:
-        return Finding(
+        return _finding(
             code, path, ERROR, text, plan.name, rule.type, rule.key, rule.version, keyword
         )
 
@@ -565,7 +566,7 @@ def _schema_findings(
 def _unusable(plan: Plan, rule: Rule, why: str) -> Finding:
     """A rule's schema that segadmin cannot check with: a warning, so the plan's mistake
     does not stop every message of that event."""
-    return Finding(
+    return _finding(
         PLAN_SCHEMA_INVALID,
         "",
         WARNING,
@@ -636,7 +637,7 @@ def _unplanned_findings(
         if name in names or path in taken or _matches_any(patterns, name):
             continue
         found.append(
-            Finding(
+            _finding(
                 PLAN_UNPLANNED_PROPERTY,
                 path,
                 WARNING,
@@ -656,7 +657,7 @@ def _unplanned_event(plan: Plan, event: str) -> Finding:
     close = same or difflib.get_close_matches(event, plan._track_names, n=1, cutoff=0.8)
     if close:
         text += f" (did you mean “{close[0]}”?)"
-    return Finding(PLAN_UNPLANNED_EVENT, "event", ERROR, text, plan.name, RuleType.TRACK, event)
+    return _finding(PLAN_UNPLANNED_EVENT, "event", ERROR, text, plan.name, RuleType.TRACK, event)
 
 
 def _version_findings(plan: Plan, call_type: str, match: _Match) -> list[Finding]:
@@ -674,7 +675,7 @@ def _version_findings(plan: Plan, call_type: str, match: _Match) -> list[Finding
             text = f"{path} must be a whole number, not {_short(_value(asked), 40)}"
         text += f"; Segment checks it against version {rule.version}"
         found.append(
-            Finding(
+            _finding(
                 PLAN_UNKNOWN_VERSION,
                 path,
                 WARNING,
@@ -687,7 +688,7 @@ def _version_findings(plan: Plan, call_type: str, match: _Match) -> list[Finding
         )
     if rule.deprecated_at:
         found.append(
-            Finding(
+            _finding(
                 PLAN_DEPRECATED_EVENT,
                 where,
                 WARNING,
