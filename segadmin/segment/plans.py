@@ -42,6 +42,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -167,6 +168,12 @@ class Plan:
         default_factory=dict, init=False, repr=False
     )
     _track_names: list[str] = field(default_factory=list, init=False, repr=False)
+    # The findings of messages checked lately, by (call type, encoded message): a bulk row is
+    # checked when the worker builds it and again by the send service, and the second check
+    # of the same bytes is a lookup (see ``check_cached``).
+    _verdicts: OrderedDict[tuple[str, bytes], tuple[Problem, ...]] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.rules = tuple(self.rules)
@@ -737,6 +744,25 @@ def check(plan: Plan, call_type: str, message: Mapping[str, Any]) -> list[Findin
         for common in plan.versions(RuleType.COMMON, None)[:1]:
             found += _schema_findings(plan, common, message, PLAN_COMMON_VIOLATION, fields_key)
     return found
+
+
+# Two chunks of bulk rows (one being built while the other is sent), and some to spare.
+VERDICTS_KEPT = 16_384
+
+
+def check_cached(
+    plan: Plan, call_type: str, message: Mapping[str, Any], key: bytes
+) -> list[Finding]:
+    """``check`` remembered by ``key``, the message's exact encoding (the caller's): the same
+    bytes always get the same findings from the same plan."""
+    slot = (call_type.lower(), key)
+    found = plan._verdicts.get(slot)
+    if found is None:
+        found = tuple(check(plan, call_type, message))
+        plan._verdicts[slot] = found
+        if len(plan._verdicts) > VERDICTS_KEPT:
+            plan._verdicts.popitem(last=False)
+    return list(found)
 
 
 # --- What Segment's own Protocols settings would do ------------------------------------------

@@ -30,6 +30,7 @@ from segadmin.segment.messages import (
     MAX_MESSAGE_BYTES,
     MAX_MESSAGE_ID_CHARS,
     MAX_PROPERTIES,
+    encode,
     message_size,
 )
 from segadmin.segment.values import quoted
@@ -176,8 +177,14 @@ def plan_problems(plan: PlanCheck, call_type: str, message: dict) -> list[Proble
     """The plan's findings as problems, their severity set by the source's enforcement:
     under Block a violation is an error (refused), under Warn a warning (sent and listed);
     an unplanned event follows its own setting; the engine's warnings stay warnings."""
+    try:
+        key = encode(message)
+    except (TypeError, ValueError, RecursionError):
+        findings = plans.check(plan.plan, call_type, message)  # refused by the rules anyway
+    else:
+        findings = plans.check_cached(plan.plan, call_type, message, key)
     found = []
-    for finding in plans.check(plan.plan, call_type, message):
+    for finding in findings:
         severity = finding.severity
         if finding.code == plans.PLAN_UNPLANNED_EVENT:
             if plan.unplanned_events == ALLOW:
