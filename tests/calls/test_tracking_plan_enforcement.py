@@ -256,3 +256,15 @@ def test_a_source_without_a_plan_shows_no_plan_and_records_none(
     assert 'data-testid="plan-panel"' not in response.content.decode()
     (entry,) = requests_of()
     assert (entry.details, entry.plan_violations) == ("", 0)
+
+
+def test_the_audit_entry_page_shows_the_plan_and_the_violations_sent(
+    marketer_client: Client, source: Source, fake_segment: Any
+) -> None:
+    connect(source, enforcement="warn")
+    marketer_client.post("/calls/track/", order("send", source))
+    (entry,) = requests_of()
+    page = marketer_client.get(f"/audit/{entry.pk}/").content.decode()
+    assert 'data-testid="entry-plan"' in page
+    assert "revision 3" in page and "sent with 2 violations" in page
+    assert MISSING_ORDER_ID in page
