@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
@@ -25,9 +26,10 @@ from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.lib.htmx import HtmxHttpRequest
-from segadmin.segment import client
-from segadmin.segment.errors import UnsafeRequest
+from segadmin.segment import client, rules
+from segadmin.segment.errors import MessageInvalid, Problem, UnsafeRequest
 from segadmin.segment.messages import MAX_MESSAGE_BYTES, message_size
+from segadmin.segment.rules import PlanCheck
 
 CALL_PERMISSIONS = ("accounts.send_identify", "accounts.send_events", "accounts.make_api_call")
 _EDITOR_NAME = re.compile(r"[a-z][a-z_]{0,39}")
@@ -100,6 +102,22 @@ def _preview_message(form: CallForm) -> dict[str, Any]:
         "size_low": MAX_MESSAGE_BYTES * 3 // 4,
         "size_high": MAX_MESSAGE_BYTES * 15 // 16,
         "source": source,
+        "plan": _plan_panel(form.plan, form.segment_would, form.warnings),
+    }
+
+
+def _plan_panel(
+    plan: PlanCheck | None, segment_would: str, problems: Iterable[Problem]
+) -> dict[str, Any] | None:
+    """The tracking-plan part of a preview or result: the plan, its violations that go along
+    (under Warn) and what Segment's own Protocols settings would do."""
+    if plan is None:
+        return None
+    return {
+        "name": plan.plan.name,
+        "enforcement": plan.enforcement,
+        "segment_would": segment_would,
+        "violations": rules.plan_violations(problems),
     }
 
 
@@ -115,7 +133,15 @@ def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
         )
     except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         return {"kind": "error", "message": str(exc), "source": source}
-    return {"kind": "sent", **present.describe_result(sent), "source": source}
+    except MessageInvalid as exc:
+        # The plan changed (a new import, another enforcement) between the check and the send.
+        return {"kind": "error", "message": str(exc), "source": source}
+    return {
+        "kind": "sent",
+        **present.describe_result(sent),
+        "source": source,
+        "plan": _plan_panel(form.plan, sent.segment_would, sent.plan_problems),
+    }
 
 
 @permission_required("accounts.send_identify", raise_exception=True)
