@@ -128,6 +128,11 @@ class AuditFilterForm(forms.Form):
         error_messages={"invalid": "An import is named by its ID, as in its page's address."},
         widget=_text_input("bulk import ID"),
     )
+    violations = forms.BooleanField(
+        label="Sent with tracking-plan violations",
+        required=False,
+        help_text="Requests that went out under Warn with violations of the source's plan.",
+    )
 
     def __init__(self, *args: Any, see_all: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -208,6 +213,9 @@ class AuditFilterForm(forms.Form):
             queryset = queryset.filter(response_status=filters["status"])
         if "bulk_job" in filters:
             queryset = queryset.filter(bulk_job_id=str(filters["bulk_job"]))
+        if filters.get("violations"):
+            # Exactly the condition of the partial index audit_plan_violations_seq.
+            queryset = queryset.filter(plan_violations__gt=0)
         for name in EXACT_FIELDS:
             if name in filters:
                 queryset = queryset.filter(_message_filter(name, filters[name]))

@@ -95,6 +95,7 @@ def record_request(
     relation: str = "",
     bulk_job_id: str | None = None,
     index: Sequence[IndexedMessage] | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append the request entry, and one message-index row per message it carries, and
     COMMIT them, before the request is sent.
@@ -103,6 +104,10 @@ def record_request(
     them (the bulk worker, with each message's file row); otherwise they are read from the
     body. Refuses (TransactionOpen) inside a transaction: an entry that could still roll back
     is not durable, and the send would hold the transaction open across HTTP.
+
+    ``plan`` is the source's tracking plan at send time (name, id, revision, enforcement and
+    the findings, from the send service): kept under ``details["tracking_plan"]``, which the
+    chain hashes, and its count of violations in ``plan_violations`` for the list's filter.
     """
     ensure_no_transaction()
     secrets = request.known_secrets()
@@ -140,6 +145,9 @@ def record_request(
     entry.related_to = related_to
     entry.relation = _text(relation, 32)
     entry.bulk_job_id = _text(bulk_job_id, 100) if bulk_job_id else None
+    if plan:
+        entry.details = _json({"tracking_plan": redaction.redact_json(plan)})
+        entry.plan_violations = int(plan.get("violations") or 0)
     with transaction.atomic(durable=True):
         chain.append([entry])
         _record_index(entry, messages)

@@ -168,6 +168,10 @@ class AuditEntry(models.Model):
     relation = models.CharField(max_length=32, blank=True)
     # NULL, not "": most entries belong to no bulk job, and the index stays small.
     bulk_job_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    # How many tracking-plan violations the request carried when it was sent (under Warn),
+    # written at INSERT from the findings kept in ``details`` (which the chain hashes); a
+    # column so the list's "sent with violations" filter takes a small partial index.
+    plan_violations = models.PositiveIntegerField(default=0)
     request_entry = models.OneToOneField(
         "self",
         null=True,
@@ -215,6 +219,11 @@ class AuditEntry(models.Model):
             models.Index(fields=["event", "seq"], name="audit_event_seq"),
             models.Index(fields=["message_id", "seq"], name="audit_message_id_seq"),
             models.Index(fields=["bulk_job_id", "seq"], name="audit_bulk_job_seq"),
+            models.Index(
+                fields=["seq"],
+                condition=models.Q(plan_violations__gt=0),
+                name="audit_plan_violations_seq",
+            ),
         ]
 
     def __str__(self) -> str:

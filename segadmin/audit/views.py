@@ -269,6 +269,10 @@ def sent_message(entry: AuditEntry) -> dict[str, Any] | None:
     return {k: v for k, v in body.items() if k not in ("writeKey", "sentAt")}
 
 
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!", ")")) else f"{text}."
+
+
 def _resend_problem(request: HttpRequest, entry: AuditEntry, *, same_source: bool) -> str:
     """Why this entry cannot be sent again / edited and sent by this person ("" when it can)."""
     if sent_message(entry) is None:
@@ -373,11 +377,19 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Not sent again: {exc}")
         return redirect("audit:entry", pk=entry.pk)
     except MessageInvalid as exc:
-        reasons = " ".join(problem.message for problem in exc.problems)
-        messages.error(request, f"Not sent again: the stored message is not valid. {reasons}")
+        reasons = " ".join(_sentence(problem.message) for problem in exc.problems)
+        what = (
+            "breaks the source's tracking plan"
+            if any(p.code.startswith("plan_") for p in exc.problems)
+            else "is not valid"
+        )
+        messages.error(request, f"Not sent again: the stored message {what}. {reasons}")
         return redirect("audit:entry", pk=entry.pk)
-    for warning in rules.warnings(rules.check_message(message)):
+    plan_found = rules.warnings(sent.plan_problems)
+    for warning in rules.warnings(rules.check_message(message)) + plan_found:
         messages.warning(request, f"Check {warning.field}: {warning.message}")
+    if sent.segment_would:
+        messages.info(request, f"{sent.segment_would} (the source's Protocols settings).")
     if sent.result.ok:
         messages.success(
             request,

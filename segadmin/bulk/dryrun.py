@@ -14,6 +14,7 @@ from django.utils import timezone
 from segadmin.bulk import parsing
 from segadmin.bulk.models import BulkJob
 from segadmin.bulk.plan import Plan, RowProblem
+from segadmin.segment import rules
 
 log = logging.getLogger("segadmin.bulk")
 
@@ -24,12 +25,16 @@ DRY_RUN_FAILED = "failed"
 
 
 def plan_for(job: BulkJob) -> Plan:
+    # The source's tracking plan as it is now: the dry run and each run of the worker check
+    # the rows against it as the send service will (Block: violating rows become row problems).
+    source = job.source if job.source_id else None
     return Plan(
         job_id=job.id,
         call_type=job.call_type,
         file_format=job.file_format,
         columns=job.columns,
         mapping=job.mapping,
+        tracking_plan=source.plan_check() if source is not None else None,
     )
 
 
@@ -48,6 +53,7 @@ class DryRun:
     valid: int = 0
     invalid: int = 0
     warned: int = 0  # valid rows (sent) with a warning, counted apart
+    violations: int = 0  # rows sent with tracking-plan violations (under Warn)
     errors: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -57,6 +63,7 @@ class DryRun:
             "valid": self.valid,
             "invalid": self.invalid,
             "warned": self.warned,
+            "violations": self.violations,
             "errors": [[p.row, p.column, p.reason] for p in self.errors],
             "warnings": [[p.row, p.column, p.reason] for p in self.warnings],
             "messages": self.messages,
@@ -82,6 +89,8 @@ def dry_run(job: BulkJob, progress: Callable[[int], None] | None = None) -> DryR
                 result.messages.append(message)
             if problems:
                 result.warned += 1
+                if any(p.code in rules.VIOLATION_CODES for p in problems):
+                    result.violations += 1
                 if len(result.warnings) < FIRST_ERRORS:
                     result.warnings.extend(problems[: FIRST_ERRORS - len(result.warnings)])
         if progress is not None and row - chunk_end >= parsing.CHUNK_ROWS:

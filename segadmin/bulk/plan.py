@@ -213,8 +213,10 @@ class Plan:
         file_format: str,
         columns: list[str],
         mapping: Iterable[dict[str, Any]],
+        tracking_plan: rules.PlanCheck | None = None,
     ) -> None:
         self.job_id = job_id
+        self.tracking_plan = tracking_plan
         self.call_type = call_type
         self.jsonl = file_format == parsing.JSONL
         self.message_ids = _MessageIds(job_id)
@@ -299,9 +301,12 @@ class Plan:
         if size is not None:
             # The rest of the message is fine: the rules' verdict is that of its fields.
             found = rules.check_fields(self.call_type, fields)
+            if self.tracking_plan is not None and not any(p.is_error for p in found):
+                found += rules.plan_problems(self.tracking_plan, self.call_type, message)
             if not any(p.is_error for p in found):
                 return message, size, [self._problem(row, p) for p in found]
-        problems.extend(self._problem(row, p) for p in rules.check(self.call_type, message))
+        found = rules.check(self.call_type, message, self.tracking_plan)
+        problems.extend(self._problem(row, p) for p in found)
         if any(p.is_error for p in problems):
             return None, 0, problems
         return message, message_size(message), problems

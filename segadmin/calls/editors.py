@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.template.loader import render_to_string
@@ -36,6 +36,9 @@ from segadmin.calls import spec
 from segadmin.calls.spec import TYPE_LABELS, VALUE_TYPES, Reserved
 from segadmin.segment import values
 from segadmin.segment.values import BOOLEAN, DATETIME, LIST, NULL, NUMBER, OBJECT, TEXT
+
+if TYPE_CHECKING:
+    from segadmin.calls.planned import Planned, PlannedField
 
 ROWS = "rows"
 JSON = "json"
@@ -69,15 +72,21 @@ class EditorSpec:
 
 @dataclass
 class Row:
-    kind: str  # "r" or "c"
+    kind: str  # "r" (reserved), "p" (planned by the source's tracking plan) or "c" (custom)
     key: str
     type: str
     value: str = ""
     reserved: Reserved | None = None
     error: str = ""
+    planned: PlannedField | None = None  # a reserved row may be planned too
 
     def type_choices(self, spec_: EditorSpec) -> list[tuple[str, str]]:
-        allowed = (*self.reserved.types, NULL) if self.reserved else spec_.value_types
+        if self.reserved:
+            allowed: tuple[str, ...] = (*self.reserved.types, NULL)
+        elif self.planned:
+            allowed = self.planned.types
+        else:
+            allowed = spec_.value_types
         return [(t, TYPE_LABELS[t]) for t in allowed]
 
 
@@ -181,6 +190,23 @@ def rows_to_value(spec_: EditorSpec, rows: list[Row]) -> dict[str, Any] | list[t
             else:
                 pairs.append((reserved.path, value))
             continue
+        if row.kind == "p":
+            # A planned row: its name is the plan's; left empty, it is not sent (a required
+            # one is named by required_errors and by the plan's validation).
+            if row.type != NULL and row.value == "":
+                seen.add(row.key)
+                continue
+            if row.key in seen and not spec_.pairs:
+                row.error = f"“{row.key}” is used by two rows: give each {spec_.noun} once."
+                continue
+            try:
+                value = parse_value(row.type, row.value)
+            except EditorError as exc:
+                row.error = str(exc)
+                continue
+            seen.add(row.key)
+            pairs.append((row.key, value))
+            continue
         custom_number += 1
         name = row.key.strip()
         if not name:
@@ -210,8 +236,7 @@ def rows_to_value(spec_: EditorSpec, rows: list[Row]) -> dict[str, Any] | list[t
         pairs.append((name, value))
     bad = sum(1 for row in rows if row.error)
     if bad:
-        noun = "row needs" if bad == 1 else "rows need"
-        raise EditorError(f"{bad} {spec_.noun} {noun} fixing: see the message under each.")
+        raise EditorError(rows_need_fixing(spec_, bad))
     if spec_.pairs:
         return [(k, v) for k, v in pairs]
     return dict(pairs)
@@ -313,6 +338,75 @@ def state_for(spec_: EditorSpec, value: Any) -> EditorState:
         return EditorState(JSON, value_to_json(value, spec_), [])
 
 
+def with_planned(spec_: EditorSpec, state: EditorState, planned: Planned | None) -> EditorState:
+    """The editor with the rows a tracking plan plans (``planned``), in rows mode.
+
+    Each planned name gets a planned row, typed by the plan, that keeps a value already typed
+    under that name (in a custom row or the planned row of the event chosen before); a name that
+    is one of Segment's reserved fields stays that reserved row, marked as planned. Planned rows
+    the plan no longer names are kept as custom rows when they hold a value, dropped when empty.
+    JSON mode is left as typed.
+    """
+    if state.mode != ROWS:
+        return state
+    fields = planned.fields if planned is not None else ()
+    by_name = {f.name: f for f in fields}
+    reserved_paths = set(spec_.reserved_by_path())
+    tops = spec_.reserved_tops()
+    # Names of reserved objects (address, company) stay their reserved parts.
+    own = [f for f in fields if f.name not in reserved_paths and f.name not in tops]
+    own_names = {f.name for f in own}
+    reserved: list[Row] = []
+    taken: dict[str, Row] = {}
+    rest: list[Row] = []
+    for row in state.rows:
+        if row.kind == "r":
+            row.planned = by_name.get(row.key)
+            reserved.append(row)
+            continue
+        key = row.key.strip()
+        if key in own_names and key not in taken:
+            taken[key] = row
+            continue
+        if row.kind == "p":
+            row.planned = None
+            if row.value == "" and row.type != NULL:
+                continue  # an empty row the event chosen before planned
+            row.kind = "c"
+        rest.append(row)
+    rows = []
+    for planned_field in own:
+        old = taken.get(planned_field.name)
+        row = Row("p", planned_field.name, planned_field.types[0], planned=planned_field)
+        if old is not None and (old.value != "" or old.type == NULL):
+            row.value = old.value
+            if old.type in planned_field.types:
+                row.type = old.type
+        rows.append(row)
+    rows = reserved + rows + rest
+    return EditorState(state.mode, state.json_text, rows, state.error, state.bound)
+
+
+def required_errors(rows: Iterable[Row]) -> int:
+    """Put "… is required by the tracking plan" under each empty row the plan requires (under
+    Block enforcement); the count of such rows. The plan's own validation says the same of a
+    message built any other way (JSON mode, bulk, a forged POST)."""
+    count = 0
+    for row in rows:
+        field_ = row.planned
+        if field_ is None or not field_.required or not field_.enforce or row.error:
+            continue
+        if row.type != NULL and row.value == "":
+            row.error = field_.required_message
+            count += 1
+    return count
+
+
+def rows_need_fixing(spec_: EditorSpec, count: int) -> str:
+    noun = "row needs" if count == 1 else "rows need"
+    return f"{count} {spec_.noun} {noun} fixing: see the message under each."
+
+
 def switch(spec_: EditorSpec, state: EditorState, to: str) -> EditorState:
     """The editor in the other mode, or the same one with ``error`` saying why it cannot switch."""
     if to == state.mode or to not in (ROWS, JSON):
@@ -375,6 +469,8 @@ def state_from_data(spec_: EditorSpec, data: Mapping[str, Any], name: str) -> Ed
         if kind == "r" and key in by_path:
             row = by_path.pop(key)
             row.type, row.value = type_, value
+        elif kind == "p" and key:
+            custom.append(Row("p", key, type_, value))  # with_planned says if it still is
         else:
             custom.append(Row("c", key, type_, value))
     return EditorState(ROWS, "", rows + custom, bound=True)
@@ -392,10 +488,13 @@ class KeyValueWidget(forms.Widget):
         # The rules' sentences for rows, by row key; the form assigns a new dict per request
         # (widgets are shallow-copied per form, so this one is never changed in place).
         self.row_problems: dict[str, str] = {}
+        # What the source's tracking plan plans for this editor (calls.planned.attach sets it
+        # per form, on the form's own copy of the widget).
+        self.planned: Planned | None = None
 
     def value_from_datadict(self, data: Mapping[str, Any], files: Any, name: str) -> EditorState:
         assert self.spec is not None
-        return state_from_data(self.spec, data, name)
+        return with_planned(self.spec, state_from_data(self.spec, data, name), self.planned)
 
     def value_omitted_from_data(self, data: Mapping[str, Any], files: Any, name: str) -> bool:
         return f"{name}__mode" not in data
@@ -409,7 +508,8 @@ class KeyValueWidget(forms.Widget):
     ) -> SafeString:
         assert self.spec is not None
         state = value if isinstance(value, EditorState) else state_for(self.spec, value)
-        return render_editor(self.spec, name, state, self.row_problems)
+        state = with_planned(self.spec, state, self.planned)
+        return render_editor(self.spec, name, state, self.row_problems, self.planned)
 
 
 def row_for(rows: list[Row], path: str) -> Row | None:
@@ -421,7 +521,7 @@ def row_for(rows: list[Row], path: str) -> Row | None:
         return by_key[path]
     top = re.split(r"[.\[]", path, maxsplit=1)[0]
     row = by_key.get(top)
-    return row if row is not None and row.kind == "c" else None
+    return row if row is not None and row.kind in ("c", "p") else None
 
 
 def render_editor(
@@ -429,20 +529,27 @@ def render_editor(
     name: str,
     state: EditorState,
     row_problems: Mapping[str, str] | None = None,
+    planned: Planned | None = None,
 ) -> SafeString:
     row_problems = row_problems or {}
     if state.bound and state.mode == ROWS:
         with contextlib.suppress(EditorError):
             rows_to_value(spec_, state.rows)  # fills in each row's error
+        required_errors(state.rows)
         for row in state.rows:
             if not row.error and row.key.strip() in row_problems:
                 row.error = row_problems[row.key.strip()]
     rows = [row_context(spec_, name, row, i) for i, row in enumerate(state.rows)]
+    # The plan's rows first, in its order (required, then by name), planned reserved ones too.
+    order = {f.name: i for i, f in enumerate(planned.fields)} if planned else {}
+    planned_rows = sorted(
+        (c for c in rows if c["row"].planned is not None), key=lambda c: order.get(c["row"].key, 0)
+    )
     # Reserved rows in groups: the plain ones, then one folding group per object (address...).
     groups: list[dict[str, Any]] = []
     for context in rows:
         reserved = context["row"].reserved
-        if reserved is None:
+        if reserved is None or context["row"].planned is not None:
             continue
         heading = reserved.top if "." in reserved.path else ""
         if not groups or groups[-1]["heading"] != heading:
@@ -457,6 +564,8 @@ def render_editor(
         "name": name,
         "state": state,
         "reserved_groups": groups,
+        "planned": planned,
+        "planned_rows": planned_rows,
         "custom_rows": [c for c in rows if c["row"].kind == "c"],
         "currency_options": currency_options(_currency_of(state)) if has_currency else "",
         "single_type": len(spec_.value_types) == 1 and not spec_.reserved,
@@ -493,7 +602,9 @@ _INPUT_TYPES = {"email": "email", "url": "url", "tel": "tel"}
 def row_context(spec_: EditorSpec, name: str, row: Row, index: int | str) -> dict[str, Any]:
     reserved = row.reserved
     hint = reserved.input if reserved else ""
+    choices = _choices(row) if row.planned is not None and not reserved else []
     return {
+        "choices": choices,
         "row": row,
         "id": f"id_{name}__{index}",
         "name": name,
@@ -510,6 +621,24 @@ def row_context(spec_: EditorSpec, name: str, row: Row, index: int | str) -> dic
     }
 
 
+def _choices(row: Row) -> list[tuple[str, str, bool]]:
+    """A planned row's allowed values (the schema's enum) as (text, label, selected) options;
+    a value typed before that the plan does not allow stays, marked, so nothing is lost."""
+    assert row.planned is not None
+    options: list[tuple[str, str, bool]] = []
+    for choice in row.planned.choices:
+        try:
+            _type, text = infer(choice, VALUE_TYPES)
+        except NotRepresentable:
+            continue
+        if choice is None:
+            continue  # null is the null type, chosen beside the value
+        options.append((text, text, text == row.value))
+    if options and row.value and not any(selected for _t, _l, selected in options):
+        options.append((row.value, f"{row.value} (not allowed by the plan)", True))
+    return options
+
+
 class KeyValueField(forms.Field):
     """A typed object (or list of name/text pairs) edited as rows or as JSON."""
 
@@ -524,9 +653,12 @@ class KeyValueField(forms.Field):
     def to_python(self, value: Any) -> Any:
         if isinstance(value, EditorState):
             try:
-                return state_value(self.spec, value)
+                result = state_value(self.spec, value)
             except EditorError as exc:
                 raise forms.ValidationError(str(exc), code="invalid") from None
+            if value.mode == ROWS and (missing := required_errors(value.rows)):
+                raise forms.ValidationError(rows_need_fixing(self.spec, missing), code="required")
+            return result
         if value in (None, ""):
             return [] if self.spec.pairs else {}
         return value

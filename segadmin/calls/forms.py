@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from django import forms
 
+from segadmin.calls import planned as plan_forms
 from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_json, row_for
 from segadmin.calls.fields import TimestampField
 from segadmin.credentials.fields import SourceChoiceField, WorkspaceChoiceField
@@ -88,6 +89,10 @@ class CallForm(forms.Form):
         self.message: dict[str, Any] | None = None
         self.problems: list[Problem] = []  # the rules' findings on the built message
         self.warnings: list[Problem] = []
+        self.plan: rules.PlanCheck | None = None  # the source's tracking plan, if it has one
+        self.segment_would = ""  # what Segment's Protocols settings would do with the message
+        self.planned: plan_forms.Planned | None = None  # set by attach, from the source's plan
+        plan_forms.attach(self)  # the source's tracking plan: planned events and rows
 
     def id_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in ("user_id", "anonymous_id") if name in self.fields]
@@ -124,9 +129,16 @@ class CallForm(forms.Form):
                 arguments[key] = None  # build_message fills in its defaults
         message_id = cleaned.get("message_id") or self.generated_message_id or str(uuid.uuid4())
         message = segment_messages.build_message(self.call_type, message_id=message_id, **arguments)
-        self._attach(rules.check(self.call_type, message))
+        # The source's tracking plan is checked here as the send service will check it, so its
+        # violations under Block sit next to their fields like any other rule's.
+        source = cleaned.get("source")
+        self.plan = source.plan_check() if source is not None else None
+        problems = rules.check(self.call_type, message, self.plan)
+        self._attach(problems)
         if not self.errors:
             self.message = message
+            if self.plan is not None:
+                self.segment_would = self.plan.segment_would(self.call_type, problems)
         return cleaned
 
     def _attach(self, problems: list[Problem]) -> None:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("group/", views.group, name="group"),
     path("alias/", views.alias, name="alias"),
     path("api/", views.api_call, name="api"),
+    path("plan/<slug:call_type>/editor/", views.planned_editor, name="planned_editor"),
     path("editor/<slug:kind>/switch/", views.editor_switch, name="editor_switch"),
     path("editor/<slug:kind>/row/", views.editor_row, name="editor_row"),
 ]

@@ -8,25 +8,28 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from segadmin import sending
 from segadmin.audit import drafts
 from segadmin.audit.log import Actor
-from segadmin.calls import editors, present
+from segadmin.calls import editors, planned, present
 from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.lib.htmx import HtmxHttpRequest
-from segadmin.segment import client
-from segadmin.segment.errors import UnsafeRequest
+from segadmin.segment import client, rules
+from segadmin.segment.errors import MessageInvalid, Problem, UnsafeRequest
 from segadmin.segment.messages import MAX_MESSAGE_BYTES, message_size
+from segadmin.segment.rules import PlanCheck
 
 CALL_PERMISSIONS = ("accounts.send_identify", "accounts.send_events", "accounts.make_api_call")
 _EDITOR_NAME = re.compile(r"[a-z][a-z_]{0,39}")
@@ -99,6 +102,22 @@ def _preview_message(form: CallForm) -> dict[str, Any]:
         "size_low": MAX_MESSAGE_BYTES * 3 // 4,
         "size_high": MAX_MESSAGE_BYTES * 15 // 16,
         "source": source,
+        "plan": _plan_panel(form.plan, form.segment_would, form.warnings),
+    }
+
+
+def _plan_panel(
+    plan: PlanCheck | None, segment_would: str, problems: Iterable[Problem]
+) -> dict[str, Any] | None:
+    """The tracking-plan part of a preview or result: the plan, its violations that go along
+    (under Warn) and what Segment's own Protocols settings would do."""
+    if plan is None:
+        return None
+    return {
+        "name": plan.plan.name,
+        "enforcement": plan.enforcement,
+        "segment_would": segment_would,
+        "violations": rules.plan_violations(problems),
     }
 
 
@@ -114,7 +133,15 @@ def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
         )
     except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         return {"kind": "error", "message": str(exc), "source": source}
-    return {"kind": "sent", **present.describe_result(sent), "source": source}
+    except MessageInvalid as exc:
+        # The plan changed (a new import, another enforcement) between the check and the send.
+        return {"kind": "error", "message": str(exc), "source": source}
+    return {
+        "kind": "sent",
+        **present.describe_result(sent),
+        "source": source,
+        "plan": _plan_panel(form.plan, sent.segment_would, sent.plan_problems),
+    }
 
 
 @permission_required("accounts.send_identify", raise_exception=True)
@@ -256,9 +283,51 @@ def editor_switch(request: HttpRequest, kind: str) -> HttpResponse:
     name = request.POST.get("editor", "")
     if not _EDITOR_NAME.fullmatch(name):
         return HttpResponseBadRequest("Unknown editor.")
-    state = editors.state_from_data(spec, request.POST, name)
+    # A planned editor switches with its plan: the buttons send the form's Source and Event Name.
+    call_type = _PLANNED_KINDS.get(kind, "")
+    source = planned.source_of(request.POST.get("source")) if call_type else None
+    plan = planned.planned_for(source, call_type, request.POST.get("event", ""))
+    state = editors.with_planned(spec, editors.state_from_data(spec, request.POST, name), plan)
     state = editors.switch(spec, state, request.POST.get("to", ""))
-    return HttpResponse(editors.render_editor(spec, name, state))
+    state = editors.with_planned(spec, state, plan)
+    return HttpResponse(editors.render_editor(spec, name, state, planned=plan))
+
+
+_PLANNED_KINDS = {
+    "track_properties": "track",
+    "identify_traits": "identify",
+    "group_traits": "group",
+}
+
+
+@require_safe
+def planned_editor(request: HttpRequest, call_type: str) -> HttpResponse:
+    """The property or trait editor drawn again for the chosen source and event: the plan's
+    rows first, what was typed kept. On a change of source, Track's Event Name comes along
+    (an out-of-band swap), offering that source's planned events."""
+    screen = SCREENS.get(call_type)
+    name = planned.PLANNED_CALLS.get(call_type)
+    if screen is None or name is None:
+        raise Http404("No such call.")
+    if not request.user.has_perm(screen.permission):
+        raise PermissionDenied
+    initial = {key: request.GET.get(key, "") for key in ("source", "event")}
+    form = screen.form_class(initial=initial)
+    if form.planned is None and not request.GET.get(f"{name}__planned"):
+        # Drawn without a plan and still without one: nothing to redraw (htmx swaps no 204).
+        return HttpResponse(status=204)
+    spec = form.fields[name].spec  # type: ignore[attr-defined]
+    state = editors.with_planned(
+        spec, editors.state_from_data(spec, request.GET, name), form.planned
+    )
+    state.bound = False  # a redraw, not a submission: no messages yet
+    html = editors.render_editor(spec, name, state, planned=form.planned)
+    if call_type == "track" and request.GET.get("changed") == "source":
+        fields = render_to_string(
+            "calls/call.html#call-fields", {"form": form, "oob": True}, request=request
+        )
+        html = html + fields
+    return HttpResponse(html)
 
 
 @require_safe

@@ -166,7 +166,17 @@ class SourceForm(_CredentialForm):
 
     class Meta:
         model = Source
-        fields = ["name", "region", "workspace", "enabled", "segment_source_id", "slug"]
+        fields = [
+            "name",
+            "region",
+            "workspace",
+            "enabled",
+            "segment_source_id",
+            "slug",
+            "tracking_plan",
+            "plan_enforcement",
+            "unplanned_events",
+        ]
         # The workspace's region shows beside its name: a source must share it.
         field_classes = {"workspace": RegionalChoiceField}
         help_texts = {
@@ -174,9 +184,43 @@ class SourceForm(_CredentialForm):
             "workspace": "Optional: the workspace this source belongs to.",
             "enabled": "Disabled sources are not offered on the send forms.",
             "segment_source_id": "Optional: filled in when the source is imported.",
+            "tracking_plan": "Optional: every message to this source is checked against it.",
+            "plan_enforcement": (
+                "Block: a message that breaks the plan is refused, with the reasons next to "
+                "its fields. Warn: it is sent, and the violations are listed on the result and "
+                "in the audit log."
+            ),
+            "unplanned_events": (
+                "A Track event the plan does not name. Block: refused; Warn: sent with a "
+                "warning; Allow: sent without a word."
+            ),
         }
 
     field_order = ["name", "region", "write_key", "workspace", "enabled"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Beside segadmin's enforcement: what Segment's own Protocols settings will do.
+        settings = self.instance.protocols_settings if self.instance.pk else None
+        self.fields["plan_enforcement"].help_text += " " + describe_protocols(settings)
+        # Left out of a post (an older page, a script), they keep what the source has.
+        for name in ("plan_enforcement", "unplanned_events"):
+            self.fields[name].required = False
+
+    def clean_plan_enforcement(self) -> str:
+        return str(self.cleaned_data.get("plan_enforcement") or self.instance.plan_enforcement)
+
+    def clean_unplanned_events(self) -> str:
+        return str(self.cleaned_data.get("unplanned_events") or self.instance.unplanned_events)
+
+    def changed_labels(self) -> list[str]:
+        # A setting left out of the post kept its value: not a change for the audit entry.
+        kept = {
+            str(self.fields[name].label)
+            for name in ("plan_enforcement", "unplanned_events")
+            if self.cleaned_data.get(name) == self[name].initial
+        }
+        return [label for label in super().changed_labels() if label not in kept]
 
     def clean_write_key(self) -> str:
         return _check_secret(self.cleaned_data["write_key"], "write key")
@@ -191,11 +235,46 @@ class SourceForm(_CredentialForm):
                 f"The workspace “{workspace.name}” is in the {workspace.get_region_display()} "
                 "region; its sources must be too.",
             )
+        plan = cleaned.get("tracking_plan")
+        if plan is not None and (workspace is None or plan.workspace_id != workspace.pk):
+            self.add_error(
+                "tracking_plan",
+                f"The tracking plan “{plan}” belongs to the workspace “{plan.workspace.name}”: "
+                "choose that workspace, or a plan of this source's workspace.",
+            )
         return cleaned
 
     def apply_secrets(self, source: Source) -> None:
         if self.cleaned_data.get("write_key"):
             source.set_write_key(self.cleaned_data["write_key"])
+
+
+_PROTOCOLS_SWITCHES = (
+    ("track", "allowUnplannedEvents", "unplanned Track events"),
+    ("track", "allowEventOnViolations", "Track events with violations"),
+    ("track", "allowUnplannedEventProperties", "unplanned properties"),
+    ("identify", "allowUnplannedTraits", "unplanned Identify traits"),
+)
+
+
+def describe_protocols(settings: Any) -> str:
+    """One sentence on what Segment's Protocols settings for the source (as imported) do."""
+    if not isinstance(settings, dict) or not settings:
+        return (
+            "Segment's own Protocols settings for this source are not known here (import "
+            "them with the source); by default Segment delivers everything."
+        )
+    blocked = []
+    for call, key, words in _PROTOCOLS_SWITCHES:
+        section = settings.get(call)
+        if isinstance(section, dict) and section.get(key) is False:
+            blocked.append(words)
+    common = settings.get("track", {}) if isinstance(settings.get("track"), dict) else {}
+    if str(common.get("commonEventOnViolations", "ALLOW")).upper() == "BLOCK":
+        blocked.append("events that break the common schema")
+    if not blocked:
+        return "Segment's Protocols settings for this source deliver everything."
+    return f"Segment's Protocols settings for this source drop {', '.join(blocked)}."
 
 
 class ImportSourcesForm(forms.Form):

@@ -8,12 +8,14 @@ returns a blank.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
 
 from segadmin.credentials import crypto
 from segadmin.segment import plans as plan_engine
+from segadmin.segment.rules import PlanCheck
 
 REGIONS = [("us", "US"), ("eu", "EU")]
 
@@ -222,3 +224,38 @@ class Source(models.Model):
     @property
     def write_key_mask(self) -> str:
         return crypto.mask(self.write_key_hint)
+
+    def plan_check(self) -> PlanCheck | None:
+        """The source's tracking plan and enforcement, as the rules module takes them; None
+        when the source has no plan. Reads the plan row each time (a new import bumps its
+        revision) but builds the plan's rules only once per (plan, revision) per process."""
+        if self.tracking_plan_id is None:
+            return None
+        plan = TrackingPlan.objects.filter(pk=self.tracking_plan_id).first()
+        if plan is None:
+            return None
+        return PlanCheck(
+            plan=compiled_plan(plan),
+            enforcement=self.plan_enforcement,
+            unplanned_events=self.unplanned_events,
+            settings=self.protocols_settings if isinstance(self.protocols_settings, dict) else {},
+            revision=plan.revision,
+        )
+
+
+# Built plans by (plan pk, revision, its rules' ids): a plan keeps its compiled validators, so a
+# worker sending chunk after chunk of an import compiles each schema once. The rules' ids (one
+# small query) guard against rules replaced without a new revision. A handful of plans in use.
+_PLANS: dict[tuple[Any, ...], plan_engine.Plan] = {}
+_PLANS_KEPT = 32
+
+
+def compiled_plan(plan: TrackingPlan) -> plan_engine.Plan:
+    slot = (plan.pk, plan.revision, *plan.rules.order_by("pk").values_list("pk", flat=True))
+    built = _PLANS.get(slot)
+    if built is None:
+        built = plan.as_plan()
+        if len(_PLANS) >= _PLANS_KEPT:
+            _PLANS.pop(next(iter(_PLANS)))
+        _PLANS[slot] = built
+    return built

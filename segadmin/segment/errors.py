@@ -15,6 +15,10 @@ class Problem:
     ``message`` is one sentence for a person. ``severity`` is "error" (refused: Segment would
     drop the message or break its reserved fields) or "warning" (shown, never blocks).
     ``index`` is the position of the message in a batch (None for a single message).
+
+    A tracking plan's findings (``segment.plans``, codes ``plan_*``) are problems too, with
+    what the rules' own problems leave empty: the JSON Schema ``keyword`` that failed and the
+    plan and rule they come from.
     """
 
     field: str
@@ -22,6 +26,11 @@ class Problem:
     message: str
     index: int | None = None
     severity: str = "error"
+    keyword: str = ""
+    plan_name: str = ""
+    rule_type: str | None = None
+    rule_key: str | None = None
+    rule_version: int | None = None
 
     @property
     def path(self) -> str:

@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import segadmin
 from segadmin.segment import datetimes
 from segadmin.segment.errors import MessageInvalid, Problem
+
+if TYPE_CHECKING:
+    from segadmin.segment.rules import PlanCheck
 
 CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
@@ -168,18 +171,24 @@ def build_message(
 # MessageInvalid with the rules' errors, for the send service and the bulk plan.
 
 
-def validate_message(message: dict[str, Any]) -> None:
-    """Raise ``MessageInvalid`` listing every error the rules find in one message; return
-    None if there is none (warnings do not block)."""
+def validate_message(message: dict[str, Any], plan: PlanCheck | None = None) -> list[Problem]:
+    """Raise ``MessageInvalid`` listing every error the rules find in one message (with
+    ``plan``, the source's tracking plan's too); otherwise return the warnings (they do not
+    block; a plan's violations under Warn are among them)."""
     from segadmin.segment import rules  # the rules read this module's limits
 
-    problems = rules.errors(rules.check_message(message))
+    found = rules.check_message(message, plan)
+    problems = rules.errors(found)
     if problems:
         raise MessageInvalid(problems)
+    return rules.warnings(found)
 
 
-def validate_batch(messages: list[dict[str, Any]], *, each: bool = True) -> None:
-    """Validate each item, the item count and the body size of one ``/v1/batch`` request.
+def validate_batch(
+    messages: list[dict[str, Any]], plan: PlanCheck | None = None, *, each: bool = True
+) -> list[Problem]:
+    """Validate each item (against ``plan`` too, when given), the item count and the body
+    size of one ``/v1/batch`` request; return the items' warnings (``index`` set).
 
     ``each=False`` skips the rules per item, for a caller that has just asked the rules about
     every one of them (a bulk import's plan does, row by row, with the same module)."""
@@ -190,8 +199,11 @@ def validate_batch(messages: list[dict[str, Any]], *, each: bool = True) -> None
     from segadmin.segment import rules  # the rules read this module's limits
 
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     for index, message in enumerate(messages if each else ()):
-        problems.extend(rules.in_batch(rules.errors(rules.check_message(message)), index))
+        found = list(rules.in_batch(rules.check_message(message, plan), index))
+        problems.extend(rules.errors(found))
+        warnings.extend(rules.warnings(found))
     if len(messages) > MAX_BATCH_ITEMS:
         problems.append(
             Problem(
@@ -214,6 +226,7 @@ def validate_batch(messages: list[dict[str, Any]], *, each: bool = True) -> None
             )
     if problems:
         raise MessageInvalid(problems)
+    return warnings
 
 
 def split_into_batches[T](

@@ -42,6 +42,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,8 @@ from typing import Any, cast
 from jsonschema import Draft7Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import SchemaError
 from referencing.exceptions import Unresolvable
+
+from segadmin.segment.errors import Problem
 
 ERROR, WARNING = "error", "warning"
 
@@ -165,6 +168,12 @@ class Plan:
         default_factory=dict, init=False, repr=False
     )
     _track_names: list[str] = field(default_factory=list, init=False, repr=False)
+    # The findings of messages checked lately, by (call type, encoded message): a bulk row is
+    # checked when the worker builds it and again by the send service, and the second check
+    # of the same bytes is a lookup (see ``check_cached``).
+    _verdicts: OrderedDict[tuple[str, bytes], tuple[Problem, ...]] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.rules = tuple(self.rules)
@@ -355,35 +364,34 @@ def find_rule(plan: Plan, call_type: str, message: Mapping[str, Any]) -> Rule | 
 # --- Findings -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One way a message breaks a tracking plan, shaped like the rules module's problems.
+# A finding is a ``Problem`` (segment/errors.py), the one problem type of every entrance: ``path``
+# is its ``field`` (``properties.order_id``, ``properties.products[0].sku``, ``context.userAgent``;
+# "" for the whole message), ``keyword`` the JSON Schema keyword that failed ("" otherwise).
+Finding = Problem
 
-    ``path`` is the field in the message (``properties.order_id``, ``traits.age``,
-    ``properties.products[0].sku``, ``context.userAgent``; "" for the whole message);
-    ``keyword`` is the JSON Schema keyword that failed ("" for the other findings).
-    """
 
-    code: str
-    path: str
-    severity: str
-    message: str
-    plan_name: str
-    rule_type: str | None = None
-    rule_key: str | None = None
-    rule_version: int | None = None
-    keyword: str = ""
-
-    @property
-    def field(self) -> str:
-        return self.path
-
-    @property
-    def is_error(self) -> bool:
-        return self.severity == ERROR
-
-    def __str__(self) -> str:
-        return self.message
+def _finding(
+    code: str,
+    path: str,
+    severity: str,
+    message: str,
+    plan_name: str,
+    rule_type: str | None = None,
+    rule_key: str | None = None,
+    rule_version: int | None = None,
+    keyword: str = "",
+) -> Problem:
+    return Problem(
+        path,
+        code,
+        message,
+        severity=severity,
+        keyword=keyword,
+        plan_name=plan_name,
+        rule_type=str(rule_type) if rule_type is not None else None,
+        rule_key=rule_key,
+        rule_version=rule_version,
+    )
 
 
 def _path(parts: Iterable[str | int]) -> str:
@@ -500,7 +508,7 @@ def _schema_findings(
     compiled = plan.compiled(rule)
 
     def finding(path: str, text: str, keyword: str) -> Finding:
-        return Finding(
+        return _finding(
             code, path, ERROR, text, plan.name, rule.type, rule.key, rule.version, keyword
         )
 
@@ -566,7 +574,7 @@ def _schema_findings(
 def _unusable(plan: Plan, rule: Rule, why: str) -> Finding:
     """A rule's schema that segadmin cannot check with: a warning, so the plan's mistake
     does not stop every message of that event."""
-    return Finding(
+    return _finding(
         PLAN_SCHEMA_INVALID,
         "",
         WARNING,
@@ -637,7 +645,7 @@ def _unplanned_findings(
         if name in names or path in taken or _matches_any(patterns, name):
             continue
         found.append(
-            Finding(
+            _finding(
                 PLAN_UNPLANNED_PROPERTY,
                 path,
                 WARNING,
@@ -657,7 +665,7 @@ def _unplanned_event(plan: Plan, event: str) -> Finding:
     close = same or difflib.get_close_matches(event, plan._track_names, n=1, cutoff=0.8)
     if close:
         text += f" (did you mean “{close[0]}”?)"
-    return Finding(PLAN_UNPLANNED_EVENT, "event", ERROR, text, plan.name, RuleType.TRACK, event)
+    return _finding(PLAN_UNPLANNED_EVENT, "event", ERROR, text, plan.name, RuleType.TRACK, event)
 
 
 def _version_findings(plan: Plan, call_type: str, match: _Match) -> list[Finding]:
@@ -675,7 +683,7 @@ def _version_findings(plan: Plan, call_type: str, match: _Match) -> list[Finding
             text = f"{path} must be a whole number, not {_short(_value(asked), 40)}"
         text += f"; Segment checks it against version {rule.version}"
         found.append(
-            Finding(
+            _finding(
                 PLAN_UNKNOWN_VERSION,
                 path,
                 WARNING,
@@ -688,7 +696,7 @@ def _version_findings(plan: Plan, call_type: str, match: _Match) -> list[Finding
         )
     if rule.deprecated_at:
         found.append(
-            Finding(
+            _finding(
                 PLAN_DEPRECATED_EVENT,
                 where,
                 WARNING,
@@ -737,6 +745,25 @@ def check(plan: Plan, call_type: str, message: Mapping[str, Any]) -> list[Findin
         for common in plan.versions(RuleType.COMMON, None)[:1]:
             found += _schema_findings(plan, common, message, PLAN_COMMON_VIOLATION, fields_key)
     return found
+
+
+# Two chunks of bulk rows (one being built while the other is sent), and some to spare.
+VERDICTS_KEPT = 16_384
+
+
+def check_cached(
+    plan: Plan, call_type: str, message: Mapping[str, Any], key: bytes
+) -> list[Finding]:
+    """``check`` remembered by ``key``, the message's exact encoding (the caller's): the same
+    bytes always get the same findings from the same plan."""
+    slot = (call_type.lower(), key)
+    found = plan._verdicts.get(slot)
+    if found is None:
+        found = tuple(check(plan, call_type, message))
+        plan._verdicts[slot] = found
+        if len(plan._verdicts) > VERDICTS_KEPT:
+            plan._verdicts.popitem(last=False)
+    return list(found)
 
 
 # --- What Segment's own Protocols settings would do ------------------------------------------

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
-from segadmin.segment import datetimes
+from segadmin.segment import datetimes, plans
 from segadmin.segment.errors import Problem
 from segadmin.segment.messages import (
     CALL_TYPES,
     MAX_MESSAGE_BYTES,
     MAX_MESSAGE_ID_CHARS,
     MAX_PROPERTIES,
+    encode,
     message_size,
 )
 from segadmin.segment.values import quoted
@@ -141,6 +142,63 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 
 def looks_like_email(value: Any) -> bool:
     return isinstance(value, str) and _EMAIL.fullmatch(value) is not None
+
+
+# --- Tracking plans ------------------------------------------------------------------------
+
+BLOCK, WARN, ALLOW = "block", "warn", "allow"
+# The plan findings that break the plan (the rest are notes: unplanned names, versions...).
+VIOLATION_CODES = frozenset(
+    {plans.PLAN_VIOLATION, plans.PLAN_COMMON_VIOLATION, plans.PLAN_UNPLANNED_EVENT}
+)
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    """A source's tracking plan and how segadmin enforces it, handed in by the caller (this
+    module knows no Django models). ``enforcement``: "block" (violations are errors) or
+    "warn" (they are warnings: sent, and listed). ``unplanned_events``: "block", "warn" or
+    "allow" (not mentioned). ``settings``: the source's Protocols settings, for
+    ``segment_would``. ``revision`` is the stored plan's, for the record."""
+
+    plan: plans.Plan
+    enforcement: str = BLOCK
+    unplanned_events: str = BLOCK
+    settings: dict[str, Any] = field(default_factory=dict)
+    revision: int = 1
+
+    def segment_would(self, call_type: str, problems: Iterable[Problem]) -> str:
+        """What Segment's own Protocols settings for the source would do, in one sentence."""
+        found = [p for p in problems if p.code.startswith("plan_")]
+        return plans.segment_would(self.settings or {}, call_type, found)
+
+
+def plan_problems(plan: PlanCheck, call_type: str, message: dict[str, Any]) -> list[Problem]:
+    """The plan's findings as problems, their severity set by the source's enforcement:
+    under Block a violation is an error (refused), under Warn a warning (sent and listed);
+    an unplanned event follows its own setting; the engine's warnings stay warnings."""
+    try:
+        key = encode(message)
+    except (TypeError, ValueError, RecursionError):
+        findings = plans.check(plan.plan, call_type, message)  # refused by the rules anyway
+    else:
+        findings = plans.check_cached(plan.plan, call_type, message, key)
+    found = []
+    for finding in findings:
+        severity = finding.severity
+        if finding.code == plans.PLAN_UNPLANNED_EVENT:
+            if plan.unplanned_events == ALLOW:
+                continue
+            severity = ERROR if plan.unplanned_events == BLOCK else WARNING
+        elif finding.code in VIOLATION_CODES and plan.enforcement == WARN:
+            severity = WARNING
+        found.append(replace(finding, severity=severity))
+    return found
+
+
+def plan_violations(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that break a tracking plan (whatever the enforcement made of them)."""
+    return [p for p in problems if p.code in VIOLATION_CODES]
 
 
 # --- The checks -----------------------------------------------------------------------------
@@ -334,11 +392,19 @@ def _check_fields(
             _check_values(path, value, problems)
 
 
-def check(call_type: Any, message: Any) -> list[Problem]:
+def check(call_type: Any, message: Any, plan: PlanCheck | None = None) -> list[Problem]:
     """Every problem of ``message`` sent as a ``call_type`` call, errors and warnings, in the
-    order of the message's keys. ``message["type"]``, when present, must agree."""
+    order of the message's keys. ``message["type"]``, when present, must agree. With ``plan``
+    (the source's tracking plan and enforcement), the plan's findings follow (``plan_problems``)."""
     if not isinstance(message, dict):
         return [Problem("", "message_not_object", "A message must be a JSON object.")]
+    problems = _check(call_type, message)
+    if plan is not None and call_type in CALL_TYPES:
+        problems += plan_problems(plan, call_type, message)
+    return problems
+
+
+def _check(call_type: Any, message: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     if call_type not in CALL_TYPES or message.get("type", call_type) != call_type:
         problems.append(
@@ -453,10 +519,10 @@ def _not_json_message(exc: Exception) -> str:
     return f"A value{what} cannot be sent as JSON: use text, numbers, true/false, lists or objects."
 
 
-def check_message(message: Any) -> list[Problem]:
+def check_message(message: Any, plan: PlanCheck | None = None) -> list[Problem]:
     """``check`` with the call type the message names."""
     call_type = message.get("type") if isinstance(message, dict) else None
-    return check(call_type, message)
+    return check(call_type, message, plan)
 
 
 _TRACKING_PATHS = {
@@ -508,4 +574,4 @@ def field_path(problem: Problem) -> tuple[str, str]:
 
 def in_batch(problems: Iterable[Problem], index: int) -> Iterator[Problem]:
     for p in problems:
-        yield Problem(p.field, p.code, p.message, index, p.severity)
+        yield replace(p, index=index)

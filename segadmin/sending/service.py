@@ -7,7 +7,10 @@ Profile API pages) goes through here, and every function does the same five step
    committed before the request leaves, and no transaction may wait on Segment;
 2. refuse a disabled source (SourceDisabled, read from the database at the moment of sending,
    so a source disabled during a bulk job stops it) and validate (tracking messages) —
-   MessageInvalid is raised before anything is recorded;
+   MessageInvalid is raised before anything is recorded; a source connected to a tracking plan
+   has its messages checked against the plan here too, as its enforcement says (Block:
+   violations refuse; Warn: they are sent, listed on the result and kept in the audit entry
+   with the plan's name, id and revision), so no entrance skips it;
 3. decrypt the secret — SecretUnreadable is raised as it is (its message names the source or
    workspace and says how to fix it) and nothing is recorded, since no request was made;
 4. record the request in the audit log (committed), then send through the client;
@@ -27,7 +30,7 @@ from segadmin.audit.index import IndexedMessage, index_batch
 from segadmin.audit.log import Actor, ensure_no_transaction
 from segadmin.audit.models import AuditEntry
 from segadmin.credentials.models import Source
-from segadmin.segment import client
+from segadmin.segment import client, rules
 from segadmin.segment.client import (
     BACKGROUND,
     INTERACTIVE,
@@ -35,7 +38,9 @@ from segadmin.segment.client import (
     SegmentRequest,
     SendResult,
 )
+from segadmin.segment.errors import Problem
 from segadmin.segment.messages import validate_batch, validate_message
+from segadmin.segment.rules import PlanCheck
 
 if TYPE_CHECKING:
     from segadmin.credentials.models import Workspace
@@ -70,6 +75,48 @@ class Sent:
     entry: AuditEntry  # the request's audit entry, its outcome recorded
     result: SendResult
     request: SegmentRequest
+    # The source's tracking plan's findings sent along (warnings: Warn violations, unplanned
+    # names...), and what Segment's Protocols settings for the source would do ("" = no plan).
+    plan_problems: tuple[Problem, ...] = ()
+    segment_would: str = ""
+
+    @property
+    def plan_violations(self) -> list[Problem]:
+        return rules.plan_violations(self.plan_problems)
+
+
+# At most this many findings are kept in one entry's details (a bulk batch can have thousands).
+MAX_RECORDED_FINDINGS = 200
+
+
+def plan_record(
+    plan: PlanCheck, problems: list[Problem], segment_would: str = ""
+) -> dict[str, Any]:
+    """What the audit entry keeps of the plan a message was checked against."""
+    found = [p for p in problems if p.code.startswith("plan_")]
+    record: dict[str, Any] = {
+        "name": plan.plan.name,
+        "id": plan.plan.id,
+        "revision": plan.revision,
+        "enforcement": plan.enforcement,
+        "unplanned_events": plan.unplanned_events,
+        "violations": len(rules.plan_violations(found)),
+        "findings": [
+            {
+                "field": p.field,
+                "code": p.code,
+                "severity": p.severity,
+                "message": p.message,
+                **({"index": p.index} if p.index is not None else {}),
+            }
+            for p in found[:MAX_RECORDED_FINDINGS]
+        ],
+    }
+    if len(found) > MAX_RECORDED_FINDINGS:
+        record["findings_left_out"] = len(found) - MAX_RECORDED_FINDINGS
+    if segment_would:
+        record["segment_would"] = segment_would
+    return record
 
 
 def send_message(
@@ -89,8 +136,10 @@ def send_message(
     """
     ensure_no_transaction()
     _refuse_disabled(source)
-    validate_message(message)
+    plan = source.plan_check()
+    warnings = validate_message(message, plan)
     request = client.tracking_request(message, write_key=source.write_key(), region=source.region)
+    would = plan.segment_would(str(message.get("type", "")), warnings) if plan else ""
     return _send(
         actor=actor,
         request=request,
@@ -98,6 +147,9 @@ def send_message(
         source=source,
         related_to=related_to,
         relation=relation,
+        plan=plan_record(plan, warnings, would) if plan else None,
+        plan_problems=tuple(p for p in warnings if p.code.startswith("plan_")),
+        segment_would=would,
     )
 
 
@@ -120,7 +172,11 @@ def send_batch(
     """
     ensure_no_transaction()
     _refuse_disabled(source)
-    validate_batch(messages, each=not rules_checked)
+    plan = source.plan_check()
+    # The bulk worker's rows were just asked of the rules (and the plan) row by row; without a
+    # plan asking again would only repeat that, with one its findings count this batch's
+    # violations (the plan keeps its recent findings, so this is mostly a lookup).
+    warnings = validate_batch(messages, plan, each=not rules_checked or plan is not None)
     request = client.batch_request(messages, write_key=source.write_key(), region=source.region)
     return _send(
         actor=actor,
@@ -130,6 +186,8 @@ def send_batch(
         bulk_job_id=bulk_job_id,
         # From the messages in hand: cheaper than parsing the 500 KB body again.
         index=index if index is not None else index_batch(messages),
+        plan=plan_record(plan, warnings) if plan else None,
+        plan_problems=tuple(p for p in warnings if p.code.startswith("plan_")),
     )
 
 
@@ -257,6 +315,9 @@ def _send(
     relation: str = "",
     bulk_job_id: str | None = None,
     index: list[IndexedMessage] | None = None,
+    plan: dict[str, Any] | None = None,
+    plan_problems: tuple[Problem, ...] = (),
+    segment_would: str = "",
 ) -> Sent:
     entry = log.record_request(
         actor=actor,
@@ -267,6 +328,7 @@ def _send(
         relation=relation,
         bulk_job_id=bulk_job_id,
         index=index,
+        plan=plan,
     )
     try:
         result = client.send(request, profile=profile)
@@ -276,7 +338,13 @@ def _send(
         log.record_outcome(entry, _crashed(exc), request=request)
         raise
     log.record_outcome(entry, result, request=request)
-    return Sent(entry=entry, result=result, request=request)
+    return Sent(
+        entry=entry,
+        result=result,
+        request=request,
+        plan_problems=plan_problems,
+        segment_would=segment_would,
+    )
 
 
 def _crashed(exc: Exception) -> SendResult:

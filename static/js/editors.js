@@ -53,3 +53,41 @@
     }
   });
 })();
+
+// A long list of planned events (Event Name under a tracking plan that blocks unplanned
+// events) gets a search box above it: typing hides the events that do not contain the text,
+// Enter picks the first one left. The select stays the field that is sent.
+(function () {
+  function enhance(root) {
+    const scope = root && root.querySelectorAll ? root : document;
+    scope.querySelectorAll("select[data-searchable]").forEach((select) => {
+      if (select.dataset.searchReady) return;
+      select.dataset.searchReady = "1";
+      const search = document.createElement("input");
+      search.type = "search";
+      search.className = "form-control form-control-sm mb-1";
+      search.placeholder = "Search the events…";
+      search.setAttribute("aria-label", "Search the events of the tracking plan");
+      search.setAttribute("aria-controls", select.id);
+      select.parentElement.insertBefore(search, select);
+      const filter = () => {
+        const text = search.value.trim().toLowerCase();
+        for (const option of select.options) {
+          option.hidden = Boolean(option.value) && !option.text.toLowerCase().includes(text);
+        }
+      };
+      search.addEventListener("input", filter);
+      search.addEventListener("keydown", (event) => {
+        if (event.key !== "Enter") return;
+        event.preventDefault(); // Enter here picks an event; it does not submit the form
+        const first = Array.from(select.options).find((o) => o.value && !o.hidden);
+        if (first) {
+          select.value = first.value;
+          select.dispatchEvent(new Event("change", { bubbles: true }));
+        }
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", () => enhance(document));
+  document.addEventListener("htmx:load", (event) => enhance(event.target));
+})();

@@ -15,12 +15,12 @@ from segadmin.audit.models import AuditEntry, Kind
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.credentials.models import Source, Workspace
 from segadmin.segment.messages import build_message
-from tests.audit.entries import WRITE_KEY, add_call, fast_passwords, make_source
+from tests.audit.entries import WRITE_KEY, add_call, make_source
 from tests.bulk.conftest import csv_text, immediate_tasks, mapping_post, upload
 from tests.calls.conftest import client_for, form_data
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
-__all__ = ["fast_passwords", "immediate_tasks"]
+pytestmark = [pytest.mark.django_db]
+__all__ = ["immediate_tasks"]
 
 REFUSAL = "is disabled, so nothing was sent to it"
 

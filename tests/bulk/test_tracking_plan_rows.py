@@ -1,0 +1,104 @@
+"""Bulk imports to a source with a tracking plan (issue 13): the dry run names each row's plan
+violations by row and column; under Block the job sends only conforming rows (the others are
+row problems), under Warn it sends them all and counts the violations."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from segadmin.audit.models import AuditEntry, Kind
+from segadmin.bulk.models import BulkJob, Status
+from segadmin.credentials.models import Source
+from tests.bulk.conftest import csv_text, mapping_post, upload
+from tests.tracking_plans import PLAN_NAME, connect
+
+pytestmark = pytest.mark.django_db
+
+ROWS = [
+    ["u1", "Order Completed", "o-1", "12"],
+    ["u2", "Order Completed", "", "5"],  # no order_id
+    ["u3", "Order Complete", "o-3", "1"],  # not the planned name
+    ["u4", "Order Completed", "o-4", "9.5"],
+]
+MISSING = f"order_id is required by the tracking plan “{PLAN_NAME}”"
+UNPLANNED = (
+    f"“Order Complete” is not an event in the tracking plan “{PLAN_NAME}” "
+    "(did you mean “Order Completed”?)"
+)
+
+
+def uploaded(client: Any, user: Any, source: Source) -> BulkJob:
+    client.force_login(user)
+    content = csv_text(["userId", "event", "order_id", "total"], ROWS)
+    assert upload(client, content, call_type="track", source=source).status_code == 302
+    return BulkJob.objects.get()
+
+
+def post(client: Any, job: BulkJob, action: str) -> Any:
+    return client.post(
+        f"/bulk/{job.pk}/", mapping_post(job, {"total": {"type": "number"}}, action=action)
+    )
+
+
+def test_the_dry_run_under_block_names_each_violation_by_row_and_column(
+    client, marketer, source, fake_segment
+):
+    connect(source, enforcement="block", unplanned_events="block")
+    job = uploaded(client, marketer, source)
+    response = post(client, job, "dry_run")
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert (job.dry_run["valid"], job.dry_run["invalid"]) == (2, 2)
+    errors = {(row, column): reason for row, column, reason in job.dry_run["errors"]}
+    assert errors[(2, "order_id")] == MISSING
+    assert errors[(3, "event")] == UNPLANNED
+    assert {row for row, _ in errors} == {2, 3}
+    assert UNPLANNED in response.content.decode()
+    assert fake_segment.requests == []
+
+
+def test_the_job_under_block_sends_only_conforming_rows(
+    client, marketer, source, fake_segment, immediate_tasks
+):
+    connect(source, enforcement="block", unplanned_events="block")
+    job = uploaded(client, marketer, source)
+    assert post(client, job, "start").status_code == 302
+    job.refresh_from_db()
+    assert job.status == Status.DONE
+    assert (job.sent, job.failed) == (2, 2)
+    assert sorted(m["userId"] for m in fake_segment.messages("/v1/batch")) == ["u1", "u4"]
+    problems = {f.row: f.problems for f in job.failures.all()}
+    assert problems[2] == [["order_id", MISSING]]
+    assert ["event", UNPLANNED] in problems[3]
+    assert set(problems) == {2, 3}
+    entries = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
+    assert [e.plan_violations for e in entries] == [0]
+
+
+def test_under_warn_the_dry_run_counts_the_rows_with_violations_and_the_job_sends_them(
+    client, marketer, source, fake_segment, immediate_tasks
+):
+    plan = connect(source, enforcement="warn", unplanned_events="warn")
+    job = uploaded(client, marketer, source)
+    response = post(client, job, "dry_run")
+    job.refresh_from_db()
+    assert (job.dry_run["valid"], job.dry_run["invalid"], job.dry_run["violations"]) == (4, 0, 2)
+    warnings = {(row, column): reason for row, column, reason in job.dry_run["warnings"]}
+    assert warnings[(2, "order_id")] == MISSING and warnings[(3, "event")] == UNPLANNED
+    assert "2 with tracking-plan violations" in response.content.decode()
+
+    assert post(client, job, "start").status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.sent, job.failed) == (Status.DONE, 4, 0)
+    assert len(fake_segment.messages("/v1/batch")) == 4
+    (entry,) = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
+    assert entry.plan_violations == 2
+    record = json.loads(entry.details)["tracking_plan"]
+    assert (record["id"], record["revision"], record["violations"]) == (plan.plan_id, 3, 2)
+    assert {(f["index"], f["message"]) for f in record["findings"]} >= {
+        (1, MISSING),
+        (2, UNPLANNED),
+    }
