@@ -39,15 +39,15 @@ def sneak(workspace):
 """
 
 READS_PLANS_DIRECTLY = """\
-from segadmin.segment import public_plans
+from segadmin.segment.client import tracking_plans
 
 
 def sneak(token):
-    return public_plans.list_rules(token=token, region="us", plan_id="tp_1", transport=print)
+    return tracking_plans.list_rules(token=token, region="us", plan_id="tp_1", transport=print)
 """
 
 IMPORTS_A_PLANS_READ = """\
-from segadmin.segment.public_plans import get_source_settings
+from segadmin.segment.client.tracking_plans import get_source_settings
 
 
 def sneak(token):

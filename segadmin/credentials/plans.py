@@ -27,8 +27,8 @@ from django.utils import timezone
 from segadmin.credentials import services
 from segadmin.credentials.models import Source, TrackingPlan, TrackingPlanRule, Workspace
 from segadmin.segment import datetimes
+from segadmin.segment.client.tracking_plans import TrackingPlanInfo
 from segadmin.segment.plans import ZERO_TIME, Rule
-from segadmin.segment.public_plans import TrackingPlanInfo
 
 if TYPE_CHECKING:
     from segadmin.accounts.actors import Actor

@@ -21,8 +21,8 @@ from segadmin.credentials.plans import (
     read_rules,
     store_import,
 )
-from segadmin.segment import public_plans
 from segadmin.segment.client import BACKGROUND, ApiError, RetryProfile, Transport
+from segadmin.segment.client import tracking_plans as public_plans
 from segadmin.segment.plans import PlanDataInvalid
 from segadmin.sending.service import workspace_transport
 

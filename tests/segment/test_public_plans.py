@@ -7,8 +7,9 @@ import inspect
 import pytest
 import responses
 
-from segadmin.segment import client, public_plans
+from segadmin.segment import client
 from segadmin.segment.client import ApiError
+from segadmin.segment.client import tracking_plans as public_plans
 
 TOKEN = "sgp_public_plans_token_0123456789"
 BASE = "https://api.segmentapis.com"
