@@ -11,16 +11,11 @@ from segadmin.audit.models import AuditEntry
 from segadmin.credentials.models import Workspace
 from segadmin.lookup.history import compare, fold_traits
 from tests.audit.entries import add_call, make_source
+from tests.factories import login
 
 pytestmark = pytest.mark.django_db
 LOOKUP = reverse("lookup:index")
 PROFILE_TOKEN = "pt_LOOKUPprofileToken0123456789"
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -197,7 +192,7 @@ def test_a_cross_site_post_without_a_csrf_token_is_refused(
     fake_segment, profile_workspace, support
 ) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(support)
+    client.forcelogin(support)
     response = client.post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
     assert response.status_code == 403
     assert fake_segment.requests == []
