@@ -192,7 +192,7 @@ def test_a_cross_site_post_without_a_csrf_token_is_refused(
     fake_segment, profile_workspace, support
 ) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.forcelogin(support)
+    client.force_login(support)
     response = client.post(LOOKUP, {"identifier_type": "user_id", "identifier": "alice"})
     assert response.status_code == 403
     assert fake_segment.requests == []
