@@ -16,6 +16,7 @@ from pytest_django.plugin import blocking_manager_key
 
 from segadmin.accounts.roles import ROLES
 from segadmin.credentials.models import Workspace
+from tests.factories import make_workspace
 
 # The local fake of Segment: `fake_segment` and `fake_segment_server` fixtures.
 pytest_plugins = ["tests.fake_segment"]
@@ -113,10 +114,16 @@ TOKEN = "sgp_TESTtokenAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 @pytest.fixture
 def workspace(db: None) -> Workspace:
     """Workspace “Acme” in the US region, with the Public API token TOKEN."""
-    workspace = Workspace(name="Acme", region="us")
-    workspace.set_public_api_token(TOKEN)
-    workspace.save()
-    return workspace
+    return make_workspace(TOKEN)
+
+
+# --- Background tasks -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def immediate_tasks(settings: Any) -> None:
+    """Tasks run in-process, at enqueue time."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 # --- No test may reach the network ----------------------------------------------------------

@@ -26,6 +26,7 @@ from segadmin.segment import rules
 from segadmin.segment.datetimes import looks_like_date
 from segadmin.segment.messages import build_message
 from tests.calls.conftest import editor_data
+from tests.factories import make_source
 
 DATES = [
     "2024-02-29T12:00:00Z",
@@ -74,10 +75,7 @@ FIELDS_KEY = {"identify": "traits", "track": "properties"}
 
 @pytest.fixture
 def source(db: None) -> Source:
-    source = Source(name="My site", region="us")
-    source.set_write_key("wk_VERDICTtestAbCdEfGhIjKlMnOpQrSt")
-    source.save()
-    return source
+    return make_source("My site", "wk_VERDICTtestAbCdEfGhIjKlMnOpQrSt")
 
 
 @st.composite

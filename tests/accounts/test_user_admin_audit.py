@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.models import AuditEntry, Kind
+from tests.factories import change_form
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "violet kettle 42 harbour"
@@ -47,24 +48,6 @@ def assert_by_ada_about(event: AuditEntry, user: User | str) -> None:
     username = user if isinstance(user, str) else user.username
     assert (event.username, event.role, event.ip) == ("ada", "Admin", "192.0.2.9")
     assert event.target_type == "user" and event.target_name == username
-
-
-def change_form(user: User, **fields) -> dict:
-    data = {
-        "username": user.username,
-        "first_name": "",
-        "last_name": "",
-        "email": user.email,
-        "is_active": "on",
-        "date_joined_0": "2026-01-01",
-        "date_joined_1": "00:00:00",
-        "last_login_0": "",
-        "last_login_1": "",
-        "groups": [g.pk for g in user.groups.all()],
-        "_save": "Save",
-    }
-    data.update(fields)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 # --- creating -------------------------------------------------------------------------------

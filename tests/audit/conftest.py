@@ -1,10 +1,14 @@
-"""Helpers for the audit tests: PostgreSQL markers and writing behind the app's back."""
+"""Helpers for the audit tests: PostgreSQL markers, writing behind the app's back and running
+verify_audit."""
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 postgres_only = pytest.mark.skipif(
@@ -32,3 +36,13 @@ def tamper(sql: str, params: Any = None) -> int:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER USER")
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def run_verify(*args: str) -> tuple[str, str, int]:
+    """``manage.py verify_audit *args``: its output, its error (or message) and exit code."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("verify_audit", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        return out.getvalue(), str(exc), exc.returncode
+    return out.getvalue(), err.getvalue(), 0

@@ -8,11 +8,12 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from segadmin.accounts.roles import role_of
-from segadmin.audit.log import Actor, record_outcome, record_request
+from segadmin.audit.log import Actor, record_event, record_outcome, record_request
 from segadmin.audit.models import AuditEntry
 from segadmin.credentials.models import Source
 from segadmin.segment import client
 from segadmin.segment.messages import build_message
+from tests import factories
 
 WRITE_KEY = "wk_AUDITviewsSecretKey0123456789"
 
@@ -29,11 +30,25 @@ def actor_for(user: User | None, username: str = "system") -> Actor:
     )
 
 
+def make_events(n: int) -> list[AuditEntry]:
+    """``n`` credential events by the system (sources 1000, 1001, ...), for chain tests."""
+    actor = Actor.system("tests")
+    return [
+        record_event(
+            actor=actor,
+            action="credential.changed",
+            target_type="source",
+            target_id=1000 + i,
+            target_name=f"Source {i}",
+            details={"changed": ["name"]},
+        )
+        for i in range(n)
+    ]
+
+
 def make_source(name: str = "Web", write_key: str = WRITE_KEY, **extra: Any) -> Source:
-    source = Source(name=name, region="us", **extra)
-    source.set_write_key(write_key)
-    source.save()
-    return source
+    """A source named “Web” holding WRITE_KEY unless told otherwise."""
+    return factories.make_source(name, write_key, **extra)
 
 
 def add_call(

@@ -9,6 +9,7 @@ from django.urls import reverse
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.log import Actor, record_event
 from segadmin.audit.models import AuditEntry, Kind
+from tests.factories import change_form
 
 pytestmark = pytest.mark.django_db
 
@@ -24,23 +25,17 @@ def entry() -> AuditEntry:
     )
 
 
-@pytest.fixture
-def admin_client_(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
-def test_an_admin_can_read_the_audit_log_in_the_admin(admin_client_, entry):
-    listing = admin_client_.get(reverse("admin:audit_auditentry_changelist"))
+def test_an_admin_can_read_the_audit_log_in_the_admin(admin_client, entry):
+    listing = admin_client.get(reverse("admin:audit_auditentry_changelist"))
     assert listing.status_code == 200
     assert "Acme" in listing.text
-    detail = admin_client_.get(reverse("admin:audit_auditentry_change", args=[entry.pk]))
+    detail = admin_client.get(reverse("admin:audit_auditentry_change", args=[entry.pk]))
     assert detail.status_code == 200
     assert 'name="_save"' not in detail.text
 
 
-def test_the_admin_refuses_to_change_an_entry(admin_client_, entry):
-    response = admin_client_.post(
+def test_the_admin_refuses_to_change_an_entry(admin_client, entry):
+    response = admin_client.post(
         reverse("admin:audit_auditentry_change", args=[entry.pk]),
         {"target_name": "Evil", "_save": "Save"},
     )
@@ -48,53 +43,35 @@ def test_the_admin_refuses_to_change_an_entry(admin_client_, entry):
     assert AuditEntry.objects.get(pk=entry.pk).target_name == "Acme"
 
 
-def test_the_admin_refuses_to_delete_an_entry(admin_client_, entry):
+def test_the_admin_refuses_to_delete_an_entry(admin_client, entry):
     url = reverse("admin:audit_auditentry_delete", args=[entry.pk])
-    assert admin_client_.get(url).status_code == 403
-    assert admin_client_.post(url, {"post": "yes"}).status_code == 403
+    assert admin_client.get(url).status_code == 403
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
 
 
-def test_the_admin_offers_no_bulk_delete_and_refuses_one(admin_client_, entry):
+def test_the_admin_offers_no_bulk_delete_and_refuses_one(admin_client, entry):
     url = reverse("admin:audit_auditentry_changelist")
-    assert "delete_selected" not in admin_client_.get(url).text
-    admin_client_.post(
+    assert "delete_selected" not in admin_client.get(url).text
+    admin_client.post(
         url, {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"}
     )
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
 
 
-def test_the_admin_refuses_to_add_an_entry(admin_client_):
+def test_the_admin_refuses_to_add_an_entry(admin_client):
     url = reverse("admin:audit_auditentry_add")
-    assert admin_client_.get(url).status_code == 403
-    assert admin_client_.post(url, {"kind": "event"}).status_code == 403
+    assert admin_client.get(url).status_code == 403
+    assert admin_client.post(url, {"kind": "event"}).status_code == 403
     assert not AuditEntry.objects.exists()
 
 
 # --- role changes ---------------------------------------------------------------------------
 
 
-def change_form(user: User, **fields) -> dict:
-    data = {
-        "username": user.username,
-        "first_name": "",
-        "last_name": "",
-        "email": user.email,
-        "is_active": "on",
-        "date_joined_0": "2026-01-01",
-        "date_joined_1": "00:00:00",
-        "last_login_0": "",
-        "last_login_1": "",
-        "groups": [g.pk for g in user.groups.all()],
-        "_save": "Save",
-    }
-    data.update(fields)
-    return data
-
-
-def test_changing_a_users_role_in_the_admin_is_recorded(admin_client_, admin_user, marketer):
+def test_changing_a_users_role_in_the_admin_is_recorded(admin_client, admin_user, marketer):
     support = Group.objects.get(name="Support")
-    response = admin_client_.post(
+    response = admin_client.post(
         reverse("admin:auth_user_change", args=[marketer.pk]),
         change_form(marketer, groups=[support.pk]),
         REMOTE_ADDR="192.0.2.9",
@@ -113,8 +90,8 @@ def test_changing_a_users_role_in_the_admin_is_recorded(admin_client_, admin_use
     assert verify_chain().ok
 
 
-def test_saving_a_user_without_changing_roles_records_nothing(admin_client_, marketer):
-    admin_client_.post(
+def test_saving_a_user_without_changing_roles_records_nothing(admin_client, marketer):
+    admin_client.post(
         reverse("admin:auth_user_change", args=[marketer.pk]),
         change_form(marketer, first_name="Maria"),
     )
@@ -122,16 +99,16 @@ def test_saving_a_user_without_changing_roles_records_nothing(admin_client_, mar
     assert not AuditEntry.objects.exists()
 
 
-def test_an_admin_who_is_not_a_superuser_cannot_grant_superuser_status(admin_client_, marketer):
-    admin_client_.post(
+def test_an_admin_who_is_not_a_superuser_cannot_grant_superuser_status(admin_client, marketer):
+    admin_client.post(
         reverse("admin:auth_user_change", args=[marketer.pk]),
         change_form(marketer, is_superuser="on", is_staff="on"),
     )
     assert not User.objects.get(pk=marketer.pk).is_superuser
 
 
-def test_an_admin_who_is_not_a_superuser_cannot_change_a_superuser(admin_client_, superuser):
-    response = admin_client_.post(
+def test_an_admin_who_is_not_a_superuser_cannot_change_a_superuser(admin_client, superuser):
+    response = admin_client.post(
         reverse("admin:auth_user_change", args=[superuser.pk]),
         change_form(superuser, first_name="Hacked"),
     )

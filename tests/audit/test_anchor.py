@@ -8,46 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.test import override_settings
 
 from segadmin.audit import anchor, chain
 from segadmin.audit.chain import BAD_CHECKPOINT, CHANGED, MISSING, verify_chain
 from segadmin.audit.keys import keyring
-from segadmin.audit.log import Actor, record_event
 from segadmin.audit.models import AuditEntry, ChainHead
-from tests.audit.conftest import tamper
+from tests.audit.conftest import run_verify, tamper
+from tests.audit.entries import make_events
 
 pytestmark = pytest.mark.django_db
 
 STRANGER_KEY = "someone-elses-audit-key-0123456789abcdef"
-
-
-def make_events(n: int) -> list[AuditEntry]:
-    return [
-        record_event(
-            actor=Actor.system("tests"),
-            action="credential.changed",
-            target_type="source",
-            target_id=3000 + i,
-            target_name=f"Source {i}",
-        )
-        for i in range(n)
-    ]
-
-
-def run_verify(*args: str) -> tuple[str, str, int]:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("verify_audit", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return out.getvalue(), str(exc), exc.returncode
-    return out.getvalue(), err.getvalue(), 0
 
 
 def cut_the_tail(keep: int) -> None:

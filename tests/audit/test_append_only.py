@@ -14,6 +14,7 @@ from segadmin.credentials.models import Source
 from segadmin.segment.client import SendResult, tracking_request
 from segadmin.segment.messages import build_message
 from tests.audit.conftest import postgres_only, tamper
+from tests.factories import make_source
 
 pytestmark = pytest.mark.django_db
 
@@ -129,9 +130,7 @@ def test_deleting_a_user_keeps_their_entries_by_name_and_the_chain_intact(market
 
 
 def test_deleting_a_source_keeps_its_entries_by_name_and_id():
-    source = Source(name="Old site", region="us")
-    source.set_write_key("wk_0123456789abcdef")
-    source.save()
+    source = make_source("Old site", "wk_0123456789abcdef")
     source_pk = source.pk
     entry = a_request(source)
     outcome_of(entry)

@@ -13,14 +13,9 @@ from segadmin.audit.chain import verify_chain
 from segadmin.audit.log import record_event
 from segadmin.audit.models import AuditEntry, Kind
 from tests.audit.entries import WRITE_KEY, actor_for, add_call, make_source
+from tests.factories import login
 
 pytestmark = pytest.mark.django_db
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def page(client: Client, entry: AuditEntry) -> str:

@@ -23,6 +23,7 @@ from segadmin.credentials.models import Source
 from segadmin.segment import client
 from segadmin.segment.client import SendResult
 from segadmin.segment.messages import build_message
+from tests import factories
 from tests.audit.conftest import postgres_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,10 +32,7 @@ SENDERS = 20
 
 
 def make_source() -> Source:
-    source = Source(name="My site", region="us")
-    source.set_write_key("wk_concurrency_0123456789")
-    source.save()
-    return source
+    return factories.make_source("My site", "wk_concurrency_0123456789")
 
 
 def ok(request, *, profile) -> SendResult:

@@ -9,7 +9,6 @@ import tracemalloc
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -17,15 +16,10 @@ from segadmin.audit import export
 from segadmin.audit.log import record_event
 from segadmin.audit.models import AuditEntry
 from tests.audit.entries import WRITE_KEY, actor_for, add_call, make_source
+from tests.factories import login
 
 pytestmark = pytest.mark.django_db
 EXPORT = reverse("audit:export")
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def body_of(response) -> str:

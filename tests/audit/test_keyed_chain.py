@@ -8,21 +8,18 @@ entries written before the chain was keyed are sealed by the migration and still
 from __future__ import annotations
 
 import importlib
-from io import StringIO
 
 import pytest
 from django.apps import apps
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.test import override_settings
 from django.utils import timezone
 
 from segadmin.audit import anchor, chain
 from segadmin.audit.chain import BAD_CHECKPOINT, CHANGED, UNKEYED, UNKNOWN_KEY, verify_chain
 from segadmin.audit.keys import key_id
-from segadmin.audit.log import Actor, record_event
 from segadmin.audit.models import AuditEntry, ChainHead, ChainSeal, Kind
-from tests.audit.conftest import tamper
+from tests.audit.conftest import run_verify, tamper
+from tests.audit.entries import make_events
 
 pytestmark = pytest.mark.django_db
 
@@ -30,29 +27,6 @@ OLD_KEY = "old-audit-key-for-tests-0123456789abcdef"
 NEW_KEY = "new-audit-key-for-tests-0123456789abcdef"
 STRANGER_KEY = "someone-elses-audit-key-0123456789abcdef"
 seal_migration = importlib.import_module("segadmin.audit.migrations.0005_keyed_chain_and_seal")
-
-
-def make_events(n: int) -> list[AuditEntry]:
-    return [
-        record_event(
-            actor=Actor.system("tests"),
-            action="credential.changed",
-            target_type="source",
-            target_id=2000 + i,
-            target_name=f"Source {i}",
-            details={"changed": ["name"]},
-        )
-        for i in range(n)
-    ]
-
-
-def run_verify(*args: str) -> tuple[str, str, int]:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("verify_audit", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return out.getvalue(), str(exc), exc.returncode
-    return out.getvalue(), err.getvalue(), 0
 
 
 def rewrite_with_sha256(from_seq: int, *, keep_key_id: bool, **change: str) -> None:

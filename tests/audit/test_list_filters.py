@@ -16,15 +16,10 @@ from segadmin.audit.log import record_event
 from segadmin.audit.models import AuditEntry, Kind
 from segadmin.credentials.models import Workspace
 from tests.audit.entries import actor_for, add_call, make_source
+from tests.factories import login
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("audit:list")
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def seqs(response) -> list[int]:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import importlib
 import json
 import uuid
-from typing import Any
 
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
-from django.test import Client
 from django.urls import reverse
 
 from segadmin.audit.log import record_request
@@ -20,17 +18,12 @@ from segadmin.segment import client
 from segadmin.segment.messages import build_message
 from tests.audit.conftest import postgres_only
 from tests.audit.entries import WRITE_KEY, actor_for, add_call, make_source
+from tests.factories import login
 
 pytestmark = pytest.mark.django_db
 AUDIT = reverse("audit:list")
 LOOKUP = reverse("lookup:index")
 INDEXED = ("position", "call_type", "user_id", "anonymous_id", "message_id", "event", "row")
-
-
-def login(user: Any) -> Client:
-    session = Client()
-    session.force_login(user)
-    return session
 
 
 def index_of(entry: AuditEntry) -> list[tuple]:

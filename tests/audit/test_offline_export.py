@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import reverse
 
 from segadmin.audit import export
@@ -20,6 +20,7 @@ from segadmin.audit.chain import BAD_CHECKPOINT, CHANGED, MISSING, UNKNOWN_KEY
 from segadmin.audit.log import record_event
 from segadmin.audit.models import AuditEntry, unpack_body
 from tests.audit.entries import WRITE_KEY, actor_for, add_call, make_source
+from tests.factories import login
 
 EXPORT = reverse("audit:export")
 
@@ -40,8 +41,7 @@ def exported(db, admin_user, marketer, tmp_path) -> Path:
         target_name="Web",
         details={"changed": ["write key"], "write_key": "wk_should_be_masked"},
     )
-    client = Client()
-    client.force_login(admin_user)
+    client = login(admin_user)
     response = client.get(EXPORT, {"format": "jsonl", "full": "1"})
     assert response.status_code == 200
     assert response["Content-Type"] == "application/jsonl"
@@ -230,8 +230,7 @@ def test_a_missing_file_gets_a_clear_message(tmp_path, django_db_blocker) -> Non
 
 @pytest.mark.django_db
 def test_the_full_export_refuses_filters_and_other_formats(admin_user) -> None:
-    client = Client()
-    client.force_login(admin_user)
+    client = login(admin_user)
     filtered = client.get(EXPORT, {"format": "jsonl", "full": "1", "outcome": "failed"})
     assert filtered.status_code == 400
     assert b"without filters" in filtered.content and b"Remove: outcome" in filtered.content
@@ -242,15 +241,13 @@ def test_the_full_export_refuses_filters_and_other_formats(admin_user) -> None:
 @pytest.mark.django_db
 def test_only_those_who_may_export_get_the_full_export(marketer, support) -> None:
     for user in (marketer, support):
-        client = Client()
-        client.force_login(user)
+        client = login(user)
         assert client.get(EXPORT, {"format": "jsonl", "full": "1"}).status_code == 403
 
 
 @pytest.mark.django_db
 def test_an_empty_log_exports_and_verifies(admin_user, tmp_path, django_db_blocker) -> None:
-    client = Client()
-    client.force_login(admin_user)
+    client = login(admin_user)
     path = tmp_path / "export.jsonl"
     response = client.get(EXPORT, {"format": "jsonl", "full": "1"})
     path.write_bytes(b"".join(response.streaming_content))

@@ -13,6 +13,7 @@ from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, Kind
 from segadmin.credentials.models import Source
 from segadmin.segment.messages import build_message
+from tests.factories import make_source
 from tests.tracking_plans import connect
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +23,7 @@ WRITE_KEY = "wk_FILTERtestAbCdEfGhIjKlMnOpQrSt"
 @pytest.fixture
 def warned_source(db: None, fake_segment: Any) -> Source:
     fake_segment.add_write_key(WRITE_KEY)
-    source = Source(name="Shop site", region="us")
-    source.set_write_key(WRITE_KEY)
-    source.save()
+    source = make_source("Shop site", WRITE_KEY)
     connect(source, enforcement="warn")
     return source
 

@@ -4,43 +4,16 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from segadmin.audit import chain
 from segadmin.audit.chain import CHANGED, INSERTED, MISSING, verify_chain
-from segadmin.audit.log import Actor, record_event
 from segadmin.audit.models import AuditEntry
-from tests.audit.conftest import tamper
+from tests.audit.conftest import run_verify, tamper
+from tests.audit.entries import make_events
 
 pytestmark = pytest.mark.django_db
-
-
-def make_events(n: int) -> list[AuditEntry]:
-    actor = Actor.system("tests")
-    return [
-        record_event(
-            actor=actor,
-            action="credential.changed",
-            target_type="source",
-            target_id=1000 + i,
-            target_name=f"Source {i}",
-            details={"changed": ["name"]},
-        )
-        for i in range(n)
-    ]
-
-
-def run_verify() -> tuple[str, str, int]:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("verify_audit", stdout=out, stderr=err)
-    except CommandError as exc:
-        return out.getvalue(), str(exc), exc.returncode
-    return out.getvalue(), err.getvalue(), 0
 
 
 def test_entries_are_numbered_without_gaps_and_each_links_to_the_one_before():

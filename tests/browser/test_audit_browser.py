@@ -3,14 +3,12 @@ and outcome, into an entry, Send again, and both entries linked; the user lookup
 
 from __future__ import annotations
 
-import importlib
 import os
 from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
-from django.apps import apps as django_apps
 from django.utils import timezone
 
 from tests.audit.entries import WRITE_KEY, add_call, make_source
@@ -18,14 +16,6 @@ from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SHOTS = os.environ.get("SEGADMIN_SCREENSHOTS", "")
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db: None) -> None:
-    # Live-server tests commit for real and the database is emptied after each, role groups
-    # included: put them back the way the data migration makes them.
-    migration = importlib.import_module("segadmin.accounts.migrations.0002_create_roles")
-    migration.create_roles(django_apps, None)
 
 
 def shot(page: Any, name: str) -> None:

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 
 from segadmin.credentials.models import Source
+from tests.factories import make_source
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_KEY = "wk_bulk_test_0123456789abcdef"
@@ -49,16 +50,7 @@ postgres_only = pytest.mark.skipif(
 @pytest.fixture
 def source(db: None, fake_segment: Any) -> Source:
     fake_segment.add_write_key(WRITE_KEY, "src_bulk")
-    source = Source(name="Bulk site", region="us")
-    source.set_write_key(WRITE_KEY)
-    source.save()
-    return source
-
-
-@pytest.fixture
-def immediate_tasks(settings: Any) -> None:
-    """Tasks run in-process, at enqueue time."""
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    return make_source("Bulk site", WRITE_KEY)
 
 
 def csv_text(header: list[str], rows: list[list[Any]]) -> bytes:

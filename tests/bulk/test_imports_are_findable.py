@@ -18,17 +18,12 @@ from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import message_id
 from tests.audit.entries import add_call
 from tests.bulk.conftest import csv_text, mapping_post, upload
+from tests.factories import login
 
 ROWS = 3_000
 ROW = 2_345
 AUDIT = reverse("audit:list")
 LOOKUP = reverse("lookup:index")
-
-
-def login(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def run_import(client: Client, source: Any, content: bytes, call_type: str) -> BulkJob:

@@ -13,32 +13,24 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from segadmin.credentials.models import Source
+from tests.factories import login, make_source
 
 WRITE_KEY = "wk_CALLStestAbCdEfGhIjKlMnOpQrStUv"
 
 
 @pytest.fixture
 def source(db: None) -> Source:
-    source = Source(name="My site", region="us")
-    source.set_write_key(WRITE_KEY)
-    source.save()
-    return source
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return make_source("My site", WRITE_KEY)
 
 
 @pytest.fixture
 def marketer_client(marketer: User) -> Client:
-    return client_for(marketer)
+    return login(marketer)
 
 
 @pytest.fixture
 def support_client(support: User) -> Client:
-    return client_for(support)
+    return login(support)
 
 
 def form_data(source: Source | None, **fields: Any) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from django.test import Client
 
 from segadmin.audit.models import AuditEntry
 from segadmin.credentials.models import Source
-from tests.calls.conftest import WRITE_KEY, client_for, errors_of, form_data
+from tests.calls.conftest import WRITE_KEY, errors_of, form_data
+from tests.factories import login
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ LABELS = {
 @pytest.mark.parametrize("who", list(ALLOWED))
 @pytest.mark.parametrize("screen", SCREENS)
 def test_each_role_opens_only_its_screens(who: str, screen: str, persona: Any) -> None:
-    client = client_for(persona(who))
+    client = login(persona(who))
     response = client.get(f"/calls/{screen}/")
     assert response.status_code == (200 if screen in ALLOWED[who] else 403)
     posted = client.post(f"/calls/{screen}/", {"action": "send"})
@@ -47,7 +48,7 @@ def test_each_role_opens_only_its_screens(who: str, screen: str, persona: Any) -
 
 @pytest.mark.parametrize("who", list(ALLOWED))
 def test_the_navigation_shows_each_role_its_screens(who: str, persona: Any) -> None:
-    html = client_for(persona(who)).get("/").content.decode()
+    html = login(persona(who)).get("/").content.decode()
     for screen, label in LABELS.items():
         link = f'href="/calls/{screen}/">{label}</a>'
         assert (link in html) == (screen in ALLOWED[who]), label
@@ -55,7 +56,7 @@ def test_the_navigation_shows_each_role_its_screens(who: str, persona: Any) -> N
 
 def test_marketers_and_support_cannot_open_make_an_api_call(marketer: User, support: User) -> None:
     for user in (marketer, support):
-        assert client_for(user).get("/calls/api/").status_code == 403
+        assert login(user).get("/calls/api/").status_code == 403
 
 
 def test_support_cannot_open_track_to_alias(support_client: Client) -> None:
@@ -299,5 +300,5 @@ def test_editor_fragments_refuse_unknown_editors_and_people_without_a_role(
 ) -> None:
     assert marketer_client.get("/calls/editor/nope/row/?editor=x").status_code == 404
     assert marketer_client.get("/calls/editor/context/row/?editor=X-1").status_code == 400
-    outsider = client_for(no_role_user)
+    outsider = login(no_role_user)
     assert outsider.get("/calls/editor/context/row/?editor=context").status_code == 403

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
 import pytest
-from django.apps import apps as django_apps
 from playwright.sync_api import Locator, Page, expect
 
 from segadmin.credentials.models import Source
@@ -15,14 +13,6 @@ from tests.calls.conftest import WRITE_KEY
 from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db: None) -> None:
-    # Live-server tests commit for real and the database is emptied after each, role groups
-    # included: put them back the way the data migration makes them.
-    migration = importlib.import_module("segadmin.accounts.migrations.0002_create_roles")
-    migration.create_roles(django_apps, None)
 
 
 @pytest.fixture

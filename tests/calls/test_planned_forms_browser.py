@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pytest
-from django.apps import apps as django_apps
 from playwright.sync_api import Page, expect
 
 from segadmin.credentials.models import Source, Workspace
@@ -15,13 +13,6 @@ from tests.calls.plan_fixtures import connect, shop_plan
 from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db: None) -> None:
-    # Live-server tests empty the database after each, role groups included.
-    migration = importlib.import_module("segadmin.accounts.migrations.0002_create_roles")
-    migration.create_roles(django_apps, None)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from django.db import connection
 from segadmin.audit.models import AuditEntry
 from segadmin.credentials.models import Source, Workspace
 from tests.conftest import TOKEN
+from tests.factories import make_source
 from tests.fake_segment import FakeSegment
 
 PROFILES_TOKEN = "pt_TESTprofilesAbCdEfGh1234567890"
@@ -80,10 +81,7 @@ def credential_events(action: str | None = None) -> list[AuditEntry]:
 
 @pytest.fixture
 def source(workspace: Workspace) -> Source:
-    src = Source(name="Web", region="us", workspace=workspace)
-    src.set_write_key(WRITE_KEY)
-    src.save()
-    return src
+    return make_source("Web", WRITE_KEY, workspace=workspace)
 
 
 def imported_write_key(number: int) -> str:

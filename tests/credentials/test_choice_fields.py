@@ -12,6 +12,7 @@ from segadmin.calls.forms import ApiCallForm
 from segadmin.credentials.forms import SourceForm
 from segadmin.credentials.models import Source, Workspace
 from segadmin.lookup.views import LookupForm
+from tests.factories import make_source
 
 pytestmark = pytest.mark.django_db
 
@@ -27,10 +28,9 @@ def eu_workspace() -> Workspace:
 
 @pytest.fixture
 def eu_source(eu_workspace: Workspace) -> Source:
-    source = Source(name="Shop", region="eu", workspace=eu_workspace)
-    source.set_write_key("wk_CHOICEStestAbCdEfGhIjKlMnOpQr")
-    source.save()
-    return source
+    return make_source(
+        "Shop", "wk_CHOICEStestAbCdEfGhIjKlMnOpQr", region="eu", workspace=eu_workspace
+    )
 
 
 def labels(field: Any) -> list[str]:

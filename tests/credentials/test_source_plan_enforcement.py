@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from segadmin.credentials.models import Source, Workspace
 from tests.credentials.conftest import credential_events
+from tests.factories import login
 from tests.tracking_plans import shop_plan
 
 pytestmark = pytest.mark.django_db
@@ -73,8 +74,7 @@ def test_a_plan_of_another_workspace_is_refused_next_to_the_plan(
 def test_a_marketer_cannot_change_the_enforcement_by_a_forged_post(
     marketer: User, source: Source
 ) -> None:
-    client = Client()
-    client.force_login(marketer)
+    client = login(marketer)
     response = edit(client, source, plan_enforcement="warn")
     assert response.status_code == 403
     source.refresh_from_db()

@@ -8,22 +8,16 @@ from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from segadmin.home import dashboard
 from tests.audit.entries import add_call, make_source
+from tests.factories import login
 
 pytestmark = pytest.mark.django_db
 HOME = reverse("home:index")
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def at(when: datetime, **kwargs):

@@ -11,16 +11,11 @@ from segadmin.audit.models import AuditEntry
 from segadmin.credentials.models import Workspace
 from segadmin.lookup.history import compare, fold_traits
 from tests.audit.entries import add_call, make_source
+from tests.factories import login
 
 pytestmark = pytest.mark.django_db
 LOOKUP = reverse("lookup:index")
 PROFILE_TOKEN = "pt_LOOKUPprofileToken0123456789"
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

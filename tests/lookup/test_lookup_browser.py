@@ -4,11 +4,9 @@ typed into the form puts its bookmarkable address in the address bar."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pytest
-from django.apps import apps as django_apps
 
 from segadmin.credentials.models import Workspace
 from tests.audit.entries import add_call, make_source
@@ -16,12 +14,6 @@ from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PROFILE_TOKEN = "pt_LOOKUPbrowserToken0123456789"
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db: None) -> None:
-    migration = importlib.import_module("segadmin.accounts.migrations.0002_create_roles")
-    migration.create_roles(django_apps, None)
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 
 from segadmin.audit.log import Actor
 from segadmin.credentials.models import Source, Workspace
 from segadmin.segment.fake import plans as fake_plans
+from tests.factories import make_source, make_workspace
 from tests.fake_segment import FakeSegment
 
 TOKEN = "sgp_PLANStokenAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
@@ -67,18 +67,12 @@ def segment(fake_segment: FakeSegment) -> Segment:
 
 @pytest.fixture
 def workspace(db: None) -> Workspace:
-    ws = Workspace(name="Acme", region="us")
-    ws.set_public_api_token(TOKEN)
-    ws.save()
-    return ws
+    return make_workspace(TOKEN)
 
 
 @pytest.fixture
 def web(workspace: Workspace) -> Source:
-    source = Source(name="Web", workspace=workspace, segment_source_id="src_web")
-    source.set_write_key(WRITE_KEY)
-    source.save()
-    return source
+    return make_source("Web", WRITE_KEY, workspace=workspace, segment_source_id="src_web")
 
 
 @pytest.fixture
@@ -86,10 +80,3 @@ def actor(admin_user: User) -> Actor:
     return Actor(
         user=admin_user, username=admin_user.username, role="Admin", ip=None, user_agent=""
     )
-
-
-@pytest.fixture
-def admin_client(admin_user: User) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client

@@ -15,6 +15,7 @@ from segadmin.credentials.models import Source, TrackingPlan, Workspace
 from segadmin.segment import client
 from segadmin.segment.fake.plans import demo_rules
 from tests.credentials.conftest import assert_no_secret
+from tests.factories import login
 from tests.plans.conftest import PLAN_ID, TOKEN, Segment, track_rule
 
 pytestmark = pytest.mark.django_db
@@ -23,12 +24,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(client.transport, "_sleep", lambda seconds: None)
-
-
-def _login(user: User) -> Client:
-    browser = Client()
-    browser.force_login(user)
-    return browser
 
 
 def _import_url(workspace: Workspace) -> str:
@@ -128,7 +123,7 @@ def test_a_plan_not_fetched_for_24_hours_has_a_stale_badge(
     segment.add_plan([track_rule("Order Completed")])
     import_tracking_plans(workspace, actor=actor)
     TrackingPlan.objects.update(imported_at=timezone.now() - timedelta(hours=25))
-    browser = _login(marketer)
+    browser = login(marketer)
     assert 'data-testid="stale"' in browser.get(reverse("plans:list")).text
     plan = TrackingPlan.objects.get()
     detail = browser.get(reverse("plans:detail", args=[plan.pk])).text
@@ -144,7 +139,7 @@ def test_people_who_send_read_the_plans_but_cannot_import_or_refresh(
     segment.add_plan([track_rule("Order Completed")])
     import_tracking_plans(workspace, actor=actor)
     plan = TrackingPlan.objects.get()
-    browser = _login(persona(who))
+    browser = login(persona(who))
     listing = browser.get(reverse("plans:list"))
     assert listing.status_code == 200 and "Shop plan" in listing.text
     assert "Import tracking plans" not in listing.text
@@ -170,7 +165,7 @@ def test_the_navigation_shows_tracking_plans_to_everyone_who_sends(persona, db: 
         ("admin_user", True),
         ("no_role_user", False),
     ):
-        page = _login(persona(who)).get(reverse("home:index")).text
+        page = login(persona(who)).get(reverse("home:index")).text
         assert (f'href="{reverse("plans:list")}"' in page) is shown, who
 
 
@@ -198,7 +193,7 @@ def test_someone_without_a_role_cannot_read_a_plan(
     no_role_user: User, workspace: Workspace
 ) -> None:
     plan = TrackingPlan.objects.create(workspace=workspace, plan_id="tp_x", name="Secret plan")
-    browser = _login(no_role_user)
+    browser = login(no_role_user)
     assert browser.get(reverse("plans:detail", args=[plan.pk])).status_code == 403
     assert browser.post(reverse("plans:refresh", args=[plan.pk])).status_code == 403
 
@@ -211,5 +206,5 @@ def test_the_list_counts_a_plans_rules_and_sources_each_once(
         plan.rules.create(rule_type="TRACK", key=key)
     for name in ("One", "Two"):
         Source.objects.create(name=name, tracking_plan=plan, write_key_encrypted="x")
-    page = _login(marketer).get(reverse("plans:list")).text
+    page = login(marketer).get(reverse("plans:list")).text
     assert "<td>3</td>\n    <td>2</td>" in page

@@ -16,11 +16,11 @@ from segadmin.bulk.models import BulkJob, Status
 from segadmin.credentials.models import Source, Workspace
 from segadmin.segment.messages import build_message
 from tests.audit.entries import WRITE_KEY, add_call, make_source
-from tests.bulk.conftest import csv_text, immediate_tasks, mapping_post, upload
-from tests.calls.conftest import client_for, form_data
+from tests.bulk.conftest import csv_text, mapping_post, upload
+from tests.calls.conftest import form_data
+from tests.factories import login
 
 pytestmark = [pytest.mark.django_db]
-__all__ = ["immediate_tasks"]
 
 REFUSAL = "is disabled, so nothing was sent to it"
 
@@ -98,7 +98,7 @@ def test_a_forged_post_to_a_call_screen_with_a_disabled_source_sends_nothing(
     source: Source, fake_segment: Any, marketer: Any
 ) -> None:
     disable(source)
-    response = client_for(marketer).post(
+    response = login(marketer).post(
         "/calls/identify/", form_data(source, user_id="u-1", action="send")
     )
     assert response.status_code == 422
@@ -121,7 +121,7 @@ def test_a_source_disabled_while_a_call_screen_posts_is_refused_by_the_service(
         return real_link_for(*args, **kwargs)
 
     monkeypatch.setattr(views.drafts, "link_for", disabled_meanwhile)
-    response = client_for(marketer).post(
+    response = login(marketer).post(
         "/calls/identify/", form_data(source, user_id="u-1", action="send")
     )
     assert response.status_code == 200
@@ -136,9 +136,7 @@ def test_send_again_to_a_disabled_source_is_refused_by_the_service(
     original = add_call(user=admin_user, source=source)
     before = request_entries()
     disable(source)
-    response = client_for(admin_user).post(
-        reverse("audit:send_again", args=[original.pk]), follow=True
-    )
+    response = login(admin_user).post(reverse("audit:send_again", args=[original.pk]), follow=True)
     assert f"Not sent again: The source “Shop” {REFUSAL}" in response.content.decode()
     assert request_entries() == before
     assert fake_segment.requests == []
@@ -159,7 +157,7 @@ def test_a_bulk_job_whose_source_is_disabled_between_two_batches_stops_there(
         return sent
 
     monkeypatch.setattr(sending, "send_batch", disable_after_the_first_batch)
-    client = client_for(marketer)
+    client = login(marketer)
     upload(client, csv_text(["userId"], [["u1"], ["u2"]]), source=source)
     job = BulkJob.objects.get()
     client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))

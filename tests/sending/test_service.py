@@ -21,6 +21,7 @@ from segadmin.credentials.models import Source, Workspace
 from segadmin.segment import client
 from segadmin.segment.errors import MessageInvalid, UnsafeRequest
 from segadmin.segment.messages import build_message
+from tests.factories import make_source
 
 pytestmark = pytest.mark.django_db
 
@@ -32,10 +33,7 @@ BATCH_URL = "https://api.segment.io/v1/batch"
 
 @pytest.fixture
 def source() -> Source:
-    source = Source(name="My site", region="us")
-    source.set_write_key(WRITE_KEY)
-    source.save()
-    return source
+    return make_source("My site", WRITE_KEY)
 
 
 @pytest.fixture
