@@ -216,7 +216,7 @@ def propose_mapping(
             fields.append(column)
     matches = _planned_matches(fields, planned or {})
     for item in mapping:
-        name = matches.get(item["column"])
+        name = matches.get(str(item["column"]))
         if name is not None:
             item["property"] = name
             item["type"] = (planned or {})[name]["type"] or item["type"]
