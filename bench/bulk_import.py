@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import shutil
 import statistics
@@ -93,6 +94,7 @@ def run_worker(tree: Path = ROOT) -> tuple[float, int]:
     empty: (seconds, the largest peak resident memory of one worker in MB, sampled every 0.1 s
     until it exits)."""
     started = time.perf_counter()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     processes = [
         subprocess.Popen(
             [
@@ -119,7 +121,15 @@ def run_worker(tree: Path = ROOT) -> tuple[float, int]:
     for process in processes:
         if process.returncode:
             raise SystemExit(f"db_worker exited with {process.returncode}")
+    global LAST_WORKER_CPU
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds the workers spent (user + system): far steadier than wall time on a
+    # machine shared with other work.
+    LAST_WORKER_CPU = (cpu.ru_utime - cpu_before.ru_utime) + (cpu.ru_stime - cpu_before.ru_stime)
     return time.perf_counter() - started, peak
+
+
+LAST_WORKER_CPU = 0.0
 
 
 # The Identify rule of the plan --plan connects the source to: every column typed, as a real
@@ -214,6 +224,7 @@ def segadmin_run(
         "rows": rows,
         "upload_s": uploaded - started,
         "worker_s": worker_seconds,
+        "worker_cpu_s": LAST_WORKER_CPU,
         "total_s": total,
         "rows_per_s": rows / total,
         "requests": requests,
@@ -321,6 +332,7 @@ def compare_plan(url: str, path: Path, rows: int, repeat: int, before: Path | No
     one, the four runs alternating ``repeat`` times; medians and every run printed."""
     trees = [("after", ROOT)] + ([("before", before.resolve())] if before else [])
     times: dict[tuple[str, bool], list[float]] = {}
+    cpus: dict[tuple[str, bool], list[float]] = {}
     keys = iter(range(10_000))
     for _ in range(repeat):
         for name, tree in trees:
@@ -334,20 +346,23 @@ def compare_plan(url: str, path: Path, rows: int, repeat: int, before: Path | No
                     worker_tree=tree,
                 )
                 times.setdefault((name, with_plan), []).append(result["worker_s"])
+                cpus.setdefault((name, with_plan), []).append(result["worker_cpu_s"])
                 print(
                     f"  {name}, {'with' if with_plan else 'without'} a plan: "
-                    f"{result['worker_s']:.2f} s, load {os.getloadavg()[0]:.1f}",
+                    f"{result['worker_s']:.2f} s wall, {result['worker_cpu_s']:.2f} s CPU, "
+                    f"load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     print(f"{rows:,} Identify rows, db_worker time, medians of {repeat}:")
     for name, _ in trees:
-        plain = statistics.median(times[(name, False)])
-        planned = statistics.median(times[(name, True)])
-        print(
-            f"  {name}: without a plan {plain:.2f} s ({rows / plain:,.0f} rows/s), with a "
-            f"tracking plan {planned:.2f} s ({rows / planned:,.0f} rows/s): "
-            f"{100 * (planned / plain - 1):+.0f} %"
-        )
+        for what, figures in (("wall", times), ("CPU", cpus)):
+            plain = statistics.median(figures[(name, False)])
+            planned = statistics.median(figures[(name, True)])
+            print(
+                f"  {name}, {what}: without a plan {plain:.2f} s ({rows / plain:,.0f} rows/s), "
+                f"with a tracking plan {planned:.2f} s ({rows / planned:,.0f} rows/s): "
+                f"{100 * (planned / plain - 1):+.0f} %"
+            )
 
 
 def official_rows_version() -> str:

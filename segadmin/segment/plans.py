@@ -149,13 +149,33 @@ class Rule:
         }.get(self.type, f"the {self.type.title()} rule")
 
 
-@dataclass(frozen=True)
+# A rule's fast check is compiled once the rule has been checked this many times in the
+# process: it costs about three times jsonschema's compiling, which a bulk import earns back
+# within a few rows and a call screen sending one message would only pay.
+FAST_AFTER = 8
+
+
+@dataclass(eq=False)
 class _Compiled:
     validator: Draft7Validator | None
     error: str = ""  # why the schema could not be compiled
+    # The schema for the fast check, until it is compiled (None: no fast path for it).
+    fast_schema: Any = None
     # A compiled yes/no check (fastjsonschema) that says True only for a message ``validator``
-    # finds nothing in; None when the schema has something it might judge otherwise.
+    # finds nothing in; None until compiled, or when the schema has something it might judge
+    # otherwise.
     conforms: Callable[[Any], bool] | None = None
+    checks: int = 0
+
+    def fast_check(self, *, now: bool = False) -> Callable[[Any], bool] | None:
+        """The fast check, compiled on the ``FAST_AFTER``-th call (or ``now``). Two threads
+        may both compile it: the same function either way."""
+        if self.conforms is None and self.fast_schema is not None:
+            self.checks += 1
+            if now or self.checks >= FAST_AFTER:
+                self.conforms = _fast_check(self.fast_schema)
+                self.fast_schema = None
+        return self.conforms
 
 
 @dataclass(eq=False)
@@ -267,7 +287,7 @@ def _compile(text: str) -> _Compiled:
         where = "/".join(str(part) for part in exc.absolute_path)
         return _Compiled(None, _short(exc.message, 200) + (f" (at {where})" if where else ""))
     schema = _without_false(schema)
-    return _Compiled(Draft7Validator(schema, format_checker=_FORMATS), conforms=_fast_check(schema))
+    return _Compiled(Draft7Validator(schema, format_checker=_FORMATS), fast_schema=schema)
 
 
 # --- The fast path: a compiled yes/no check for the common, conforming message ---------------
@@ -624,7 +644,8 @@ def _schema_findings(
 
     if compiled.validator is None:
         return [_unusable(plan, rule, f"read: {compiled.error}")] if compiled.error else []
-    if compiled.conforms is not None and compiled.conforms(message):
+    conforms = compiled.fast_check()
+    if conforms is not None and conforms(message):
         return []  # the common case: nothing to say, known without jsonschema's walk
     found: list[Finding] = []
     try:

@@ -69,6 +69,7 @@ WIDE = {
 
 SCHEMAS = [rule["jsonSchema"] for rule in demo_rules()] + [ORDER_V1, ORDER_V2, WIDE]
 COMPILED = [plans._compile_schema(schema) for schema in SCHEMAS]
+FAST = [compiled.fast_check(now=True) for compiled in COMPILED]
 
 TEXTS = [
     "",
@@ -135,15 +136,15 @@ def jsonschema_finds_nothing(compiled: plans._Compiled, message: Any) -> bool:
 
 
 def test_every_rule_of_these_plans_has_a_fast_path():
-    assert all(compiled.conforms is not None for compiled in COMPILED)
+    assert all(conforms is not None for conforms in FAST)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(index=st.integers(min_value=0, max_value=len(SCHEMAS) - 1), message=messages)
 def test_the_fast_path_says_conforms_exactly_when_jsonschema_finds_no_violation(index, message):
-    compiled = COMPILED[index]
-    assert compiled.conforms is not None
-    assert compiled.conforms(message) is jsonschema_finds_nothing(compiled, message)
+    conforms = FAST[index]
+    assert conforms is not None
+    assert conforms(message) is jsonschema_finds_nothing(COMPILED[index], message)
 
 
 @pytest.mark.parametrize(
@@ -154,8 +155,9 @@ def test_a_pattern_ending_in_dollar_means_what_it_means_to_jsonschema(value):
     compiled = plans._compile_schema(
         {"properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-\\d{1,6}$"}}}
     )
-    assert compiled.conforms is not None
-    assert compiled.conforms({"sku": value}) is jsonschema_finds_nothing(compiled, {"sku": value})
+    conforms = compiled.fast_check(now=True)
+    assert conforms is not None
+    assert conforms({"sku": value}) is jsonschema_finds_nothing(compiled, {"sku": value})
 
 
 @pytest.mark.parametrize(
@@ -169,7 +171,20 @@ def test_a_pattern_ending_in_dollar_means_what_it_means_to_jsonschema(value):
 def test_a_schema_the_two_could_judge_differently_is_left_to_jsonschema(schema):
     compiled = plans._compile_schema(schema)
     assert compiled.validator is not None
-    assert compiled.conforms is None
+    assert compiled.fast_check(now=True) is None
+
+
+def test_a_rule_gets_its_fast_check_once_it_has_been_checked_a_few_times():
+    plan = plans.Plan.from_api({"name": "Shop plan"}, demo_rules())
+    message = {"event": "Signed Up", "properties": {"plan": "pro"}}
+    rule = plans.find_rule(plan, "track", message)
+    assert rule is not None
+    plans._compile.cache_clear()
+    for _ in range(plans.FAST_AFTER - 1):
+        assert plans.check(plan, "track", message) == []
+    assert plan.compiled(rule).conforms is None
+    assert plans.check(plan, "track", message) == []
+    assert plan.compiled(rule).conforms is not None
 
 
 def test_0_3_is_still_not_a_multiple_of_0_1():
@@ -194,7 +209,9 @@ def without_fast_path(plan: plans.Plan) -> plans.Plan:
     slow = plans.Plan(name=plan.name, rules=plan.rules, id=plan.id)
     for rule in slow.rules:
         slot = (rule.type, rule.key, rule.version)
-        slow._compiled[slot] = dataclasses.replace(plan.compiled(rule), conforms=None)
+        slow._compiled[slot] = dataclasses.replace(
+            plan.compiled(rule), fast_schema=None, conforms=None
+        )
     return slow
 
 
