@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,10 +89,12 @@ def _high_water_mb(pid: int) -> int:
     return 0
 
 
-def run_worker() -> tuple[float, int]:
-    """Run WORKERS db_worker --batch processes until the queue is empty: (seconds, the largest
-    peak resident memory of one worker in MB, sampled every 0.1 s until it exits)."""
+def run_worker(tree: Path = ROOT) -> tuple[float, int]:
+    """Run WORKERS db_worker --batch processes (of the code in ``tree``) until the queue is
+    empty: (seconds, the largest peak resident memory of one worker in MB, sampled every 0.1 s
+    until it exits)."""
     started = time.perf_counter()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     processes = [
         subprocess.Popen(
             [
@@ -103,7 +107,7 @@ def run_worker() -> tuple[float, int]:
                 "--verbosity",
                 "0",
             ],
-            cwd=ROOT,
+            cwd=tree,
             env=os.environ.copy(),
         )
         for _ in range(WORKERS)
@@ -117,7 +121,15 @@ def run_worker() -> tuple[float, int]:
     for process in processes:
         if process.returncode:
             raise SystemExit(f"db_worker exited with {process.returncode}")
+    global LAST_WORKER_CPU
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds the workers spent (user + system): far steadier than wall time on a
+    # machine shared with other work.
+    LAST_WORKER_CPU = (cpu.ru_utime - cpu_before.ru_utime) + (cpu.ru_stime - cpu_before.ru_stime)
     return time.perf_counter() - started, peak
+
+
+LAST_WORKER_CPU = 0.0
 
 
 # The Identify rule of the plan --plan connects the source to: every column typed, as a real
@@ -154,7 +166,13 @@ def connect_plan(source: object) -> None:
 
 
 def segadmin_run(
-    url: str, path: Path, rows: int, write_key: str, *, with_plan: bool = False
+    url: str,
+    path: Path,
+    rows: int,
+    write_key: str,
+    *,
+    with_plan: bool = False,
+    worker_tree: Path = ROOT,
 ) -> dict:
     from django.contrib.auth.models import Group, User
     from django.test import Client
@@ -189,7 +207,7 @@ def segadmin_run(
         data[f"target_{index}"] = item["target"]
         data[f"type_{index}"] = item["type"]
     assert client.post(f"/bulk/{job.pk}/", data).status_code == 302
-    worker_seconds, peak_mb = run_worker()
+    worker_seconds, peak_mb = run_worker(worker_tree)
     total = time.perf_counter() - started
 
     job.refresh_from_db()
@@ -206,6 +224,7 @@ def segadmin_run(
         "rows": rows,
         "upload_s": uploaded - started,
         "worker_s": worker_seconds,
+        "worker_cpu_s": LAST_WORKER_CPU,
         "total_s": total,
         "rows_per_s": rows / total,
         "requests": requests,
@@ -252,6 +271,16 @@ def main() -> None:
         action="store_true",
         help="only compare the import without and with a tracking plan on the source",
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="--plan: runs of each side, medians reported"
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="--plan: also run the worker of the code in this directory (a checkout of an "
+        "older commit, sharing this database), alternating with this tree's",
+    )
     args = parser.parse_args()
     _environment(args.database_url)
     global WORKERS
@@ -271,17 +300,7 @@ def main() -> None:
         path = WORK / "rows.csv"
         write_csv(path, args.rows)
         if args.plan:
-            plain = segadmin_run(url, path, args.rows, "benchBulkKey00000000000000000003")
-            planned = segadmin_run(
-                url, path, args.rows, "benchBulkKey00000000000000000004", with_plan=True
-            )
-            print(
-                f"{args.rows:,} Identify rows, worker time: without a plan "
-                f"{plain['worker_s']:.1f} s ({args.rows / plain['worker_s']:,.0f} rows/s), with a "
-                f"tracking plan {planned['worker_s']:.1f} s "
-                f"({args.rows / planned['worker_s']:,.0f} rows/s): "
-                f"{100 * (planned['worker_s'] / plain['worker_s'] - 1):+.0f} %"
-            )
+            compare_plan(url, path, args.rows, args.repeat, args.before)
             return
         ours = segadmin_run(url, path, args.rows, "benchBulkKey00000000000000000001")
         official = official_run(url, args.rows)
@@ -306,6 +325,44 @@ def main() -> None:
     finally:
         fake.stop()
         shutil.rmtree(WORK, ignore_errors=True)
+
+
+def compare_plan(url: str, path: Path, rows: int, repeat: int, before: Path | None) -> None:
+    """Worker time without and with a tracking plan, for this tree and (``before``) an older
+    one, the four runs alternating ``repeat`` times; medians and every run printed."""
+    trees = [("after", ROOT)] + ([("before", before.resolve())] if before else [])
+    times: dict[tuple[str, bool], list[float]] = {}
+    cpus: dict[tuple[str, bool], list[float]] = {}
+    keys = iter(range(10_000))
+    for _ in range(repeat):
+        for name, tree in trees:
+            for with_plan in (False, True):
+                result = segadmin_run(
+                    url,
+                    path,
+                    rows,
+                    f"benchBulkKey{next(keys):020d}",
+                    with_plan=with_plan,
+                    worker_tree=tree,
+                )
+                times.setdefault((name, with_plan), []).append(result["worker_s"])
+                cpus.setdefault((name, with_plan), []).append(result["worker_cpu_s"])
+                print(
+                    f"  {name}, {'with' if with_plan else 'without'} a plan: "
+                    f"{result['worker_s']:.2f} s wall, {result['worker_cpu_s']:.2f} s CPU, "
+                    f"load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+    print(f"{rows:,} Identify rows, db_worker time, medians of {repeat}:")
+    for name, _ in trees:
+        for what, figures in (("wall", times), ("CPU", cpus)):
+            plain = statistics.median(figures[(name, False)])
+            planned = statistics.median(figures[(name, True)])
+            print(
+                f"  {name}, {what}: without a plan {plain:.2f} s ({rows / plain:,.0f} rows/s), "
+                f"with a tracking plan {planned:.2f} s ({rows / planned:,.0f} rows/s): "
+                f"{100 * (planned / plain - 1):+.0f} %"
+            )
 
 
 def official_rows_version() -> str:

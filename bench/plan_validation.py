@@ -18,6 +18,7 @@ violations), so a faster check cannot win by finding less.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import statistics
 import sys
@@ -180,6 +181,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--uncached", type=int, default=300, help="checks that compile anew")
+    parser.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="check with jsonschema alone (the fastjsonschema yes/no check switched off)",
+    )
     args = parser.parse_args()
 
     messages = make_messages(args.messages, args.events, args.seed)
@@ -190,6 +196,9 @@ def main() -> None:
     for call_type, _, message, _ in messages:  # the untimed pass: compiles every rule used
         plans.check(plan, call_type, message)
     first_pass = time.perf_counter() - started
+    if args.no_fast_path:
+        for slot, compiled in plan._compiled.items():
+            plan._compiled[slot] = dataclasses.replace(compiled, fast_schema=None, conforms=None)
 
     timings: dict[str, list[float]] = {}
     every: list[float] = []

@@ -10,7 +10,7 @@ from django.conf import settings
 from segadmin.accounts.permissions import may_send
 from segadmin.bulk import parsing
 from segadmin.bulk.models import BulkJob, CallType
-from segadmin.bulk.plan import FIELD, SINGLE_TARGETS, check_mapping, target_choices
+from segadmin.bulk.plan import FIELD, SINGLE_TARGETS, check_mapping, field_name, target_choices
 from segadmin.credentials.fields import SourceChoiceField
 
 
@@ -72,7 +72,9 @@ class UploadForm(forms.Form):
 
 
 class MappingForm(forms.Form):
-    """One row of fields per column: ``target_<i>``, ``type_<i>``, ``null_<i>``."""
+    """One row of fields per column: ``target_<i>``, ``type_<i>``, ``null_<i>`` and
+    ``property_<i>``, the trait or property name a field column fills (the column's own name
+    when left empty; a planned name when the tracking plan's was proposed)."""
 
     def __init__(self, job: BulkJob, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,16 +94,25 @@ class MappingForm(forms.Form):
             self.fields[f"null_{index}"] = forms.BooleanField(
                 label="Empty means null", required=False, initial=item.get("empty_null", False)
             )
+            self.fields[f"property_{index}"] = forms.CharField(
+                label=f"Name “{column}” is sent as",
+                required=False,
+                max_length=255,
+                initial=field_name(item) if item else column,
+            )
 
     def rows(self) -> list[dict[str, Any]]:
         """What the template lays out as a table: one dict per column."""
         examples = self.job.examples
+        planned = (self.job.planned or {}).get("fields") or {}
         return [
             {
                 "column": column,
                 "target": self[f"target_{index}"],
                 "type": self[f"type_{index}"],
                 "null": self[f"null_{index}"],
+                "property": self[f"property_{index}"],
+                "planned": planned.get(str(self[f"property_{index}"].value() or column)),
                 "proposed": dict(parsing.TYPE_CHOICES).get(
                     self.job.proposals.get(column, parsing.TEXT), "text"
                 ),
@@ -117,15 +128,17 @@ class MappingForm(forms.Form):
         mapping = []
         for index, column in enumerate(self.job.columns):
             target = data[f"target_{index}"]
-            mapping.append(
-                {
-                    "column": column,
-                    "target": target,
-                    # IDs, the event and the timestamp are sent as the text they are.
-                    "type": parsing.TEXT if target in SINGLE_TARGETS else data[f"type_{index}"],
-                    "empty_null": bool(data[f"null_{index}"]) and target == FIELD,
-                }
-            )
+            item = {
+                "column": column,
+                "target": target,
+                # IDs, the event and the timestamp are sent as the text they are.
+                "type": parsing.TEXT if target in SINGLE_TARGETS else data[f"type_{index}"],
+                "empty_null": bool(data[f"null_{index}"]) and target == FIELD,
+            }
+            name = data[f"property_{index}"].strip()
+            if target == FIELD and name and name != column:
+                item["property"] = name
+            mapping.append(item)
         for error in check_mapping(self.job.call_type, mapping):
             self.add_error(None, error)
         data["mapping"] = mapping

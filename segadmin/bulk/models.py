@@ -55,8 +55,11 @@ class BulkJob(models.Model):
     columns = models.JSONField(default=list)
     examples = models.JSONField(default=list)  # the first rows, for the mapping page
     proposals = models.JSONField(default=dict)  # column -> proposed type
+    # What the source's tracking plan plans for this import when it was uploaded:
+    # {"plan": name, "event": the one event or "", "fields": {name: {"type", "required"}}}
+    planned = models.JSONField(default=dict)
 
-    # The mapping: [{"column", "target", "type", "empty_null"}], see segadmin.bulk.plan
+    # The mapping: [{"column", "target", "type", "empty_null", "property"?}], see bulk.plan
     mapping = models.JSONField(default=list)
     dry_run = models.JSONField(null=True, blank=True)
 

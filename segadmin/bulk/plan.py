@@ -19,7 +19,7 @@ from typing import Any
 
 import segadmin
 from segadmin.bulk import parsing
-from segadmin.segment import datetimes, rules
+from segadmin.segment import datetimes, plans, rules
 from segadmin.segment.errors import Problem
 from segadmin.segment.messages import (
     LIBRARY_NAME,
@@ -100,15 +100,108 @@ _NAME_GUESSES = {
 }
 
 
+# JSON Schema types -> the column types a planned property proposes.
+_PLANNED_TYPES = {
+    "string": parsing.TEXT,
+    "number": parsing.NUMBER,
+    "integer": parsing.NUMBER,
+    "boolean": parsing.BOOLEAN,
+    "object": parsing.JSON_TYPE,
+    "array": parsing.JSON_TYPE,
+}
+
+
+def planned_fields(
+    plan: plans.Plan, call_type: str, events: Iterable[Any] = ()
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """(the event they are for, {name: {"type", "required"}}): the properties (Track) or traits
+    a plan plans for an import. Track: the one event's rule when every sampled row names the
+    same planned event, else every planned event's properties (none of them required: each
+    holds for its own event only). Identify and Group: their rule's traits."""
+    fields_key = "properties" if call_type == "track" else "traits"
+    rules_used: list[plans.Rule] = []
+    event = ""
+    if call_type == "track":
+        named = {e for e in events if isinstance(e, str) and e.strip()}
+        if len(named) == 1 and plan.versions(plans.RuleType.TRACK, next(iter(named))):
+            event = next(iter(named))
+            rules_used = [plan.versions(plans.RuleType.TRACK, event)[0]]
+        else:
+            keys = sorted({r.key for r in plan.rules if r.type is plans.RuleType.TRACK and r.key})
+            rules_used = [plan.versions(plans.RuleType.TRACK, key)[0] for key in keys]
+    else:
+        rule = plans.find_rule(plan, call_type, {})
+        rules_used = [rule] if rule is not None else []
+    found: dict[str, dict[str, Any]] = {}
+    for rule in rules_used:
+        inner = _dig(rule.json_schema, "properties", fields_key)
+        names = _dig(inner, "properties")
+        if not isinstance(names, dict):
+            continue
+        listed = _dig(inner, "required")
+        required = set(listed) if isinstance(listed, list) and len(rules_used) == 1 else set()
+        for name, sub in names.items():
+            if name not in found:
+                found[name] = {"type": _planned_type(sub), "required": name in required}
+    return event, found
+
+
+def _planned_type(schema: Any) -> str | None:
+    """The column type for a property's schema, or None when it allows several or any."""
+    if not isinstance(schema, dict):
+        return None
+    declared = schema.get("type")
+    kinds = [declared] if isinstance(declared, str) else declared
+    if not isinstance(kinds, list):
+        return None
+    types = {_PLANNED_TYPES.get(k) for k in kinds if k != "null"}
+    if len(types) != 1 or None in types:
+        return None
+    type_ = types.pop()
+    if type_ == parsing.TEXT and schema.get("format") == "date-time":
+        return parsing.DATETIME
+    return type_
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _planned_matches(columns: list[str], planned: dict[str, Any]) -> dict[str, str]:
+    """column -> the planned name it matches: exactly first, then ignoring case and
+    separators (``order_id`` ~ ``Order ID`` ~ ``orderId``); each name to one column."""
+    matched: dict[str, str] = {c: c for c in columns if c in planned}
+    taken = set(matched.values())
+    by_normal: dict[str, list[str]] = {}
+    for name in planned:
+        if name not in taken:
+            by_normal.setdefault(_normal(name), []).append(name)
+    for column in columns:
+        names = by_normal.get(_normal(column), [])
+        if column not in matched and len(names) == 1 and names[0] not in taken:
+            matched[column] = names[0]
+            taken.add(names[0])
+    return matched
+
+
 def propose_mapping(
-    call_type: str, columns: list[str], proposals: dict[str, str]
+    call_type: str,
+    columns: list[str],
+    proposals: dict[str, str],
+    planned: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The mapping offered first: IDs, event and timestamp recognised by their usual names
     (userId, user_id, "User ID", ...), every other column a trait or property of the type the
-    data suggests, empty cells left out."""
+    data suggests, empty cells left out. With ``planned`` (``planned_fields``), a column whose
+    name matches a planned name is mapped to that name, of the planned type."""
     allowed = CALL_TARGETS[call_type]
     taken: set[str] = set()
     mapping = []
+    fields = []
     for column in columns:
         target = FIELD
         guess = _NAME_GUESSES.get(_normal(column))
@@ -119,7 +212,35 @@ def propose_mapping(
             taken.add(guess)
         type_ = parsing.TEXT if target in SINGLE_TARGETS else proposals.get(column, parsing.TEXT)
         mapping.append({"column": column, "target": target, "type": type_, "empty_null": False})
+        if target == FIELD:
+            fields.append(column)
+    matches = _planned_matches(fields, planned or {})
+    for item in mapping:
+        name = matches.get(str(item["column"]))
+        if name is not None:
+            item["property"] = name
+            item["type"] = (planned or {})[name]["type"] or item["type"]
     return mapping
+
+
+def event_column(mapping: list[dict[str, Any]]) -> str | None:
+    return next((m["column"] for m in mapping if m["target"] == EVENT), None)
+
+
+def unmapped_required(planned: dict[str, Any], mapping: list[dict[str, Any]]) -> list[str]:
+    """A sentence for each property or trait the plan requires that no column maps to."""
+    fields = planned.get("fields") or {}
+    mapped = {field_name(m) for m in mapping if m["target"] == FIELD}
+    return [
+        f"{name} is required by the tracking plan “{planned.get('plan', '')}”; no column maps to it"
+        for name, about in sorted(fields.items())
+        if about.get("required") and name not in mapped
+    ]
+
+
+def field_name(item: dict[str, Any]) -> str:
+    """The trait or property a FIELD column fills: its planned name, else the column's."""
+    return str(item.get("property") or item["column"])
 
 
 def check_mapping(call_type: str, mapping: list[dict[str, Any]]) -> list[str]:
@@ -221,7 +342,9 @@ class Plan:
         self.jsonl = file_format == parsing.JSONL
         self.message_ids = _MessageIds(job_id)
         position = {name: index for index, name in enumerate(columns)}
-        self.items: list[tuple[int | str, str, str, Callable[[Any], Any], bool]] = []
+        mapping = list(mapping)
+        # (cell key, column, the field's name or the column, target, coerce, empty is null)
+        self.items: list[tuple[int | str, str, str, str, Callable[[Any], Any], bool]] = []
         self.column_of: dict[str, str] = {}
         for item in mapping:
             target = item["target"]
@@ -233,6 +356,7 @@ class Plan:
                 (
                     key,
                     item["column"],
+                    field_name(item) if target == FIELD else item["column"],
                     target,
                     _coercer(type_, self.jsonl),
                     bool(item.get("empty_null")),
@@ -241,10 +365,11 @@ class Plan:
             if target in _MESSAGE_KEYS:
                 self.column_of[_MESSAGE_KEYS[target]] = item["column"]
         self.fields_key = "properties" if call_type == "track" else "traits"
-        # Longest first, so a problem at traits.a.b names the column "a.b" before "a".
-        self.field_columns: list[str] = sorted(
-            (item["column"] for item in mapping if item["target"] == FIELD),
-            key=len,
+        # (field name, column), longest name first, so a problem at traits.a.b names the
+        # column of "a.b" before that of "a".
+        self.field_columns: list[tuple[str, str]] = sorted(
+            ((field_name(item), item["column"]) for item in mapping if item["target"] == FIELD),
+            key=lambda pair: len(pair[0]),
             reverse=True,
         )
         self.library = {"name": LIBRARY_NAME, "version": segadmin.__version__}
@@ -256,18 +381,18 @@ class Plan:
         ids: dict[str, Any] = {}
         problems: list[RowProblem] = []
         jsonl = self.jsonl
-        for key, column, target, coerce, empty_null in self.items:
+        for key, column, name, target, coerce, empty_null in self.items:
             value = cells.get(key, _MISSING) if jsonl else cells[key]
             if value is _MISSING:
                 continue
             if value == "" or value is None:
                 # An explicit JSON null is a null; an empty cell is one only when asked.
                 if target == FIELD and (value is None or empty_null):
-                    fields[column] = None
+                    fields[name] = None
                 continue
             if target == FIELD:
                 try:
-                    fields[column] = coerce(value)
+                    fields[name] = coerce(value)
                 except parsing.CellInvalid as exc:
                     problems.append(RowProblem(row, column, exc.message, exc.code))
             elif target == TIMESTAMP and not isinstance(value, str):
@@ -321,8 +446,8 @@ class Plan:
         ID, event name or timestamp it concerns."""
         key, inner = rules.field_path(problem)
         if key == self.fields_key and inner:
-            for column in self.field_columns:
-                if inner == column or inner.startswith((f"{column}.", f"{column}[")):
+            for name, column in self.field_columns:
+                if inner == name or inner.startswith((f"{name}.", f"{name}[")):
                     return column
         return self.column_of.get(key) or _KEY_LABELS.get(key, "")
 

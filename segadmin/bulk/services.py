@@ -30,7 +30,7 @@ from segadmin.bulk.dryrun import (
     plan_for,
 )
 from segadmin.bulk.models import ACTIVE, BulkChunk, BulkJob, Status
-from segadmin.bulk.plan import propose_mapping
+from segadmin.bulk.plan import event_column, planned_fields, propose_mapping
 from segadmin.bulk.rights import (
     JobRefused,
     check_uploader,
@@ -125,6 +125,16 @@ def create_job(
         job.total_rows = scan.rows
         job.proposals = {c: parsing.propose_type(scan.samples.get(c, [])) for c in scan.columns}
         job.mapping = propose_mapping(call_type, scan.columns, job.proposals)
+        tracking = source.plan_check()
+        if tracking is not None:
+            # The plan's names for the columns: for Track, of the one event every sampled row
+            # names (the Event Name column as proposed), else of all its events.
+            column = event_column(job.mapping)
+            event, fields = planned_fields(
+                tracking.plan, call_type, scan.samples.get(column, []) if column else []
+            )
+            job.planned = {"plan": tracking.plan.name, "event": event, "fields": fields}
+            job.mapping = propose_mapping(call_type, scan.columns, job.proposals, fields)
         job.save()
     return job
 

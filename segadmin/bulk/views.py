@@ -30,7 +30,7 @@ from segadmin.audit.models import AuditEntry, Kind
 from segadmin.bulk import parsing, services, uploads
 from segadmin.bulk.forms import MappingForm, UploadForm
 from segadmin.bulk.models import BulkJob, Status
-from segadmin.bulk.plan import ERROR_COLUMN, field_label
+from segadmin.bulk.plan import ERROR_COLUMN, field_label, unmapped_required
 from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.lib.spreadsheet import csv_lines
 
@@ -156,6 +156,8 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         "job": job,
         "form": form,
         "field_label": field_label(job.call_type),
+        # The plan's required names no column maps to (as the mapping was last saved).
+        "unmapped_required": unmapped_required(job.planned or {}, job.mapping),
         **_change_context(request, job),
     }
     if context["can_change"]:

@@ -40,16 +40,18 @@ Semantics taken from Segment's documentation, and what is decided here where it 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, cast
 
+import fastjsonschema
 from jsonschema import Draft7Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import SchemaError
 from referencing.exceptions import Unresolvable
@@ -147,10 +149,33 @@ class Rule:
         }.get(self.type, f"the {self.type.title()} rule")
 
 
-@dataclass(frozen=True)
+# A rule's fast check is compiled once the rule has been checked this many times in the
+# process: it costs about three times jsonschema's compiling, which a bulk import earns back
+# within a few rows and a call screen sending one message would only pay.
+FAST_AFTER = 8
+
+
+@dataclass(eq=False)
 class _Compiled:
     validator: Draft7Validator | None
     error: str = ""  # why the schema could not be compiled
+    # The schema for the fast check, until it is compiled (None: no fast path for it).
+    fast_schema: Any = None
+    # A compiled yes/no check (fastjsonschema) that says True only for a message ``validator``
+    # finds nothing in; None until compiled, or when the schema has something it might judge
+    # otherwise.
+    conforms: Callable[[Any], bool] | None = None
+    checks: int = 0
+
+    def fast_check(self, *, now: bool = False) -> Callable[[Any], bool] | None:
+        """The fast check, compiled on the ``FAST_AFTER``-th call (or ``now``). Two threads
+        may both compile it: the same function either way."""
+        if self.conforms is None and self.fast_schema is not None:
+            self.checks += 1
+            if now or self.checks >= FAST_AFTER:
+                self.conforms = _fast_check(self.fast_schema)
+                self.fast_schema = None
+        return self.conforms
 
 
 @dataclass(eq=False)
@@ -168,6 +193,10 @@ class Plan:
         default_factory=dict, init=False, repr=False
     )
     _track_names: list[str] = field(default_factory=list, init=False, repr=False)
+    # The names and name patterns each rule plans, by (rule, fields key): read once.
+    _names: dict[tuple[RuleType, str | None, int, str], tuple[frozenset[str], list[str]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
     # The findings of messages checked lately, by (call type, encoded message): a bulk row is
     # checked when the worker builds it and again by the send service, and the second check
     # of the same bytes is a lookup (see ``check_cached``).
@@ -257,7 +286,108 @@ def _compile(text: str) -> _Compiled:
     except SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path)
         return _Compiled(None, _short(exc.message, 200) + (f" (at {where})" if where else ""))
-    return _Compiled(Draft7Validator(_without_false(schema), format_checker=_FORMATS))
+    schema = _without_false(schema)
+    return _Compiled(Draft7Validator(schema, format_checker=_FORMATS), fast_schema=schema)
+
+
+# --- The fast path: a compiled yes/no check for the common, conforming message ---------------
+
+# fastjsonschema's formats made jsonschema's (``_FORMATS``): the same date-time check, the same
+# checkers for the formats jsonschema checks, and none for those it does not (fastjsonschema
+# would check "hostname" or "uri" with its own patterns, which jsonschema here leaves alone).
+_FAST_FORMATS: dict[str, Callable[[Any], bool]] = {
+    name: (lambda value: True) for name in fastjsonschema.draft07.CodeGeneratorDraft07.FORMAT_REGEXS
+}
+_FAST_FORMATS.update(
+    {name: functools.partial(_FORMATS.conforms, format=name) for name in _FORMATS.checkers}
+)
+_FAST_FORMATS["date-time"] = _is_date_time
+
+# Keywords the fast check could judge otherwise than jsonschema, so a schema holding one is
+# checked by jsonschema alone: "$ref" (fastjsonschema would fetch a remote one), "multipleOf"
+# (fastjsonschema finds 0.3 a multiple of 0.1, jsonschema does not).
+_NOT_FAST = frozenset({"$ref", "multipleOf"})
+
+
+def _fast_check(schema: Any) -> Callable[[Any], bool] | None:
+    """A function saying True only for a message ``schema`` holds no violation in (never
+    changing it: no defaults filled in), or None when the schema is not for the fast path.
+    False means "ask jsonschema": the findings in words come from jsonschema alone."""
+    if _has_key(schema, _NOT_FAST):
+        return None
+    try:
+        validate = fastjsonschema.compile(
+            _end_anchors(schema),
+            formats=_FAST_FORMATS,
+            use_default=False,
+        )
+    except Exception:  # noqa: BLE001 - anything it cannot compile is jsonschema's to check
+        return None
+
+    def conforms(message: Any) -> bool:
+        try:
+            validate(message)
+        except Exception:  # noqa: BLE001 - a violation, or a value it cannot judge
+            return False
+        return True
+
+    return conforms
+
+
+# Values that are data, not schemas: left as they are.
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+# Python's "$" without MULTILINE: the end, or before a newline at the end. fastjsonschema
+# rewrites each unescaped "$" of a "pattern" to "\Z" (not before that newline), where
+# jsonschema keeps re.search's meaning; written out like this, there is no "$" left to rewrite.
+_END = r"(?=\n?\Z)"
+
+
+class _NotFast(Exception):
+    """The schema is for jsonschema alone."""
+
+
+def _end_anchors(schema: Any) -> Any:
+    """``schema`` with each "pattern"'s unescaped ``$`` written as ``_END``; _NotFast when a
+    pattern has a ``$`` inside a [...] set (fastjsonschema would rewrite that one too)."""
+    if isinstance(schema, list):
+        return [_end_anchors(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _DATA_KEYWORDS:
+            out[key] = value
+        elif key == "pattern" and isinstance(value, str):
+            if _dollar_in_set(value):
+                raise _NotFast
+            out[key] = fastjsonschema.draft04.DOLLAR_FINDER.sub(lambda _: _END, value)
+        else:
+            out[key] = _end_anchors(value)
+    return out
+
+
+def _dollar_in_set(pattern: str) -> bool:
+    escaped = in_set = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_set = True
+        elif char == "]":
+            in_set = False
+        elif char == "$" and in_set:
+            return True
+    return False
+
+
+def _has_key(value: Any, keys: frozenset[str]) -> bool:
+    if isinstance(value, dict):
+        return any(key in keys or _has_key(item, keys) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_key(item, keys) for item in value)
+    return False
 
 
 # Keywords whose value is a schema, a list of schemas, or an object of schemas (draft-07).
@@ -514,6 +644,9 @@ def _schema_findings(
 
     if compiled.validator is None:
         return [_unusable(plan, rule, f"read: {compiled.error}")] if compiled.error else []
+    conforms = compiled.fast_check()
+    if conforms is not None and conforms(message):
+        return []  # the common case: nothing to say, known without jsonschema's walk
     found: list[Finding] = []
     try:
         # Field order; (is text, part) keeps list indices and names comparable.
@@ -603,14 +736,13 @@ def _matches_any(patterns: Iterable[str], name: str) -> bool:
     return False
 
 
-def _planned_names(rule: Rule | None, fields_key: str) -> tuple[set[str], list[str]]:
+def _planned_names(rule: Rule, fields_key: str) -> tuple[frozenset[str], list[str]]:
     """The names (and name patterns) a rule plans under ``properties.<fields_key>``."""
-    schema = rule.json_schema if rule is not None else None
-    inner = _dig(schema, "properties", fields_key)
+    inner = _dig(rule.json_schema, "properties", fields_key)
     names = _dig(inner, "properties")
     patterns = _dig(inner, "patternProperties")
     return (
-        set(names) if isinstance(names, Mapping) else set(),
+        frozenset(names) if isinstance(names, Mapping) else frozenset(),
         list(patterns) if isinstance(patterns, Mapping) else [],
     )
 
@@ -630,8 +762,15 @@ def _unplanned_findings(
     values = message.get(fields_key)
     if not isinstance(values, Mapping) or not values:
         return []
-    names, patterns = _planned_names(match.rule, fields_key)
     rule = match.rule
+    names: frozenset[str] = frozenset()
+    patterns: list[str] = []
+    if rule is not None:
+        slot = (rule.type, rule.key, rule.version, fields_key)
+        planned = plan._names.get(slot)
+        if planned is None:
+            planned = plan._names[slot] = _planned_names(rule, fields_key)
+        names, patterns = planned
     noun = _NOUN[fields_key]
     if call_type == "track":
         where = f"of “{message.get('event')}”"

@@ -94,6 +94,8 @@ def mapping_post(job: Any, overrides: dict[str, dict] | None = None, **extra: st
         data[f"type_{index}"] = item["type"]
         if item.get("empty_null"):
             data[f"null_{index}"] = "on"
+        if item.get("property"):
+            data[f"property_{index}"] = item["property"]
     return data
 
 
