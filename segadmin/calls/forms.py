@@ -163,8 +163,9 @@ class CallForm(forms.Form):
                         problem.message
                     )
                     continue
-            if field and inner:
-                # No row to sit under (JSON mode): name the key, as a bulk row's reason does.
+            if field and inner and not problem.message.startswith(f"{inner} "):
+                # No row to sit under (JSON mode): name the key, as a bulk row's reason does,
+                # unless the sentence starts with it (a plan's "total must be a number").
                 self.add_error(field, f"{inner}: {problem.message}")
                 continue
             self.add_error(field, problem.message)
