@@ -191,6 +191,19 @@ def test_a_planned_reserved_field_keeps_its_own_input_and_is_listed_with_the_pla
     assert 'value="revenue"' in reserved
 
 
+def test_a_planned_reserved_field_with_an_enum_offers_only_the_plans_values(
+    marketer_client: Client, connected: Source
+) -> None:
+    # The plan allows USD and EUR: offering the 180 ISO codes would invite a refusal.
+    html = redraw(marketer_client, "track", source=connected.pk, event="Order Completed")
+    currency = element(html, 'data-planned="currency"')
+    assert options(element(currency, 'name="properties__value"')) == ["", "USD", "EUR"]
+
+    # Without a plan, the reserved field keeps its picker of every currency.
+    html = marketer_client.get("/calls/track/").content.decode()
+    assert '<option value="XAU">XAU · Gold</option>' in html
+
+
 def test_values_typed_for_the_same_names_are_kept_when_the_event_changes(
     marketer_client: Client, connected: Source
 ) -> None:
