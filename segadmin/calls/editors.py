@@ -602,7 +602,9 @@ _INPUT_TYPES = {"email": "email", "url": "url", "tel": "tel"}
 def row_context(spec_: EditorSpec, name: str, row: Row, index: int | str) -> dict[str, Any]:
     reserved = row.reserved
     hint = reserved.input if reserved else ""
-    choices = _choices(row) if row.planned is not None and not reserved else []
+    # A plan's enum wins over a reserved field's own picker (its USD and EUR, not every
+    # currency): the plan would refuse the rest.
+    choices = _choices(row) if row.planned is not None else []
     return {
         "choices": choices,
         "row": row,

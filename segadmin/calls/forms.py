@@ -163,8 +163,9 @@ class CallForm(forms.Form):
                         problem.message
                     )
                     continue
-            if field and inner:
-                # No row to sit under (JSON mode): name the key, as a bulk row's reason does.
+            if field and inner and not problem.message.startswith(f"{inner} "):
+                # No row to sit under (JSON mode): name the key, as a bulk row's reason does,
+                # unless the sentence starts with it (a plan's "total must be a number").
                 self.add_error(field, f"{inner}: {problem.message}")
                 continue
             self.add_error(field, problem.message)
@@ -367,8 +368,9 @@ class ApiCallForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The rules' findings for a Tracking API body, all shown as warnings: this screen
-        # sends what it is given (on purpose), but says what the rules would refuse.
+        # The rules' findings for a Tracking API body, the source's tracking plan's among
+        # them, all shown as warnings: this screen sends what it is given (on purpose), but
+        # says what the rules would refuse.
         self.warnings: list[Problem] = []
 
     def clean(self) -> dict[str, Any]:
@@ -396,6 +398,10 @@ class ApiCallForm(forms.Form):
                 except EditorError as exc:
                     self.add_error("body", str(exc))
                 else:
+                    source = cleaned.get("source")
                     if api == TRACKING and isinstance(cleaned.get("url"), str):
-                        self.warnings = rules.check_tracking_body(cleaned["url"], parsed)
+                        # The source's tracking plan too: what the call screens would refuse
+                        # under Block is named here, and still sent.
+                        plan = source.plan_check() if source is not None else None
+                        self.warnings = rules.check_tracking_body(cleaned["url"], parsed, plan)
         return cleaned

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -67,6 +68,10 @@ class Planned:
     free_text: bool  # Track: may an event outside the plan be typed? (unplanned not blocked)
     event: str  # the event the fields are for ("" when none is chosen or it is unplanned)
     fields: tuple[PlannedField, ...]
+    # When the plan is stale (not fetched for 24 hours): its last import, None if never. A
+    # person filling the form should know the plan may no longer be Segment's.
+    stale: bool = False
+    imported_at: datetime | None = None
 
     def by_name(self) -> dict[str, PlannedField]:
         return {f.name: f for f in self.fields}
@@ -107,6 +112,8 @@ def planned_for(source: Source | None, call_type: str, event: str = "") -> Plann
         free_text=source.unplanned_events != "block",
         event=event,
         fields=_fields(rule, fields_key, plan.name, enforce),
+        stale=stored.is_stale,
+        imported_at=stored.imported_at,
     )
 
 

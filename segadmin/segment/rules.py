@@ -532,16 +532,17 @@ _TRACKING_PATHS = {
 _BATCH_PATHS = ("batch", "import", "b")
 
 
-def check_tracking_body(path: str, body: Any) -> list[Problem]:
+def check_tracking_body(path: str, body: Any, plan: PlanCheck | None = None) -> list[Problem]:
     """The findings for a raw Tracking API request body (Make an API call): a single call by
     its path (``/v1/track``), or each item of ``/v1/batch`` with ``batch[N].`` before its
-    paths. Paths that carry no message give nothing."""
+    paths. Paths that carry no message give nothing. With ``plan`` (the source's tracking
+    plan), its findings follow each message's, as ``check`` gives them."""
     name = path.split("?", 1)[0].strip().strip("/").lower()
     if not name.startswith("v1/"):
         return []
     name = name[3:]
     if name in _TRACKING_PATHS:
-        return check(_TRACKING_PATHS[name], body)
+        return check(_TRACKING_PATHS[name], body, plan)
     if name not in _BATCH_PATHS:
         return []
     items = body.get("batch") if isinstance(body, dict) else None
@@ -549,7 +550,7 @@ def check_tracking_body(path: str, body: Any) -> list[Problem]:
         return [Problem("batch", "batch_not_list", "A batch body needs a list under “batch”.")]
     problems: list[Problem] = []
     for index, item in enumerate(items):
-        for p in check_message(item):
+        for p in check_message(item, plan):
             where = f"batch[{index}].{p.field}" if p.field else f"batch[{index}]"
             problems.append(Problem(where, p.code, p.message, index, p.severity))
     return problems

@@ -12,6 +12,7 @@ from segadmin.audit.models import AuditEntry
 from segadmin.calls.forms import GROUP_EXAMPLE
 from segadmin.credentials.models import Source, Workspace
 from tests.calls.conftest import WRITE_KEY, errors_of
+from tests.calls.plan_fixtures import connect, shop_plan
 from tests.conftest import TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -294,3 +295,66 @@ def test_an_answer_that_echoes_the_token_shows_it_masked(
     assert panel["body"] == "**** **** ****"
     assert leaked(response.content.decode(), TOKEN) == []
     assert leaked(stored_text(panel["entry_id"]), TOKEN) == []
+
+
+def _track_body(**properties: Any) -> str:
+    return json.dumps({"userId": "u-1", "event": "Order Completed", "properties": properties})
+
+
+def test_a_tracking_body_for_a_source_with_a_plan_shows_its_plan_findings_as_warnings_and_is_sent(
+    admin_client: Client, source: Source, workspace: Workspace, fake_segment: Any
+) -> None:
+    fake_segment.add_write_key(WRITE_KEY)
+    connect(source, shop_plan(workspace))  # Block: the call screens would refuse this body
+    body = _track_body(total="twenty")
+    response = admin_client.post(
+        "/calls/api/", api_data(source, url="/v1/track", body=body, action="send")
+    )
+    assert response.status_code == 200, errors_of(response)
+    warnings = {(w.field, w.message) for w in response.context["form"].warnings}
+    assert ("properties.total", "total must be a number") in warnings
+    assert any(
+        field == "properties.order_id" and "required by the tracking plan “Shop plan”" in message
+        for field, message in warnings
+    )
+    html = response.content.decode()
+    assert 'data-testid="rule-warnings"' in html
+    assert "total must be a number" in html
+    (received,) = fake_segment.messages("/v1/track")  # sent as typed: this screen is raw
+    assert received["properties"] == {"total": "twenty"}
+
+
+def test_a_batch_body_names_each_items_plan_findings_by_its_index(
+    admin_client: Client, source: Source, workspace: Workspace
+) -> None:
+    connect(source, shop_plan(workspace), unplanned_events="warn")
+    body = json.dumps(
+        {
+            "batch": [
+                {
+                    "type": "track",
+                    "userId": "u-1",
+                    "event": "Order Completed",
+                    "properties": {"order_id": "o-1", "total": 3},
+                },
+                {"type": "track", "userId": "u-1", "event": "Order Complete"},
+            ]
+        }
+    )
+    response = admin_client.post("/calls/api/", api_data(source, url="/v1/batch", body=body))
+    assert response.status_code == 200, errors_of(response)
+    fields = [w.field for w in response.context["form"].warnings]
+    assert any(field.startswith("batch[1]") for field in fields)
+    assert not any(field.startswith("batch[0]") for field in fields)
+
+
+def test_a_public_api_body_is_not_checked_against_a_tracking_plan(
+    admin_client: Client, source: Source, workspace: Workspace
+) -> None:
+    connect(source, shop_plan(workspace))
+    response = admin_client.post(
+        "/calls/api/",
+        api_data(workspace=workspace, url="/v1/track", body=_track_body(total="twenty")),
+    )
+    assert response.status_code == 200, errors_of(response)
+    assert response.context["form"].warnings == []

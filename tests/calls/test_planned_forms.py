@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from segadmin.calls import editors
 from segadmin.calls.planned import planned_for
@@ -189,6 +191,35 @@ def test_a_planned_reserved_field_keeps_its_own_input_and_is_listed_with_the_pla
     reserved = element(html, 'class="kv-rows kv-reserved-rows"')
     assert 'value="currency"' not in reserved  # not listed twice
     assert 'value="revenue"' in reserved
+
+
+def test_a_planned_reserved_field_with_an_enum_offers_only_the_plans_values(
+    marketer_client: Client, connected: Source
+) -> None:
+    # The plan allows USD and EUR: offering the 180 ISO codes would invite a refusal.
+    html = redraw(marketer_client, "track", source=connected.pk, event="Order Completed")
+    currency = element(html, 'data-planned="currency"')
+    assert options(element(currency, 'name="properties__value"')) == ["", "USD", "EUR"]
+
+    # Without a plan, the reserved field keeps its picker of every currency.
+    html = marketer_client.get("/calls/track/").content.decode()
+    assert '<option value="XAU">XAU · Gold</option>' in html
+
+
+def test_a_stale_plan_is_named_stale_where_its_rows_are_offered(
+    marketer_client: Client, connected: Source, plan: TrackingPlan
+) -> None:
+    plan.imported_at = timezone.now() - timedelta(hours=23)
+    plan.save()
+    html = redraw(marketer_client, "track", source=connected.pk, event="Order Completed")
+    assert 'data-testid="planned-stale"' not in html
+
+    plan.imported_at = timezone.now() - timedelta(hours=25)
+    plan.save()
+    html = redraw(marketer_client, "track", source=connected.pk, event="Order Completed")
+    note = element(html, 'data-testid="planned-stale"')
+    assert "more than 24 hours ago" in note
+    assert "An Admin can refresh it" in note
 
 
 def test_values_typed_for_the_same_names_are_kept_when_the_event_changes(

@@ -268,3 +268,15 @@ def test_the_audit_entry_page_shows_the_plan_and_the_violations_sent(
     assert 'data-testid="entry-plan"' in page
     assert "revision 3" in page and "sent with 2 violations" in page
     assert MISSING_ORDER_ID in page
+
+
+def test_a_preview_under_warn_says_send_will_send_the_violations_not_that_they_were_sent(
+    marketer_client: Client, source: Source, fake_segment: Any
+) -> None:
+    connect(source, enforcement="warn")
+    response = marketer_client.post("/calls/track/", order("preview", source))
+    assert response.status_code == 200, errors_of(response)
+    page = response.content.decode()
+    assert "2 violations: Send sends it anyway (Warn)" in page
+    assert "sent anyway" not in page
+    assert fake_segment.requests == []
