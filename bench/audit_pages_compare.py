@@ -33,7 +33,7 @@ PAGE_LINE = re.compile(
 
 CHILD = """
 import os, sys
-tree, repeat = sys.argv[1], sys.argv[2]
+tree, repeat, admin = sys.argv[1], sys.argv[2], sys.argv[3] == "admin"
 sys.path[:] = [os.path.join(tree, "bench")] + [p for p in sys.path[1:] if p]
 os.chdir(tree)
 import audit_pages
@@ -43,6 +43,8 @@ audit_pages.fill = audit_pages.fill_index = lambda *a, **k: sys.exit("database n
 
 def gated(call, repeat):
     sys.stdin.readline()  # wait for the parent's go
+    if not admin and call.__defaults__[1].startswith("/admin/"):
+        return [0.0], [0.0]  # Django's changelist, not asked for: not measured
     return measured(call, repeat)
 
 
@@ -52,10 +54,17 @@ audit_pages.main()
 """
 
 
-def start(tree: str, database: str, repeat: int) -> subprocess.Popen[str]:
+def start(tree: str, database: str, repeat: int, admin: bool) -> subprocess.Popen[str]:
     env = dict(os.environ, DATABASE_URL=database)
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(Path(tree).resolve()), str(repeat)],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(Path(tree).resolve()),
+            str(repeat),
+            "admin" if admin else "-",
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -80,8 +89,10 @@ def next_page(child: subprocess.Popen[str], log: list[str]) -> tuple[str, float,
     return None
 
 
-def one_round(old: tuple[str, str], new: tuple[str, str], repeat: int, old_first: bool) -> dict:
-    sides = {"old": start(*old, repeat), "new": start(*new, repeat)}
+def one_round(
+    old: tuple[str, str], new: tuple[str, str], repeat: int, old_first: bool, admin: bool
+) -> dict:
+    sides = {"old": start(*old, repeat, admin), "new": start(*new, repeat, admin)}
     order = ["old", "new"] if old_first else ["new", "old"]
     results: dict[str, dict] = {}
     logs: dict[str, list[str]] = {"old": [], "new": []}
@@ -95,6 +106,8 @@ def one_round(old: tuple[str, str], new: tuple[str, str], repeat: int, old_first
                 alive.discard(side)
                 continue
             name, median, cpu = page
+            if name.startswith("admin") and not admin:
+                continue
             results.setdefault(name, {})[side] = (median, cpu)
             if side == "new":
                 results[name]["order"] = len([r for r in results.values() if "order" in r])
@@ -112,12 +125,17 @@ def main() -> None:
     parser.add_argument("--new", nargs=2, metavar=("TREE", "DATABASE_URL"), required=True)
     parser.add_argument("--repeat", type=int, default=20, help="timed requests per page")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--admin", action="store_true", help="also Django's admin changelist (slow: seconds)"
+    )
     args = parser.parse_args()
 
     rounds = []
     for n in range(args.rounds):
         print(f"round {n + 1} of {args.rounds} (load average {os.getloadavg()[0]:.1f})")
-        rounds.append(one_round(tuple(args.old), tuple(args.new), args.repeat, n % 2 == 0))
+        rounds.append(
+            one_round(tuple(args.old), tuple(args.new), args.repeat, n % 2 == 0, args.admin)
+        )
     # In the new side's order, a page only the old side has at the end.
     names = sorted(
         dict.fromkeys(name for found in rounds for name in found),
