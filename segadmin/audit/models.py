@@ -72,7 +72,9 @@ def unpack_body(stored: bytes | memoryview | None) -> bytes:
     return stored[1:]
 
 
-class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+class _AppendOnlyQuerySet[M: models.Model](models.QuerySet[M]):
+    """A queryset that refuses every bulk change and deletion of existing rows."""
+
     def update(self, **kwargs: Any) -> int:
         raise AppendOnly("changed")
 
@@ -85,6 +87,8 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def update_or_create(self, *args: Any, **kwargs: Any) -> Any:
         raise AppendOnly("changed")
 
+
+class AuditEntryQuerySet(_AppendOnlyQuerySet["AuditEntry"]):
     def _fill_outcome_copy(self, **columns: Any) -> int:
         """The one permitted write to existing rows: the outcome copy, while it is still empty."""
         return models.QuerySet.update(
@@ -337,18 +341,8 @@ class ChainSeal(models.Model):
         return f"unkeyed entries sealed up to seq {self.seq}"
 
 
-class AuditMessageQuerySet(models.QuerySet["AuditMessage"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnly("changed")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnly("deleted")
-
-    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
-        raise AppendOnly("changed")
-
-    def update_or_create(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnly("changed")
+class AuditMessageQuerySet(_AppendOnlyQuerySet["AuditMessage"]):
+    """Append-only, like the log it indexes."""
 
 
 class AuditMessage(models.Model):

@@ -112,3 +112,14 @@ def body(raw: str | bytes) -> Any:
     treats what is not JSON as text: JSONRefused (a ValueError) when it is not JSON, nested
     past ``BODY_MAX_DEPTH`` included. No size limit: bodies were limited when they came in."""
     return loads(raw, what="The body", max_depth=BODY_MAX_DEPTH, max_bytes=None)
+
+
+def body_or_none(raw: bytes) -> Any | None:
+    """The JSON value of an answer's body, or None when it is empty or not JSON (an answer
+    shown as text instead)."""
+    if not raw:
+        return None
+    try:
+        return body(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None

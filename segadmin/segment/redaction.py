@@ -307,12 +307,7 @@ class RedactedAnswer:
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any | None:
-        if not self.body:
-            return None
-        try:
-            return userjson.body(self.body)
-        except (ValueError, UnicodeDecodeError):
-            return None
+        return userjson.body_or_none(self.body)
 
 
 TOO_DEEP_TO_CHECK = (

@@ -79,12 +79,7 @@ class SendResult:
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any | None:
-        if not self.body:
-            return None
-        try:
-            return userjson.body(self.body)
-        except (ValueError, UnicodeDecodeError):
-            return None
+        return userjson.body_or_none(self.body)
 
     def redacted(self, secrets: Iterable[str]) -> redaction.RedactedAnswer:
         """The answer as it may be stored and shown: headers, body and reason with the
