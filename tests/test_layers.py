@@ -54,7 +54,29 @@ def sneak(token):
     return get_source_settings(token=token, region="us", source_id="src_1", transport=print)
 """
 
-CLIENT_SENDS = [SENDS_DIRECTLY, IMPORTS_SEND, LISTS_SOURCES_DIRECTLY]
+CREATES_A_REGULATION_DIRECTLY = """\
+from segadmin.segment.client import regulations
+
+
+def sneak(request):
+    return regulations.create_regulation(request, transport=print)
+"""
+
+IMPORTS_A_REGULATION_READ = """\
+from segadmin.segment.client.regulations import list_suppressions
+
+
+def sneak(token):
+    return list_suppressions(token=token, region="us", transport=print)
+"""
+
+CLIENT_SENDS = [
+    SENDS_DIRECTLY,
+    IMPORTS_SEND,
+    LISTS_SOURCES_DIRECTLY,
+    CREATES_A_REGULATION_DIRECTLY,
+    IMPORTS_A_REGULATION_READ,
+]
 PLANS_READS = [READS_PLANS_DIRECTLY, IMPORTS_A_PLANS_READ]
 
 

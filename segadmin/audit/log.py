@@ -157,8 +157,9 @@ def record_request(
 def _messages_of(
     request: SegmentRequest, given: Sequence[IndexedMessage] | None, secrets: list[str]
 ) -> list[IndexedMessage]:
-    """Every message of a Tracking API request, with any secret in its IDs masked."""
-    if request.api != "tracking":
+    """Every message of a Tracking API request (or the rows the caller gives, e.g. the IDs a
+    privacy request names), with any secret in its IDs masked."""
+    if given is None and request.api != "tracking":
         return []
     if given is None:
         given = index_body(

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from segadmin.segment.fake import page, plans, tracking
+from segadmin.segment.fake import page, plans, regulations, tracking
 from segadmin.segment.fake.state import (
     Arrival,
     FakeState,
@@ -178,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
         elif api == "tracking":
             status, payload, arrival = self._tracking(path, headers, raw)
         elif api == "public":
-            status, payload, extra = self._public(path, query, headers)
+            status, payload, extra = self._public(path, query, headers, raw)
         elif api == "profiles":
             status, payload, extra = self._profiles(path, query, headers)
         else:
@@ -217,7 +217,7 @@ class Handler(BaseHTTPRequestHandler):
     # --- Public API -------------------------------------------------------------------------
 
     def _public(
-        self, path: str, query: str, headers: dict[str, str]
+        self, path: str, query: str, headers: dict[str, str], raw: bytes = b""
     ) -> tuple[int, Any, dict[str, str]]:
         authorization = headers.get("authorization", "")
         token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
@@ -226,6 +226,24 @@ class Handler(BaseHTTPRequestHandler):
         limits = {"X-RateLimit-Remaining": "1000", "X-RateLimit-Consumed": "1"}
         if workspace is None:
             return 401, _public_error("unauthorized", "Unauthorized", status=401), {}
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            if self.command == "POST":
+                return 400, _public_error("invalid-json", "The body is not JSON."), limits
+            body = None
+        privacy = regulations.handle(
+            self.state,
+            workspace,
+            self.command,
+            path,
+            query,
+            body,
+            self.state.workspace_sources(token),
+        )
+        if privacy is not None:
+            status, payload, headers = privacy
+            return status, payload, headers
         if self.command != "GET":
             return 405, _public_error("method-not-allowed", "Use GET."), limits
         if path == "/":
@@ -342,6 +360,8 @@ def _api_of(path: str) -> str:
         return "public"
     if path == "/tracking-plans" or path.startswith("/tracking-plans/"):
         return "public"
+    if path in ("/regulations", "/suppressions") or path.startswith("/regulations/"):
+        return "public"
     return "unknown"
 
 
@@ -435,6 +455,8 @@ def _control_answer(
             records = [r.as_dict(with_body=with_body) for r in state.requests]
         api = params.get("api")
         return {"requests": [r for r in records if api is None or r["api"] == api]}
+    if route == ("GET", "/_fake/regulations"):
+        return {"regulations": regulations.listed(state)}
     if method != "POST":
         return None
     if route == ("POST", "/_fake/reset"):
@@ -493,6 +515,9 @@ def _control_answer(
             state.set_latency(float(data["latency_ms"]))
         return state.summary()
     answer = plans.control(state, path.rstrip("/"), data)
+    if answer is not None:
+        return answer
+    answer = regulations.control(state, path.rstrip("/"), data)
     if answer is not None:
         return answer
     if route == ("POST", "/_fake/latency"):

@@ -351,6 +351,9 @@ class FakeState:
             from segadmin.segment.fake.plans import PlansState
 
             self.plans = PlansState()
+            from segadmin.segment.fake.regulations import RegulationsState
+
+            self.regulations = RegulationsState()
 
     # --- registry ---------------------------------------------------------------------------
 
@@ -566,6 +569,7 @@ class FakeState:
                 "sources": len(self.sources),
                 "spaces": len(self.spaces),
                 "tracking_plans": len(self.plans.plans),
+                "regulations": len(self.regulations.regulations),
             }
 
 
