@@ -59,6 +59,7 @@ demo: install .env
 	SEGMENT_TRACKING_API_URL=http://127.0.0.1:$(FAKE_PORT) \
 	SEGMENT_PUBLIC_API_URL=http://127.0.0.1:$(FAKE_PORT) \
 	SEGMENT_PROFILES_API_URL=http://127.0.0.1:$(FAKE_PORT) \
+	SEGADMIN_FAKE_SEGMENT_URL=http://127.0.0.1:$(FAKE_PORT) \
 	$(MAKE) --no-print-directory run
 
 fake: install .env

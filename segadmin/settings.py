@@ -109,6 +109,13 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SEGMENT_TRACKING_API_URL = env.str("SEGMENT_TRACKING_API_URL", default="")
 SEGMENT_PUBLIC_API_URL = env.str("SEGMENT_PUBLIC_API_URL", default="")
 SEGMENT_PROFILES_API_URL = env.str("SEGMENT_PROFILES_API_URL", default="")
+# `make demo` only: the local fake of Segment's address, so every page links to what it received.
+SEGADMIN_FAKE_SEGMENT_URL = env.str("SEGADMIN_FAKE_SEGMENT_URL", default="").strip().rstrip("/")
+if SEGADMIN_FAKE_SEGMENT_URL and not SEGADMIN_FAKE_SEGMENT_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        "SEGADMIN_FAKE_SEGMENT_URL must be the local fake's address, such as "
+        "http://127.0.0.1:8765 (make demo sets it), or be left unset."
+    )
 
 INSTALLED_APPS = [
     "segadmin.accounts.admin.SegadminAdminConfig",
@@ -164,6 +171,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "segadmin.accounts.context_processors.navigation",
+                "segadmin.accounts.context_processors.demo",
             ],
         },
     },

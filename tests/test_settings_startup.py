@@ -202,3 +202,13 @@ def test_make_env_adds_an_audit_key_to_an_env_file_written_before_there_was_one(
     assert content.startswith(older + "\n")
     result = start(SEGADMIN_ENV_FILE=str(env_file), SEGADMIN_AUDIT_KEY=None)
     assert result.returncode == 0, result.stderr
+
+
+def test_it_refuses_a_fake_segment_url_that_is_not_an_address() -> None:
+    result = start(
+        SECRET_KEY=GOOD_SECRET,
+        SEGADMIN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        SEGADMIN_FAKE_SEGMENT_URL="127.0.0.1:8765",
+    )
+    assert result.returncode != 0
+    assert "SEGADMIN_FAKE_SEGMENT_URL must be the local fake's address" in result.stderr

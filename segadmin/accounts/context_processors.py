@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from segadmin.accounts.navigation import visible_items
@@ -17,3 +18,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "current_role": role_of(user),
         "can_manage_users": user.has_perm("accounts.manage_users"),
     }
+
+
+def demo(request: HttpRequest) -> dict[str, Any]:
+    """Under `make demo`: the address of the local fake's page of what it received."""
+    base = settings.SEGADMIN_FAKE_SEGMENT_URL
+    user = getattr(request, "user", None)
+    if not base or user is None or not user.is_authenticated:
+        return {"fake_segment_page": ""}
+    return {"fake_segment_page": f"{base}/_fake/"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -25,6 +25,7 @@ from segadmin.calls import editors, planned, present
 from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
+from segadmin.credentials.fields import SourceChoiceField
 from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.segment import client, rules
 from segadmin.segment.errors import MessageInvalid, Problem, UnsafeRequest
@@ -236,13 +237,25 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
     return {"kind": "sent", **present.describe_result(sent, show_headers=True)}
 
 
+def _first_source_id() -> int | None:
+    """The source the example is sent to unless one is chosen: the first the Source list offers."""
+    offered = cast(SourceChoiceField, ApiCallForm.base_fields["source"]).queryset
+    first: int | None = (
+        offered.values_list("pk", flat=True).first() if offered is not None else None
+    )
+    return first
+
+
 @permission_required("accounts.make_api_call", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
 def api_call(request: HtmxHttpRequest) -> HttpResponse:
     status = 200
     panel: dict[str, Any] | None = None
     if request.method != "POST":
-        initial = dict(GROUP_EXAMPLE) if request.GET.get("example") == "group" else {}
+        initial: dict[str, Any] = {}
+        if request.GET.get("example") == "group":
+            # Ready to send: the example goes to the chosen source, else the first one offered.
+            initial = {**GROUP_EXAMPLE, "source": _first_source_id()}
         initial.update(_source_initial(request))
         form = ApiCallForm(initial=initial)
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from html import unescape
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -95,3 +96,70 @@ def editor_data(name: str, state: Any) -> dict[str, Any]:
         f"{name}__value": [row.value for row in rows],
         f"{name}__bool": [row.value if row.type == "boolean" else "" for row in rows],
     }
+
+
+class _FormReader(HTMLParser):
+    """What a browser would submit from the first ``<form method="post">`` with a class."""
+
+    def __init__(self, css_class: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.css_class = css_class
+        self.values: list[tuple[str, str]] = []
+        self._in_form = self._done = False
+        self._select: str | None = None
+        self._first_option: str | None = None
+        self._selected = False
+        self._textarea: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if (
+            tag == "form"
+            and not self._done
+            and a.get("method", "").lower() == "post"
+            and self.css_class in a.get("class", "").split()
+        ):
+            self._in_form = True
+        if not self._in_form:
+            return
+        name = a.get("name")
+        if tag == "input" and name and "disabled" not in a:
+            kind = a.get("type", "text").lower()
+            if kind in ("radio", "checkbox") and "checked" not in a:
+                return
+            if kind not in ("submit", "button", "file"):
+                self.values.append((name, a.get("value", "")))
+        elif tag == "select" and name:
+            self._select, self._first_option, self._selected = name, None, False
+        elif tag == "option" and self._select is not None:
+            value = a.get("value", "")
+            if self._first_option is None:
+                self._first_option = value
+            if "selected" in a and not self._selected:
+                self._selected = True
+                self.values.append((self._select, value))
+        elif tag == "textarea" and name:
+            self._textarea, self._text = name, ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._in_form:
+            self._in_form, self._done = False, True
+        elif tag == "select" and self._select is not None:
+            if not self._selected and self._first_option is not None:
+                self.values.append((self._select, self._first_option))
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.values.append((self._textarea, self._text.removeprefix("\n")))
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._text += data
+
+
+def submitted_form(html: str, css_class: str) -> dict[str, str]:
+    """The fields of the page's POST form of ``css_class`` as a browser would send them."""
+    reader = _FormReader(css_class)
+    reader.feed(html)
+    return dict(reader.values)

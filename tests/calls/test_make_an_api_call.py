@@ -11,9 +11,10 @@ from django.test import Client
 from segadmin.audit.models import AuditEntry
 from segadmin.calls.forms import GROUP_EXAMPLE
 from segadmin.credentials.models import Source, Workspace
-from tests.calls.conftest import WRITE_KEY, errors_of
+from tests.calls.conftest import WRITE_KEY, errors_of, submitted_form
 from tests.calls.plan_fixtures import connect, shop_plan
 from tests.conftest import TOKEN
+from tests.factories import make_source
 
 pytestmark = pytest.mark.django_db
 
@@ -358,3 +359,30 @@ def test_a_public_api_body_is_not_checked_against_a_tracking_plan(
     )
     assert response.status_code == 200, errors_of(response)
     assert response.context["form"].warnings == []
+
+
+def test_load_the_example_fills_the_source_so_sending_it_works_at_once(
+    admin_client: Client, source: Source, fake_segment: Any
+) -> None:
+    """Issue 14: "Load the example" left the source empty, so Send failed at once."""
+    fake_segment.add_write_key(WRITE_KEY)
+    make_source("Zulu site", "wk_second_source_kept_last_0123456")
+    page = admin_client.get("/calls/api/?example=group")
+    data = submitted_form(page.content.decode(), "api-form")
+    assert data["source"] == str(source.pk)  # the first source offered, by name
+    response = admin_client.post("/calls/api/", {**data, "action": "send"})
+    assert response.status_code == 200, errors_of(response)
+    assert response.context["panel"]["status"] == 200
+    (message,) = fake_segment.messages()
+    assert message["groupId"] == "8e9df332ac"
+    assert message["traits"]["name"] == "Example Inc."
+
+
+def test_load_the_example_keeps_a_source_given_in_the_address(
+    admin_client: Client, source: Source
+) -> None:
+    other = make_source("Another site", "wk_another_source_of_the_example_01")
+    page = admin_client.get(f"/calls/api/?example=group&source={source.pk}")
+    assert submitted_form(page.content.decode(), "api-form")["source"] == str(source.pk)
+    page = admin_client.get(f"/calls/api/?example=group&source={other.pk}")
+    assert submitted_form(page.content.decode(), "api-form")["source"] == str(other.pk)
