@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "segadmin.calls",
     "segadmin.bulk",
     "segadmin.periodic",
+    "segadmin.users",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +152,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A one-time password set by an Admin is changed before anything else.
+    "segadmin.accounts.first_login.PasswordToChangeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a lockout into the throttling page.

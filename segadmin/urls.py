@@ -14,6 +14,7 @@ urlpatterns = [
     path("audit/", include("segadmin.audit.urls")),
     path("lookup/", include("segadmin.lookup.urls")),
     path("tracking-plans/", include("segadmin.plans.urls")),
+    path("users/", include("segadmin.users.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),

@@ -12,8 +12,9 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-# Pages anyone may open: the log-in page itself and the load balancer's health check.
-PUBLIC = {"/accounts/login/", "/healthz", "/favicon.ico"}
+# Pages anyone may open: the log-in page itself, the load balancer's health check and the
+# page of a set-password link an Admin handed over (it works only with a valid token).
+PUBLIC = {"/accounts/login/", "/healthz", "/favicon.ico", "/users/set-password/1/1/"}
 
 
 def _all_paths(patterns: list, prefix: str = "") -> Iterator[str]:
@@ -59,7 +60,9 @@ def test_every_page_redirects_an_anonymous_visitor_to_the_login_page(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", sorted(PUBLIC))
-def test_only_the_login_page_health_check_and_favicon_are_public(client: Client, path: str) -> None:
+def test_only_the_login_page_health_check_favicon_and_set_password_link_are_public(
+    client: Client, path: str
+) -> None:
     assert path in ALL_PATHS
     response = client.get(path)
     assert response.status_code in (200, 301)
@@ -105,6 +108,18 @@ ROLE_MATRIX: list[tuple[str, dict[str, int]]] = [
     (
         "plans:list",
         {"no_role_user": 403, "marketer": 200, "support": 200, "admin_user": 200, "superuser": 200},
+    ),
+    (
+        "users:list",
+        {"no_role_user": 403, "marketer": 403, "support": 403, "admin_user": 200, "superuser": 200},
+    ),
+    (
+        "users:add",
+        {"no_role_user": 403, "marketer": 403, "support": 403, "admin_user": 200, "superuser": 200},
+    ),
+    (
+        "users:own_password",
+        {"no_role_user": 200, "marketer": 200, "support": 200, "admin_user": 200, "superuser": 200},
     ),
 ]
 

@@ -29,3 +29,17 @@ class Capability(models.Model):
 
     def __str__(self) -> str:
         return "capability"
+
+
+class PasswordToChange(models.Model):
+    """A person whose password was set by someone else (a one-time password from the Users
+    screen): until they choose their own, every page sends them to do so. The row goes when
+    they have."""
+
+    user = models.OneToOneField(
+        "auth.User", on_delete=models.CASCADE, primary_key=True, related_name="password_to_change"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"password to change for user {self.user_id}"

@@ -33,6 +33,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Audit log", "audit:list", "accounts.send_identify"),
     NavItem("Sources", "credentials:source_list", "accounts.manage_credentials"),
     NavItem("Workspaces", "credentials:workspace_list", "accounts.manage_credentials"),
+    NavItem("Users", "users:list", "accounts.manage_users"),
 )
 
 

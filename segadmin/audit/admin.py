@@ -14,7 +14,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from segadmin.audit import people
-from segadmin.audit.log import Actor, record_event
+from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry
 
 
@@ -132,31 +132,13 @@ class AuditedUserAdmin(UserAdmin[User]):
         # save_model has already saved is_superuser, so its old value comes from the form;
         # the groups and permissions are still the old ones until save_m2m below.
         was_superuser = bool(form.initial.get("is_superuser")) if change else False
-        before = _access(user, superuser=was_superuser)
+        before = people.access_of(user, superuser=was_superuser)
         super().save_related(request, form, formsets, change)
-        after = _access(user, superuser=user.is_superuser)
+        after = people.access_of(user, superuser=user.is_superuser)
         if before != after:
-            record_event(
-                actor=Actor.from_request(request),
-                action="role.changed",
-                target_type="user",
-                target_id=user.pk,
-                target_name=user.get_username(),
-                details={"before": before, "after": after},
+            people.roles_changed(
+                actor=Actor.from_request(request), user=user, before=before, after=after
             )
-
-
-def _access(user: Any, *, superuser: bool) -> dict[str, Any]:
-    return {
-        "roles": sorted(user.groups.values_list("name", flat=True)),
-        "superuser": superuser,
-        "permissions": sorted(
-            f"{app}.{codename}"
-            for app, codename in user.user_permissions.values_list(
-                "content_type__app_label", "codename"
-            )
-        ),
-    }
 
 
 if admin.site.is_registered(User):

@@ -1,8 +1,9 @@
 """Audit events for people's accounts: created, deleted, password changed, activated or
 deactivated (changes of roles are "role.changed", recorded with the roles before and after).
 
-Every path that changes an account records through here: the Django admin's user pages, the
-``ensure_admin``, ``createsuperuser`` and ``changepassword`` commands. The details say what
+Every path that changes an account records through here: the Users screens
+(segadmin/users/services.py), the Django admin's user pages, the ``ensure_admin``,
+``createsuperuser`` and ``changepassword`` commands. The details say what
 kind of change it was and never hold a password or its hash.
 """
 
@@ -22,6 +23,7 @@ DELETED = "user.deleted"
 PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 - an action name
 ACTIVATED = "user.activated"
 DEACTIVATED = "user.deactivated"
+ROLE_CHANGED = "role.changed"
 
 
 def record_user_event(
@@ -38,13 +40,19 @@ def record_user_event(
     )
 
 
-def user_created(*, actor: Actor, user: User) -> AuditEntry:
-    return record_user_event(
-        actor=actor,
-        action=CREATED,
-        user=user,
-        details={"active": user.is_active, "password_login": user.has_usable_password()},
-    )
+def user_created(*, actor: Actor, user: User, how: str | None = None) -> AuditEntry:
+    """``how`` (``handed_over``) the first password was given ("one-time password", "set-password
+    link"), when someone else created the account; its roles are recorded as they stand."""
+    details: dict[str, Any] = {
+        "active": user.is_active,
+        "password_login": user.has_usable_password(),
+    }
+    roles = sorted(user.groups.values_list("name", flat=True))
+    if roles:
+        details["roles"] = roles
+    if how:
+        details["handed_over"] = how
+    return record_user_event(actor=actor, action=CREATED, user=user, details=details)
 
 
 def user_deleted(*, actor: Actor, user: User) -> AuditEntry:
@@ -58,16 +66,38 @@ def user_deleted(*, actor: Actor, user: User) -> AuditEntry:
     )
 
 
-def password_changed(*, actor: Actor, user: User) -> AuditEntry:
-    # Only whether password log-in stays possible: never the password or its hash.
-    return record_user_event(
-        actor=actor,
-        action=PASSWORD_CHANGED,
-        user=user,
-        details={"password_login": user.has_usable_password()},
-    )
+def password_changed(*, actor: Actor, user: User, how: str | None = None) -> AuditEntry:
+    """Only whether password log-in stays possible, and ``how`` when it is not the person's
+    own choice ("one-time password", "set-password link"): never the password or its hash."""
+    details: dict[str, Any] = {"password_login": user.has_usable_password()}
+    if how:
+        details["handed_over"] = how
+    return record_user_event(actor=actor, action=PASSWORD_CHANGED, user=user, details=details)
 
 
 def activation_changed(*, actor: Actor, user: User) -> AuditEntry:
     action = ACTIVATED if user.is_active else DEACTIVATED
     return record_user_event(actor=actor, action=action, user=user)
+
+
+def access_of(user: User, *, superuser: bool) -> dict[str, Any]:
+    """What a role change compares: the roles (groups), superuser status, extra permissions."""
+    return {
+        "roles": sorted(user.groups.values_list("name", flat=True)),
+        "superuser": superuser,
+        "permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in user.user_permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        ),
+    }
+
+
+def roles_changed(
+    *, actor: Actor, user: User, before: dict[str, Any], after: dict[str, Any]
+) -> AuditEntry:
+    """``before`` and ``after`` as ``access_of`` reads them."""
+    return record_user_event(
+        actor=actor, action=ROLE_CHANGED, user=user, details={"before": before, "after": after}
+    )

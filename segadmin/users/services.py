@@ -1,0 +1,153 @@
+"""The one way the Users screens change a person's account: add (with a role), change the
+role, deactivate, reactivate and reset the password, each with its audit event
+(segadmin/audit/people.py) in the transaction of the change.
+
+What the rules refuse is said in a sentence (``Refused``): an Admin may not take away their
+own Admin role or deactivate themselves, and only a superuser may change a superuser.
+A one-time password or a set-password link is returned to be shown once, never stored in
+clear or written to the audit log.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import Group, User
+from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from segadmin.accounts.models import PasswordToChange
+from segadmin.accounts.roles import ADMIN, ROLES, role_of
+from segadmin.audit import people
+
+if TYPE_CHECKING:
+    from segadmin.audit.log import Actor
+
+ONE_TIME_PASSWORD = "one-time password"  # noqa: S105 - how a password is handed over
+SET_PASSWORD_LINK = "set-password link"  # noqa: S105 - the same, a link
+HOW = (ONE_TIME_PASSWORD, SET_PASSWORD_LINK)
+
+
+class Refused(Exception):
+    """A change the rules do not allow, with the sentence that says why."""
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What the Admin hands the person, shown once: a password or a link's path."""
+
+    how: str
+    password: str = ""
+    link_path: str = ""
+
+
+def make_one_time_password() -> str:
+    # 4 groups of 4 from an alphabet without look-alikes: ~79 bits, easy to read out.
+    alphabet = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXYZ2346789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+def set_password_path(user: User) -> str:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return reverse("users:set_password", kwargs={"uidb64": uid, "token": token})
+
+
+def _hand_over(user: User, how: str) -> Handover:
+    """Give ``user`` a password to change at first log-in, or no password and a link."""
+    if how == ONE_TIME_PASSWORD:
+        password = make_one_time_password()
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        PasswordToChange.objects.get_or_create(user=user)
+        return Handover(how=how, password=password)
+    if how == SET_PASSWORD_LINK:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        PasswordToChange.objects.filter(user=user).delete()
+        return Handover(how=how, link_path=set_password_path(user))
+    raise ValueError(f"unknown way to hand a password over: {how!r}")
+
+
+def _role_groups() -> dict[str, Group]:
+    return {group.name: group for group in Group.objects.filter(name__in=ROLES)}
+
+
+def _check_may_change(actor_user: User, user: User) -> None:
+    if user.is_superuser and not actor_user.is_superuser:
+        raise Refused(f"{user.get_username()} is a superuser: only a superuser may change them.")
+
+
+def add_person(
+    *, actor: Actor, actor_user: User, username: str, email: str, role: str, how: str
+) -> tuple[User, Handover]:
+    if role not in ROLES:
+        raise Refused(f"Choose one of the roles: {', '.join(ROLES)}.")
+    with transaction.atomic():
+        user = User.objects.create_user(username=username, email=email)
+        user.groups.add(_role_groups()[role])
+        handover = _hand_over(user, how)
+        people.user_created(actor=actor, user=user, how=how)
+    return user, handover
+
+
+def change_role(*, actor: Actor, actor_user: User, user: User, role: str) -> bool:
+    """Make ``role`` the person's one role; False when it already was."""
+    if role not in ROLES:
+        raise Refused(f"Choose one of the roles: {', '.join(ROLES)}.")
+    _check_may_change(actor_user, user)
+    if user.pk == actor_user.pk and role != ADMIN and role_of(user) == ADMIN:
+        raise Refused("You cannot take away your own Admin role: ask another Admin.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        before = people.access_of(user, superuser=user.is_superuser)
+        groups = _role_groups()
+        user.groups.remove(*(g for name, g in groups.items() if name != role))
+        user.groups.add(groups[role])
+        after = people.access_of(user, superuser=user.is_superuser)
+        if before == after:
+            return False
+        people.roles_changed(actor=actor, user=user, before=before, after=after)
+    return True
+
+
+def set_active(*, actor: Actor, actor_user: User, user: User, active: bool) -> bool:
+    """Deactivate (no log-in, every session ended) or reactivate; False when it already was."""
+    _check_may_change(actor_user, user)
+    if user.pk == actor_user.pk and not active:
+        raise Refused("You cannot deactivate yourself: ask another Admin.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.is_active == active:
+            return False
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        people.activation_changed(actor=actor, user=user)
+    return True
+
+
+def reset_password(*, actor: Actor, actor_user: User, user: User, how: str) -> Handover:
+    """A new one-time password (to change at first log-in) or a set-password link; the old
+    password stops working and every session of the person ends."""
+    _check_may_change(actor_user, user)
+    if user.pk == actor_user.pk:
+        raise Refused("Change your own password with Change password, in the menu under your name.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        handover = _hand_over(user, how)
+        people.password_changed(actor=actor, user=user, how=how)
+    return handover
+
+
+def choose_own_password(*, actor: Actor, user: User, password: str) -> None:
+    """The person sets their own password (after a one-time password or from a link)."""
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        PasswordToChange.objects.filter(user=user).delete()
+        people.password_changed(actor=actor, user=user)

@@ -1,0 +1,245 @@
+"""Users (Admins): every person with their role, last log-in and status; add a person with a
+role in one step; change a role; deactivate and reactivate; reset a password. Every change goes
+through services.py, which records it in the audit log. The Django admin stays for the rest.
+
+Also the pages every person may need: choosing their own password (at once after a one-time
+password: segadmin/accounts/first_login.py sends them there) and the set-password link's page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.models import User
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from segadmin.accounts import first_login
+from segadmin.accounts.models import PasswordToChange
+from segadmin.accounts.roles import ROLES, role_of
+from segadmin.audit.log import Actor
+from segadmin.users import services
+from segadmin.users.forms import ROLE_HELP, AddPersonForm, ResetForm, RoleForm
+
+MANAGE = "accounts.manage_users"
+
+
+def _role(user: User) -> str:
+    if user.is_superuser:
+        return "Admin (superuser)"
+    names = {group.name for group in user.groups.all()}
+    for role in reversed(ROLES):
+        if role in names:
+            return role
+    return "No role"
+
+
+def _status(user: User, must_change: set[int]) -> str:
+    if not user.is_active:
+        return "Deactivated"
+    if not user.has_usable_password():
+        return "Waiting to set a password"
+    if user.pk in must_change:
+        return "Must change the one-time password"
+    return "Active"
+
+
+def _handover_context(request: HttpRequest, handover: services.Handover) -> dict[str, Any]:
+    return {
+        "how": handover.how,
+        "password": handover.password,
+        "link": request.build_absolute_uri(handover.link_path) if handover.link_path else "",
+    }
+
+
+def _shown_once(response: HttpResponse) -> HttpResponse:
+    # A password or link shown once must not be kept by a cache or the back button's copy.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@permission_required(MANAGE, raise_exception=True)
+def user_list(request: HttpRequest) -> HttpResponse:
+    users = User.objects.order_by("username").prefetch_related(Prefetch("groups"))
+    must_change = set(PasswordToChange.objects.values_list("user_id", flat=True))
+    rows = [
+        {"user": user, "role": _role(user), "status": _status(user, must_change)} for user in users
+    ]
+    return render(request, "users/list.html", {"rows": rows})
+
+
+@permission_required(MANAGE, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def user_add(request: HttpRequest) -> HttpResponse:
+    form = AddPersonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user, handover = services.add_person(
+                actor=Actor.from_request(request),
+                actor_user=request.user,  # type: ignore[arg-type]
+                username=data["username"],
+                email=data["email"],
+                role=data["role"],
+                how=data["how"],
+            )
+        except services.Refused as exc:
+            form.add_error(None, str(exc))
+        else:
+            context = {"person": user, "role": data["role"], "added": True}
+            context.update(_handover_context(request, handover))
+            return _shown_once(render(request, "users/handover.html", context))
+    return render(request, "users/add.html", {"form": form, "role_help": ROLE_HELP})
+
+
+def _detail(request: HttpRequest, person: User, **extra: Any) -> HttpResponse:
+    must_change = set(
+        PasswordToChange.objects.filter(user=person).values_list("user_id", flat=True)
+    )
+    context: dict[str, Any] = {
+        "person": person,
+        "role": _role(person),
+        "status": _status(person, must_change),
+        "is_self": person.pk == request.user.pk,
+        "may_change": request.user.is_superuser or not person.is_superuser,
+        "role_form": extra.pop("role_form", None)
+        or RoleForm(initial={"role": role_of(person) or ""}),
+        "reset_form": extra.pop("reset_form", None) or ResetForm(),
+        "role_help": ROLE_HELP,
+    }
+    context.update(extra)
+    status = 200 if not extra.get("refused") else 400
+    return render(request, "users/detail.html", context, status=status)
+
+
+@permission_required(MANAGE, raise_exception=True)
+def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, get_object_or_404(User, pk=pk))
+
+
+@permission_required(MANAGE, raise_exception=True)
+@require_POST
+def user_role(request: HttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(User, pk=pk)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, person, role_form=form, refused="Choose a role.")
+    try:
+        changed = services.change_role(
+            actor=Actor.from_request(request),
+            actor_user=request.user,  # type: ignore[arg-type]
+            user=person,
+            role=form.cleaned_data["role"],
+        )
+    except services.Refused as exc:
+        return _detail(request, person, role_form=form, refused=str(exc))
+    role = form.cleaned_data["role"]
+    if changed:
+        messages.success(request, f"{person.get_username()} is now {role}.")
+    else:
+        messages.info(request, f"{person.get_username()} was already {role}: nothing changed.")
+    return redirect("users:detail", pk=person.pk)
+
+
+@permission_required(MANAGE, raise_exception=True)
+@require_POST
+def user_active(request: HttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(User, pk=pk)
+    active = request.POST.get("active") == "1"
+    try:
+        changed = services.set_active(
+            actor=Actor.from_request(request),
+            actor_user=request.user,  # type: ignore[arg-type]
+            user=person,
+            active=active,
+        )
+    except services.Refused as exc:
+        return _detail(request, person, refused=str(exc))
+    name = person.get_username()
+    if not changed:
+        messages.info(request, f"{name} was already {'active' if active else 'deactivated'}.")
+    elif active:
+        messages.success(request, f"{name} is active again and may log in.")
+    else:
+        messages.success(request, f"{name} is deactivated: they cannot log in any more.")
+    return redirect("users:detail", pk=person.pk)
+
+
+@permission_required(MANAGE, raise_exception=True)
+@require_POST
+def user_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(User, pk=pk)
+    form = ResetForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, person, reset_form=form, refused="Choose how to hand it over.")
+    try:
+        handover = services.reset_password(
+            actor=Actor.from_request(request),
+            actor_user=request.user,  # type: ignore[arg-type]
+            user=person,
+            how=form.cleaned_data["how"],
+        )
+    except services.Refused as exc:
+        return _detail(request, person, reset_form=form, refused=str(exc))
+    context: dict[str, Any] = {"person": person, "role": _role(person), "added": False}
+    context.update(_handover_context(request, handover))
+    return _shown_once(render(request, "users/handover.html", context))
+
+
+@sensitive_post_parameters()
+@never_cache
+@require_http_methods(["GET", "POST"])
+def own_password(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = SetPasswordForm(user, request.POST or None)
+    forced = bool(request.session.get(first_login.SESSION_KEY))
+    if request.method == "POST" and form.is_valid():
+        services.choose_own_password(
+            actor=Actor.from_request(request),
+            user=user,
+            password=form.cleaned_data["new_password1"],
+        )
+        update_session_auth_hash(request, user)
+        first_login.password_changed(request)
+        messages.success(request, "Your password is changed.")
+        return redirect("home:index")
+    return render(request, "users/own_password.html", {"form": form, "forced": forced})
+
+
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+class SetPasswordView(auth_views.PasswordResetConfirmView):
+    """The set-password link an Admin copied: valid until used, or 3 days
+    (PASSWORD_RESET_TIMEOUT); the password chosen is audited like any other change."""
+
+    template_name = "users/set_password.html"
+    success_url = reverse_lazy("accounts:login")
+    reset_url_token = "set-password"  # noqa: S105 - a URL segment, not a secret
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.user
+        # The person acting is the one the link is for (they are not logged in).
+        actor = replace(
+            Actor.from_request(self.request),
+            user=user,
+            username=user.get_username(),
+            role=role_of(user) or "",
+        )
+        services.choose_own_password(
+            actor=actor, user=user, password=form.cleaned_data["new_password1"]
+        )
+        self.request.session.pop(INTERNAL_RESET_SESSION_TOKEN, None)
+        messages.success(self.request, "Your password is set: log in with it.")
+        return redirect(self.success_url)
