@@ -14,7 +14,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import segadmin
@@ -269,6 +269,9 @@ class RowProblem:
     reason: str
     code: str = ""
     severity: str = rules.ERROR
+    # The rules module's problem behind it (None for a cell that could not be read): the
+    # worker hands a sent row's warnings to the send service with it (``sending.Checked``).
+    problem: Problem | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_error(self) -> bool:
@@ -427,7 +430,10 @@ class Plan:
             # The rest of the message is fine: the rules' verdict is that of its fields.
             found = rules.check_fields(self.call_type, fields)
             if self.tracking_plan is not None and not any(p.is_error for p in found):
-                found += rules.plan_problems(self.tracking_plan, self.call_type, message)
+                # Checked once: the worker hands this verdict to the send service.
+                found += rules.plan_problems(
+                    self.tracking_plan, self.call_type, message, cached=False
+                )
             if not any(p.is_error for p in found):
                 return message, size, [self._problem(row, p) for p in found]
         found = rules.check(self.call_type, message, self.tracking_plan)
@@ -438,7 +444,7 @@ class Plan:
 
     def _problem(self, row: int, problem: Problem) -> RowProblem:
         return RowProblem(
-            row, self._column(problem), problem.message, problem.code, problem.severity
+            row, self._column(problem), problem.message, problem.code, problem.severity, problem
         )
 
     def _column(self, problem: Problem) -> str:

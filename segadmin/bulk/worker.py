@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from operator import itemgetter
 from typing import Any
@@ -44,7 +44,7 @@ from segadmin.bulk.models import (
     FailureKind,
     Status,
 )
-from segadmin.bulk.plan import Plan
+from segadmin.bulk.plan import Plan, RowProblem
 from segadmin.bulk.rights import stopped_because, uploader_refusal
 from segadmin.credentials.crypto import SecretUnreadable
 from segadmin.credentials.models import Source
@@ -133,13 +133,17 @@ class _Prepared:
 
     chunk: BulkChunk
     failures: list[BulkRowResult]
-    # (messages, [(row, cells)], the messages' audit index with their rows)
-    batches: list[tuple[list[dict[str, Any]], list[tuple[int, Any]], list[IndexedMessage]]]
+    # (messages, [(row, cells)], the messages' audit index with their rows, the plan's
+    # verdict on them for the send service)
+    batches: list[
+        tuple[list[dict[str, Any]], list[tuple[int, Any]], list[IndexedMessage], sending.Checked]
+    ]
 
 
 def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
     failures: list[BulkRowResult] = []
-    sendable: list[tuple[dict[str, Any], int, int, Any]] = []  # (message, its size, row, cells)
+    # (message, its size, row, cells, its warnings)
+    sendable: list[tuple[dict[str, Any], int, int, Any, list[RowProblem]]] = []
     for row, cells in parsing.chunk_rows(
         job.file_format,
         job.delimiter,
@@ -159,7 +163,7 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
                 )
             )
             continue
-        sendable.append((message, size, row, cells))
+        sendable.append((message, size, row, cells, problems))
     chunk.data = b""  # the rows are in the batches now; let the text go
     # Batched by the one batching function, with the sizes the plan measured when it checked
     # each row. The audit's message index is made here, while the previous chunk is being
@@ -168,7 +172,20 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
     for items in split_into_batches(sendable, size=_SIZE):
         messages = [item[0] for item in items]
         rows = [(item[2], item[3]) for item in items]
-        batches.append((messages, rows, index_batch(messages, rows=[item[2] for item in items])))
+        # Each row was asked of the rules module (and the tracking plan) once, when the plan
+        # built it; the send service takes that verdict rather than checking it again.
+        checked = sending.Checked(
+            plan.tracking_plan,
+            tuple(
+                replace(problem.problem, index=position)
+                for position, item in enumerate(items)
+                for problem in item[4]
+                if problem.problem is not None
+            ),
+        )
+        batches.append(
+            (messages, rows, index_batch(messages, rows=[item[2] for item in items]), checked)
+        )
     return _Prepared(chunk=chunk, failures=failures, batches=batches)
 
 
@@ -181,7 +198,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
     chunk, failures = prepared.chunk, prepared.failures
     sent = requests = 0
     source = _source(job) if prepared.batches else None
-    for batch, rows, index in prepared.batches:
+    for batch, rows, index, checked in prepared.batches:
         _renew(chunk, worker)
         try:
             result = sending.send_batch(
@@ -190,9 +207,10 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
                 messages=batch,
                 bulk_job_id=str(job.pk),
                 index=index,
-                # Each row was asked of the rules module when the plan built it (rows it
-                # refused are failures already): asking again cost a second per 100,000 rows.
-                rules_checked=True,
+                # Each row was asked of the rules module and the tracking plan when the plan
+                # built it (rows it refused are failures already): the send service takes
+                # that verdict instead of asking again (+47 % of CPU with a plan otherwise).
+                checked=checked,
             )
         except (SecretUnreadable, sending.SourceDisabled) as exc:
             # Disabled after this chunk began: the send service refuses it, the job stops.

@@ -138,7 +138,7 @@ class CallForm(forms.Form):
         if not self.errors:
             self.message = message
             if self.plan is not None:
-                self.segment_would = self.plan.segment_would(self.call_type, problems)
+                self.segment_would = self.plan.segment_would(self.call_type, message)
         return cleaned
 
     def _attach(self, problems: list[Problem]) -> None:

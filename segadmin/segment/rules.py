@@ -167,24 +167,35 @@ class PlanCheck:
     settings: dict[str, Any] = field(default_factory=dict)
     revision: int = 1
 
-    def segment_would(self, call_type: str, problems: Iterable[Problem]) -> str:
-        """What Segment's own Protocols settings for the source would do, in one sentence."""
-        found = [p for p in problems if p.code.startswith("plan_")]
+    def segment_would(self, call_type: str, message: dict[str, Any]) -> str:
+        """What Segment's own Protocols settings for the source would do with ``message``, in
+        one sentence. From the plan's own findings, not what segadmin's enforcement made of
+        them: an unplanned event segadmin allows (and so does not mention) is still one that
+        Segment drops when the source's settings say so."""
+        found = _findings(self, call_type, message)
         return plans.segment_would(self.settings or {}, call_type, found)
 
 
-def plan_problems(plan: PlanCheck, call_type: str, message: dict[str, Any]) -> list[Problem]:
+def plan_problems(
+    plan: PlanCheck, call_type: str, message: dict[str, Any], *, cached: bool = True
+) -> list[Problem]:
     """The plan's findings as problems, their severity set by the source's enforcement:
     under Block a violation is an error (refused), under Warn a warning (sent and listed);
-    an unplanned event follows its own setting; the engine's warnings stay warnings."""
-    try:
-        key = encode(message)
-    except (TypeError, ValueError, RecursionError):
-        findings = plans.check(plan.plan, call_type, message)  # refused by the rules anyway
-    else:
-        findings = plans.check_cached(plan.plan, call_type, message, key)
+    an unplanned event follows its own setting; the engine's warnings stay warnings.
+
+    ``cached``: remember the findings by the message's encoding (a call screen's form checks
+    a message and the send service checks it again). ``cached=False`` for a caller that
+    checks each message once and hands the verdict on (the bulk worker, ``sending.Checked``):
+    no encoding, no lookup."""
+    findings = _findings(plan, call_type, message, cached=cached)
+    # An unplanned event is one problem: the engine also names each of its properties as
+    # unplanned (what Segment would omit, see ``PlanCheck.segment_would``), which would bury
+    # the one thing to fix under a line per property.
+    unplanned_event = any(f.code == plans.PLAN_UNPLANNED_EVENT for f in findings)
     found = []
     for finding in findings:
+        if unplanned_event and finding.code == plans.PLAN_UNPLANNED_PROPERTY:
+            continue
         severity = finding.severity
         if finding.code == plans.PLAN_UNPLANNED_EVENT:
             if plan.unplanned_events == ALLOW:
@@ -194,6 +205,20 @@ def plan_problems(plan: PlanCheck, call_type: str, message: dict[str, Any]) -> l
             severity = WARNING
         found.append(replace(finding, severity=severity))
     return found
+
+
+def _findings(
+    plan: PlanCheck, call_type: str, message: dict[str, Any], *, cached: bool = True
+) -> list[Problem]:
+    """The plan's own findings on ``message`` (``plans.check``), remembered by its encoding
+    unless ``cached`` is False."""
+    if not cached:
+        return plans.check(plan.plan, call_type, message)
+    try:
+        key = encode(message)
+    except (TypeError, ValueError, RecursionError):
+        return plans.check(plan.plan, call_type, message)  # refused by the rules anyway
+    return plans.check_cached(plan.plan, call_type, message, key)
 
 
 def plan_violations(problems: Iterable[Problem]) -> list[Problem]:

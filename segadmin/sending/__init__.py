@@ -6,6 +6,7 @@ else imports the client's sending functions (``make lint`` refuses it, see pypro
 
 from segadmin.sending.service import (
     Actor,
+    Checked,
     ProfileTraits,
     Sent,
     SourceDisabled,
@@ -20,6 +21,7 @@ from segadmin.sending.service import (
 
 __all__ = [
     "Actor",
+    "Checked",
     "ProfileTraits",
     "Sent",
     "SourceDisabled",

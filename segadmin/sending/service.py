@@ -10,7 +10,8 @@ Profile API pages) goes through here, and every function does the same five step
    MessageInvalid is raised before anything is recorded; a source connected to a tracking plan
    has its messages checked against the plan here too, as its enforcement says (Block:
    violations refuse; Warn: they are sent, listed on the result and kept in the audit entry
-   with the plan's name, id and revision), so no entrance skips it;
+   with the plan's name, id and revision), so no entrance skips it (a bulk job's worker has
+   checked each row with the same rules and plan and hands the verdict over, ``Checked``);
 3. decrypt the secret — SecretUnreadable is raised as it is (its message names the source or
    workspace and says how to fix it) and nothing is recorded, since no request was made;
 4. record the request in the audit log (committed), then send through the client;
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Actor",
+    "Checked",
     "Sent",
     "SourceDisabled",
     "get_profile_traits",
@@ -139,7 +141,7 @@ def send_message(
     plan = source.plan_check()
     warnings = validate_message(message, plan)
     request = client.tracking_request(message, write_key=source.write_key(), region=source.region)
-    would = plan.segment_would(str(message.get("type", "")), warnings) if plan else ""
+    would = plan.segment_would(str(message.get("type", "")), message) if plan else ""
     return _send(
         actor=actor,
         request=request,
@@ -153,6 +155,33 @@ def send_message(
     )
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A caller's verdict on a batch it has just asked the rules module about, message by
+    message (the bulk worker's plan does, row by row, with the source's tracking plan):
+    ``plan`` is the tracking plan and enforcement it checked against (None: none), and
+    ``warnings`` the warnings it found, each with its message's place in the batch
+    (``index``). ``send_batch`` takes them instead of checking every message again, as long
+    as the source's plan is still that one."""
+
+    plan: PlanCheck | None
+    warnings: tuple[Problem, ...] = ()
+
+
+def same_plan(a: PlanCheck | None, b: PlanCheck | None) -> bool:
+    """Whether two checks judge alike: the same stored plan at the same revision under the
+    same enforcement (the Protocols settings only change what Segment would do)."""
+    if a is None or b is None:
+        return a is b
+    return (a.plan.id, a.plan.name, a.revision, a.enforcement, a.unplanned_events) == (
+        b.plan.id,
+        b.plan.name,
+        b.revision,
+        b.enforcement,
+        b.unplanned_events,
+    )
+
+
 def send_batch(
     *,
     actor: Actor,
@@ -161,22 +190,23 @@ def send_batch(
     profile: RetryProfile = BACKGROUND,
     bulk_job_id: str | None = None,
     index: list[IndexedMessage] | None = None,
-    rules_checked: bool = False,
+    checked: Checked | None = None,
 ) -> Sent:
     """Validate, record and send one /v1/batch request (the caller splits with
     ``segment.messages.split_into_batches``). Entries of a bulk import carry ``bulk_job_id``;
     ``index`` is ``audit.index.index_batch(messages, rows=...)`` when the caller made it
     already (the bulk worker, with each message's file row), else it is made here.
-    ``rules_checked``: the caller asked the rules module about every message just before (the
-    bulk worker's plan does, row by row); the batch's count and size are still checked here.
+    ``checked``: the caller's verdict on every message (``Checked``); taken when the source's
+    tracking plan is still the one it checked against, else every message is checked here
+    again. The batch's count and size are checked here either way.
     """
     ensure_no_transaction()
     _refuse_disabled(source)
     plan = source.plan_check()
-    # The bulk worker's rows were just asked of the rules (and the plan) row by row; without a
-    # plan asking again would only repeat that, with one its findings count this batch's
-    # violations (the plan keeps its recent findings, so this is mostly a lookup).
-    warnings = validate_batch(messages, plan, each=not rules_checked or plan is not None)
+    if checked is not None and same_plan(checked.plan, plan):
+        warnings = validate_batch(messages, plan, each=False) + list(checked.warnings)
+    else:
+        warnings = validate_batch(messages, plan)
     request = client.batch_request(messages, write_key=source.write_key(), region=source.region)
     return _send(
         actor=actor,

@@ -58,7 +58,7 @@ def prepared_batches(client, marketer, source, rows: list[list[str]]) -> list[li
     job = BulkJob.objects.get()
     chunks = list(job.chunks.order_by("index"))
     plan = dryrun.plan_for(job)
-    return [batch for chunk in chunks for batch, _, _ in worker._prepare(job, plan, chunk).batches]
+    return [batch for chunk in chunks for batch, *_ in worker._prepare(job, plan, chunk).batches]
 
 
 def body_bytes(batch: list[dict]) -> int:
@@ -101,5 +101,5 @@ def test_the_worker_encodes_each_message_once_to_batch_it(client, marketer, sour
     monkeypatch.setattr("segadmin.bulk.plan.encode", counting)
     monkeypatch.setattr(segment_messages, "encode", counting)
     prepared = worker._prepare(job, dryrun.plan_for(job), chunk)
-    assert sum(len(batch) for batch, _, _ in prepared.batches) == 300
+    assert sum(len(batch) for batch, *_ in prepared.batches) == 300
     assert len(encoded) == 300

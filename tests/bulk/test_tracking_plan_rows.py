@@ -102,3 +102,28 @@ def test_under_warn_the_dry_run_counts_the_rows_with_violations_and_the_job_send
         (1, MISSING),
         (2, UNPLANNED),
     }
+
+
+def test_the_job_checks_each_row_against_the_plan_once(
+    client, marketer, source, fake_segment, immediate_tasks, monkeypatch
+):
+    from segadmin.segment import rules
+
+    connect(source, enforcement="warn", unplanned_events="warn")
+    job = uploaded(client, marketer, source)
+    assert post(client, job, "dry_run").status_code == 200
+    checked: list[Any] = []
+    real = rules.plan_problems
+
+    def plan_problems(plan, call_type, message, **kwargs):
+        checked.append(message["userId"])
+        return real(plan, call_type, message, **kwargs)
+
+    monkeypatch.setattr(rules, "plan_problems", plan_problems)
+    assert post(client, job, "start").status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.sent) == (Status.DONE, 4)
+    # The worker's plan asked about each row once; the send service took its verdict.
+    assert sorted(checked) == ["u1", "u2", "u3", "u4"]
+    (entry,) = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
+    assert entry.plan_violations == 2

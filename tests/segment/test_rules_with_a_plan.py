@@ -89,3 +89,45 @@ def test_a_batch_keeps_each_plan_problem_with_its_index() -> None:
         rules.PlanCheck(PLAN, enforcement="warn"),
     )
     assert [(p.index, p.code, p.plan_name) for p in warned] == [(1, "plan_violation", "Shop plan")]
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("block", [("event", "plan_unplanned_event", "error")]),
+        ("warn", [("event", "plan_unplanned_event", "warning")]),
+        ("allow", []),
+    ],
+)
+def test_an_unplanned_event_with_properties_is_one_finding_not_one_per_property(
+    setting: str, expected: list
+) -> None:
+    check = rules.PlanCheck(PLAN, unplanned_events=setting)
+    found = rules.check("track", message("Order Complete", total=1, coupon="X", gift=True), check)
+    assert [(p.field, p.code, p.severity) for p in found] == expected
+
+
+BLOCKING = {"track": {"allowUnplannedEvents": False, "allowEventOnViolations": False}}
+
+
+@pytest.mark.parametrize("setting", ["block", "warn", "allow"])
+def test_what_segment_would_do_follows_the_plan_not_segadmins_enforcement(setting: str) -> None:
+    # segadmin may allow an unplanned event without a word; the source's Protocols settings
+    # still drop it at Segment, and the preview and result say so.
+    check = rules.PlanCheck(PLAN, enforcement="warn", unplanned_events=setting, settings=BLOCKING)
+    assert check.segment_would("track", message("Order Complete", total=1)) == (
+        "Segment would drop this event"
+    )
+    assert check.segment_would("track", message("Order Completed", total="1")) == (
+        "Segment would drop this event"
+    )
+    assert check.segment_would("track", message("Order Completed", total=1)) == (
+        "Segment would deliver it"
+    )
+    lenient = rules.PlanCheck(PLAN, unplanned_events=setting)
+    assert lenient.segment_would("track", message("Order Completed", total="1")) == (
+        "Segment would deliver it with 1 violation"
+    )
+    assert lenient.segment_would("track", message("Order Complete", total=1)) == (
+        "Segment would deliver it"
+    )

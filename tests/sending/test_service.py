@@ -263,7 +263,7 @@ def test_a_batch_whose_messages_were_checked_is_still_held_to_segments_limits(ac
     message = build_message("track", user_id="u1", event="Order Completed")
     with pytest.raises(MessageInvalid) as caught:
         sending.send_batch(
-            actor=actor, source=source, messages=[message] * 2_501, rules_checked=True
+            actor=actor, source=source, messages=[message] * 2_501, checked=sending.Checked(None)
         )
     assert "batch_too_many_items" in caught.value.codes()
     assert not AuditEntry.objects.exists() and len(responses.calls) == 0
