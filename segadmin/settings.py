@@ -140,6 +140,8 @@ INSTALLED_APPS = [
     "segadmin.bulk",
     "segadmin.periodic",
     "segadmin.users",
+    "segadmin.approvals",
+    "segadmin.privacy",
 ]
 
 MIDDLEWARE = [
@@ -329,6 +331,14 @@ SEGADMIN_BULK_PARALLEL = env.int("SEGADMIN_BULK_PARALLEL", default=1)
 SEGADMIN_BULK_INLINE_DRY_RUN_ROWS = env.int("SEGADMIN_BULK_INLINE_DRY_RUN_ROWS", default=20_000)
 # How often a worker looks for imports whose worker died and queues them again (bulk_resume).
 SEGADMIN_BULK_RESUME_MINUTES = env.int("SEGADMIN_BULK_RESUME_MINUTES", default=5)
+# Four-eyes approvals (issue 15): a bulk import above this many rows needs an Admin other than
+# its uploader; a Make an API call to the Public API that is not a GET needs a second Admin.
+SEGADMIN_APPROVAL_ROWS = env.int("SEGADMIN_APPROVAL_ROWS", default=10_000)
+SEGADMIN_APPROVE_PUBLIC_API_CALLS = env.bool("SEGADMIN_APPROVE_PUBLIC_API_CALLS", default=True)
+# How often a worker asks Segment about the regulations of privacy requests not yet ended.
+SEGADMIN_PRIVACY_SYNC_MINUTES = env.int("SEGADMIN_PRIVACY_SYNC_MINUTES", default=15)
+# Days an uploaded import file is kept after its import ends (then the periodic job purges it).
+SEGADMIN_BULK_RETENTION_DAYS = env.int("SEGADMIN_BULK_RETENTION_DAYS", default=30)
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,8 @@ urlpatterns = [
     path("lookup/", include("segadmin.lookup.urls")),
     path("tracking-plans/", include("segadmin.plans.urls")),
     path("users/", include("segadmin.users.urls")),
+    path("privacy/", include("segadmin.privacy.urls")),
+    path("approvals/", include("segadmin.approvals.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),

@@ -50,6 +50,8 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
 ROLE_MIGRATIONS = (
     ("0002_create_roles", "create_roles"),
     ("0003_admins_manage_everyones_imports", "grant_to_admins"),
+    ("0004_everyone_who_sends_reads_tracking_plans", "grant"),
+    ("0006_privacy_requests_and_approvals", "grant"),
 )
 
 

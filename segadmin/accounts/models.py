@@ -25,6 +25,8 @@ class Capability(models.Model):
             ("export_audit", "Export and verify the audit log"),
             ("manage_credentials", "Manage workspaces and sources"),
             ("manage_users", "Manage users and their roles"),
+            ("file_privacy_requests", "File privacy requests and read them"),
+            ("approve", "Approve or reject what another person asked for"),
         ]
 
     def __str__(self) -> str:

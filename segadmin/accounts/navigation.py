@@ -29,6 +29,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Bulk import", "bulk:index", "accounts.bulk_import"),
     NavItem("User lookup", "lookup:index", "accounts.lookup_users"),
     NavItem("Tracking plans", "plans:list", "accounts.view_tracking_plans"),
+    NavItem("Privacy requests", "privacy:list", "accounts.file_privacy_requests"),
+    NavItem("Approvals", "approvals:list", "accounts.approve"),
     # Every role reads the audit log (a Marketer only their own entries).
     NavItem("Audit log", "audit:list", "accounts.send_identify"),
     NavItem("Sources", "credentials:source_list", "accounts.manage_credentials"),

@@ -33,6 +33,21 @@ from segadmin.segment.messages import CALL_TYPES
 
 EVENTS = "events"
 NO_ANSWER = "none"
+PRIVACY = "privacy"
+# Everything on the record of privacy requests (issue 15): the calls to Segment's regulations
+# and suppressions, the requests' own events, and the decisions on them.
+PRIVACY_CALL_TYPES = (
+    "public:create_regulation",
+    "public:get_regulation",
+    "public:suppressions",
+)
+PRIVACY_ACTIONS = (
+    "privacy.requested",
+    "privacy.not_sent",
+    "privacy.status_changed",
+    "privacy.files_purged",
+)
+APPROVAL_ACTIONS = ("approval.requested", "approval.approved", "approval.rejected")
 
 CALL_TYPE_CHOICES = [
     ("", "Any"),
@@ -43,6 +58,7 @@ CALL_TYPE_CHOICES = [
     ("public:list_sources", "Public API: list sources"),
     ("public:get_source", "Public API: source"),
     ("profiles:traits", "Profile API: traits"),
+    (PRIVACY, "Privacy request"),
     (EVENTS, "Credential, role and user changes"),
 ]
 OUTCOME_CHOICES = [
@@ -190,6 +206,12 @@ class AuditFilterForm(forms.Form):
         call_type = filters.get("call_type")
         if call_type == EVENTS:
             queryset = queryset.filter(kind=Kind.EVENT)
+        elif call_type == PRIVACY:
+            queryset = queryset.filter(
+                Q(call_type__in=PRIVACY_CALL_TYPES)
+                | Q(action__in=PRIVACY_ACTIONS)
+                | Q(action__in=APPROVAL_ACTIONS, target_type="privacy")
+            )
         elif call_type and rare_outcome:
             queryset = queryset.alias(
                 call_type_text=Concat(F("call_type"), Value(""), output_field=CharField())

@@ -42,6 +42,14 @@ EVENT_ACTIONS = (
     "user.password_changed",
     "user.activated",
     "user.deactivated",
+    "approval.requested",
+    "approval.approved",
+    "approval.rejected",
+    "privacy.requested",
+    "privacy.not_sent",
+    "privacy.status_changed",
+    "privacy.files_purged",
+    "bulk.files_purged",
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -65,12 +73,15 @@ def record_event(
     target_id: str | int,
     target_name: str,
     details: dict[str, Any] | None = None,
+    index: Sequence[IndexedMessage] | None = None,
 ) -> AuditEntry:
     """Append a credential, role or user change. May run inside the caller's transaction, so the
     change and its entry commit (or roll back) together.
 
     A target_type of "source" or "workspace" also files the entry under that source or
-    workspace. Values under secret-looking keys in ``details`` are masked.
+    workspace. Values under secret-looking keys in ``details`` are masked. ``index``: message
+    index rows for the people the event names (a privacy request's IDs), so each person's
+    User lookup finds it.
     """
     if action not in EVENT_ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}; expected one of {EVENT_ACTIONS}")
@@ -81,6 +92,11 @@ def record_event(
     entry.details = _json(redaction.redact_json(details)) if details else ""
     if target_type in ("source", "workspace"):
         _file_under(entry, target_type, target_id, target_name)
+    if index:
+        with transaction.atomic():
+            chain.append([entry])
+            _record_index(entry, index)
+        return entry
     chain.append([entry])
     return entry
 

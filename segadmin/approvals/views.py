@@ -1,0 +1,81 @@
+"""Approvals (issue 15): Admins see everything waiting, oldest first, and approve or reject it
+with a comment, never what they asked for themselves (superusers neither). What an approval
+does is its kind's handler (registry.py), carried out once, by the decision that won."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from segadmin.approvals.models import Approval
+from segadmin.approvals.registry import handler_for
+from segadmin.approvals.services import APPROVE, Refused, decide, may_decide, waiting
+from segadmin.audit.log import Actor
+
+RECENT = 50
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    comment = forms.CharField(label="Comment", required=False, max_length=2000)
+
+
+def _row(approval: Approval, user: Any) -> dict[str, Any]:
+    handler = handler_for(approval.kind)
+    return {
+        "approval": approval,
+        "link": handler.link(approval) if handler else "",
+        "why_not": may_decide(user, approval),
+    }
+
+
+@permission_required(APPROVE, raise_exception=True)
+def approval_list(request: HttpRequest) -> HttpResponse:
+    pending = [_row(a, request.user) for a in waiting()]
+    decided = [
+        _row(a, request.user)
+        for a in Approval.objects.exclude(state=Approval.State.WAITING).order_by(
+            "-decided_at", "-pk"
+        )[:RECENT]
+    ]
+    return render(request, "approvals/list.html", {"pending": pending, "decided": decided})
+
+
+@require_POST
+@permission_required(APPROVE, raise_exception=True)
+def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    approval = get_object_or_404(Approval, pk=pk)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose Approve or Reject.")
+        return redirect(back or "approvals:list")
+    actor = Actor.from_request(request)
+    approve = form.cleaned_data["decision"] == "approve"
+    try:
+        approval = decide(
+            approval_id=approval.pk,
+            actor=actor,
+            approve=approve,
+            comment=form.cleaned_data["comment"],
+        )
+    except Refused as exc:
+        messages.error(request, str(exc))
+        return redirect(back or "approvals:list")
+    handler = handler_for(approval.kind)
+    if approve and handler is not None:
+        messages.success(request, handler.approved(approval, actor))
+    elif approve:
+        messages.success(request, "Approved.")
+    else:
+        messages.info(request, f"Rejected: “{approval.summary}” will not be carried out.")
+    return redirect(back or "approvals:list")

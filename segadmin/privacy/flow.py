@@ -1,0 +1,239 @@
+"""Carrying out an approved privacy request and following it: the half that talks to Segment,
+through the sending layer (``sending.privacy``), outside any transaction.
+
+Each chunk is claimed for sending by one conditional UPDATE (``pending``/``failed`` ->
+``sending``), committed before its request leaves: two Retries at once, or a Retry racing the
+approval, never send a chunk twice, and a chunk whose process died while sending stays
+``sending`` (its audit entry says "no answer recorded") rather than being sent again unseen.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from segadmin.approvals.models import Approval
+from segadmin.approvals.registry import Handler
+from segadmin.audit.index import IndexedMessage
+from segadmin.audit.log import Actor, record_event
+from segadmin.credentials import crypto
+from segadmin.privacy.models import Chunk, PrivacyRequest, StatusChange
+from segadmin.privacy.services import details_of, index_of
+from segadmin.segment.client import ApiError
+from segadmin.segment.client.regulations import Created
+from segadmin.sending import privacy as sending_privacy
+
+RETRYABLE = (Chunk.State.PENDING, Chunk.State.FAILED)
+
+
+def _request_of(approval: Approval) -> PrivacyRequest:
+    return PrivacyRequest.objects.select_related("workspace", "source").get(
+        pk=int(approval.target_id)
+    )
+
+
+def send_pending(request: PrivacyRequest, *, actor: Actor) -> PrivacyRequest:
+    """Send every chunk not sent yet, in order, stopping at the first refusal; then set the
+    request's state: sent, or "Approved — not sent" with the reason (Retry sends the rest)."""
+    error = ""
+    for chunk in request.chunks.filter(state__in=RETRYABLE).order_by("number"):
+        claimed = Chunk.objects.filter(pk=chunk.pk, state__in=RETRYABLE).update(
+            state=Chunk.State.SENDING, attempts=F("attempts") + 1, error=""
+        )
+        if claimed != 1:
+            continue  # someone else is sending it
+        error = _send_chunk(request, chunk, actor=actor)
+        if error:
+            break
+    chunks = list(request.chunks.values_list("state", flat=True))
+    if all(state == Chunk.State.SENT for state in chunks):
+        PrivacyRequest.objects.filter(pk=request.pk).update(
+            state=PrivacyRequest.State.SENT, not_sent_reason=""
+        )
+    else:
+        reason = error or "Some calls have no answer recorded: see their audit entries."
+        with transaction.atomic():
+            PrivacyRequest.objects.filter(pk=request.pk).update(
+                state=PrivacyRequest.State.NOT_SENT, not_sent_reason=reason
+            )
+            record_event(
+                actor=actor,
+                action="privacy.not_sent",
+                target_type="privacy_request",
+                target_id=request.pk,
+                target_name=request.summary()[:255],
+                details={"privacy_request": request.pk, "reason": reason},
+                index=index_of(request),
+            )
+    request.refresh_from_db()
+    return request
+
+
+def _send_chunk(request: PrivacyRequest, chunk: Chunk, *, actor: Actor) -> str:
+    ids = [line for line in chunk.ids.split("\n") if line]
+    try:
+        sent = sending_privacy.send_regulation(
+            actor=actor,
+            workspace=request.workspace,
+            source_id=request.source_segment_id or None,
+            regulation_type=request.action,
+            subject_type=request.subject_type,
+            subject_ids=ids,
+        )
+    except (crypto.SecretUnreadable, crypto.EncryptionNotConfigured) as exc:
+        Chunk.objects.filter(pk=chunk.pk).update(state=Chunk.State.FAILED, error=str(exc))
+        return str(exc)
+    answer = sent.answer
+    quota = answer.quota
+    if isinstance(answer, Created):
+        now = timezone.now()
+        with transaction.atomic():
+            Chunk.objects.filter(pk=chunk.pk).update(
+                state=Chunk.State.SENT,
+                audit_entry_id=sent.entry.pk,
+                regulate_id=answer.regulate_id,
+                status="INITIALIZED",
+                status_changed_at=now,
+                quota_remaining=quota.remaining,
+                quota_reset=quota.reset,
+            )
+            StatusChange.objects.create(chunk=chunk, status="INITIALIZED", seen_at=now)
+        return ""
+    message = f"Call {chunk.number}: {answer.error.message}"
+    Chunk.objects.filter(pk=chunk.pk).update(
+        state=Chunk.State.FAILED,
+        error=message,
+        audit_entry_id=sent.entry.pk,
+        quota_remaining=quota.remaining,
+        quota_reset=quota.reset,
+    )
+    return message
+
+
+def retry(request: PrivacyRequest, *, actor: Actor) -> PrivacyRequest | None:
+    """Send again what was not sent of an "Approved — not sent" request (None: not in that
+    state, e.g. someone pressed Retry a moment before)."""
+    claimed = PrivacyRequest.objects.filter(
+        pk=request.pk, state=PrivacyRequest.State.NOT_SENT
+    ).update(state=PrivacyRequest.State.SENDING)
+    if claimed != 1:
+        return None
+    return send_pending(request, actor=actor)
+
+
+def refresh(request: PrivacyRequest, *, actor: Actor) -> list[str]:
+    """Ask Segment about each regulation of the request not yet ended; record each change.
+    Returns the problems met (empty when every answer was read)."""
+    problems: list[str] = []
+    chunks = request.chunks.filter(state=Chunk.State.SENT).exclude(regulate_id="")
+    for chunk in chunks:
+        if chunk.ended:
+            continue
+        try:
+            answer = sending_privacy.get_regulation(
+                actor=actor, workspace=request.workspace, regulate_id=chunk.regulate_id
+            )
+        except (crypto.SecretUnreadable, crypto.EncryptionNotConfigured) as exc:
+            return [str(exc)]
+        now = timezone.now()
+        if isinstance(answer, ApiError):
+            problems.append(f"Call {chunk.number}: {answer.message}")
+            Chunk.objects.filter(pk=chunk.pk).update(checked_at=now)
+            continue
+        if answer.status == chunk.status:
+            Chunk.objects.filter(pk=chunk.pk).update(checked_at=now)
+            continue
+        _record_change(request, chunk, answer.status, now, actor=actor)
+    return problems
+
+
+def _record_change(
+    request: PrivacyRequest, chunk: Chunk, status: str, now: datetime, *, actor: Actor
+) -> None:
+    ids = [line for line in chunk.ids.split("\n") if line]
+    with transaction.atomic():
+        Chunk.objects.filter(pk=chunk.pk).update(
+            status=status, status_changed_at=now, checked_at=now
+        )
+        StatusChange.objects.create(chunk=chunk, status=status, seen_at=now)
+        record_event(
+            actor=actor,
+            action="privacy.status_changed",
+            target_type="privacy_request",
+            target_id=request.pk,
+            target_name=request.summary()[:255],
+            details={
+                "privacy_request": request.pk,
+                "call": chunk.number,
+                "regulation_id": chunk.regulate_id,
+                "from": chunk.status,
+                "to": status,
+            },
+            index=index_of(request, ids),
+        )
+
+
+def sync_all() -> int:
+    """The periodic job: refresh every request with a regulation not yet ended. Returns how
+    many requests were asked about."""
+    actor = Actor.system("privacy.sync")
+    pending = (
+        PrivacyRequest.objects.filter(
+            chunks__state=Chunk.State.SENT,
+            chunks__status__in=("INITIALIZED", "RUNNING", ""),
+        )
+        .exclude(chunks__regulate_id="")
+        .select_related("workspace", "source")
+        .distinct()
+    )
+    count = 0
+    for request in pending:
+        refresh(request, actor=actor)
+        count += 1
+    return count
+
+
+# --- The approval ---------------------------------------------------------------------------
+
+
+def on_approved(approval: Approval, actor: Actor) -> str:
+    request = _request_of(approval)
+    claimed = PrivacyRequest.objects.filter(
+        pk=request.pk, state=PrivacyRequest.State.WAITING
+    ).update(state=PrivacyRequest.State.SENDING)
+    if claimed != 1:
+        return "The privacy request was not waiting any more: nothing was sent."
+    request = send_pending(request, actor=actor)
+    if request.state == PrivacyRequest.State.SENT:
+        calls = request.chunks.count()
+        return f"Approved and sent to Segment in {calls} call{'s' if calls != 1 else ''}."
+    return f"Approved, but not sent: {request.not_sent_reason} Retry is on the request's page."
+
+
+def on_rejected(approval: Approval, actor: Actor) -> None:
+    PrivacyRequest.objects.filter(
+        pk=int(approval.target_id), state=PrivacyRequest.State.WAITING
+    ).update(state=PrivacyRequest.State.REJECTED)
+
+
+def _link(approval: Approval) -> str:
+    return reverse("privacy:detail", args=[int(approval.target_id)])
+
+
+def _index(approval: Approval) -> list[IndexedMessage]:
+    return index_of(_request_of(approval))
+
+
+HANDLER = Handler(
+    kind=Approval.Kind.PRIVACY,
+    approved=on_approved,
+    rejected=on_rejected,
+    link=_link,
+    index=_index,
+)
+
+__all__ = ["HANDLER", "details_of", "refresh", "retry", "send_pending", "sync_all"]

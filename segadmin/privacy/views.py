@@ -1,0 +1,180 @@
+"""Privacy requests (issue 15): Support and Admins file them (``accounts.file_privacy_requests``)
+and read them; Marketers never see any of it (403 on every path). Approving is the Approvals
+page's (``approvals/``), and an Admin may decide here too, never on their own request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Max, Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from segadmin.approvals.services import may_decide
+from segadmin.audit.log import Actor
+from segadmin.credentials import crypto
+from segadmin.credentials.fields import WorkspaceChoiceField
+from segadmin.credentials.models import Workspace
+from segadmin.privacy import flow
+from segadmin.privacy.forms import PrivacyRequestForm
+from segadmin.privacy.models import Chunk, PrivacyRequest, StatusChange
+from segadmin.privacy.services import file_request
+from segadmin.segment.client import ApiError
+from segadmin.sending import privacy as sending_privacy
+
+FILE = "accounts.file_privacy_requests"
+SHOWN_IDS = 50
+# A request this large shows the quota Segment last reported before it is filed.
+LARGE = 1000
+
+
+def last_quota(workspace_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """The quota Segment last reported (create answers' headers), per workspace."""
+    chunks = Chunk.objects.exclude(quota_remaining=None)
+    if workspace_ids is not None:
+        chunks = chunks.filter(request__workspace_id__in=workspace_ids)
+    latest = (
+        chunks.values("request__workspace_id")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    return [
+        {
+            "workspace": chunk.request.workspace.name,
+            "remaining": chunk.quota_remaining,
+            "reset": chunk.quota_reset,
+            "action": chunk.request.get_action_display(),
+            "at": chunk.status_changed_at or chunk.checked_at,
+        }
+        for chunk in Chunk.objects.filter(pk__in=list(latest)).select_related("request__workspace")
+    ]
+
+
+@permission_required(FILE, raise_exception=True)
+def request_list(request: HttpRequest) -> HttpResponse:
+    requests = PrivacyRequest.objects.select_related("workspace", "source").order_by(
+        "-created_at", "-pk"
+    )
+    page = Paginator(requests, 50).get_page(request.GET.get("page"))
+    return render(request, "privacy/list.html", {"page": page})
+
+
+@permission_required(FILE, raise_exception=True)
+def request_new(request: HttpRequest) -> HttpResponse:
+    form = PrivacyRequestForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        filed = file_request(
+            actor=Actor.from_request(request),
+            workspace=data["workspace"],
+            source=data["scope"],
+            action=data["action"],
+            subject_type=data["subject_type"],
+            ids=form.id_list,
+            reason=data["reason"],
+        )
+        messages.success(
+            request,
+            f"Saved as waiting for approval ({filed.id_count} IDs). Nothing has been sent: "
+            "an Admin other than you approves it under Approvals.",
+        )
+        return redirect("privacy:detail", filed.pk)
+    return render(
+        request,
+        "privacy/new.html",
+        {"form": form, "quotas": last_quota(), "large": LARGE},
+    )
+
+
+@permission_required(FILE, raise_exception=True)
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    filed = get_object_or_404(
+        PrivacyRequest.objects.select_related("workspace", "source", "approval").prefetch_related(
+            Prefetch(
+                "chunks",
+                queryset=Chunk.objects.prefetch_related(
+                    Prefetch("changes", queryset=StatusChange.objects.order_by("seen_at", "pk"))
+                ),
+            )
+        ),
+        pk=pk,
+    )
+    approval = filed.approval
+    ids = filed.id_list
+    context = {
+        "filed": filed,
+        "approval": approval,
+        "ids": ids[:SHOWN_IDS],
+        "more_ids": max(0, len(ids) - SHOWN_IDS),
+        "chunks": list(filed.chunks.all()),
+        "why_not_decide": may_decide(request.user, approval) if approval else "",
+        "can_refresh": filed.state in (PrivacyRequest.State.SENT, PrivacyRequest.State.NOT_SENT),
+        "can_retry": filed.state == PrivacyRequest.State.NOT_SENT,
+        "quotas": last_quota([filed.workspace_id]) if filed.id_count >= LARGE else [],
+    }
+    return render(request, "privacy/detail.html", context)
+
+
+@require_POST
+@permission_required(FILE, raise_exception=True)
+def request_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    filed = get_object_or_404(PrivacyRequest.objects.select_related("workspace"), pk=pk)
+    problems = flow.refresh(filed, actor=Actor.from_request(request))
+    for problem in problems:
+        messages.error(request, f"Segment's status could not be read. {problem}")
+    if not problems:
+        messages.success(request, "Statuses read from Segment.")
+    return redirect("privacy:detail", pk)
+
+
+@require_POST
+@permission_required(FILE, raise_exception=True)
+def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    filed = get_object_or_404(PrivacyRequest.objects.select_related("workspace"), pk=pk)
+    done = flow.retry(filed, actor=Actor.from_request(request))
+    if done is None:
+        messages.warning(request, "This request is not waiting for a retry: nothing was sent.")
+    elif done.state == PrivacyRequest.State.SENT:
+        messages.success(request, "Sent: every call reached Segment.")
+    else:
+        messages.error(request, f"Still not sent: {done.not_sent_reason}")
+    return redirect("privacy:detail", pk)
+
+
+@permission_required(FILE, raise_exception=True)
+def suppressions(request: HttpRequest) -> HttpResponse:
+    field = WorkspaceChoiceField(required=False)
+    chosen: Workspace | None = None
+    error = ""
+    found: list[Any] = []
+    if request.GET.get("workspace"):
+        try:
+            chosen = field.clean(request.GET["workspace"])
+        except ValidationError:
+            error = "That workspace does not exist: choose another."
+    if chosen is not None:
+        try:
+            answer = sending_privacy.list_suppressions(
+                actor=Actor.from_request(request), workspace=chosen
+            )
+        except (crypto.SecretUnreadable, crypto.EncryptionNotConfigured) as exc:
+            answer = ApiError("secret", str(exc), None)
+        if isinstance(answer, ApiError):
+            error = answer.message
+        else:
+            found = answer
+    return render(
+        request,
+        "privacy/suppressions.html",
+        {
+            "workspaces": Workspace.objects.order_by("name"),
+            "chosen": chosen,
+            "error": error,
+            "found": found,
+        },
+    )
