@@ -177,15 +177,11 @@ def test_a_rejected_request_is_never_sent_and_the_decision_never_changes(
     fake, support, admin_user, superuser, workspace
 ):
     request = filed(support, workspace)
-    decide(
-        approval_id=request.approval.pk, actor=actor_of(admin_user), approve=False, comment="no"
-    )
+    decide(approval_id=request.approval.pk, actor=actor_of(admin_user), approve=False, comment="no")
     request.refresh_from_db()
     assert request.state == PrivacyRequest.State.REJECTED
     with pytest.raises(Refused, match="rejected already by ada"):
-        decide(
-            approval_id=request.approval.pk, actor=actor_of(superuser), approve=True, comment=""
-        )
+        decide(approval_id=request.approval.pk, actor=actor_of(superuser), approve=True, comment="")
     approval = Approval.objects.get()
     approval.comment = "changed"
     with pytest.raises(Decided):
