@@ -42,7 +42,7 @@ install-dev: $(VENV)/.installed-dev node_modules/.installed
 
 run: install .env
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py ensure_admin
+	$(PY) manage.py ensure_admin --host $(HOST) --port $(PORT)
 	@# django-tasks-db does not re-run the task of a worker that died: pick those imports up.
 	$(PY) manage.py bulk_resume
 	@# Queues the periodic jobs' runner (audit checkpoints...) unless it is queued already.

@@ -21,6 +21,7 @@ from django.utils import timezone
 from segadmin.accounts.roles import ROLES
 from segadmin.audit.log import search_key
 from segadmin.audit.models import (
+    READ_METHODS,
     AuditEntry,
     AuditEntryQuerySet,
     AuditMessage,
@@ -100,6 +101,8 @@ class AuditFilterForm(forms.Form):
     date_to = forms.DateField(label="To", required=False, widget=_date_input())
     # Set by the home page's "last 24 hours" links: an exact start, shown as a note.
     since = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    # Set by the home page's counts, which leave reads out (READ_METHODS): the same entries.
+    sends = forms.BooleanField(required=False, widget=forms.HiddenInput)
     person = forms.CharField(
         label="Person", required=False, max_length=150, widget=_text_input("username")
     )
@@ -194,6 +197,8 @@ class AuditFilterForm(forms.Form):
             queryset = queryset.filter(created_at__lt=end)
         if "since" in filters:
             queryset = queryset.filter(created_at__gte=filters["since"])
+        if filters.get("sends"):
+            queryset = queryset.filter(kind=Kind.REQUEST).exclude(method__in=READ_METHODS)
         if "person" in filters:
             queryset = queryset.filter(username=filters["person"])
         if "role" in filters:

@@ -55,6 +55,12 @@ class Outcome(models.TextChoices):
 
 NO_ANSWER = "no answer recorded"
 
+# Requests that only read (Test connection, listing sources and plans, the Profile API's traits
+# in a lookup, a GET made with Make an API call): on the record like every request, but not
+# calls that deliver anything, so the home page's counts of sent, rejected and failed calls
+# leave them out (a Profile API "not found" is no rejection of a call).
+READ_METHODS = ("GET", "HEAD")
+
 
 def pack_body(data: bytes) -> bytes:
     """Store small bodies as they are (readable in the raw database), large ones compressed."""

@@ -1,5 +1,10 @@
 """The home dashboard's numbers: calls per day by outcome, recent failures, one's own calls.
 
+Calls are the requests that deliver something (Tracking API calls, batches, Make an API call's
+writes...); reads — Test connection, imports of sources and plans, Profile API lookups, any
+GET (``READ_METHODS``) — are on the record but not counted, so a lookup's "not found" is not
+a call "Rejected by Segment".
+
 Counts read the last 30 days of request rows day by day through the ``created_at`` index;
 days that are over are counted once and kept in DailyCount, so a visit counts only the last
 two days live. The chart is an SVG drawn on the server (no script, CSP-safe), each
@@ -18,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from segadmin.audit.filters import NO_ANSWER
-from segadmin.audit.models import AuditEntryQuerySet, Kind, Outcome
+from segadmin.audit.models import READ_METHODS, AuditEntryQuerySet, Kind, Outcome
 from segadmin.home.models import DailyCount
 
 DAYS = 30
@@ -54,6 +59,8 @@ class Bar:
 
 
 def _audit_url(**filters: Any) -> str:
+    """The audit list with ``filters``, reads left out as they are from the counts."""
+    filters["sends"] = "on"
     return f"{reverse('audit:list')}?{urlencode({k: v for k, v in filters.items() if v})}"
 
 
@@ -71,16 +78,23 @@ def _day_range(day: date, zone: Any) -> tuple[datetime, datetime]:
 def _requests_by_outcome(
     entries: AuditEntryQuerySet, start: datetime, end: datetime | None = None
 ) -> list[tuple[str, int]]:
-    """Request entries between ``start`` and ``end`` by outcome (NO_ANSWER for none).
+    """Request entries that deliver (not reads) between ``start`` and ``end`` by outcome
+    (NO_ANSWER for none).
 
     The range is always closed: with an open one SQLite's planner prefers the kind index and
-    reads every request ever made; bounded, it takes the created_at index.
+    reads every request ever made; bounded, it takes the created_at index. Kind and method are
+    told apart here rather than in the WHERE clause, for the same reason.
     """
     if end is None:
         end = timezone.now() + timedelta(days=1)  # nothing is stamped in the future
     window = entries.filter(created_at__gte=start, created_at__lt=end)
-    rows = window.values_list("kind", "outcome").annotate(n=Count("*")).order_by()
-    return [(outcome or NO_ANSWER, n) for kind, outcome, n in rows if kind == Kind.REQUEST]
+    rows = window.values_list("kind", "method", "outcome").annotate(n=Count("*")).order_by()
+    counts: dict[str, int] = {}
+    for kind, method, outcome, n in rows:
+        if kind == Kind.REQUEST and method.upper() not in READ_METHODS:
+            key = outcome or NO_ANSWER
+            counts[key] = counts.get(key, 0) + n
+    return list(counts.items())
 
 
 def _count_days(
@@ -213,3 +227,23 @@ def recent_failures(entries: AuditEntryQuerySet, *, hours: int = 24) -> list[dic
         for outcome, label in SERIES
         if outcome != Outcome.SENT
     ]
+
+
+def failures_to_look_at(
+    entries: AuditEntryQuerySet, *, columns: tuple[str, ...], hours: int = 24, limit: int = 5
+) -> list[Any]:
+    """The latest calls of the last ``hours`` that Segment rejected or that failed (reads left
+    out), newest first, to open one by one."""
+    since = timezone.now() - timedelta(hours=hours)
+    found = (
+        entries.filter(
+            kind=Kind.REQUEST,
+            outcome__in=[Outcome.REJECTED, Outcome.FAILED],
+            created_at__gte=since,
+            created_at__lt=timezone.now() + timedelta(days=1),
+        )
+        .exclude(method__in=READ_METHODS)
+        .only(*columns)
+        .order_by("-seq")[:limit]
+    )
+    return list(found)

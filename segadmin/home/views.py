@@ -13,12 +13,14 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from segadmin.accounts.navigation import visible_items
 from segadmin.audit.filters import visible_entries
 from segadmin.audit.models import AuditEntry
 from segadmin.audit.views import LIST_COLUMNS, can_read_audit
-from segadmin.home import dashboard
+from segadmin.home import dashboard, setup
 
 RECENT = 10
+ACTIVITY = 8
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -44,17 +46,25 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    """The dashboard: calls per day by outcome, failures of the last 24 hours and one's own
-    recent calls, over the entries the person may read in the audit log."""
+    """The dashboard: on a new install, the checklist that sets it up (ticking itself);
+    then calls per day by outcome, failures of the last 24 hours with the latest ones to look
+    at, everyone's recent activity (for those who read every entry) and one's own recent
+    calls, over the entries the person may read in the audit log."""
     context: dict[str, Any] = {}
     if can_read_audit(request.user):
         see_all = request.user.has_perm("accounts.view_all_audit")
         entries = visible_entries(request.user)
         own = AuditEntry.objects.listed().filter(actor_user_id=request.user.pk)
         scope = "all" if see_all else f"user:{request.user.pk}"
+        nav_urls = {str(item["label"]): str(item["url"]) for item in visible_items(request)}
         context = {
+            "checklist": setup.checklist(request.user, nav_urls),
             "chart": dashboard.chart(entries, scope=scope),
             "failures": dashboard.recent_failures(entries),
+            "to_look_at": dashboard.failures_to_look_at(entries, columns=LIST_COLUMNS),
+            "activity": (
+                list(entries.only(*LIST_COLUMNS).order_by("-seq")[:ACTIVITY]) if see_all else []
+            ),
             "recent": list(own.only(*LIST_COLUMNS).order_by("-seq")[:RECENT]),
             "see_all": see_all,
             "zone": timezone.get_current_timezone_name(),

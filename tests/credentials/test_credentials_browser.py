@@ -31,11 +31,12 @@ def test_an_admin_adds_a_workspace_tests_it_and_imports_its_sources(
     assert result.inner_text().strip() == "This token opens workspace “Acme” (acme)."
     assert page.locator("#segment-workspace").inner_text().startswith("acme")
 
+    # Two presses: Import sources opens the page, which lists the sources by itself ...
     page.get_by_role("link", name="Import sources").click()
-    page.get_by_role("button", name="List the sources in Segment").click()
     page.get_by_test_id("import-list").wait_for()
     assert page.get_by_role("checkbox").count() == 5
     page.get_by_label("Import Site 3").uncheck()
+    # ... and Import the chosen sources imports them.
     page.get_by_role("button", name="Import the chosen sources").click()
     page.wait_for_url(f"{live_server.url}/sources/")
     assert "Imported 4 sources from “Acme”" in page.content()

@@ -209,3 +209,20 @@ def test_a_workspace_cannot_leave_its_sources_in_another_region(
     assert "This workspace has 1 source in the US region" in response.text
     workspace.refresh_from_db()
     assert workspace.region == "us"
+
+
+def test_the_import_page_lists_the_sources_as_it_opens_so_importing_is_two_presses(
+    admin_client: Client, workspace: Workspace
+) -> None:
+    """Import sources (one press) opens the page, which asks for the list by itself with a
+    POST (htmx, on load); Import the chosen sources is the second press. Without scripts the
+    list button stays."""
+    html = admin_client.get(reverse("credentials:workspace_import", args=[workspace.pk]))
+    page = html.content.decode()
+    assert 'hx-trigger="load, submit"' in page
+    assert 'name="action" value="list"' in page
+    assert "List the sources in Segment" in page
+    # The GET itself asked Segment nothing (nothing on the record).
+    from segadmin.audit.models import AuditEntry
+
+    assert not AuditEntry.objects.filter(kind="request").exists()

@@ -20,8 +20,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--username", default="admin")
+        # `make run` passes its HOST and PORT, so the banner names the address it serves.
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", default="8000")
 
-    def handle(self, *args: Any, username: str, **options: Any) -> None:
+    def handle(self, *args: Any, username: str, host: str, port: str, **options: Any) -> None:
         if User.objects.exists():
             return
         # 16 characters from 12 random bytes; checked against the project's password rules
@@ -34,7 +37,18 @@ class Command(BaseCommand):
             people.user_created(actor=Actor.system("ensure_admin"), user=user)
         bar = "=" * 64
         self.stdout.write(
-            f"\n{bar}\n  Created the first account. Log in at http://127.0.0.1:8000/\n"
+            f"\n{bar}\n  Created the first account. Log in at {login_url(host, port)}\n"
             f"  username: {username}\n  password: {password}\n"
             f"  This password is shown only once: change it after logging in.\n{bar}\n"
         )
+
+
+def login_url(host: str, port: str | int) -> str:
+    """Where a browser on this machine reaches the server: an address that listens on every
+    interface (0.0.0.0, ::) is reached as 127.0.0.1; IPv6 addresses go in brackets."""
+    host = host.strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 - read, not bound
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
