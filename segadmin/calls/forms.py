@@ -100,6 +100,10 @@ class CallForm(forms.Form):
     def call_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.main_fields]
 
+    def version_field(self) -> forms.BoundField | None:
+        """Track's Event version, when the chosen planned event has several versions."""
+        return self["event_version"] if "event_version" in self.fields else None
+
     def editor(self) -> forms.BoundField | None:
         return self[self.editor_field] if self.editor_field else None
 
@@ -127,6 +131,9 @@ class CallForm(forms.Form):
         for key in ("context", "integrations"):
             if key in arguments and not arguments[key]:
                 arguments[key] = None  # build_message fills in its defaults
+        version = cleaned.get("event_version")
+        if version is not None:
+            arguments["context"] = self._with_event_version(arguments.get("context"), version)
         message_id = cleaned.get("message_id") or self.generated_message_id or str(uuid.uuid4())
         message = segment_messages.build_message(self.call_type, message_id=message_id, **arguments)
         # The source's tracking plan is checked here as the send service will check it, so its
@@ -140,6 +147,29 @@ class CallForm(forms.Form):
             if self.plan is not None:
                 self.segment_would = self.plan.segment_would(self.call_type, message)
         return cleaned
+
+    def _with_event_version(self, context: Any, version: int) -> Any:
+        """Context with ``protocols.event_version`` set to the chosen version (the rule
+        Segment checks). A different version typed into Context itself is refused next to
+        Event version, rather than one of the two silently winning."""
+        if context is not None and not isinstance(context, dict):
+            return context  # the rules say what is wrong with it
+        context = dict(context or {})
+        protocols = context.get("protocols")
+        if protocols is None:
+            protocols = {}
+        if not isinstance(protocols, dict):
+            return context  # likewise
+        typed = protocols.get("event_version", version)
+        if typed != version:
+            self.add_error(
+                "event_version",
+                f"Context sets protocols.event_version to {json.dumps(typed)}: choose the "
+                "version here or there, not both.",
+            )
+            return context
+        context["protocols"] = {**protocols, "event_version": version}
+        return context
 
     def _attach(self, problems: list[Problem]) -> None:
         """Put each of the rules' errors next to the field its path names (inside an editor in
@@ -200,6 +230,16 @@ class TrackForm(CallForm):
     main_fields = ("event",)
     editor_field = "properties"
     event = _text("Event Name", help_text='What the user did, e.g. "Order Completed".')
+    # Offered (with its choices) only when the chosen planned event has several versions;
+    # calls.planned.attach removes it otherwise.
+    event_version = forms.TypedChoiceField(
+        label="Event version",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[],
+        error_messages={"invalid_choice": "Choose one of the event's versions offered here."},
+    )
     properties = KeyValueField(spec=EDITORS["track_properties"], label="Properties")
 
     def clean_properties(self) -> dict[str, Any]:

@@ -72,6 +72,11 @@ class Planned:
     # person filling the form should know the plan may no longer be Segment's.
     stale: bool = False
     imported_at: datetime | None = None
+    # Track: the chosen event's versions in the plan, oldest first, when it has more than one
+    # ((version, deprecated since or ""), ...), and the one chosen (None: not given, so
+    # Segment checks the oldest, and the fields are the oldest's).
+    versions: tuple[tuple[int, str], ...] = ()
+    version: int | None = None
 
     def by_name(self) -> dict[str, PlannedField]:
         return {f.name: f for f in self.fields}
@@ -87,9 +92,12 @@ def source_of(value: object) -> Source | None:
     return Source.objects.filter(pk=int(text), enabled=True).select_related("tracking_plan").first()
 
 
-def planned_for(source: Source | None, call_type: str, event: str = "") -> Planned | None:
+def planned_for(
+    source: Source | None, call_type: str, event: str = "", version: int | None = None
+) -> Planned | None:
     """What ``source``'s plan offers the ``call_type`` screen (for Track, with ``event``
-    chosen), or None when the source has no plan or the call has no planned editor."""
+    chosen, and ``version`` of it when the plan has that version), or None when the source
+    has no plan or the call has no planned editor."""
     fields_key = PLANNED_CALLS.get(call_type)
     if source is None or fields_key is None or source.tracking_plan_id is None:
         return None
@@ -98,12 +106,22 @@ def planned_for(source: Source | None, call_type: str, event: str = "") -> Plann
     plan = stored.as_plan()
     events: tuple[str, ...] = ()
     message: dict[str, Any] = {}
+    versions: tuple[tuple[int, str], ...] = ()
     if call_type == "track":
         events = tuple(
             sorted({r.key for r in plan.rules if r.type is plans.RuleType.TRACK and r.key})
         )
         event = event if event in events else ""
         message = {"event": event} if event else {}
+        rules = plan.versions(plans.RuleType.TRACK, event) if event else []
+        if len(rules) > 1:
+            versions = tuple((r.version, (r.deprecated_at or "")[:10]) for r in rules)
+        if version not in {number for number, _ in versions}:
+            version = None
+        if version is not None:
+            message["context"] = {"protocols": {"event_version": version}}
+    else:
+        version = None
     rule = plans.find_rule(plan, call_type, message) if message or call_type != "track" else None
     enforce = source.plan_enforcement == "block"
     return Planned(
@@ -114,7 +132,17 @@ def planned_for(source: Source | None, call_type: str, event: str = "") -> Plann
         fields=_fields(rule, fields_key, plan.name, enforce),
         stale=stored.is_stale,
         imported_at=stored.imported_at,
+        versions=versions,
+        version=version,
     )
+
+
+def version_of(value: object) -> int | None:
+    """The event version a form's ``event_version`` value names (a whole number), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 def _fields(
@@ -203,8 +231,10 @@ def attach(form: Any) -> None:
     data = form.data if form.is_bound else form.initial
     event = data.get("event") or ""
     event = event if isinstance(event, str) else ""
-    planned = planned_for(source_of(data.get("source")), call_type, event)
+    version = version_of(data.get("event_version"))
+    planned = planned_for(source_of(data.get("source")), call_type, event, version)
     form.planned = planned
+    _offer_versions(form, planned, redraw_url=reverse("calls:planned_editor", args=[call_type]))
     form.fields[editor].widget.planned = planned
     redraw = {
         "hx-get": reverse("calls:planned_editor", args=[call_type]),
@@ -224,7 +254,11 @@ def attach(form: Any) -> None:
     if call_type != "track":
         return
     field = form.fields["event"]
-    attrs = {**redraw, "hx-include": f"#id_{editor}, [name=source]"}
+    attrs = {
+        **redraw,
+        "hx-include": f"#id_{editor}, [name=source]",
+        "hx-vals": '{"changed": "event"}',
+    }
     if planned is None:
         return  # no plan, nothing an event could change (a new source brings a new field)
     if not planned.events:
@@ -245,4 +279,44 @@ def attach(form: Any) -> None:
     field.help_text = (
         f"The events of the tracking plan “{planned.plan_name}”: "
         "this source accepts no other (type to search)."
+    )
+
+
+def _offer_versions(form: Any, planned: Planned | None, *, redraw_url: str) -> None:
+    """Track's Event version: offered when the chosen planned event has several versions in
+    the plan (sent as ``context.protocols.event_version``, which selects the rule Segment
+    checks, and the planned rows drawn); otherwise the field is not on the form and a value
+    posted for it is ignored (a version typed into Context is still honoured)."""
+    if "event_version" not in form.fields:
+        return
+    if planned is None or not planned.versions:
+        del form.fields["event_version"]
+        return
+    field = form.fields["event_version"]
+    oldest = planned.versions[0][0]
+    field.choices = [
+        ("", f"Not given: Segment checks version {oldest}, the oldest"),
+        *(
+            (str(number), f"Version {number}" + (f" (deprecated since {since})" if since else ""))
+            for number, since in planned.versions
+        ),
+    ]
+    field.help_text = (
+        f"The version of “{planned.event}” in the tracking plan “{planned.plan_name}” to "
+        "check against; sent as context.protocols.event_version."
+    )
+    editor = PLANNED_CALLS[form.call_type]
+    field.widget.attrs.update(
+        {
+            "hx-get": redraw_url,
+            "hx-trigger": "change",
+            "hx-target": f"#id_{editor}",
+            "hx-swap": "outerHTML",
+            "hx-include": f"#id_{editor}, [name=source], [name=event]",
+            "hx-vals": '{"changed": "version"}',
+            "hx-disabled-elt": (
+                f"#id_{editor} input, #id_{editor} select, #id_{editor} textarea, "
+                f"#id_{editor} button, .call-actions button"
+            ),
+        }
     )

@@ -324,7 +324,7 @@ def planned_editor(request: HttpRequest, call_type: str) -> HttpResponse:
         raise Http404("No such call.")
     if not request.user.has_perm(screen.permission):
         raise PermissionDenied
-    initial = {key: request.GET.get(key, "") for key in ("source", "event")}
+    initial = {key: request.GET.get(key, "") for key in ("source", "event", "event_version")}
     form = screen.form_class(initial=initial)
     if form.planned is None and not request.GET.get(f"{name}__planned"):
         # Drawn without a plan and still without one: nothing to redraw (htmx swaps no 204).
@@ -335,11 +335,18 @@ def planned_editor(request: HttpRequest, call_type: str) -> HttpResponse:
     )
     state.bound = False  # a redraw, not a submission: no messages yet
     html = editors.render_editor(spec, name, state, planned=form.planned)
-    if call_type == "track" and request.GET.get("changed") == "source":
+    changed = request.GET.get("changed")
+    if call_type == "track" and changed == "source":
         fields = render_to_string(
             "calls/call.html#call-fields", {"form": form, "oob": True}, request=request
         )
         html = html + fields
+    elif call_type == "track" and changed == "event":
+        # The new event's versions (or none): Event version comes along.
+        version = render_to_string(
+            "calls/call.html#event-version", {"form": form, "oob_version": True}, request=request
+        )
+        html = html + version
     return HttpResponse(html)
 
 
