@@ -73,6 +73,9 @@ class BulkJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     sent = models.IntegerField(default=0)
+    # Rows the checks refused (the dry run's verdict), never sent.
+    invalid = models.IntegerField(default=0)
+    # Rows sent that Segment refused, or that got no answer (the network).
     failed = models.IntegerField(default=0)
     requests = models.IntegerField(default=0)
     error = models.TextField(blank=True)
@@ -86,7 +89,12 @@ class BulkJob(models.Model):
 
     @property
     def processed(self) -> int:
-        return self.sent + self.failed
+        return self.sent + self.invalid + self.failed
+
+    @property
+    def not_sent(self) -> int:
+        """Rows that did not reach Segment or that it refused: invalid and failed ones."""
+        return self.invalid + self.failed
 
     @property
     def remaining(self) -> int:
@@ -126,6 +134,7 @@ class BulkChunk(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.IntegerField(default=0)
     sent = models.IntegerField(default=0)
+    invalid = models.IntegerField(default=0)
     failed = models.IntegerField(default=0)
 
     class Meta:
@@ -140,9 +149,11 @@ class BulkChunk(models.Model):
 
 
 class FailureKind(models.TextChoices):
-    INVALID = "invalid", "invalid row (not sent)"
-    REFUSED = "refused", "refused by Segment"
-    NO_ANSWER = "no_answer", "no answer from Segment"
+    # "Invalid": the checks (the dry run's verdict) refused the row, so it was not sent.
+    # "Failed": only what Segment or the network refused.
+    INVALID = "invalid", "Invalid: not sent"
+    REFUSED = "refused", "Failed: refused by Segment"
+    NO_ANSWER = "no_answer", "Failed: no answer from Segment"
 
 
 class BulkRowResult(models.Model):

@@ -31,6 +31,8 @@ CHUNK_BYTES = 2 * 1024 * 1024
 SAMPLE_ROWS = 1_000
 MAX_COLUMNS = 1_000
 MAX_CELL_BYTES = 1024 * 1024
+# A CSV file's header is row 1, as a spreadsheet numbers it: the first data row is row 2.
+FIRST_CSV_ROW = 2
 # The column segadmin adds to a failed-rows download. A CSV file with it is such a download
 # coming back: its cells were neutralised for spreadsheets, and are restored as they are read.
 ERROR_COLUMN = "segadmin_error"
@@ -185,27 +187,30 @@ def _check_header(columns: list[str]) -> list[str]:
 
 
 class _Chunker:
-    def __init__(self, sink: ChunkSink) -> None:
+    """Cuts the rows into chunks. Each ``add`` is one line of the file as a spreadsheet
+    shows it (a CSV record, a JSON Lines line), blank or not; a chunk's ``first_row`` is the
+    number of its first line, so a row's number is the line it is on in the spreadsheet."""
+
+    def __init__(self, sink: ChunkSink, first_line: int) -> None:
         self.sink = sink
         self.parts: list[str] = []
         self.size = 0
-        self.first_row = 1
+        self.first_row = self.next_line = first_line
         self.count = 0
 
     def add(self, text: str, rows: int) -> None:
         self.parts.append(text)
         self.size += len(text)
         self.count += rows
+        self.next_line += 1
         if self.count >= CHUNK_ROWS or self.size >= CHUNK_BYTES:
             self.flush()
 
     def flush(self) -> None:
         if self.count:
             self.sink(self.first_row, self.count, "".join(self.parts).encode())
-            self.first_row += self.count
-        elif self.parts:
-            # Trailing blank lines: nothing to keep.
-            pass
+        # Else trailing blank lines: nothing to keep.
+        self.first_row = self.next_line
         self.parts, self.size, self.count = [], 0, 0
 
 
@@ -261,14 +266,16 @@ def _scan_csv(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: Chu
     width = len(columns)
     scan = Scan(format=CSV, delimiter=delimiter, columns=columns)
     scan.samples = {c: [] for c in columns}
-    chunker = _Chunker(on_chunk)
+    # The header is the spreadsheet's row 1: the first data row is row 2.
+    chunker = _Chunker(on_chunk, FIRST_CSV_ROW)
     row = 0
     while True:
+        line = chunker.next_line
         try:
             cells = next(reader, None)
         except csv.Error as exc:
             raise FileRefused(
-                f"Row {row + 1} cannot be read as CSV ({exc}); check its quotes."
+                f"Row {line} cannot be read as CSV ({exc}); check its quotes."
             ) from None
         if cells is None:
             break
@@ -284,7 +291,7 @@ def _scan_csv(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: Chu
             cells = [restore(cell) for cell in cells]
         if len(cells) != width:
             raise FileRefused(
-                f"Row {row} has {len(cells)} values where the header has {width} columns "
+                f"Row {line} has {len(cells)} values where the header has {width} columns "
                 f"(“{_preview(text)}”). Every row needs one value per column; quote values "
                 "that contain the delimiter."
             )
@@ -313,7 +320,7 @@ def _scan_jsonl(stream: IO[bytes], *, max_rows: int, max_bytes: int, on_chunk: C
     scan = Scan(format=JSONL, delimiter="", columns=[])
     first_objects: list[dict[str, Any]] = []  # the examples, as rows once the columns are known
     samples: dict[str, list[Any]] = {}
-    chunker = _Chunker(on_chunk)
+    chunker = _Chunker(on_chunk, 1)  # no header: row 1 is the first line
     row = 0
     for number, line in enumerate(
         _lines(stream, max_bytes=max_bytes, consumed=consumed, sizes=sizes), start=1
@@ -372,24 +379,28 @@ def chunk_rows(
     fmt: str, delimiter: str, data: bytes, first_row: int, *, restoring: bool = False
 ) -> Iterator[tuple[int, Any]]:
     """``(row_number, cells)`` for each row of one chunk: a list of strings for CSV, a dict
-    for JSON Lines. Blank lines are skipped exactly as ``scan_upload`` skipped them.
+    for JSON Lines. Blank lines are skipped exactly as ``scan_upload`` skipped them, and
+    counted: a row's number is its line as a spreadsheet shows the file (the CSV header is
+    row 1, so the first data row is row 2; a JSON Lines file's first line is row 1).
     ``restoring`` (see ``restores_cells``) gives each CSV cell back as it was neutralised."""
     text = data.decode()
     row = first_row
     if fmt == JSONL:
-        for line in text.split("\n"):
+        lines = text.split("\n")
+        if lines and not lines[-1]:
+            lines.pop()  # the text ends with a newline: no line after it
+        for line in lines:
             if line.strip():
                 # Every line passed the same parser when the file was scanned.
                 yield row, userjson.loads(line, what=f"Row {row}")
-                row += 1
+            row += 1
         return
     csv.field_size_limit(MAX_CELL_BYTES)
     # Lines split as the scan split them (not str.splitlines, which also breaks at U+2028).
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     for cells in reader:
-        if not cells or (len(cells) == 1 and not cells[0]):
-            continue
-        yield row, [restore(cell) for cell in cells] if restoring else cells
+        if cells and not (len(cells) == 1 and not cells[0]):
+            yield row, [restore(cell) for cell in cells] if restoring else cells
         row += 1
 
 

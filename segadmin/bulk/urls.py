@@ -8,6 +8,7 @@ app_name = "bulk"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("samples/<slug:call_type>.csv", views.sample, name="sample"),
     path("<slug:job_id>/", views.job_detail, name="job"),
     path("<slug:job_id>/progress/", views.progress, name="progress"),
     path("<slug:job_id>/dry-run/", views.dry_run_status, name="dry_run"),

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from segadmin.accounts.permissions import MANAGE_IMPORTS
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, Kind
-from segadmin.bulk import parsing, services, uploads
+from segadmin.bulk import parsing, rights, samples, services, uploads
 from segadmin.bulk.forms import MappingForm, UploadForm
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import ERROR_COLUMN, field_label, unmapped_required
@@ -112,6 +112,20 @@ def index(request: HttpRequest) -> HttpResponse:
         form = UploadForm(user=request.user)
     recent = list(_jobs_for(request)[:JOBS_LISTED])
     return render(request, "bulk/index.html", {"form": form, "jobs": recent}, status=status)
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@require_safe
+def sample(request: HttpRequest, call_type: str) -> HttpResponse:
+    """A sample file to start from: the columns the mapping proposes for ``call_type``."""
+    if call_type not in samples.SAMPLES:
+        raise Http404("No sample for that call.")
+    refusal = rights.upload_refusal(request.user, call_type)
+    if refusal:
+        raise PermissionDenied(refusal)
+    response = HttpResponse(samples.sample_csv(call_type), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{samples.file_name(call_type)}"'
+    return response
 
 
 @permission_required(PERMISSION, raise_exception=True)

@@ -231,15 +231,20 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
             )
             for row, cells in rows
         )
+    invalid = sum(1 for item in failures if item.kind == FailureKind.INVALID)
+    failed = len(failures) - invalid
     with transaction.atomic():
         if not BulkChunk.objects.filter(
             pk=chunk.pk, claimed_by=worker, status=ChunkStatus.RUNNING
-        ).update(status=ChunkStatus.DONE, sent=sent, failed=len(failures), lease_until=None):
+        ).update(
+            status=ChunkStatus.DONE, sent=sent, invalid=invalid, failed=failed, lease_until=None
+        ):
             raise LostChunk
         BulkRowResult.objects.bulk_create(failures, batch_size=500)
         BulkJob.objects.filter(pk=job.pk).update(
             sent=F("sent") + sent,
-            failed=F("failed") + len(failures),
+            invalid=F("invalid") + invalid,
+            failed=F("failed") + failed,
             requests=F("requests") + requests,
             heartbeat_at=timezone.now(),
         )

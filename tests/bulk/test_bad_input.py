@@ -39,7 +39,7 @@ def test_a_nested_cell_in_the_first_rows_is_a_row_problem(client, marketer, sour
     assert page.status_code == 200
     job.refresh_from_db()
     assert (job.dry_run["valid"], job.dry_run["invalid"]) == (1, 1)
-    column, reason = errors_by_row(job)[1]
+    column, reason = errors_by_row(job)[2]  # the spreadsheet's row 2: the header is row 1
     assert column == "prefs" and reason.endswith(TOO_DEEP)
     assert TOO_DEEP in page.content.decode()
 
@@ -57,16 +57,16 @@ def test_a_nested_cell_past_the_sampled_rows_is_a_row_problem_in_the_dry_run_and
     assert page.status_code == 200
     job.refresh_from_db()
     assert job.dry_run["invalid"] == 1
-    assert errors_by_row(job)[1002][1].endswith(TOO_DEEP)
+    assert errors_by_row(job)[1003][1].endswith(TOO_DEEP)  # data row 1,002, under the header
     report = b"".join(client.get(f"/bulk/{job.pk}/errors.csv").streaming_content).decode()
-    assert "1002,prefs," in report and TOO_DEEP in report
+    assert "1003,prefs," in report and TOO_DEEP in report
 
     started = client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
     assert started.status_code == 302, started.content.decode()[-3000:]
     job.refresh_from_db()
     assert job.status == Status.DONE
-    assert (job.sent, job.failed) == (1_001, 1)
-    assert job.failures.get().row == 1002
+    assert (job.sent, job.invalid, job.failed) == (1_001, 1, 0)  # invalid: never sent
+    assert job.failures.get().row == 1003
 
 
 def test_a_nested_cell_found_by_the_worker_s_dry_run_is_a_row_problem(
@@ -81,7 +81,7 @@ def test_a_nested_cell_found_by_the_worker_s_dry_run_is_a_row_problem(
     job.refresh_from_db()
     assert job.dry_run.get("status") != "running"
     assert (job.dry_run["valid"], job.dry_run["invalid"]) == (7, 1)
-    assert errors_by_row(job)[8][1].endswith(TOO_DEEP)
+    assert errors_by_row(job)[9][1].endswith(TOO_DEEP)
 
 
 def test_a_nested_json_text_in_a_json_lines_row_is_a_row_problem(

@@ -15,7 +15,8 @@ from tests.bulk.conftest import csv_text, mapping_post, upload
 pytestmark = pytest.mark.django_db
 
 HEADER = ["userId", "visits", "note", "+plan"]
-# Row 1 has no user ID, so it fails; its cells are what a spreadsheet would run, or look quoted.
+# The first data row (the spreadsheet's row 2) has no user ID, so it is invalid; its cells are
+# what a spreadsheet would run, or look quoted.
 RISKY = ["-5", '=HYPERLINK("http://x")', "'quoted"]
 
 
@@ -33,7 +34,7 @@ def finished(client, marketer, source, fake_segment, immediate_tasks):
         f"/bulk/{job.pk}/", mapping_post(job, {"visits": {"type": "number"}}, action="start")
     )
     job.refresh_from_db()
-    assert (job.sent, job.failed) == (1, 1)
+    assert (job.sent, job.invalid, job.failed) == (1, 1, 0)
     return job
 
 
@@ -53,7 +54,7 @@ def test_the_error_report_prefixes_every_cell_a_spreadsheet_would_run(
         f"/bulk/{job.pk}/", mapping_post(job, {"=cmd": {"type": "boolean"}}, action="dry_run")
     )
     rows = read_csv(client.get(f"/bulk/{job.pk}/errors.csv"))
-    assert rows[1][:2] == ["1", "'=cmd"]
+    assert rows[1][:2] == ["2", "'=cmd"]  # row 2: the header is row 1
 
 
 def test_a_failed_rows_file_uploaded_again_gives_back_the_same_values(

@@ -15,24 +15,25 @@ from tests.bulk.conftest import csv_text, mapping_post, upload
 
 HEADER = ["userId", "anonymousId", "event", "timestamp", "revenue", "coupon", "items", "note"]
 GOOD = ["u1", "", "Order Completed", "2024-05-01T09:30:00Z", "19.99", "true", "[1, 2]", "ok"]
+# Keyed by the row a spreadsheet shows: the header is row 1, GOOD row 2.
 BAD_ROWS = {
-    2: (["", "", "Order Completed", "", "1", "true", "[]", ""], "userId", "Add a User ID or"),
-    3: (["   ", "", "Order Completed", "", "1", "true", "[]", ""], "userId", "User ID is blank"),
-    4: (["u4", "", "", "", "1", "true", "[]", ""], "event", "Add an Event Name."),
-    5: (
+    3: (["", "", "Order Completed", "", "1", "true", "[]", ""], "userId", "Add a User ID or"),
+    4: (["   ", "", "Order Completed", "", "1", "true", "[]", ""], "userId", "User ID is blank"),
+    5: (["u4", "", "", "", "1", "true", "[]", ""], "event", "Add an Event Name."),
+    6: (
         ["u5", "", "Order Completed", "2024-05-01T09:30:00", "1", "", "", ""],
         "timestamp",
         "“2024-05-01T09:30:00” has no time zone",
     ),
-    6: (
+    7: (
         ["u6", "", "Order Completed", "yesterday", "1", "", "", ""],
         "timestamp",
         "“yesterday” is not an ISO-8601 date-time",
     ),
-    7: (["u7", "", "Order Completed", "", "12 apples", "", "", ""], "revenue", "is not a number"),
-    8: (["u8", "", "Order Completed", "", "", "maybe", "", ""], "coupon", "is not true or false"),
-    9: (["u9", "", "Order Completed", "", "", "", "{oops", ""], "items", "is not valid JSON"),
-    10: (
+    8: (["u7", "", "Order Completed", "", "12 apples", "", "", ""], "revenue", "is not a number"),
+    9: (["u8", "", "Order Completed", "", "", "maybe", "", ""], "coupon", "is not true or false"),
+    10: (["u9", "", "Order Completed", "", "", "", "{oops", ""], "items", "is not valid JSON"),
+    11: (
         ["u10", "", "Order Completed", "", "", "", "", "x" * 33_000],
         "",
         "Segment drops calls over 32,000 bytes",

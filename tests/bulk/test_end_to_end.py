@@ -36,12 +36,12 @@ def test_a_job_runs_end_to_end_in_process(client, marketer, source, fake_segment
 
     job.refresh_from_db()
     assert job.status == Status.DONE
-    assert (job.sent, job.failed, job.remaining) == (5_994, 6, 0)
+    assert (job.sent, job.invalid, job.failed, job.remaining) == (5_994, 6, 0, 0)
     received = fake_segment.messages("/v1/batch")
     assert len(received) == 5_994
     first = next(m for m in received if m["userId"] == "user-1")
     assert first["traits"] == {"email": "u1@example.com", "visits": 1, "vip": True}
-    assert first["messageId"] == message_id(job.id, 1)
+    assert first["messageId"] == message_id(job.id, 2)  # its row: the header is row 1
     assert first["context"]["library"]["name"] == "segadmin"
     # Every batch request is in the audit log under the job, by the person who started it.
     entries = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
@@ -49,11 +49,15 @@ def test_a_job_runs_end_to_end_in_process(client, marketer, source, fake_segment
     assert {e.username for e in entries} == {"maria"}
     assert {e.outcome for e in entries} == {"sent"}
     assert verify_chain().ok
-    assert sorted(job.failures.values_list("row", flat=True)) == [1000 * k for k in range(1, 7)]
+    # Data rows 1,000, 2,000... are the spreadsheet's rows 1,001, 2,001... under the header.
+    assert sorted(job.failures.values_list("row", flat=True)) == [1000 * k + 1 for k in range(1, 7)]
 
     page = client.get(f"/bulk/{job.pk}/")
     assert page.status_code == 200
-    assert "Download the failed rows" in page.content.decode()
+    html = page.content.decode()
+    assert "Download the invalid rows" in html
+    assert '<dd class="col-6 col-md-2" data-testid="invalid">6</dd>' in html
+    assert '<dd class="col-6 col-md-2" data-testid="failed">0</dd>' in html
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,7 +103,7 @@ def test_a_json_lines_group_job_sends_typed_traits(
     assert job.proposals["employees"] == "number" and job.proposals["tags"] == "json"
     client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
     job.refresh_from_db()
-    assert (job.sent, job.failed) == (2, 1)
+    assert (job.sent, job.invalid, job.failed) == (2, 1, 0)
     sent = {m["groupId"]: m for m in fake_segment.messages("/v1/batch")}
     assert sent["acme"]["traits"] == {"name": "Acme", "employees": 50, "tags": ["b2b"]}
     assert sent["7"]["traits"] == {"name": "Seven", "employees": None}

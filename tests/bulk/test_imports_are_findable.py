@@ -21,7 +21,8 @@ from tests.bulk.conftest import csv_text, mapping_post, upload
 from tests.factories import login
 
 ROWS = 3_000
-ROW = 2_345
+ROW = 2_345  # user-2345, the 2,345th data row...
+LINE = ROW + 1  # ...on the spreadsheet's row 2,346 (the header is row 1)
 AUDIT = reverse("audit:list")
 LOOKUP = reverse("lookup:index")
 
@@ -79,7 +80,7 @@ def test_every_audit_id_filter_finds_the_message_on_row_2345_of_a_3000_row_impor
     for name, value in {
         "user_id": f"user-{ROW}",
         "anonymous_id": f"anon-{ROW}",
-        "message_id": message_id(job.id, ROW),
+        "message_id": message_id(job.id, LINE),
         "event": "Gift Card Redeemed",
     }.items():
         entries = listed(client.get(AUDIT, {name: value}))
@@ -117,13 +118,13 @@ def test_user_lookup_shows_row_2345_of_an_import_as_its_own_line_with_its_traits
     found = response.context["found"]
     assert len(found.timeline) == 2
     line = found.timeline[0]
-    assert (line.entry.bulk_job_id, line.row, line.call_type) == (str(job.pk), ROW, "identify")
+    assert (line.entry.bulk_job_id, line.row, line.call_type) == (str(job.pk), LINE, "identify")
     # "What we sent": the import's traits over the earlier Identify's.
     assert found.traits == {"plan": "pro", "age": 30, "email": f"u{ROW}@example.com"}
     assert [i.counted for i in found.identifies] == [True, True]
     html = response.content.decode()
     job_url = reverse("bulk:job", args=[job.pk])
-    assert f'href="{job_url}" data-testid="import-row">bulk import, row {ROW}</a>' in html
+    assert f'href="{job_url}" data-testid="import-row">bulk import, row {LINE}</a>' in html
 
 
 @pytest.mark.django_db

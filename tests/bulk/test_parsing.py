@@ -48,10 +48,10 @@ def read_back(result, chunks) -> list[tuple[int, object]]:
         (
             b"userId,plan\nu1,pro\nu2,pro,extra\n",
             "a.csv",
-            "Row 2 has 3 values where the header has 2",
+            "Row 3 has 3 values where the header has 2",
         ),
         (b"userId,plan\n", "a.csv", "no data rows"),
-        (b'userId,plan\nu1,"unclosed\n', "a.csv", "Row 1 cannot be read as CSV"),
+        (b'userId,plan\nu1,"unclosed\n', "a.csv", "Row 2 cannot be read as CSV"),
         (b'{"userId": "u1"}\n{"userId": \n', "a.jsonl", "Line 2 is not valid JSON"),
         (b'{"userId": "u1"}\n[1, 2]\n', "a.jsonl", "Line 2 is not a JSON object"),
     ],
@@ -80,7 +80,7 @@ def test_chunks_read_back_every_row_exactly(monkeypatch):
     content = (
         "\ufeffuserId;note;plan\r\n"
         'u1;"line one\nline two";pro\r\n'
-        "\r\n"  # a blank line is not a row
+        "\r\n"  # a blank line is not a row, but a spreadsheet counts it
         'u2;"semi; colon and ""quotes""";free\r\n'
         "u3;has\u2028a line separator;team\r\n"
         "u4;last;pro"
@@ -89,12 +89,13 @@ def test_chunks_read_back_every_row_exactly(monkeypatch):
     assert result.delimiter == ";"
     assert result.columns == ["userId", "note", "plan"]  # the BOM is gone
     assert result.rows == 4
-    assert [(first, count) for first, count, _ in chunks] == [(1, 2), (3, 2)]
+    # Row numbers as a spreadsheet shows the file: the header is row 1, the blank line row 3.
+    assert [(first, count) for first, count, _ in chunks] == [(2, 2), (5, 2)]
     assert read_back(result, chunks) == [
-        (1, ["u1", "line one\nline two", "pro"]),
-        (2, ["u2", 'semi; colon and "quotes"', "free"]),
-        (3, ["u3", "has\u2028a line separator", "team"]),
-        (4, ["u4", "last", "pro"]),
+        (2, ["u1", "line one\nline two", "pro"]),
+        (4, ["u2", 'semi; colon and "quotes"', "free"]),
+        (5, ["u3", "has\u2028a line separator", "team"]),
+        (6, ["u4", "last", "pro"]),
     ]
 
 
@@ -106,6 +107,21 @@ def test_json_lines_are_read_with_the_union_of_their_keys():
     assert result.columns == ["userId", "plan", "seats", "tags"]
     assert read_back(result, chunks) == [(1, lines[0]), (2, lines[1])]
     assert result.examples[1] == ["u2", "", "3", '["a"]']
+
+
+def test_json_lines_rows_are_numbered_by_their_line_blank_lines_counted(monkeypatch):
+    monkeypatch.setattr(parsing, "CHUNK_ROWS", 2)
+    content = b'{"userId": "u1"}\n\n{"userId": "u2"}\r\n{"userId": "u3"}\n\n\n{"userId": "u4"}'
+    result, chunks = scan(content, "users.jsonl")
+    assert [(first, count) for first, count, _ in chunks] == [(1, 2), (4, 2)]
+    assert [row for row, _ in read_back(result, chunks)] == [1, 3, 4, 7]
+
+
+def test_a_csv_first_data_row_is_row_2_as_a_spreadsheet_shows_it(monkeypatch):
+    monkeypatch.setattr(parsing, "CHUNK_ROWS", 2)
+    content = b"userId,plan\nu1,pro\nu2,free\n\nu3,team\nu4,pro\n"
+    result, chunks = scan(content)
+    assert [row for row, _ in read_back(result, chunks)] == [2, 3, 5, 6]
 
 
 def test_a_file_without_a_known_extension_is_recognised_by_its_content():

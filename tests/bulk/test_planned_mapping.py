@@ -109,11 +109,11 @@ def test_a_column_mapped_to_a_planned_name_is_sent_under_that_name_and_named_in_
     job.refresh_from_db()
     assert (job.dry_run["valid"], job.dry_run["invalid"]) == (1, 1)
     # The cell is refused, and so the plan's "total" is missing: both named by the column.
-    assert {(row, column) for row, column, _ in job.dry_run["errors"]} == {(2, "Total")}
+    assert {(row, column) for row, column, _ in job.dry_run["errors"]} == {(3, "Total")}  # u2's row
     assert response.status_code == 200
     assert client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start")).status_code == 302
     job.refresh_from_db()
-    assert (job.status, job.sent, job.failed) == (Status.DONE, 1, 1)
+    assert (job.status, job.sent, job.invalid, job.failed) == (Status.DONE, 1, 1, 0)
     [message] = fake_segment.messages("/v1/batch")
     assert message["properties"] == {"order_id": "o-1", "total": 12}
 

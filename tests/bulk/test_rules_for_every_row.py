@@ -10,7 +10,7 @@ from tests.bulk.conftest import csv_text, mapping_post, upload
 
 GOOD_ROWS = {1: "u1", 8: "u8"}
 REFUSED = {
-    # row: (cells, column, sentence)
+    # data row: (cells, column, sentence); the spreadsheet shows it one row lower (header: 1)
     2: (
         ["u2", "Order Completed", "", "XYZ", ""],
         "currency",
@@ -76,7 +76,7 @@ def test_the_dry_run_and_the_job_refuse_what_the_track_screen_refuses(
     assert (job.dry_run["valid"], job.dry_run["invalid"]) == (2, len(REFUSED))
     errors = {(row, column): reason for row, column, reason in job.dry_run["errors"]}
     # The same sentence whether the column was read as a date-time or sent as text.
-    assert errors == {(row, column): reason for row, (_, column, reason) in REFUSED.items()}
+    assert errors == {(row + 1, column): reason for row, (_, column, reason) in REFUSED.items()}
     assert "“2024-02-30T10:00:00Z” is not on the calendar" in html
     assert fake_segment.requests == []
 
@@ -84,11 +84,11 @@ def test_the_dry_run_and_the_job_refuse_what_the_track_screen_refuses(
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.status == Status.DONE
-    assert (job.sent, job.failed) == (2, len(REFUSED))
+    assert (job.sent, job.invalid, job.failed) == (2, len(REFUSED), 0)
     received = fake_segment.messages("/v1/batch")
     assert sorted(m["userId"] for m in received) == sorted(GOOD_ROWS.values())
     failures = {f.row: f.problems for f in job.failures.all()}
-    assert failures == {row: [[column, reason]] for row, (_, column, reason) in REFUSED.items()}
+    assert failures == {row + 1: [[column, reason]] for row, (_, column, reason) in REFUSED.items()}
 
 
 @pytest.mark.django_db
@@ -97,9 +97,9 @@ def test_one_percent_odd_cells_keep_the_majority_type_and_are_named_by_row_and_c
 ):
     client.force_login(marketer)
     rows = [[f"u{n}", str(n), "true", "2024-05-01T09:30:00Z"] for n in range(1, 201)]
-    rows[11][1] = "ten"  # row 12
-    rows[149][2] = "maybe"  # row 150
-    rows[199][3] = "2024-02-30T09:30:00Z"  # row 200
+    rows[11][1] = "ten"  # the spreadsheet's row 13 (the header is row 1)
+    rows[149][2] = "maybe"  # row 151
+    rows[199][3] = "2024-02-30T09:30:00Z"  # row 201
     content = csv_text(["userId", "seats", "vip", "since"], rows)
     job, html = upload_and_dry_run(client, source, content, "identify")
 
@@ -111,9 +111,9 @@ def test_one_percent_odd_cells_keep_the_majority_type_and_are_named_by_row_and_c
     }
     assert (job.dry_run["valid"], job.dry_run["invalid"]) == (197, 3)
     assert job.dry_run["errors"] == [
-        [12, "seats", "“ten” is not a number, like 42 or 19.99."],
-        [150, "vip", "“maybe” is not true or false."],
-        [200, "since", "“2024-02-30T09:30:00Z” is not on the calendar: February 2024 has 29 days."],
+        [13, "seats", "“ten” is not a number, like 42 or 19.99."],
+        [151, "vip", "“maybe” is not true or false."],
+        [201, "since", "“2024-02-30T09:30:00Z” is not on the calendar: February 2024 has 29 days."],
     ]
     assert "“ten” is not a number" in html
 
@@ -128,7 +128,7 @@ def test_warnings_are_counted_apart_and_the_rows_are_still_sent(
 
     assert (job.dry_run["valid"], job.dry_run["invalid"], job.dry_run["warned"]) == (2, 0, 1)
     assert job.dry_run["warnings"] == [
-        [2, "email", "“ann@” does not look like an email address: check it before sending."]
+        [3, "email", "“ann@” does not look like an email address: check it before sending."]
     ]
     assert "1 with warnings" in html
     client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))

@@ -53,9 +53,10 @@ def test_the_dry_run_under_block_names_each_violation_by_row_and_column(
     job.refresh_from_db()
     assert (job.dry_run["valid"], job.dry_run["invalid"]) == (2, 2)
     errors = {(row, column): reason for row, column, reason in job.dry_run["errors"]}
-    assert errors[(2, "order_id")] == MISSING
-    assert errors[(3, "event")] == UNPLANNED
-    assert {row for row, _ in errors} == {2, 3}
+    # u2 and u3, on the spreadsheet's rows 3 and 4 (the header is row 1).
+    assert errors[(3, "order_id")] == MISSING
+    assert errors[(4, "event")] == UNPLANNED
+    assert {row for row, _ in errors} == {3, 4}
     assert UNPLANNED in response.content.decode()
     assert fake_segment.requests == []
 
@@ -68,12 +69,12 @@ def test_the_job_under_block_sends_only_conforming_rows(
     assert post(client, job, "start").status_code == 302
     job.refresh_from_db()
     assert job.status == Status.DONE
-    assert (job.sent, job.failed) == (2, 2)
+    assert (job.sent, job.invalid, job.failed) == (2, 2, 0)
     assert sorted(m["userId"] for m in fake_segment.messages("/v1/batch")) == ["u1", "u4"]
     problems = {f.row: f.problems for f in job.failures.all()}
-    assert problems[2] == [["order_id", MISSING]]
-    assert ["event", UNPLANNED] in problems[3]
-    assert set(problems) == {2, 3}
+    assert problems[3] == [["order_id", MISSING]]
+    assert ["event", UNPLANNED] in problems[4]
+    assert set(problems) == {3, 4}
     entries = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
     assert [e.plan_violations for e in entries] == [0]
 
@@ -87,7 +88,7 @@ def test_under_warn_the_dry_run_counts_the_rows_with_violations_and_the_job_send
     job.refresh_from_db()
     assert (job.dry_run["valid"], job.dry_run["invalid"], job.dry_run["violations"]) == (4, 0, 2)
     warnings = {(row, column): reason for row, column, reason in job.dry_run["warnings"]}
-    assert warnings[(2, "order_id")] == MISSING and warnings[(3, "event")] == UNPLANNED
+    assert warnings[(3, "order_id")] == MISSING and warnings[(4, "event")] == UNPLANNED
     assert "2 with tracking-plan violations" in response.content.decode()
 
     assert post(client, job, "start").status_code == 302

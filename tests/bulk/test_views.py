@@ -24,7 +24,7 @@ def test_a_bad_file_is_refused_at_upload_with_its_reason_and_nothing_is_kept(
     response = upload(client, b"userId,plan\nu1,pro\nu2\n", source=source)
     assert response.status_code == 422
     page = response.content.decode()
-    assert "Row 2 has 1 values where the header has 2 columns" in page
+    assert "Row 3 has 1 values where the header has 2 columns" in page  # the header is row 1
     assert "Nothing was imported" in page
     assert BulkJob.objects.count() == 0
     assert BulkChunk.objects.count() == 0
@@ -182,9 +182,14 @@ def test_a_batch_segment_refuses_fails_its_rows_with_the_answer_and_the_audit_en
     client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
     job.refresh_from_db()
     assert job.status == Status.DONE
-    assert (job.sent, job.failed) == (0, 2)
+    # What Segment refused is "Failed"; nothing here is "Invalid" (the checks passed it).
+    assert (job.sent, job.invalid, job.failed) == (0, 0, 2)
     failure = job.failures.first()
     assert failure.kind == FailureKind.REFUSED
+    page = client.get(f"/bulk/{job.pk}/").content.decode()
+    assert "Failed: refused by Segment" in page and "Download the failed rows" in page
+    assert '<dd class="col-6 col-md-2" data-testid="invalid">0</dd>' in page
+    assert "2 failed (refused by Segment or lost on the network)" in page
     assert failure.reason.startswith("Segment answered 400")
     entry = AuditEntry.objects.get(pk=failure.audit_entry_id)
     assert entry.kind == Kind.REQUEST and entry.bulk_job_id == str(job.pk)
@@ -237,10 +242,11 @@ def test_failed_rows_download_as_a_csv_that_can_be_fixed_and_uploaded_again(
         f"/bulk/{job.pk}/", mapping_post(job, {"visits": {"type": "number"}}, action="start")
     )
     job.refresh_from_db()
-    assert (job.sent, job.failed) == (2, 2)
+    assert (job.sent, job.invalid, job.failed) == (2, 2, 0)
 
     page = client.get(f"/bulk/{job.pk}/").content.decode()
     assert "Add a User ID or an Anonymous ID." in page
+    assert "Invalid: not sent" in page and "Download the invalid rows" in page
     download = client.get(f"/bulk/{job.pk}/failed-rows/")
     text = b"".join(download.streaming_content).decode()
     rows = list(csv.reader(io.StringIO(text)))
