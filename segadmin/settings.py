@@ -298,6 +298,8 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     # Front-end packages come from npm (`npm ci`), never from a CDN or a committed copy.
     ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
+    # Searchable selects (the call screens' pickers: zones, currencies, events, reserved fields).
+    ("vendor/tom-select", BASE_DIR / "node_modules" / "tom-select" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

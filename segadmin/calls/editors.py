@@ -66,6 +66,10 @@ class EditorSpec:
         return {r.top: r for r in self.reserved}
 
     @property
+    def noun_plural(self) -> str:
+        return self.noun[:-1] + "ies" if self.noun.endswith("y") else self.noun + "s"
+
+    @property
     def json_label(self) -> str:
         return f"{self.label} (JSON)"
 
@@ -156,11 +160,21 @@ def reserved_rows(spec_: EditorSpec) -> list[Row]:
     return [Row("r", r.path, r.types[0], "", r) for r in spec_.reserved]
 
 
+def _reserved_type(reserved: Reserved, type_: str) -> str:
+    """The type a row named like ``reserved`` is read as: its own when the reserved field
+    allows it, else the field's first (a custom row's "text" default for "age" is a number)."""
+    return type_ if type_ in (*reserved.types, NULL) else reserved.types[0]
+
+
 def rows_to_value(spec_: EditorSpec, rows: list[Row]) -> dict[str, Any] | list[tuple[str, str]]:
     """Build the editor's value from its rows, setting ``row.error`` on each bad row.
 
-    Raises EditorError (naming how many rows are wrong) when any row is.
+    A custom row named like one of Segment's reserved fields ("email", "company.plan") is read
+    as that field, typed as it is, so it gets the same verdict and words; a second row for a
+    name already given is refused. Raises EditorError (naming how many rows are wrong) when
+    any row is.
     """
+    reserved_paths = spec_.reserved_by_path()
     reserved_tops = spec_.reserved_tops()
     pairs: list[tuple[str, Any]] = []
     nested: dict[str, dict[str, Any]] = {}
@@ -168,26 +182,41 @@ def rows_to_value(spec_: EditorSpec, rows: list[Row]) -> dict[str, Any] | list[t
     custom_number = 0
     for row in rows:
         row.error = ""
-        if row.kind == "r" and row.reserved is not None:
-            reserved = row.reserved
+        reserved = row.reserved if row.kind == "r" else None
+        type_ = row.type
+        if row.kind == "c" and row.key.strip() in reserved_paths:
+            reserved = reserved_paths[row.key.strip()]
+            type_ = _reserved_type(reserved, row.type)
+        if reserved is not None:
             what = reserved.display
-            if row.type not in (*reserved.types, NULL):
-                row.error = f"{what} cannot be of type “{row.type}”."
+            if type_ not in (*reserved.types, NULL):
+                row.error = f"{what} cannot be of type “{type_}”."
                 continue
-            if row.type != NULL and row.value == "":
+            if type_ != NULL and row.value == "":
+                continue
+            nested_top, _dot, sub = reserved.path.partition(".")
+            if reserved.path in seen or (sub and sub in nested.get(nested_top, {})):
+                row.error = f"“{row.key.strip()}” is used by two rows: give each {spec_.noun} once."
                 continue
             try:
-                value = parse_value(row.type, row.value)
+                value = parse_value(type_, row.value)
             except EditorError as exc:
                 row.error = str(exc)
                 continue
-            if "." in reserved.path:
-                top, sub = reserved.path.split(".", 1)
-                if top not in nested:
-                    nested[top] = {}
-                    pairs.append((top, nested[top]))
-                nested[top][sub] = value
+            if sub:
+                if nested_top not in nested:
+                    if nested_top in seen:  # given whole by a custom row before
+                        row.error = (
+                            f"“{nested_top}” is already given by a row of its own: give its "
+                            "parts there or here, not both."
+                        )
+                        continue
+                    nested[nested_top] = {}
+                    pairs.append((nested_top, nested[nested_top]))
+                    seen.add(nested_top)
+                nested[nested_top][sub] = value
             else:
+                seen.add(reserved.path)
                 pairs.append((reserved.path, value))
             continue
         if row.kind == "p":
@@ -214,11 +243,11 @@ def rows_to_value(spec_: EditorSpec, rows: list[Row]) -> dict[str, Any] | list[t
                 continue  # a blank row: nothing typed
             row.error = f"Give this {spec_.noun} a name."
             continue
-        if name in reserved_tops:
-            shown = reserved_tops[name].display if reserved_tops[name].label else name
+        if name in nested and name in reserved_tops:
+            # "address" typed whole while its parts are given in their own rows.
             row.error = (
-                f"“{name}” is a reserved {spec_.noun}: use the {shown} field above "
-                "instead of a custom row."
+                f"“{name}” is already given by its parts ({', '.join(nested[name])}): "
+                "give them there or here, not both."
             )
             continue
         if name in seen and not spec_.pairs:
@@ -462,7 +491,7 @@ def state_from_data(spec_: EditorSpec, data: Mapping[str, Any], name: str) -> Ed
 
     rows = reserved_rows(spec_)
     by_path = {row.key: row for row in rows}
-    custom: list[Row] = []
+    posted: list[Row] = []
     for index in range(count):
         kind, key, type_ = at(kinds, index, "c"), at(keys, index), at(types, index, TEXT)
         value = at(bools, index) if type_ == BOOLEAN else at(values, index)
@@ -470,9 +499,21 @@ def state_from_data(spec_: EditorSpec, data: Mapping[str, Any], name: str) -> Ed
             row = by_path.pop(key)
             row.type, row.value = type_, value
         elif kind == "p" and key:
-            custom.append(Row("p", key, type_, value))  # with_planned says if it still is
+            posted.append(Row("p", key, type_, value))  # with_planned says if it still is
         else:
-            custom.append(Row("c", key, type_, value))
+            posted.append(Row("c", key, type_, value))
+    # A custom row named like a reserved field that is still empty becomes that field's row,
+    # typed as the field is (rows_to_value reads it the same way; a second one is refused).
+    empty = {row.key: row for row in rows if row.value == "" and row.type != NULL}
+    custom: list[Row] = []
+    for row in posted:
+        typed = row.value != "" or row.type == NULL
+        target = empty.pop(row.key.strip(), None) if row.kind == "c" and typed else None
+        if target is None or target.reserved is None:
+            custom.append(row)
+            continue
+        target.type = _reserved_type(target.reserved, row.type)
+        target.value = row.value
     return EditorState(ROWS, "", rows + custom, bound=True)
 
 
@@ -546,31 +587,46 @@ def render_editor(
         (c for c in rows if c["row"].planned is not None), key=lambda c: order.get(c["row"].key, 0)
     )
     # Reserved rows in groups: the plain ones, then one folding group per object (address...).
+    # A group holding a value (or a problem) is shown with the rows typed; the others wait in
+    # the pool, which the "Add a trait" picker offers (and which, without JavaScript, opens as
+    # a list of its own).
     groups: list[dict[str, Any]] = []
     for context in rows:
         reserved = context["row"].reserved
         if reserved is None or context["row"].planned is not None:
             continue
         heading = reserved.top if "." in reserved.path else ""
-        if not groups or groups[-1]["heading"] != heading:
+        if not groups or groups[-1]["heading"] != heading or not heading:
             groups.append({"heading": heading, "rows": [], "open": False})
         groups[-1]["rows"].append(context)
         row = context["row"]
         if row.value or row.error or row.type == NULL:
             groups[-1]["open"] = True
+    custom_rows = [c for c in rows if c["row"].kind == "c"]
+    if not any(_blank(c["row"]) for c in custom_rows):
+        # Always one empty row to type into (without JavaScript, the way to add another).
+        blank = Row("c", "", spec_.value_types[0])
+        custom_rows.append(row_context(spec_, name, blank, len(state.rows)))
     has_currency = any(r.input == "currency" for r in spec_.reserved)
+    pool = [g for g in groups if not g["open"]]
     context = {
         "spec": spec_,
         "name": name,
         "state": state,
-        "reserved_groups": groups,
+        "shown_groups": [g for g in groups if g["open"]],
+        "pool_groups": pool,
+        "pool_count": sum(len(g["rows"]) for g in pool),
         "planned": planned,
         "planned_rows": planned_rows,
-        "custom_rows": [c for c in rows if c["row"].kind == "c"],
+        "custom_rows": custom_rows,
         "currency_options": currency_options(_currency_of(state)) if has_currency else "",
         "single_type": len(spec_.value_types) == 1 and not spec_.reserved,
     }
     return render_to_string("calls/editor.html#editor", context)
+
+
+def _blank(row: Row) -> bool:
+    return not row.key.strip() and not row.value.strip() and row.type != NULL
 
 
 def _currency_of(state: EditorState) -> str:
@@ -615,6 +671,8 @@ def row_context(spec_: EditorSpec, name: str, row: Row, index: int | str) -> dic
         "single_type": len(spec_.value_types) == 1 and not spec_.reserved,
         "input_type": _INPUT_TYPES.get(hint, "text"),
         "inputmode": "decimal" if hint == "number" else "",
+        # What the "Add a trait" picker shows of a reserved field: its type(s).
+        "type_names": " or ".join(TYPE_LABELS[t] for t in reserved.types) if reserved else "",
         "placeholder": (
             _PLACEHOLDERS.get(reserved.types[0], "")
             if reserved

@@ -33,7 +33,7 @@ def add_custom(page: Page, editor: str, noun: str, name: str, type_: str, value:
     last = rows.nth(rows.count() - 1)
     if last.get_by_label(f"Name of a custom {noun}").input_value():
         before = rows.count()
-        page.get_by_role("button", name=f"+ Add a {noun}").click()
+        page.get_by_role("button", name=f"+ Add a custom {noun}").click()
         expect(rows).to_have_count(before + 1)
         last = rows.nth(before)
     last.get_by_label(f"Name of a custom {noun}").fill(name)
@@ -42,6 +42,18 @@ def add_custom(page: Page, editor: str, noun: str, name: str, type_: str, value:
         last.get_by_label("True or false").select_option(value)
     elif type_ != "null":
         last.get_by_label(f"Value of a custom {noun}").fill(value)
+
+
+def add_reserved(page: Page, noun: str, key: str, label: str = "") -> Locator:
+    """Add one of Segment's reserved fields with the searchable "Add a trait" picker; its
+    row comes up with the rows being typed, the cursor in it. The row's value field."""
+    picker = page.get_by_role("combobox", name=f"Add a {noun}", exact=True)
+    picker.click()
+    picker.fill(key)
+    page.locator(f".ts-dropdown .option[data-value='{key}']").click()
+    field = page.get_by_label(label or key, exact=True)
+    expect(field).to_be_focused()
+    return field
 
 
 def shown_body(page: Page) -> dict[str, Any]:
@@ -59,13 +71,15 @@ def test_an_identify_built_in_the_editor_is_previewed_sent_and_received_with_its
     anonymous_id = page.get_by_label("Anonymous ID").input_value()
     assert len(anonymous_id) == 36
 
-    page.get_by_label("email", exact=True).fill("ada@example.com")
-    page.get_by_label("age", exact=True).fill("36")
+    add_reserved(page, "trait", "email").fill("ada@example.com")
+    add_reserved(page, "trait", "age").fill("36")
+    add_reserved(page, "trait", "phone")
     page.get_by_label("Type of phone").select_option("null")
     phone = page.locator(".kv-row", has=page.get_by_label("Type of phone"))
     expect(phone.get_by_text("null unsets the trait")).to_be_visible()
-    page.locator("summary", has_text="address").click()
-    page.get_by_label("address.city", exact=True).fill("Paris")
+    # A part of address brings the whole address group, open.
+    add_reserved(page, "trait", "address.city").fill("Paris")
+    expect(page.get_by_label("address.street", exact=True)).to_be_visible()
 
     add_custom(page, "traits", "trait", "plan", "text", "pro")
     add_custom(page, "traits", "trait", "seats", "number", "12")
@@ -120,7 +134,7 @@ def test_an_editor_switches_to_json_and_back_without_losing_anything(
 ) -> None:
     page = ready
     page.goto(f"{live_server.url}/calls/identify/")
-    page.get_by_label("firstName", exact=True).fill("Ada")
+    add_reserved(page, "trait", "firstName").fill("Ada")
     add_custom(page, "traits", "trait", "seats", "number", "3")
     add_custom(page, "traits", "trait", "vip", "boolean", "false")
     add_custom(page, "traits", "trait", "gone", "null", "")
@@ -139,8 +153,8 @@ def test_an_editor_switches_to_json_and_back_without_losing_anything(
     page.get_by_role("button", name="Edit Traits as a form").click()
     expect(page.get_by_label("firstName", exact=True)).to_have_value("Ada")
     names = page.locator("#id_traits__rows .kv-row").get_by_label("Name of a custom trait")
-    expect(names).to_have_count(4)
-    assert [names.nth(i).input_value() for i in range(4)] == ["seats", "vip", "gone", "o"]
+    expect(names).to_have_count(5)  # and one empty row to type the next
+    assert [names.nth(i).input_value() for i in range(5)] == ["seats", "vip", "gone", "o", ""]
     types = page.locator("#id_traits__rows .kv-row").get_by_label("Type of a custom trait")
     assert [types.nth(i).input_value() for i in range(4)] == ["number", "boolean", "null", "object"]
 
@@ -168,7 +182,8 @@ def test_a_track_with_revenue_and_currency_is_sent_as_numbers_and_a_code(
     page.get_by_label("Source").select_option(str(source.pk))
     page.get_by_label("User ID").fill("u-1001")
     page.get_by_label("Event Name").fill("Order Completed")
-    page.get_by_label("Revenue", exact=True).fill("19.99")
+    add_reserved(page, "property", "revenue", "Revenue").fill("19.99")
+    add_reserved(page, "property", "currency", "Currency")
     page.get_by_label("Currency", exact=True).select_option("EUR")
     add_custom(page, "properties", "property", "items", "number", "2")
 

@@ -268,7 +268,7 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("track", {"user_id": "u"}, "event", "Add an Event Name."),
     (
         "identify",
-        {"user_id": "u", **rows_data("traits", custom=[("email", "text", "a@b.co")])},
+        {"user_id": "u", **rows_data("traits", custom=[("age", "text", "ten")])},
         "traits",
         "1 trait row needs fixing: see the message under each.",
     ),

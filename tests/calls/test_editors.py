@@ -91,27 +91,82 @@ def test_the_null_type_is_explained_as_unsetting_the_trait() -> None:
     assert "null unsets the trait" in html
 
 
-def test_a_custom_name_colliding_with_a_reserved_one_is_refused() -> None:
-    rows = rows_of(TRAITS, custom("email", "text", "x@example.com"))
+def test_a_custom_row_named_like_a_reserved_field_is_read_as_that_field() -> None:
+    # The custom row's default type (text) gives way to the field's own: "age" is a number.
+    rows = rows_of(TRAITS, custom("email", "text", "x@example.com"), custom("age", "text", "36"))
+    assert editors.rows_to_value(TRAITS, rows) == {"email": "x@example.com", "age": 36}
+
+
+@pytest.mark.parametrize(
+    ("key", "type_", "value"),
+    [
+        ("age", "text", "ten"),
+        ("birthday", "text", "1990-02-30"),
+        ("createdAt", "datetime", "2024-05-01T09:30"),
+        ("company.employee_count", "text", "many"),
+    ],
+)
+def test_a_custom_row_named_like_a_reserved_field_gets_the_fields_own_words(
+    key: str, type_: str, value: str
+) -> None:
+    field = TRAITS.reserved_by_path()[key]
+    reserved = rows_of(TRAITS, **{key: (field.types[0], value)})
+    with pytest.raises(EditorError):
+        editors.rows_to_value(TRAITS, reserved)
+    as_custom = rows_of(TRAITS, custom(key, type_, value))
+    with pytest.raises(EditorError):
+        editors.rows_to_value(TRAITS, as_custom)
+    wanted = next(row.error for row in reserved if row.error)
+    assert as_custom[-1].error == wanted
+
+
+def test_a_reserved_field_given_twice_is_refused() -> None:
+    rows = rows_of(TRAITS, custom("email", "text", "b@example.com"), email=("text", "a@x.io"))
+    with pytest.raises(EditorError):
+        editors.rows_to_value(TRAITS, rows)
+    assert rows[-1].error == "“email” is used by two rows: give each trait once."
+
+
+def test_an_object_given_whole_and_by_its_parts_is_refused() -> None:
+    whole = custom("address", "object", '{"city": "Oslo"}')
+    rows = rows_of(TRAITS, whole, **{"address.city": ("text", "Paris")})
     with pytest.raises(EditorError):
         editors.rows_to_value(TRAITS, rows)
     assert rows[-1].error == (
-        "“email” is a reserved trait: use the email field above instead of a custom row."
+        "“address” is already given by its parts (city): give them there or here, not both."
     )
+    # Given whole only, it is an object like JSON mode's, for the rules to check.
+    alone = rows_of(TRAITS, custom("address", "object", '{"city": "Oslo"}'))
+    assert editors.rows_to_value(TRAITS, alone) == {"address": {"city": "Oslo"}}
 
 
-def test_a_custom_name_colliding_with_a_reserved_object_is_refused() -> None:
-    rows = rows_of(TRAITS, custom("address", "object", "{}"))
-    with pytest.raises(EditorError):
-        editors.rows_to_value(TRAITS, rows)
-    assert "reserved trait" in rows[-1].error
-
-
-def test_track_names_revenue_by_its_label_when_a_custom_row_collides() -> None:
-    rows = rows_of(PROPERTIES, custom("revenue", "number", "3"))
+def test_track_revenue_given_twice_is_refused() -> None:
+    rows = rows_of(PROPERTIES, custom("revenue", "number", "3"), revenue=("number", "5"))
     with pytest.raises(EditorError):
         editors.rows_to_value(PROPERTIES, rows)
-    assert "use the Revenue field above" in rows[-1].error
+    assert rows[-1].error == "“revenue” is used by two rows: give each property once."
+
+
+def test_a_posted_custom_row_with_a_reserved_name_becomes_the_reserved_row() -> None:
+    data = QueryDict(mutable=True)
+    data["traits__mode"] = "rows"
+    # The pool's empty reserved rows come after the custom ones in the page: order is no matter.
+    for kind, key, type_, value in [
+        ("c", "age", "text", "36"),
+        ("c", "plan", "text", "pro"),
+        ("r", "age", "number", ""),
+        ("r", "email", "text", ""),
+    ]:
+        data.appendlist("traits__kind", kind)
+        data.appendlist("traits__key", key)
+        data.appendlist("traits__type", type_)
+        data.appendlist("traits__value", value)
+        data.appendlist("traits__bool", "")
+    state = editors.state_from_data(TRAITS, data, "traits")
+    age = next(row for row in state.rows if row.key == "age")
+    assert (age.kind, age.type, age.value) == ("r", "number", "36")
+    assert [row.key for row in state.rows if row.kind == "c"] == ["plan"]
+    assert editors.state_value(TRAITS, state) == {"age": 36, "plan": "pro"}
 
 
 def test_a_name_used_twice_is_refused() -> None:

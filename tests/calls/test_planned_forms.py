@@ -188,9 +188,9 @@ def test_a_planned_reserved_field_keeps_its_own_input_and_is_listed_with_the_pla
     currency = element(html, 'data-planned="currency"')
     assert 'name="properties__kind" value="r"' in currency
     assert "Paid in" in currency  # the plan's description
-    reserved = element(html, 'class="kv-rows kv-reserved-rows"')
-    assert 'value="currency"' not in reserved  # not listed twice
-    assert 'value="revenue"' in reserved
+    pool = element(html, 'class="kv-pool mt-2"')  # the reserved fields "Add a property" offers
+    assert 'value="currency"' not in pool  # not listed twice
+    assert 'value="revenue"' in pool
 
 
 def test_a_planned_reserved_field_with_an_enum_offers_only_the_plans_values(
