@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from segadmin import sending
 from segadmin.accounts.permissions import may_send
-from segadmin.audit import drafts, export
+from segadmin.audit import cells, drafts, export
 from segadmin.audit.chain import verify_chain
 from segadmin.audit.filters import AuditFilterForm, visible_entries
 from segadmin.audit.log import Actor
@@ -177,11 +177,16 @@ def entry_list(request: HttpRequest) -> HttpResponse:
     else:
         entries = form.apply(visible_entries(user)).only(*LIST_COLUMNS)
         page = keyset_page(entries, before=before, after=after)
-        zone = timezone.get_current_timezone()
-        for entry in page.entries:
-            # Formatted here: the template's date filter costs more than the rest of a row.
-            # `when` is for the template only, not a field of the model (hence the ignore).
-            entry.when = entry.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]
+    # An entry's own ID columns hold its first message's IDs; the filters also find the
+    # messages further inside a batch, and the row then shows the one that was found.
+    found = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    rows = cells.list_rows(
+        page.entries,
+        entry_base=reverse("audit:list"),
+        zone=timezone.get_current_timezone(),
+        found_user_id=found.get("user_id") or "",
+        found_anonymous_id=found.get("anonymous_id") or "",
+    )
     context = {
         "form": form,
         "page": page,
@@ -193,12 +198,8 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         "older_query": form.query_string(before=page.older_cursor),
         "oldest_query": form.query_string(after=0),
         "can_export": user.has_perm("accounts.export_audit"),
-        "entry_base": reverse("audit:list"),
+        "rows": rows,
         "zone": timezone.get_current_timezone_name(),
-        # An entry's own ID columns hold its first message's IDs; the filters also find the
-        # messages further inside a batch, and the row then shows the one that was found.
-        "found_user_id": form.is_valid() and form.cleaned_data.get("user_id"),
-        "found_anonymous_id": form.is_valid() and form.cleaned_data.get("anonymous_id"),
     }
     return render(request, "audit/list.html", context)
 

@@ -35,6 +35,7 @@ from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadabl
 from segadmin.credentials.fields import WorkspaceChoiceField
 from segadmin.credentials.models import Source, Workspace
 from segadmin.lib.htmx import HtmxHttpRequest
+from segadmin.lookup import rows as tables
 from segadmin.lookup.history import IDENTIFIER_TYPES, History, TraitRow, compare, history
 from segadmin.segment import client, redaction
 
@@ -154,6 +155,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "zone": timezone.get_current_timezone_name(),
         "asked_segment": asks_segment,
+        "form_fields": tables.form_fields(form),
     }
     bookmark = ""
     if form.is_bound and form.is_valid():
@@ -164,6 +166,8 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         bookmark = _bookmark(kind, identifier, form.cleaned_data["workspace"])
         context.update(
             found=found,
+            timeline_rows=tables.timeline_rows(found.timeline),
+            identify_rows=tables.identify_rows(found.identifies[:50]),
             kind=kind,
             kind_label=dict(IDENTIFIER_TYPES)[kind],
             identifier=identifier,
@@ -177,8 +181,8 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
             theirs = answer.traits
             comparison = []
             if theirs is not None:
-                rows = compare(found.traits, theirs)
-                comparison = _shown(rows, found.traits, theirs, answer.secrets)
+                traits = compare(found.traits, theirs)
+                comparison = _shown(traits, found.traits, theirs, answer.secrets)
             context.update(
                 profile=theirs,
                 profile_error_kind=answer.error_kind,
