@@ -93,6 +93,9 @@ def may_decide(user: User | AnonymousUser, approval: Approval) -> str | None:
         return NOT_AN_APPROVER
     if approval.requested_by_id is not None and approval.requested_by_id == user.pk:
         return OWN_REQUEST
+    if user.pk in (approval.payload or {}).get("not_by", []):
+        # E.g. a bulk import's uploader, when someone else asked for its approval.
+        return str(approval.payload.get("not_by_reason") or OWN_REQUEST)
     return None
 
 

@@ -12,8 +12,11 @@ class BulkConfig(AppConfig):
     def ready(self) -> None:
         # Imported once the apps are loaded (the services use models), as Django's ready() wants.
         from segadmin import periodic
+        from segadmin.approvals.registry import register
         from segadmin.bulk import services
+        from segadmin.bulk.approval import HANDLER
 
+        register(HANDLER)
         # django-tasks-db does not re-run a task whose worker died: what bulk_resume does when
         # workers start, a worker also does every few minutes, so such an import goes on (or
         # ends, with the reason) without anyone pressing Resume.

@@ -17,6 +17,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from segadmin.approvals.models import Approval
+from segadmin.approvals.services import request_approval
 from segadmin.audit.log import Actor
 from segadmin.bulk import parsing
 from segadmin.bulk.dryrun import (
@@ -170,6 +172,62 @@ def _start_refused(job: BulkJob) -> StartRefused:
     )
 
 
+def needs_approval(job: BulkJob) -> bool:
+    """An import above SEGADMIN_APPROVAL_ROWS rows waits for an Admin other than its uploader."""
+    return bool(job.total_rows > settings.SEGADMIN_APPROVAL_ROWS)
+
+
+def approval_of(job: BulkJob) -> Approval | None:
+    """The import's latest approval (waiting, approved or rejected), if any."""
+    return (
+        Approval.objects.filter(kind=Approval.Kind.BULK, target_id=str(job.pk))
+        .order_by("-requested_at", "-pk")
+        .first()
+    )
+
+
+def approved(job: BulkJob) -> bool:
+    """Whether the import may start as far as approvals go."""
+    if not needs_approval(job):
+        return True
+    latest = approval_of(job)
+    return latest is not None and latest.state == Approval.State.APPROVED
+
+
+def approval_refusal(job: BulkJob) -> str:
+    latest = approval_of(job)
+    waiting = latest is not None and latest.state == Approval.State.WAITING
+    return (
+        f"This import has {job.total_rows:,} rows, more than {settings.SEGADMIN_APPROVAL_ROWS:,}: "
+        "an Admin other than its uploader must approve it before it starts"
+        + (" (it is waiting for approval)." if waiting else ": use Request approval.")
+    )
+
+
+def request_start_approval(job: BulkJob, actor: Actor, reason: str) -> Approval:
+    """Ask for the approval a large import needs (one waiting at a time)."""
+    latest = approval_of(job)
+    if latest is not None and latest.state in (Approval.State.WAITING, Approval.State.APPROVED):
+        return latest
+    source = job.source.name if job.source else job.source_name
+    uploader = [job.created_by_id] if job.created_by_id else []
+    return request_approval(
+        actor=actor,
+        kind=Approval.Kind.BULK,
+        summary=(
+            f"Bulk import “{job.file_name}”: {job.total_rows:,} {job.call_type} rows to “{source}”"
+        ),
+        reason=reason,
+        amount=job.total_rows,
+        target_id=str(job.pk),
+        payload={
+            "not_by": uploader,
+            "not_by_reason": "You uploaded this import: an Admin other than its uploader must "
+            "approve it.",
+        },
+    )
+
+
 def start(job: BulkJob, actor: Actor) -> bool:
     """Queue a draft job for the worker as ``actor``; False when it was not a draft.
     JobRefused (nothing queued) when the uploader may not send it; StartRefused when its
@@ -178,6 +236,8 @@ def start(job: BulkJob, actor: Actor) -> bool:
     check_uploader(job)
     if dry_run_failed(job):
         raise _start_refused(job)
+    if not approved(job):
+        raise StartRefused(approval_refusal(job))
     drafts = BulkJob.objects.filter(pk=job.pk, status=Status.DRAFT)
     not_failed = (
         Q(dry_run__isnull=True)

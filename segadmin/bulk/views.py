@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -135,6 +136,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     if job.status != Status.DRAFT:
         return _progress_page(request, job)
     status = 200
+    reason_error = ""
     if request.method == "POST":
         if not _may_change(request, job):
             raise PermissionDenied(_change_refusal(job))
@@ -142,7 +144,25 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         if form.is_valid():
             job.mapping = form.cleaned_data["mapping"]
             try:
-                if request.POST.get("action") == "start":
+                if request.POST.get("action") == "start" and not services.approved(job):
+                    job.save(update_fields=["mapping"])
+                    reason = request.POST.get("reason", "").strip()[:2000]
+                    latest = services.approval_of(job)
+                    if latest is not None and latest.waiting:
+                        form.add_error(None, services.approval_refusal(job))
+                        status = 422
+                    elif not reason:
+                        reason_error = "Give a reason, e.g. the ticket or the campaign."
+                        status = 422
+                    else:
+                        services.request_start_approval(job, Actor.from_request(request), reason)
+                        messages.success(
+                            request,
+                            "Approval requested: an Admin other than the uploader decides under "
+                            "Approvals; Start works once it is approved. Nothing was sent.",
+                        )
+                        return redirect("bulk:job", job_id=job.pk)
+                elif request.POST.get("action") == "start":
                     job.save(update_fields=["mapping"])
                     try:
                         started = services.start(job, Actor.from_request(request))
@@ -173,6 +193,10 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         # The plan's required names no column maps to (as the mapping was last saved).
         "unmapped_required": unmapped_required(job.planned or {}, job.mapping),
         **_change_context(request, job),
+        "needs_approval": not services.approved(job),
+        "approval": services.approval_of(job) if services.needs_approval(job) else None,
+        "approval_rows": settings.SEGADMIN_APPROVAL_ROWS,
+        "reason_error": reason_error,
     }
     if context["can_change"]:
         # Dry run and Start are not offered for a job its uploader may not send.

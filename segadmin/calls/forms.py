@@ -405,6 +405,12 @@ class ApiCallForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 10, "class": "font-monospace", "spellcheck": "false"}),
         help_text="Sent as typed. Checked as JSON unless you set another Content-Type.",
     )
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=2000,
+        help_text="A Public API call other than GET waits for a second Admin's approval: say why.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

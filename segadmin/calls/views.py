@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from segadmin import sending
 from segadmin.audit import drafts
 from segadmin.audit.log import Actor
+from segadmin.calls import approved as approved_calls
 from segadmin.calls import editors, planned, present
 from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
@@ -237,6 +238,19 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
     return {"kind": "sent", **present.describe_result(sent, show_headers=True)}
 
 
+def _ask_approval(request: HttpRequest, form: ApiCallForm) -> dict[str, Any] | None:
+    """A Public API call that changes the workspace: saved for a second Admin, not sent."""
+    reason = str(form.cleaned_data.get("reason") or "").strip()
+    if not reason:
+        form.add_error(
+            "reason",
+            "A Public API call other than GET waits for a second Admin: give a reason.",
+        )
+        return None
+    approval = approved_calls.ask(Actor.from_request(request), form.cleaned_data, reason)
+    return {"kind": "waiting", "approval": approval}
+
+
 def _first_source_id() -> int | None:
     """The source the example is sent to unless one is chosen: the first the Source list offers."""
     offered = cast(SourceChoiceField, ApiCallForm.base_fields["source"]).queryset
@@ -266,7 +280,9 @@ def api_call(request: HtmxHttpRequest) -> HttpResponse:
             except UnsafeRequest as exc:
                 form.add_error(_RAW_FIELDS.get(exc.field), exc.message)
             else:
-                if request.POST.get("action") == "send":
+                if request.POST.get("action") == "send" and approved_calls.needs_approval(form):
+                    panel = _ask_approval(request, form)
+                elif request.POST.get("action") == "send":
                     panel = _send_raw(request, form)
                 else:
                     panel = {"kind": "preview", "request": present.describe_request(raw)}
