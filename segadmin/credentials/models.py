@@ -7,9 +7,11 @@ returns a blank.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -126,6 +128,48 @@ class TrackingPlan(models.Model):
         if self.imported_at is None:
             return True
         return timezone.now() - self.imported_at > PLAN_STALE_AFTER
+
+
+class TrackingPlanImport(models.Model):
+    """One import of a workspace's tracking plans, run by a worker (the rules are read at most
+    200 requests a minute, so an import can take minutes): its progress while it runs, then
+    what it changed (``report``: the ``tracking_plans.imported`` audit event's details)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Finished"
+        FAILED = "failed", "Stopped by an error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="plan_imports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who asked, as the audit log names them (username, role, ip, user_agent): the worker
+    # records every request under this actor.
+    actor = models.JSONField(default=dict)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    step = models.CharField(max_length=500, blank=True)  # what it is doing now, in words
+    requests = models.PositiveIntegerField(default=0)  # requests to Segment so far
+    report = models.JSONField(null=True, blank=True)  # {"error", "plans": [...]} when done
+    error = models.TextField(blank=True)  # why it stopped (FAILED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "status"], name="credentials_planimport_ws")]
+
+    def __str__(self) -> str:
+        return f"Import of {self.workspace} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
 
 
 class TrackingPlanRule(models.Model):

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/", views.plan_detail, name="detail"),
     path("<int:pk>/refresh/", views.plan_refresh, name="refresh"),
     path("workspaces/<int:pk>/import/", views.workspace_import, name="import"),
+    path("imports/<uuid:pk>/", views.import_detail, name="import_detail"),
 ]

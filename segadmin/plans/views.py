@@ -7,6 +7,7 @@ layer's import (sending/plans.py), which records every request and the import it
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -16,14 +17,19 @@ from django.contrib.auth.decorators import permission_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from segadmin.audit.log import Actor
-from segadmin.credentials.models import TrackingPlan, TrackingPlanRule, Workspace
-from segadmin.credentials.plans import ImportReport, rule_label
+from segadmin.credentials.models import (
+    TrackingPlan,
+    TrackingPlanImport,
+    TrackingPlanRule,
+    Workspace,
+)
+from segadmin.credentials.plans import rule_label
 from segadmin.plans.imports import latest_import_of
 from segadmin.plans.schema import FieldRow, description_of, planned_fields
-from segadmin.sending.plans import import_tracking_plans
+from segadmin.plans.tasks import import_tracking_plans_task
 
 READ = "accounts.view_tracking_plans"
 MANAGE = "accounts.manage_credentials"
@@ -42,35 +48,43 @@ def _changes_sentence(changes: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _report_messages(request: HttpRequest, report: ImportReport) -> None:
-    """The import's outcome as messages: what changed in each plan, and what failed."""
-    if report.error:
-        messages.error(request, f"Tracking plans could not be imported. {report.error}")
-    fetched = [plan for plan in report.plans if not plan.error]
+def report_lines(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """An import's outcome (its stored report) as (level, sentence): what changed in each plan,
+    and what failed."""
+    lines: list[tuple[str, str]] = []
+    error = report.get("error") or ""
+    plans = [p for p in report.get("plans") or [] if isinstance(p, dict)]
+    if error:
+        lines.append(("danger", f"Tracking plans could not be imported. {error}"))
+    fetched = [plan for plan in plans if not plan.get("error")]
     if fetched:
-        names = ", ".join(f"“{plan.name}”" for plan in fetched)
-        messages.success(
-            request,
-            f"Imported {len(fetched)} tracking plan{'s' if len(fetched) != 1 else ''}: {names}.",
+        names = ", ".join(f"“{plan.get('name')}”" for plan in fetched)
+        count = len(fetched)
+        lines.append(
+            ("success", f"Imported {count} tracking plan{'s' if count != 1 else ''}: {names}.")
         )
+    elif not error:
+        lines.append(("info", "Segment lists no tracking plan for this workspace."))
     for plan in fetched:
-        details = plan.as_details()
-        if plan.created:
-            messages.info(request, f"“{plan.name}” is new: {plan.rules} rules.")
-        elif plan.changes:
-            messages.info(
-                request,
-                f"“{plan.name}” changed (revision {plan.revision}): {_changes_sentence(details)}.",
-            )
+        name = plan.get("name")
+        if plan.get("created"):
+            lines.append(("info", f"“{name}” is new: {plan.get('rules')} rules."))
+        elif changes := _changes_sentence(plan):
+            revision = plan.get("revision")
+            lines.append(("info", f"“{name}” changed (revision {revision}): {changes}."))
         else:
-            messages.info(request, f"“{plan.name}” has not changed since the last import.")
-    if not report.error:
-        for plan in report.failed:
-            messages.warning(
-                request,
-                f"“{plan.name}” could not be fetched: {plan.error} "
-                "Sending goes on with its last imported rules.",
-            )
+            lines.append(("info", f"“{name}” has not changed since the last import."))
+    if not error:
+        for plan in plans:
+            if plan.get("error"):
+                lines.append(
+                    (
+                        "warning",
+                        f"“{plan.get('name')}” could not be fetched: {plan.get('error')} "
+                        "Sending goes on with its last imported rules.",
+                    )
+                )
+    return lines
 
 
 @permission_required(READ, raise_exception=True)
@@ -143,23 +157,60 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _start_import(request: HttpRequest, workspace: Workspace) -> HttpResponse:
+    """Queue an import of ``workspace``'s plans for a worker and show its page; an import of
+    the same workspace already queued or running is shown instead of starting another."""
+    running = TrackingPlanImport.objects.filter(
+        workspace=workspace, status__in=TrackingPlanImport.ACTIVE
+    ).first()
+    if running is not None:
+        messages.info(request, "An import of this workspace's tracking plans is under way.")
+        return redirect("plans:import_detail", pk=running.pk)
+    actor = Actor.from_request(request)
+    job = TrackingPlanImport.objects.create(
+        workspace=workspace,
+        requested_by=actor.user,
+        actor={
+            "username": actor.username,
+            "role": actor.role,
+            "ip": actor.ip,
+            "user_agent": actor.user_agent,
+        },
+    )
+    import_tracking_plans_task.enqueue(str(job.pk))
+    return redirect("plans:import_detail", pk=job.pk)
+
+
 @permission_required(MANAGE, raise_exception=True)
 @require_POST
 def workspace_import(request: HttpRequest, pk: int) -> HttpResponse:
-    workspace = get_object_or_404(Workspace, pk=pk)
-    report = import_tracking_plans(workspace, actor=Actor.from_request(request))
-    _report_messages(request, report)
-    return redirect("plans:list")
+    return _start_import(request, get_object_or_404(Workspace, pk=pk))
 
 
 @permission_required(MANAGE, raise_exception=True)
 @require_POST
 def plan_refresh(request: HttpRequest, pk: int) -> HttpResponse:
-    """Import the plan's workspace again (one listing serves all its plans), then show the
-    plan with what changed."""
+    """Import the plan's workspace again (one listing serves all its plans); the import's page
+    then shows what changed."""
     plan = get_object_or_404(TrackingPlan.objects.select_related("workspace"), pk=pk)
-    report = import_tracking_plans(plan.workspace, actor=Actor.from_request(request))
-    _report_messages(request, report)
-    if TrackingPlan.objects.filter(pk=pk).exists():
-        return redirect("plans:detail", pk=pk)
-    return redirect("plans:list")
+    return _start_import(request, plan.workspace)
+
+
+@permission_required(MANAGE, raise_exception=True)
+@require_safe
+def import_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """An import's page: its progress while a worker runs it (the progress part polls itself
+    by htmx), then what it changed, plan by plan."""
+    job = get_object_or_404(TrackingPlanImport.objects.select_related("workspace"), pk=pk)
+    plan_ids = [p.get("plan_id") for p in (job.report or {}).get("plans") or []]
+    context = {
+        "job": job,
+        "lines": report_lines(job.report) if job.report is not None else [],
+        "plans": list(
+            TrackingPlan.objects.filter(workspace=job.workspace, plan_id__in=plan_ids).order_by(
+                "name", "pk"
+            )
+        ),
+    }
+    template = "plans/import.html#progress" if request.GET.get("part") == "progress" else None
+    return render(request, template or "plans/import.html", context)

@@ -10,6 +10,7 @@ in one short transaction.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from segadmin.audit.log import Actor, ensure_no_transaction
 from segadmin.credentials import crypto
@@ -21,7 +22,14 @@ from segadmin.credentials.plans import (
     read_rules,
     store_import,
 )
-from segadmin.segment.client import BACKGROUND, ApiError, RetryProfile, Transport
+from segadmin.segment.client import (
+    BACKGROUND,
+    ApiError,
+    RetryProfile,
+    SegmentRequest,
+    SendResult,
+    Transport,
+)
 from segadmin.segment.client import tracking_plans as public_plans
 from segadmin.segment.plans import PlanDataInvalid
 from segadmin.sending.service import workspace_transport
@@ -82,27 +90,59 @@ def _fetch_plan(
     return fetched
 
 
+# progress(what it is doing, in words; requests made so far)
+Progress = Callable[[str, int], None]
+
+
 def import_tracking_plans(
-    workspace: Workspace, *, actor: Actor, profile: RetryProfile = IMPORT_PROFILE
+    workspace: Workspace,
+    *,
+    actor: Actor,
+    profile: RetryProfile = IMPORT_PROFILE,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Fetch every tracking plan of ``workspace`` and store them; one audit event sums it up.
 
-    A token that cannot be read is the report's error (nothing is asked or stored).
-    TransactionOpen inside an atomic block, before anything is sent.
+    ``progress`` is told each step and, after every request, how many were made (the import's
+    page shows it while a worker runs the import). A token that cannot be read is the report's
+    error (nothing is asked or stored). TransactionOpen inside an atomic block, before
+    anything is sent.
     """
     ensure_no_transaction()
     try:
         token = workspace.public_api_token()
     except (crypto.SecretUnreadable, crypto.EncryptionNotConfigured) as exc:
         return ImportReport(error=str(exc))
-    transport = workspace_transport(actor=actor, workspace=workspace, profile=profile)
+    audited = workspace_transport(actor=actor, workspace=workspace, profile=profile)
+    made = 0
+    step = "Listing the workspace's tracking plans"
+
+    def tell(text: str) -> None:
+        nonlocal step
+        step = text
+        if progress is not None:
+            progress(step, made)
+
+    def transport(request: SegmentRequest) -> SendResult:
+        nonlocal made
+        result = audited(request)
+        made += 1
+        tell(step)
+        return result
+
     region = workspace.region
+    tell(step)
     listed = public_plans.list_tracking_plans(token=token, region=region, transport=transport)
     if isinstance(listed, ApiError):
         return store_import(workspace, actor=actor, fetched=[], error=_explain(listed))
     ours = known_source_ids()
-    fetched = [
-        _fetch_plan(info, token=token, region=region, transport=transport, ours=ours)
-        for info in listed
-    ]
+    fetched = []
+    for number, info in enumerate(listed, 1):
+        tell(
+            f"Reading “{info.name or info.id}” ({number} of {len(listed)}): its rules, "
+            "connected sources and their Protocols settings"
+        )
+        one = _fetch_plan(info, token=token, region=region, transport=transport, ours=ours)
+        fetched.append(one)
+    tell("Storing the plans")
     return store_import(workspace, actor=actor, fetched=fetched)

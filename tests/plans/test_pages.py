@@ -26,6 +26,11 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(client.transport, "_sleep", lambda seconds: None)
 
 
+@pytest.fixture(autouse=True)
+def _worker(immediate_tasks: None) -> None:
+    """The import's task runs as it is queued: the POST's redirect shows it finished."""
+
+
 def _import_url(workspace: Workspace) -> str:
     return reverse("plans:import", args=[workspace.pk])
 
