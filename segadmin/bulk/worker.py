@@ -357,12 +357,26 @@ def _run(job: BulkJob, plan: Plan, sender: _Sender, worker: str, poll: float) ->
                 return Status.DONE
             time.sleep(poll)  # another worker holds the rest; take over if its lease ends
             continue
+        plan = _current(job, plan)
         prepared = _prepare(job, plan, chunk)
         try:
             sender.submit(prepared)
         except LostChunk:
             _lost(job)
             sender.submit(prepared)
+
+
+def _current(job: BulkJob, plan: Plan) -> Plan:
+    """``plan``, or the job's plan made again when the source's tracking plan, its revision
+    or its enforcement changed since (an import of the plan, an Admin switching Block to
+    Warn during the job): each chunk's rows are checked as the source says now."""
+    source = Source.objects.filter(pk=job.source_id).first() if job.source_id else None
+    now = source.plan_check() if source is not None else None
+    if sending.same_plan(plan.tracking_plan, now):
+        return plan
+    if source is not None:
+        job.source = source  # plan_for reads the job's source: the one just read
+    return plan_for(job)
 
 
 def _wait(sender: _Sender, job: BulkJob) -> None:

@@ -128,3 +128,21 @@ def test_the_job_checks_each_row_against_the_plan_once(
     assert sorted(checked) == ["u1", "u2", "u3", "u4"]
     (entry,) = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
     assert entry.plan_violations == 2
+
+
+def test_each_chunk_is_checked_as_the_source_says_now(client, marketer, source, fake_segment):
+    from segadmin.bulk import dryrun, worker
+
+    plan = connect(source, enforcement="block", unplanned_events="block")
+    job = uploaded(client, marketer, source)
+    built = dryrun.plan_for(job)
+    assert worker._current(job, built) is built  # nothing changed: the same plan
+    # An Admin switches the source to Warn during the job: the next chunk follows it.
+    Source.objects.filter(pk=source.pk).update(plan_enforcement="warn")
+    warned = worker._current(job, built)
+    assert warned.tracking_plan is not None and warned.tracking_plan.enforcement == "warn"
+    message, _, problems = warned.message(["u2", "Order Completed", "", "5"], 2)
+    assert message is not None and [p.reason for p in problems] == [MISSING]
+    # A new import of the plan (a new revision) too.
+    type(plan).objects.filter(pk=plan.pk).update(revision=plan.revision + 1)
+    assert worker._current(job, warned).tracking_plan.revision == plan.revision + 1
