@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "segadmin.bulk",
     "segadmin.periodic",
     "segadmin.users",
+    "segadmin.lookup",
     "segadmin.approvals",
     "segadmin.privacy",
 ]

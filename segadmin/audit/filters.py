@@ -19,6 +19,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from segadmin.accounts.roles import ROLES
+from segadmin.audit.index import email_key
 from segadmin.audit.log import search_key
 from segadmin.audit.models import (
     READ_METHODS,
@@ -305,6 +306,9 @@ def _message_filter(column: str, value: str) -> Q:
 
 
 def identity_q(identifier_type: str, identifier: str) -> Q:
-    """Messages sent for one Segment user, by user ID or anonymous ID."""
+    """Messages sent for one Segment user, by user ID or anonymous ID; or the messages that
+    carry an email in their traits (``"email"``, compared as the index keeps it)."""
+    if identifier_type == "email":
+        return Q(email=email_key(identifier) or None)
     column = "user_id" if identifier_type == "user_id" else "anonymous_id"
     return Q(**{column: search_key(identifier)})

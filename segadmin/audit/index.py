@@ -2,8 +2,9 @@
 
 A request entry keeps the IDs of its first message in its own (chained) columns; a batch of
 500 rows from a bulk import holds 499 more people. ``AuditMessage`` rows (one per message:
-user ID, anonymous ID, message ID, event name, call type, and for an import its row) point
-back at the entry, so the audit filters and User lookup find a message wherever it is.
+user ID, anonymous ID, message ID, event name, call type, the person's email from its traits,
+and for an import its row) point back at the entry, so the audit filters and User lookup find
+a message wherever it is.
 
 This module turns a request body into those rows' values. It is pure (no database), so the
 recorder, the bulk worker (which hands over what it already knows instead of having the bytes
@@ -42,6 +43,7 @@ class IndexedMessage:
     message_id: str = ""
     event: str = ""
     row: int | None = None  # the file's row, for a message of a bulk import
+    email: str = ""  # the person's traits.email, as email_key() keeps it ("" for none)
 
 
 def key(value: Any) -> str:
@@ -52,6 +54,32 @@ def key(value: Any) -> str:
     if value is None or isinstance(value, bool) or not isinstance(value, str | int | float):
         return ""
     return _CONTROL.sub("\ufffd", str(value))[:KEY_LENGTH]
+
+
+def email_key(value: Any) -> str:
+    """An email as the index keeps it and a search looks for it: trimmed and lower-cased;
+    "" for what is not text with an ``@`` or is longer than the column."""
+    if type(value) is not str or "@" not in value:
+        return ""
+    text = value.strip().lower()
+    if not text or len(text) > KEY_LENGTH or not text.isprintable():
+        return ""
+    return text
+
+
+def email_of(message: dict[str, Any], call_type: str) -> str:
+    """The person's email a message carries: an Identify's ``traits.email``, else (any call)
+    ``context.traits.email``. A Group's ``traits`` are the group's, not the person's."""
+    if call_type == "identify":
+        traits = message.get("traits")
+        if isinstance(traits, dict) and "email" in traits:
+            return email_key(traits["email"])
+    context = message.get("context")
+    if isinstance(context, dict):
+        traits = context.get("traits")
+        if isinstance(traits, dict) and "email" in traits:
+            return email_key(traits["email"])
+    return ""
 
 
 def _call_type(message: dict[str, Any], fallback: str) -> str:
@@ -74,9 +102,10 @@ def index_message(
     for name, field in _ID_KEYS:
         text = key(message.get(field))
         values[name] = scrub(text) if scrub is not None and text else text
-    return IndexedMessage(
-        position=position, call_type=_call_type(message, call_type), row=row, **values
-    )
+    kind = _call_type(message, call_type)
+    email = email_of(message, kind)
+    values["email"] = scrub(email) if scrub is not None and email else email
+    return IndexedMessage(position=position, call_type=kind, row=row, **values)
 
 
 def index_batch(
@@ -105,15 +134,17 @@ def index_batch(
         if not isinstance(message, dict):
             continue
         get = message.get
+        kind = _call_type(message, "")
         found.append(
             IndexedMessage(
                 position,
-                _call_type(message, ""),
+                kind,
                 key(get("userId")),
                 key(get("anonymousId")),
                 key(get("messageId")),
                 key(get("event")),
                 rows[position] if rows is not None else None,
+                email_of(message, kind),
             )
         )
     return found

@@ -183,7 +183,8 @@ def _messages_of(
         )
     forms = redaction.forms_of(secrets)  # once, not per value
     values = "\n".join(
-        f"{item.user_id}\n{item.anonymous_id}\n{item.message_id}\n{item.event}" for item in given
+        f"{item.user_id}\n{item.anonymous_id}\n{item.message_id}\n{item.event}\n{item.email}"
+        for item in given
     )
     if not any(form in values for form in forms):
         return list(given)  # the usual case: one search over all the IDs at once
@@ -203,6 +204,7 @@ def _messages_of(
             message_id=scrub(item.message_id),
             event=scrub(item.event),
             row=item.row,
+            email=scrub(item.email),
         )
         for item in given
     ]
@@ -211,9 +213,9 @@ def _messages_of(
 # The message index's columns, quoted for SQLite and PostgreSQL alike.
 _INSERT_INDEX = (
     'INSERT INTO "audit_auditmessage" ("entry_id", "seq", "position", "call_type", "user_id", '
-    '"anonymous_id", "message_id", "event", "row") VALUES '
+    '"anonymous_id", "message_id", "event", "row", "email") VALUES '
 )
-_INDEX_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_INDEX_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 # Rows per INSERT: 5,000 parameters, within every supported database's limit.
 _INDEX_ROWS_PER_INSERT = 500
 
@@ -240,6 +242,7 @@ def _record_index(entry: AuditEntry, messages: Sequence[IndexedMessage]) -> None
                     item.message_id or None,
                     item.event or None,
                     item.row,
+                    item.email or None,
                 )
             cursor.execute(_INSERT_INDEX + ", ".join([_INDEX_ROW] * len(part)), params)
 

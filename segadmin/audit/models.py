@@ -389,6 +389,11 @@ class AuditMessage(models.Model):
     )
     # For a message of a bulk import, the file's row (the job is the entry's bulk_job_id).
     row = models.PositiveIntegerField(null=True, blank=True)
+    # The person's email from the message's traits (Identify's traits.email, else
+    # context.traits.email), trimmed and lower-cased (index.email_key): User lookup by email.
+    email = models.CharField(  # noqa: DJ001
+        "email", max_length=SEARCH_KEY_LENGTH, null=True, blank=True
+    )
 
     objects = AuditMessageQuerySet.as_manager()
 
@@ -404,7 +409,7 @@ class AuditMessage(models.Model):
                 name=f"audit_msg_{name}_seq",
                 condition=models.Q(**{f"{name}__isnull": False}),
             )
-            for name in ("user_id", "anonymous_id", "message_id", "event")
+            for name in ("user_id", "anonymous_id", "message_id", "event", "email")
         ]
 
     def __str__(self) -> str:

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from segadmin.audit.filters import identity_q
+from segadmin.audit.index import email_key
 from segadmin.audit.models import AuditMessage, AuditMessageQuerySet, Outcome
 
 TIMELINE_SIZE = 100
 # Folding needs every Identify; past this many (newest kept) the page says it stopped.
 MAX_IDENTIFIES = 1000
-IDENTIFIER_TYPES = (("user_id", "User ID"), ("anonymous_id", "Anonymous ID"))
+IDENTIFIER_TYPES = (("user_id", "User ID"), ("anonymous_id", "Anonymous ID"), ("email", "Email"))
+# How many people one email may name before the page says "more".
+MAX_PEOPLE = 20
 MESSAGE_COLUMNS = ("id", "entry", "seq", "position", "call_type", "event", "row")
 
 
@@ -46,6 +49,23 @@ class History:
             if message.entry.source_id is not None:
                 return message.entry.source_id
         return None
+
+
+def people_with_email(messages: AuditMessageQuerySet, email: str) -> list[tuple[str, str]]:
+    """Who the calls carrying ``email`` in their traits were for, newest first: ``(kind, id)``
+    with kind "user_id", or "anonymous_id" for a message without a user ID. Usually one."""
+    wanted = email_key(email)
+    if not wanted:
+        return []
+    people: list[tuple[str, str]] = []
+    rows = messages.filter(email=wanted).order_by("-seq", "position")
+    for user_id, anonymous_id in rows.values_list("user_id", "anonymous_id")[:500]:
+        person = ("user_id", user_id) if user_id else ("anonymous_id", anonymous_id or "")
+        if person[1] and person not in people:
+            people.append(person)
+            if len(people) > MAX_PEOPLE:
+                break
+    return people
 
 
 def fold_traits(identifies: list[dict[str, Any]]) -> dict[str, Any]:

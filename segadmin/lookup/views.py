@@ -29,14 +29,24 @@ from django_htmx.http import push_url
 from segadmin import sending
 from segadmin.audit import drafts
 from segadmin.audit.filters import visible_messages
+from segadmin.audit.index import email_key
 from segadmin.audit.log import Actor
 from segadmin.audit.views import LIST_COLUMNS
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.credentials.fields import WorkspaceChoiceField
 from segadmin.credentials.models import Source, Workspace
 from segadmin.lib.htmx import HtmxHttpRequest
+from segadmin.lookup import models as recently
 from segadmin.lookup import rows as tables
-from segadmin.lookup.history import IDENTIFIER_TYPES, History, TraitRow, compare, history
+from segadmin.lookup.history import (
+    IDENTIFIER_TYPES,
+    MAX_PEOPLE,
+    History,
+    TraitRow,
+    compare,
+    history,
+    people_with_email,
+)
 from segadmin.segment import client, redaction
 
 COLUMNS = (*LIST_COLUMNS, "source_id")
@@ -58,7 +68,7 @@ class LookupForm(forms.Form):
     identifier = forms.CharField(
         label="The ID",
         max_length=255,
-        error_messages={"required": "Enter the User ID or Anonymous ID to look up."},
+        error_messages={"required": "Enter the User ID, Anonymous ID or email to look up."},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     workspace = WorkspaceChoiceField(
@@ -74,6 +84,13 @@ class LookupForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast(WorkspaceChoiceField, self.fields["workspace"]).queryset = _profile_workspaces()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        identifier = cleaned.get("identifier")
+        if cleaned.get("identifier_type") == "email" and identifier and not email_key(identifier):
+            self.add_error("identifier", "Enter an email address, such as ada@example.com.")
+        return cleaned
 
 
 def _pick_workspace(chosen: Workspace | None, found: History) -> Workspace | None:
@@ -159,11 +176,20 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     }
     bookmark = ""
     if form.is_bound and form.is_valid():
-        kind = form.cleaned_data["identifier_type"]
-        identifier = form.cleaned_data["identifier"]
-        found = history(visible_messages(request.user), kind, identifier, columns=COLUMNS)
+        # What was asked for; by email, the one person segadmin's calls name is looked up.
+        asked_type = kind = form.cleaned_data["identifier_type"]
+        asked = identifier = form.cleaned_data["identifier"]
+        visible = visible_messages(request.user)
+        people: list[tuple[str, str]] = []
+        if asked_type == "email":
+            asked = identifier = email_key(asked)
+            people = people_with_email(visible, asked)
+            if len(people) == 1:
+                kind, identifier = people[0]
+        found = history(visible, kind, identifier, columns=COLUMNS)
         workspace = _pick_workspace(form.cleaned_data["workspace"], found)
-        bookmark = _bookmark(kind, identifier, form.cleaned_data["workspace"])
+        bookmark = _bookmark(asked_type, asked, form.cleaned_data["workspace"])
+        recently.remember(cast(int, request.user.pk), asked_type, asked)
         context.update(
             found=found,
             timeline_rows=tables.timeline_rows(found.timeline),
@@ -171,13 +197,23 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
             kind=kind,
             kind_label=dict(IDENTIFIER_TYPES)[kind],
             identifier=identifier,
+            asked_type=asked_type,
+            asked=asked,
+            by_email=asked if asked_type == "email" else "",
+            people=[
+                {"label": dict(IDENTIFIER_TYPES)[k], "id": v, "url": _bookmark(k, v, None)}
+                for k, v in people[:MAX_PEOPLE]
+            ],
+            more_people=len(people) > MAX_PEOPLE,
             workspace=workspace,
             bookmark=bookmark,
-            audit_query=urlencode({kind: identifier}),
-            can_fix=request.user.has_perm("accounts.send_identify"),
+            audit_query=urlencode({kind: identifier}) if kind != "email" else "",
+            # Fix traits sends an Identify: it needs the User ID or Anonymous ID.
+            can_fix=request.user.has_perm("accounts.send_identify") and kind != "email",
         )
         if workspace is not None and asks_segment:
-            answer = _profile_traits(request, workspace, kind, identifier)
+            # By email, Segment is asked by its email: external ID, whoever our calls name.
+            answer = _profile_traits(request, workspace, asked_type, asked)
             theirs = answer.traits
             comparison = []
             if theirs is not None:
@@ -190,6 +226,15 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
                 comparison=comparison,
                 differences=sum(row.state != "same" for row in comparison),
             )
+    context["recent_lookups"] = [
+        {
+            "label": dict(IDENTIFIER_TYPES).get(item.identifier_type, item.identifier_type),
+            "identifier": item.identifier,
+            "viewed_at": item.viewed_at,
+            "url": _bookmark(item.identifier_type, item.identifier, None),
+        }
+        for item in recently.recent(cast(int, request.user.pk))
+    ]
     if asks_segment and request.htmx:
         response = render(request, "lookup/index.html#lookup", context)
         # The address bar shows the GET form of the lookup, which bookmarks our history.
@@ -208,6 +253,13 @@ def fix_traits(request: HttpRequest) -> HttpResponse:
         return redirect("lookup:index")
     kind = form.cleaned_data["identifier_type"]
     identifier = form.cleaned_data["identifier"]
+    if kind == "email":
+        messages.error(
+            request,
+            "An Identify names the user by User ID or Anonymous ID: look them up by email, "
+            "then fix the traits of the user found.",
+        )
+        return redirect("lookup:index")
     found = history(visible_messages(request.user), kind, identifier, columns=COLUMNS)
     traits = found.traits
     if request.POST.get("start_from") == SEGMENT:

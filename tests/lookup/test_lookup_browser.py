@@ -54,3 +54,38 @@ def test_a_bookmarked_lookup_reads_segments_traits_only_when_asked(
     page.wait_for_url("**/lookup/?identifier_type=user_id&identifier=bob")
     assert page.get_by_test_id("no-calls").is_visible()
     assert browser_errors == []
+
+
+def test_support_finds_a_user_by_email_and_sees_them_among_the_recently_viewed(
+    page: Any,
+    live_server: Any,
+    browser_errors: list[str],
+    support: Any,
+    marketer: Any,
+) -> None:
+    source = make_source()
+    add_call(
+        user=marketer,
+        source=source,
+        call_type="identify",
+        user_id="nina-1",
+        traits={"email": "nina@example.com", "plan": "pro"},
+    )
+    add_call(user=marketer, source=source, user_id="nina-1", event="Signed Up")
+    log_in(page, live_server, "sam")
+    page.locator(".main-nav").get_by_role("link", name="User lookup").click()
+    page.get_by_label("Email").check()
+    page.locator("#id_identifier").fill("Nina@Example.com")
+    page.get_by_role("button", name="Look up").click()
+    page.get_by_test_id("by-email").wait_for()
+    assert "nina-1" in page.get_by_test_id("by-email").inner_text()
+    assert page.get_by_test_id("looked-up").inner_text() == "nina-1"
+    assert page.get_by_test_id("timeline").locator("tbody tr").count() == 2
+    page.wait_for_url("**/lookup/?identifier_type=email&identifier=nina%40example.com")
+
+    page.goto(f"{live_server.url}/lookup/")
+    recent = page.get_by_test_id("recent-lookups")
+    recent.get_by_role("link", name="nina@example.com").click()
+    page.get_by_test_id("by-email").wait_for()
+    assert page.get_by_test_id("looked-up").inner_text() == "nina-1"
+    assert browser_errors == []

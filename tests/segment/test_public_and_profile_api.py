@@ -219,6 +219,26 @@ def test_an_empty_identifier_is_a_clear_error_before_any_request(space):
     assert space.requests == []
 
 
-def test_only_user_and_anonymous_ids_can_be_looked_up():
+def test_only_user_ids_anonymous_ids_and_emails_can_be_looked_up():
     with pytest.raises(ValueError, match="identifier_type"):
-        traits("x", "email")
+        traits("x", "phone")
+
+
+def test_a_users_traits_by_their_email_external_id(space):
+    # The fake resolves email:... to the profile an Identify with that email trait made.
+    space.add_profile(
+        space_id=SPACE,
+        token=SPACE_TOKEN,
+        user_id="u-9",
+        email="nina@example.com",
+        traits={"email": "nina@example.com", "plan": "pro"},
+    )
+    assert traits("nina@example.com", "email") == {"email": "nina@example.com", "plan": "pro"}
+    request = client.profile_traits_request(
+        space_id=SPACE,
+        token=SPACE_TOKEN,
+        region="us",
+        identifier_type="email",
+        identifier="nina@example.com",
+    )
+    assert "/profiles/email:nina%40example.com/traits" in request.url

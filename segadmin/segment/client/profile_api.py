@@ -15,7 +15,8 @@ from segadmin.segment.client.request import (
 from segadmin.segment.client.transport import Transport
 from segadmin.segment.hosts import profiles_base
 
-IDENTIFIER_TYPES = ("user_id", "anonymous_id")
+# Segment's external IDs a profile is looked up by (``email:`` when the space collects it).
+IDENTIFIER_TYPES = ("user_id", "anonymous_id", "email")
 PROFILE_PAGE_LIMIT = 200
 
 

@@ -47,7 +47,14 @@ def seed_demo(state: FakeState) -> dict[str, Any]:
         space_id=DEMO_SPACE_ID,
         token=DEMO_SPACE_TOKEN,
         user_id="user-1001",
-        traits={"first_name": "Ada", "last_name": "Lovelace", "plan": "pro", "logins": 42},
+        email="ada@example.com",
+        traits={
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@example.com",
+            "plan": "pro",
+            "logins": 42,
+        },
     )
     plan_id = seed_demo_plan(state, DEMO_TOKEN, DEMO_SOURCES[0][0])
     return {

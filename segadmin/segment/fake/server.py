@@ -504,6 +504,7 @@ def _control_answer(
             traits=dict(data.get("traits") or {}),
             user_id=data.get("user_id"),
             anonymous_id=data.get("anonymous_id"),
+            email=data.get("email"),
         )
         return {"added": True}
     if route == ("POST", "/_fake/faults"):

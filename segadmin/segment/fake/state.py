@@ -431,15 +431,20 @@ class FakeState:
         traits: dict[str, Any],
         user_id: str | None = None,
         anonymous_id: str | None = None,
+        email: str | None = None,
     ) -> None:
         if user_id is None and anonymous_id is None:
             raise ValueError("a profile needs a user_id or an anonymous_id")
         with self.lock:
             self.add_space(space_id, token)
             space = self.spaces[space_id]
+            profile = None
             for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id)):
                 if value is not None:
-                    space.profiles.setdefault(f"{kind}:{value}", {}).update(traits)
+                    profile = space.profiles.setdefault(f"{kind}:{value}", {})
+                    profile.update(traits)
+            if email is not None and profile is not None:
+                space.profiles[f"email:{email}"] = profile
 
     def workspace_sources(self, token: str) -> list[FakeSource]:
         with self.lock:
@@ -530,6 +535,7 @@ class FakeState:
         for space in self.spaces.values():
             if not space.collect_identifies:
                 continue
+            profile = None
             for kind, key in (("user_id", "userId"), ("anonymous_id", "anonymousId")):
                 if isinstance(message.get(key), str) and message[key]:
                     profile = space.profiles.setdefault(f"{kind}:{message[key]}", {})
@@ -538,6 +544,10 @@ class FakeState:
                             profile.pop(name, None)  # Identify with null unsets a trait
                         else:
                             profile[name] = value
+            email = traits.get("email")
+            if profile is not None and isinstance(email, str) and email.strip():
+                # Segment resolves the email to the same profile (its external ID email:...).
+                space.profiles[f"email:{email.strip()}"] = profile
 
     def received(
         self, *, path: str | None = None, status: str | None = None, last: int | None = None
