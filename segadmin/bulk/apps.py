@@ -13,7 +13,7 @@ class BulkConfig(AppConfig):
         # Imported once the apps are loaded (the services use models), as Django's ready() wants.
         from segadmin import periodic
         from segadmin.approvals.registry import register
-        from segadmin.bulk import services
+        from segadmin.bulk import retention, services
         from segadmin.bulk.approval import HANDLER
 
         register(HANDLER)
@@ -25,3 +25,5 @@ class BulkConfig(AppConfig):
             every=lambda: timedelta(minutes=settings.SEGADMIN_BULK_RESUME_MINUTES),
             run=services.resume_stalled,
         )
+        # Uploaded files are purged SEGADMIN_BULK_RETENTION_DAYS after their import ended.
+        periodic.register("bulk.retention", every=timedelta(hours=1), run=retention.purge_expired)

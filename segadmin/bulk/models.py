@@ -8,6 +8,7 @@ process any job; each chunk is also the unit of work a worker claims and of prog
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -72,6 +73,9 @@ class BulkJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the uploaded file (its rows, examples and the failed rows' cells) was purged, after
+    # SEGADMIN_BULK_RETENTION_DAYS (bulk/retention.py); the counts and the audit entries stay.
+    file_purged_at = models.DateTimeField(null=True, blank=True)
     sent = models.IntegerField(default=0)
     # Rows the checks refused (the dry run's verdict), never sent.
     invalid = models.IntegerField(default=0)
@@ -113,6 +117,18 @@ class BulkJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def file_kept_until(self) -> datetime | None:
+        """When the periodic job purges the uploaded file (None: purged already)."""
+        if self.file_purged_at is not None:
+            return None
+        days = timedelta(days=settings.SEGADMIN_BULK_RETENTION_DAYS)
+        if self.status == Status.DRAFT:
+            return self.created_at + days
+        if self.is_finished and self.finished_at is not None:
+            return self.finished_at + days
+        return None  # running: kept until it ends, then for the days above
 
 
 class ChunkStatus(models.TextChoices):

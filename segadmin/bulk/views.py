@@ -205,10 +205,23 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     return render(request, "bulk/mapping.html", context, status=status)
 
 
+def _purged_sentence(job: BulkJob) -> str:
+    when = timezone.localtime(job.file_purged_at).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"The uploaded file was purged on {when} (kept "
+        f"{settings.SEGADMIN_BULK_RETENTION_DAYS} days after the import ended): its rows can no "
+        "longer be downloaded. The counts, problems and audit entries stay."
+    )
+
+
 def _change_context(request: HttpRequest, job: BulkJob) -> dict[str, Any]:
     """Whether to offer the buttons that change the job, and why they are missing if not."""
     can_change = _may_change(request, job)
-    return {"can_change": can_change, "change_refusal": "" if can_change else _change_refusal(job)}
+    return {
+        "can_change": can_change,
+        "change_refusal": "" if can_change else _change_refusal(job),
+        "retention_days": settings.SEGADMIN_BULK_RETENTION_DAYS,
+    }
 
 
 def _dry_run_context(job: BulkJob) -> dict[str, Any]:
@@ -339,6 +352,9 @@ def resume(request: HttpRequest, job_id: str) -> HttpResponse:
 def error_report(request: HttpRequest, job_id: str) -> HttpResponseBase:
     """Every problem the dry run finds, as CSV (row, column, reason), streamed."""
     job = _job(request, job_id)
+    if job.file_purged_at is not None:
+        messages.info(request, _purged_sentence(job))
+        return redirect("bulk:job", job_id=job.pk)
 
     def rows() -> Iterator[list[Any]]:
         yield ["row", "column", "reason"]
@@ -357,6 +373,9 @@ def failed_rows(request: HttpRequest, job_id: str) -> HttpResponseBase:
     in JSON Lines): fix them and upload the file again; the error column is skipped. CSV cells
     a spreadsheet would run get a ' in front, which the upload takes off again (parsing)."""
     job = _job(request, job_id)
+    if job.file_purged_at is not None:
+        messages.info(request, _purged_sentence(job))
+        return redirect("bulk:job", job_id=job.pk)
     failures = job.failures.order_by("row").only("row", "cells", "problems").iterator(2000)
     if job.file_format == parsing.JSONL:
 
