@@ -40,7 +40,6 @@ Semantics taken from Segment's documentation, and what is decided here where it 
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import re
 from collections import OrderedDict
@@ -298,8 +297,23 @@ def _compile(text: str) -> _Compiled:
 _FAST_FORMATS: dict[str, Callable[[Any], bool]] = {
     name: (lambda value: True) for name in fastjsonschema.draft07.CodeGeneratorDraft07.FORMAT_REGEXS
 }
+
+
+def _format_check(func: Callable[[Any], Any], raises: Any) -> Callable[[Any], bool]:
+    """``FormatChecker.conforms`` for one format, without its lookup and its FormatError
+    (called for each formatted value of each message on the fast path)."""
+
+    def conforms(value: Any) -> bool:
+        try:
+            return bool(func(value))
+        except raises:
+            return False
+
+    return conforms
+
+
 _FAST_FORMATS.update(
-    {name: functools.partial(_FORMATS.conforms, format=name) for name in _FORMATS.checkers}
+    {name: _format_check(func, raises) for name, (func, raises) in _FORMATS.checkers.items()}
 )
 _FAST_FORMATS["date-time"] = _is_date_time
 
@@ -441,8 +455,9 @@ class _Match:
 
 def _asked_version(message: Mapping[str, Any]) -> object:
     context = message.get("context")
-    protocols = context.get("protocols") if isinstance(context, Mapping) else None
-    if isinstance(protocols, Mapping):
+    # isinstance(dict) first: the ABC check is slow, and a message's values are dicts.
+    protocols = context.get("protocols") if isinstance(context, dict | Mapping) else None
+    if isinstance(protocols, dict | Mapping):
         return protocols.get("event_version")
     return None
 
@@ -760,7 +775,7 @@ def _unplanned_findings(
 ) -> list[Finding]:
     fields_key = FIELDS_KEY[call_type]
     values = message.get(fields_key)
-    if not isinstance(values, Mapping) or not values:
+    if not isinstance(values, dict | Mapping) or not values:
         return []
     rule = match.rule
     names: frozenset[str] = frozenset()
@@ -771,6 +786,15 @@ def _unplanned_findings(
         if planned is None:
             planned = plan._names[slot] = _planned_names(rule, fields_key)
         names, patterns = planned
+    unplanned = [
+        name
+        for name in values
+        if name not in names
+        and f"{fields_key}.{name}" not in taken
+        and not _matches_any(patterns, name)
+    ]
+    if not unplanned:
+        return []  # the common case: every name planned
     noun = _NOUN[fields_key]
     if call_type == "track":
         where = f"of “{message.get('event')}”"
@@ -779,14 +803,11 @@ def _unplanned_findings(
     else:
         where = f"for {call_type.title()}"
     found = []
-    for name in values:
-        path = f"{fields_key}.{name}"
-        if name in names or path in taken or _matches_any(patterns, name):
-            continue
+    for name in unplanned:
         found.append(
             _finding(
                 PLAN_UNPLANNED_PROPERTY,
-                path,
+                f"{fields_key}.{name}",
                 WARNING,
                 f"{name} is not a planned {noun} {where} in the tracking plan “{plan.name}”",
                 plan.name,
@@ -861,7 +882,7 @@ def check(plan: Plan, call_type: str, message: Mapping[str, Any]) -> list[Findin
     used is a ``plan_schema_invalid`` warning.
     """
     call_type = call_type.lower()
-    if not isinstance(message, Mapping):
+    if not isinstance(message, dict | Mapping):
         return []
     fields_key = FIELDS_KEY.get(call_type)
     match = _match(plan, call_type, message)
