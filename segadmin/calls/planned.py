@@ -275,7 +275,7 @@ def attach(form: Any) -> None:
         # A value given some other way (Send again, a forged POST) stays visible; the plan's
         # validation says why it cannot be sent.
         choices.append((event, f"{event} (not in the plan)"))
-    field.widget = forms.Select(choices=choices, attrs={**attrs, "data-searchable": "event"})
+    field.widget = forms.Select(choices=choices, attrs={**attrs, "data-searchable-select": "event"})
     field.help_text = (
         f"The events of the tracking plan “{planned.plan_name}”: "
         "this source accepts no other (type to search)."

@@ -35,7 +35,7 @@ class Reserved:
     types: tuple[str, ...]  # the types the spec allows; the first is the default
     description: str
     label: str = ""  # shown instead of the path when set (Track's "Revenue", "Currency"...)
-    input: str = "text"  # how the value is typed: text, email, url, tel, number, currency
+    input: str = "text"  # how the value is typed: text, email, url, tel, number, currency, date
 
     @property
     def top(self) -> str:
@@ -71,7 +71,12 @@ IDENTIFY_TRAITS: tuple[Reserved, ...] = (
     _r("username", TEXT, "The user's username; unique to each user, like a GitHub handle."),
     _r("id", TEXT, "Unique ID of the user in your database."),
     _r("age", NUMBER, "Age of the user.", input="number"),
-    _r("birthday", DATETIME, "The user's birthday (ISO-8601 date, e.g. 1990-05-04)."),
+    _r(
+        "birthday",
+        DATETIME,
+        "The user's birthday (ISO-8601 date, e.g. 1990-05-04).",
+        input="date",
+    ),
     _r("gender", TEXT, "Gender of the user."),
     _r("title", TEXT, 'Title of the user, usually their position, e.g. "VP of Engineering".'),
     _r("description", TEXT, "Description of the user."),

@@ -74,6 +74,8 @@ def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
         "panel": panel,
         "generated_message_id": generated,
         "timezone_options": timezone_options(_selected_zone(form)),
+        # No zone chosen yet (a new form): the page presets the browser's own.
+        "zone_preset": not form.is_bound and not form["timestamp"].value(),
         "draft_token": draft_token or drafts.token_for(request, screen.call_type),
     }
     template = "calls/call.html#call" if request.htmx else "calls/call.html"

@@ -163,3 +163,12 @@ def submitted_form(html: str, css_class: str) -> dict[str, str]:
     reader = _FormReader(css_class)
     reader.feed(html)
     return dict(reader.values)
+
+
+def search_and_choose(page: Any, label: str, text: str) -> None:
+    """Type ``text`` into the searchable select (tom-select) labelled ``label`` and press
+    Enter, as a person picks the first match."""
+    box = page.get_by_role("combobox", name=label, exact=True)
+    box.locator("xpath=ancestor::div[contains(@class, 'ts-control')]").click()
+    box.fill(text)
+    box.press("Enter")

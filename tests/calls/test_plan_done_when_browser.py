@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from segadmin.credentials.models import Source, TrackingPlanRule, Workspace
-from tests.calls.conftest import WRITE_KEY
+from tests.calls.conftest import WRITE_KEY, search_and_choose
 from tests.calls.plan_fixtures import ORDER_COMPLETED, connect, shop_plan
 from tests.conftest import log_in
 
@@ -55,10 +55,8 @@ def test_refused_under_block_then_sent_with_the_violation_under_warn(
     page = ready
     page.goto(f"{live_server.url}/calls/track/")
     page.get_by_label("Source").select_option(str(source.pk))
-    search = page.get_by_label("Search the events of the tracking plan")
-    search.fill("order comp")
-    search.press("Enter")
-    expect(page.get_by_label("Event Name")).to_have_value("Order Completed")
+    search_and_choose(page, "Event Name", "order comp")
+    expect(page.locator("#id_event")).to_have_value("Order Completed")
     expect(page.locator('[data-planned="order_id"]')).to_be_visible()
 
     # Two versions of the event: Event version comes along; version 2 plans a channel too.

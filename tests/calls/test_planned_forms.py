@@ -75,6 +75,7 @@ def test_track_offers_the_plans_events_for_a_connected_source(
     html = marketer_client.get(f"/calls/track/?source={connected.pk}").content.decode()
     event = element(html, 'name="event"')
     assert event.startswith("<select")
+    assert 'data-searchable-select="event"' in event  # a tom-select searchable list
     assert options(event) == ["", "Order Completed", "Product Viewed"]
     assert "this source accepts no other" in html
     assert "<datalist" not in html
