@@ -215,7 +215,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     have_chromium = os.path.exists(CHROMIUM) or shutil.which("chromium")
     for item in items:
-        if "page" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "page" in fixtures or "browser" in fixtures:  # a page, or a context of one's own
             item.add_marker(pytest.mark.browser)
             if not have_chromium:
                 item.add_marker(
