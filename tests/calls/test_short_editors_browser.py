@@ -84,6 +84,13 @@ def test_a_reserved_trait_is_found_by_its_meaning_and_added_from_the_picker(
     expect(page.locator(".ts-dropdown .option[data-value='title']")).to_have_count(0)
     picker.press("Escape")
 
+    # With the keyboard alone: type, Enter, and the cursor is in the new row.
+    picker.press("Escape")
+    picker.fill("lastN")
+    picker.press("Enter")
+    expect(page.get_by_label("lastName", exact=True)).to_be_focused()
+    page.keyboard.type("Lovelace")
+
     # A part of company brings the whole company group.
     add_reserved(page, "trait", "company.employee_count").fill("12")
     expect(page.get_by_label("company.name", exact=True)).to_be_visible()
@@ -92,7 +99,11 @@ def test_a_reserved_trait_is_found_by_its_meaning_and_added_from_the_picker(
     page.get_by_label("User ID").fill("u-7")
     page.get_by_role("button", name="Preview").click()
     body = json.loads(page.get_by_test_id("preview-body").inner_text())
-    assert body["traits"] == {"title": "VP of Engineering", "company": {"employee_count": 12}}
+    assert body["traits"] == {
+        "title": "VP of Engineering",
+        "lastName": "Lovelace",
+        "company": {"employee_count": 12},
+    }
     # After the round trip the chosen fields stay up with the typed rows.
     expect(page.get_by_label("title", exact=True)).to_have_value("VP of Engineering")
     expect(page.get_by_label("title", exact=True)).to_be_visible()
