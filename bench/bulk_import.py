@@ -47,6 +47,8 @@ def _environment(database_url: str | None) -> None:
     os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
     os.environ["DATABASE_URL"] = database_url or f"sqlite:///{WORK / 'bench.sqlite3'}"
     os.environ["LOG_LEVEL"] = "WARNING"
+    # Measured here: sending. A large import otherwise waits for a second Admin's approval.
+    os.environ["SEGADMIN_APPROVAL_ROWS"] = str(10**9)
     os.environ["SECURE_COOKIES"] = "false"  # the test client speaks plain HTTP
     os.environ["DJANGO_SETTINGS_MODULE"] = "segadmin.settings"
 

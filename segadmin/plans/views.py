@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -17,6 +18,7 @@ from django.contrib.auth.decorators import permission_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from segadmin.audit.log import Actor
@@ -32,6 +34,8 @@ from segadmin.plans.schema import FieldRow, description_of, planned_fields
 from segadmin.plans.tasks import import_tracking_plans_task
 
 READ = "accounts.view_tracking_plans"
+# An import queued or running for longer than this no longer stops another of its workspace.
+UNDER_WAY_FOR = timedelta(minutes=30)
 MANAGE = "accounts.manage_credentials"
 
 
@@ -161,7 +165,10 @@ def _start_import(request: HttpRequest, workspace: Workspace) -> HttpResponse:
     """Queue an import of ``workspace``'s plans for a worker and show its page; an import of
     the same workspace already queued or running is shown instead of starting another."""
     running = TrackingPlanImport.objects.filter(
-        workspace=workspace, status__in=TrackingPlanImport.ACTIVE
+        workspace=workspace,
+        status__in=TrackingPlanImport.ACTIVE,
+        # One whose worker died (or that no worker took) must not block the next for ever.
+        created_at__gte=timezone.now() - UNDER_WAY_FOR,
     ).first()
     if running is not None:
         messages.info(request, "An import of this workspace's tracking plans is under way.")

@@ -4,11 +4,13 @@ what changed, plan by plan; 403, 429 and network failures in plain words; nothin
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from segadmin.audit.models import AuditEntry
 from segadmin.credentials.models import TrackingPlan, TrackingPlanImport, Workspace
@@ -103,6 +105,17 @@ def test_a_second_import_of_the_same_workspace_shows_the_one_under_way(
     assert response.redirect_chain[-1][0] == reverse("plans:import_detail", args=[first.pk])
     assert "An import of this workspace&#x27;s tracking plans is under way." in response.text
     assert TrackingPlanImport.objects.count() == 1
+
+
+def test_an_import_under_way_for_half_an_hour_no_longer_blocks_the_next(
+    admin_client: Client, segment: Segment, workspace: Workspace
+) -> None:
+    first = start(admin_client, workspace)
+    TrackingPlanImport.objects.filter(pk=first.pk).update(
+        status=Status.RUNNING, created_at=timezone.now() - timedelta(minutes=31)
+    )
+    second = start(admin_client, workspace)
+    assert second.pk != first.pk and second.status == Status.QUEUED
 
 
 def test_refresh_queues_an_import_and_shows_what_changed(
