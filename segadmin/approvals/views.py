@@ -4,6 +4,7 @@ does is its kind's handler (registry.py), carried out once, by the decision that
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -18,6 +19,7 @@ from segadmin.approvals.models import Approval
 from segadmin.approvals.registry import handler_for
 from segadmin.approvals.services import APPROVE, Refused, decide, may_decide, waiting
 from segadmin.audit.log import Actor
+from segadmin.segment import redaction
 
 RECENT = 50
 
@@ -27,12 +29,22 @@ class DecisionForm(forms.Form):
     comment = forms.CharField(label="Comment", required=False, max_length=2000)
 
 
+def _call_shown(approval: Approval) -> str:
+    """A Public API call waiting for approval, as the approver must see it (what is named
+    like a secret masked, as the audit log would store it)."""
+    if approval.kind != Approval.Kind.API_CALL:
+        return ""
+    call = redaction.redact_json({k: v for k, v in approval.payload.items() if k != "workspace"})
+    return json.dumps(call, indent=2, ensure_ascii=False, sort_keys=True)
+
+
 def _row(approval: Approval, user: Any) -> dict[str, Any]:
     handler = handler_for(approval.kind)
     return {
         "approval": approval,
         "link": handler.link(approval) if handler else "",
         "why_not": may_decide(user, approval),
+        "call": _call_shown(approval),
     }
 
 

@@ -13,8 +13,9 @@ class BulkConfig(AppConfig):
         # Imported once the apps are loaded (the services use models), as Django's ready() wants.
         from segadmin import periodic
         from segadmin.approvals.registry import register
-        from segadmin.bulk import retention, services
+        from segadmin.bulk import forget, retention, services
         from segadmin.bulk.approval import HANDLER
+        from segadmin.lib.forget import register as register_forgetter
 
         register(HANDLER)
         # django-tasks-db does not re-run a task whose worker died: what bulk_resume does when
@@ -27,3 +28,5 @@ class BulkConfig(AppConfig):
         )
         # Uploaded files are purged SEGADMIN_BULK_RETENTION_DAYS after their import ended.
         periodic.register("bulk.retention", every=timedelta(hours=1), run=retention.purge_expired)
+        # A privacy request may ask to purge the users it names from the files still kept.
+        register_forgetter("bulk imports", forget.forget)

@@ -21,6 +21,7 @@ from segadmin.approvals.registry import Handler
 from segadmin.audit.index import IndexedMessage
 from segadmin.audit.log import Actor, record_event
 from segadmin.credentials import crypto
+from segadmin.lib.forget import forget
 from segadmin.privacy.models import Chunk, PrivacyRequest, StatusChange
 from segadmin.privacy.services import details_of, index_of
 from segadmin.segment.client import ApiError
@@ -207,11 +208,32 @@ def on_approved(approval: Approval, actor: Actor) -> str:
     ).update(state=PrivacyRequest.State.SENDING)
     if claimed != 1:
         return "The privacy request was not waiting any more: nothing was sent."
+    purged = purge_kept_files(request, actor=actor) if request.purge_kept_files else ""
     request = send_pending(request, actor=actor)
     if request.state == PrivacyRequest.State.SENT:
         calls = request.chunks.count()
-        return f"Approved and sent to Segment in {calls} call{'s' if calls != 1 else ''}."
-    return f"Approved, but not sent: {request.not_sent_reason} Retry is on the request's page."
+        return f"Approved and sent to Segment in {calls} call{'s' if calls != 1 else ''}.{purged}"
+    return (
+        f"Approved, but not sent: {request.not_sent_reason} Retry is on the request's page.{purged}"
+    )
+
+
+def purge_kept_files(request: PrivacyRequest, *, actor: Actor) -> str:
+    """Remove the named users from what segadmin keeps besides the audit log (lib.forget),
+    recorded as ``privacy.files_purged``; a sentence for the approver."""
+    removed = forget(request.subject_type, set(request.id_list))
+    imports = removed.get("bulk imports", {}).get("imports", {})
+    rows = sum(item["rows_removed"] + item["failed_rows_cleared"] for item in imports.values())
+    record_event(
+        actor=actor,
+        action="privacy.files_purged",
+        target_type="privacy_request",
+        target_id=request.pk,
+        target_name=request.summary()[:255],
+        details={"privacy_request": request.pk, "removed": removed},
+        index=index_of(request),
+    )
+    return f" Their rows were removed from {len(imports)} kept import file(s) ({rows} rows)."
 
 
 def on_rejected(approval: Approval, actor: Actor) -> None:

@@ -75,6 +75,12 @@ class PrivacyRequestForm(forms.Form):
         required=False,
         help_text="A text file, one ID a line.",
     )
+    purge_kept_files = forms.BooleanField(
+        label="Also remove these users' rows from the import files segadmin still keeps",
+        required=False,
+        help_text="On approval: rows of imports not started, the examples shown while mapping "
+        "and the kept failed rows. The audit log keeps its entries.",
+    )
     reason = forms.CharField(
         label="Reason",
         max_length=2000,

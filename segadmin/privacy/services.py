@@ -42,6 +42,7 @@ def details_of(request: PrivacyRequest) -> dict[str, object]:
         "id_count": request.id_count,
         "ids": request.id_list,
         "reason": request.reason,
+        "purge_kept_files": request.purge_kept_files,
     }
 
 

@@ -77,6 +77,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
             subject_type=data["subject_type"],
             ids=form.id_list,
             reason=data["reason"],
+            purge_kept_files=data["purge_kept_files"],
         )
         messages.success(
             request,

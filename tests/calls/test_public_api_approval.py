@@ -44,6 +44,8 @@ def test_a_public_api_post_waits_for_a_second_admin(fake, admin_user, workspace)
     approval = Approval.objects.get()
     assert approval.kind == "api_call" and approval.payload["path"] == "/regulations"
 
+    listed = login(make_user("cy", "Admin")).get(reverse("approvals:list")).content.decode()
+    assert "/regulations" in listed and "SUPPRESS_ONLY" in listed  # what the approver approves
     # The Admin who asked cannot approve it; a second Admin can, and it is sent as asked.
     client.post(reverse("approvals:decide", args=[approval.pk]), {"decision": "approve"})
     assert fake.requests == []
