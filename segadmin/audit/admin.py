@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
@@ -16,6 +17,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from segadmin.audit import people
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry
+
+
+class NamedEmptyValuesFilter(admin.AllValuesFieldListFilter):
+    """Django's filter by a column's values, with the empty text named ("(none)": a system
+    entry's role) instead of a link with no text, which no screen reader can announce."""
+
+    def choices(self, changelist: Any) -> Any:
+        for choice in super().choices(changelist):
+            yield {**choice, "display": "(none)"} if choice["display"] == "" else choice
 
 
 @admin.register(AuditEntry)
@@ -32,7 +42,12 @@ class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
         "workspace_name",
         "outcome_label",
     )
-    list_filter = ("kind", "outcome", "role", "call_type")
+    list_filter = (
+        "kind",
+        "outcome",
+        ("role", NamedEmptyValuesFilter),
+        ("call_type", NamedEmptyValuesFilter),
+    )
     search_fields = ("=user_id", "=anonymous_id", "=event", "=message_id", "=username")
     ordering = ("-seq",)
     # Counting a million rows on every page is slow, and the count is not the point here.
@@ -73,7 +88,17 @@ class AuditedUserAdmin(UserAdmin[User]):
     (one or many), activating, deactivating a user and setting their password as a "user.*"
     event (segadmin/audit/people.py), each in the transaction of the change; only superusers
     may grant superuser status or extra permissions, and only superusers may change or delete
-    a superuser."""
+    a superuser.
+
+    Roles are three tick boxes, not Django's two-list picker (whose search icons carry an
+    aria-label a span may not have, and which hides three choices behind a search)."""
+
+    filter_horizontal = ()
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups":
+            kwargs["widget"] = forms.CheckboxSelectMultiple
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
