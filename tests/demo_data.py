@@ -20,10 +20,13 @@ from unittest import mock
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
+from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from segadmin.accounts.actors import Actor
 from segadmin.accounts.roles import ADMIN, MARKETER, SUPPORT, role_of
@@ -87,6 +90,10 @@ def build(*, calls: int = 12) -> Demo:
     seed_demo; the roles (the accounts data migration) must exist. Not inside a transaction
     (the send service refuses to send inside one)."""
     people = {role: make_person(name, role) for role, name in PEOPLE.items()}
+    # Added by an Admin with a set-password link, not here yet.
+    newcomer = make_person("nico", SUPPORT)
+    newcomer.set_unusable_password()
+    newcomer.save(update_fields=["password"])
     admin = actor(people[ADMIN])
 
     workspace = Workspace(name="Demo workspace", region="us", profiles_space_id=DEMO_SPACE_ID)
@@ -251,6 +258,11 @@ def samples(demo: Demo) -> Samples:
         "credentials:workspace_import": {"pk": demo.workspace.pk},
         "credentials:source_edit": {"pk": demo.source.pk},
         "credentials:source_delete": {"pk": demo.source.pk},
+        "users:detail": {"pk": user.pk},
+        "users:role": {"pk": user.pk},
+        "users:active": {"pk": user.pk},
+        "users:reset": {"pk": user.pk},
+        "users:set_password": set_password_kwargs(User.objects.get(username="nico")),
         "plans:detail": {"pk": demo.plan.pk},
         "plans:refresh": {"pk": demo.plan.pk},
         "plans:import": {"pk": demo.workspace.pk},
@@ -258,6 +270,14 @@ def samples(demo: Demo) -> Samples:
         "admin:auth_user_password_change": {"id": str(user.pk)},
         "admin:view_on_site": {"content_type_id": user_ct.pk, "object_id": str(user.pk)},
         **admin_samples(),
+    }
+
+
+def set_password_kwargs(user: User) -> dict[str, str]:
+    """The set-password link an Admin hands ``user``."""
+    return {
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user),
     }
 
 

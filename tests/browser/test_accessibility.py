@@ -169,11 +169,15 @@ def _navigation() -> Any:
     return NAVIGATION
 
 
-def test_the_error_pages_pass_axe(
+def test_the_pages_before_log_in_and_the_error_pages_pass_axe(
     page: Any, live_server: Any, browser_errors: list[str], demo: demo_data.Demo
 ) -> None:
-    """403 and 404 as a logged-in Marketer sees them. The only console errors allowed are
-    Chromium's own line for the document's status."""
+    """The set-password link's page (no one logged in), then 403 and 404 as a logged-in
+    Marketer sees them. The only console errors allowed are Chromium's own line for the
+    document's status."""
+    link = reverse("users:set_password", kwargs=demo_data.samples(demo)["users:set_password"])
+    assert check_page(page, live_server.url + link) == []
+    assert page.get_by_label("New password", exact=False).first.is_visible()
     log_in(page, live_server, demo.people[MARKETER].get_username())
     problems = check_page(page, f"{live_server.url}/workspaces/")
     problems += check_page(page, f"{live_server.url}/no-such-page/")
