@@ -36,6 +36,8 @@ from segadmin.bulk.models import BulkJob
 from segadmin.credentials import services as credentials
 from segadmin.credentials.models import Source, TrackingPlan, Workspace
 from segadmin.periodic import scheduler
+from segadmin.privacy.models import PrivacyRequest
+from segadmin.privacy.services import file_request
 from segadmin.segment.fake.demo import DEMO_SOURCES, DEMO_SPACE_ID, DEMO_SPACE_TOKEN, DEMO_TOKEN
 from segadmin.segment.messages import build_message
 from segadmin.sending import service as sending
@@ -64,6 +66,7 @@ class Demo:
     plan: TrackingPlan
     entry: AuditEntry
     job: BulkJob
+    privacy: PrivacyRequest
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -153,10 +156,27 @@ def build(*, calls: int = 12) -> Demo:
     assert entry is not None
 
     job = _bulk_job(people[MARKETER], backend)
+    privacy = file_request(
+        actor=support,
+        workspace=workspace,
+        source=None,
+        action="SUPPRESS_WITH_DELETE",
+        subject_type="USER_ID",
+        ids=["user-1004", "user-1007"],
+        reason="Ticket #4521: the customer asked to be forgotten",
+    )
     _log_ins()
     scheduler.ensure_scheduled()  # the periodic jobs' runner, queued (a task row)
     plan = TrackingPlan.objects.get(workspace=workspace)
-    return Demo(people=people, workspace=workspace, source=source, plan=plan, entry=entry, job=job)
+    return Demo(
+        people=people,
+        workspace=workspace,
+        source=source,
+        plan=plan,
+        entry=entry,
+        job=job,
+        privacy=privacy,
+    )
 
 
 def _bulk_job(user: User, source: Source) -> BulkJob:
@@ -264,6 +284,10 @@ def samples(demo: Demo) -> Samples:
         "users:reset": {"pk": user.pk},
         "users:set_password": set_password_kwargs(User.objects.get(username="nico")),
         "plans:detail": {"pk": demo.plan.pk},
+        "privacy:detail": {"pk": demo.privacy.pk},
+        "privacy:refresh": {"pk": demo.privacy.pk},
+        "privacy:retry": {"pk": demo.privacy.pk},
+        "approvals:decide": {"pk": demo.privacy.approval.pk},
         "plans:refresh": {"pk": demo.plan.pk},
         "plans:import": {"pk": demo.workspace.pk},
         "admin:app_list": {"app_label": "auth"},
