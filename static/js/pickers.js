@@ -75,6 +75,9 @@
     const select = document.createElement("select");
     select.id = `id_${name}__picker`;
     select.dataset.testid = `${name}-picker`;
+    // tom-select points the <label> at its own search box and keeps this select, hidden but
+    // still read by assistive technology: it needs a name of its own.
+    select.setAttribute("aria-label", `Add a ${noun}`);
     wrap.append(label, select);
     add.append(wrap);
     pool.hidden = true;
