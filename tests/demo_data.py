@@ -34,14 +34,14 @@ from segadmin.audit.models import AuditEntry
 from segadmin.bulk import services as bulk_services
 from segadmin.bulk.models import BulkJob
 from segadmin.credentials import services as credentials
-from segadmin.credentials.models import Source, TrackingPlan, Workspace
+from segadmin.credentials.models import Source, TrackingPlan, TrackingPlanImport, Workspace
 from segadmin.periodic import scheduler
+from segadmin.plans.tasks import run_import
 from segadmin.privacy.models import PrivacyRequest
 from segadmin.privacy.services import file_request
 from segadmin.segment.fake.demo import DEMO_SOURCES, DEMO_SPACE_ID, DEMO_SPACE_TOKEN, DEMO_TOKEN
 from segadmin.segment.messages import build_message
 from segadmin.sending import service as sending
-from segadmin.sending.plans import import_tracking_plans
 
 PASSWORD = "correct horse battery staple"
 # One person per role, named as the rest of the suite names them.
@@ -116,8 +116,12 @@ def build(*, calls: int = 12) -> Demo:
             enabled=found.enabled,
             write_key=found.write_keys[0],
         )
-    report = import_tracking_plans(workspace, actor=admin)
-    assert not report.error, report.error
+    plan_import = TrackingPlanImport.objects.create(
+        workspace=workspace,
+        requested_by=people[ADMIN],
+        actor={"username": admin.username, "role": admin.role, "ip": admin.ip},
+    )
+    assert run_import(str(plan_import.pk)) == TrackingPlanImport.Status.DONE
     source = Source.objects.get(segment_source_id=DEMO_SOURCES[0][0])
     backend = Source.objects.get(segment_source_id=DEMO_SOURCES[2][0])
 
@@ -284,6 +288,8 @@ def samples(demo: Demo) -> Samples:
         "users:reset": {"pk": user.pk},
         "users:set_password": set_password_kwargs(User.objects.get(username="nico")),
         "plans:detail": {"pk": demo.plan.pk},
+        "plans:import_detail": {"pk": TrackingPlanImport.objects.get().pk},
+        "bulk:sample": {"call_type": "identify"},
         "privacy:detail": {"pk": demo.privacy.pk},
         "privacy:refresh": {"pk": demo.privacy.pk},
         "privacy:retry": {"pk": demo.privacy.pk},
