@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from segadmin.accounts.roles import ADMIN, MARKETER, SUPPORT
 from tests import demo_data
