@@ -72,6 +72,9 @@ HASHED_FIELDS = (
 # An outcome row's own answer; on a request row, the copy (not hashed there).
 OUTCOME_FIELDS = ("outcome", "error", "response_status", "attempts", "duration_ms")
 BLOB_FIELDS = ("request_body", "response_body")
+# Columns added after the chain began: hashed only when not empty, as one last value
+# {"name": value, ...}, so every row written before them keeps its hash.
+OPTIONAL_FIELDS = ("reason",)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # SQLite hands back the UTC values Django stored as naive datetimes: compare like with like.
@@ -112,14 +115,28 @@ def _digest(
     return hmac.digest(key, b"".join(parts), "sha256").hex()
 
 
-def _values(content: Sequence[Any], outcome: Sequence[Any]) -> list[Any]:
+def _values(
+    content: Sequence[Any], outcome: Sequence[Any], optional: Sequence[Any] = ()
+) -> list[Any]:
     """The hashed values of a row: its content columns (created_at in microseconds), plus its
-    outcome columns unless it is a request row (there they are the later copy)."""
+    outcome columns unless it is a request row (there they are the later copy), plus its
+    optional columns that are not empty."""
     values = list(content)
     values[1] = _micros(values[1])
     if values[0] != _KIND_REQUEST:
         values.extend(outcome)
+    extra = _optional(optional)
+    if extra:
+        values.append(extra)
     return values
+
+
+def _optional(optional: Sequence[Any]) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in zip(OPTIONAL_FIELDS, optional, strict=False)
+        if value not in (None, "")
+    }
 
 
 class UnknownKey(Exception):
@@ -140,6 +157,7 @@ def row_hash(entry: AuditEntry, ring: Keyring | None = None) -> str:
         _values(
             [getattr(entry, name) for name in HASHED_FIELDS],
             [getattr(entry, name) for name in OUTCOME_FIELDS],
+            [getattr(entry, name) for name in OPTIONAL_FIELDS],
         ),
         [getattr(entry, name) for name in BLOB_FIELDS],
         key,
@@ -255,6 +273,7 @@ ROW_COLUMNS = (
     *HASHED_FIELDS,
     *OUTCOME_FIELDS,
     *BLOB_FIELDS,
+    *OPTIONAL_FIELDS,
 )
 _CREATED_AT = ROW_COLUMNS.index("created_at")
 
@@ -375,6 +394,7 @@ def walk(
     kind_at = 5
     content_end = kind_at + len(HASHED_FIELDS)
     outcome_end = content_end + len(OUTCOME_FIELDS)
+    blobs_end = outcome_end + len(BLOB_FIELDS)
     request_entry_at = kind_at + HASHED_FIELDS.index("request_entry_id")
     keys = ring.keys
 
@@ -430,8 +450,13 @@ def walk(
         else:
             key = None
         kind = row[kind_at]
-        values = row[kind_at:content_end] if kind == _KIND_REQUEST else row[kind_at:outcome_end]
-        if _digest(seq, prev_hash, values, row[outcome_end:], key) != stored:
+        values: Sequence[Any] = (
+            row[kind_at:content_end] if kind == _KIND_REQUEST else row[kind_at:outcome_end]
+        )
+        extra = _optional(row[blobs_end:])
+        if extra:
+            values = [*values, extra]
+        if _digest(seq, prev_hash, values, row[outcome_end:blobs_end], key) != stored:
             detail = (
                 "HMAC mismatch: its content no longer matches its hash"
                 if key

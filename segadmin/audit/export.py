@@ -70,6 +70,7 @@ COLUMNS = (
     ("related_to_id", "related_to_id"),
     ("relation", "relation"),
     ("bulk_job_id", "bulk_job_id"),
+    ("reason", "reason"),
     ("prev_hash", "prev_hash"),
     ("hash", "hash"),
 )
@@ -129,6 +130,7 @@ def _batched(lines: Iterator[str], size: int = 500) -> Iterator[str]:
 FULL_FORMAT = "segadmin-audit-export/1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BLOBS = frozenset(chain.BLOB_FIELDS)
+_OPTIONAL = frozenset(chain.OPTIONAL_FIELDS)
 
 
 def full_lines(*, chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
@@ -216,7 +218,11 @@ class _ExportReader:
                     raise _Unreadable(f"line {self.line}: {exc}") from None
                 continue
             try:
-                yield tuple(_stored(name, data[name]) for name in names)
+                # A column added after the export format began may be absent: it was empty.
+                yield tuple(
+                    _stored(name, data[name] if name not in _OPTIONAL else data.get(name, ""))
+                    for name in names
+                )
             except (KeyError, TypeError, ValueError, binascii.Error):
                 raise _Unreadable(
                     f"line {self.line} is not an audit entry of a full export"

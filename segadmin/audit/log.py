@@ -112,6 +112,7 @@ def record_request(
     bulk_job_id: str | None = None,
     index: Sequence[IndexedMessage] | None = None,
     plan: dict[str, Any] | None = None,
+    reason: str = "",
 ) -> AuditEntry:
     """Append the request entry, and one message-index row per message it carries, and
     COMMIT them, before the request is sent.
@@ -124,6 +125,9 @@ def record_request(
     ``plan`` is the source's tracking plan at send time (name, id, revision, enforcement and
     the findings, from the send service): kept under ``details["tracking_plan"]``, which the
     chain hashes, and its count of violations in ``plan_violations`` for the list's filter.
+
+    ``reason`` is why the person sent it, in their words (optional on the call screens,
+    required by Fix traits): kept with the request's secrets and any named secret masked.
     """
     ensure_no_transaction()
     secrets = request.known_secrets()
@@ -160,6 +164,7 @@ def record_request(
         entry.event, entry.message_id = first.event, first.message_id
     entry.related_to = related_to
     entry.relation = _text(relation, 32)
+    entry.reason = clean_reason(reason, secrets)
     entry.bulk_job_id = _text(bulk_job_id, 100) if bulk_job_id else None
     if plan:
         entry.details = _json({"tracking_plan": redaction.redact_json(plan)})
@@ -282,6 +287,16 @@ def record_outcome(entry: AuditEntry, result: SendResult, *, request: SegmentReq
     for name, value in copy.items():
         setattr(entry, name, value)
     return row
+
+
+REASON_MAX = 500
+
+
+def clean_reason(reason: str | None, secrets: Sequence[str] = ()) -> str:
+    """A Reason as the audit log keeps it: one line of text, secrets masked, at most 500
+    characters."""
+    text = " ".join((reason or "").split())
+    return _text(redaction.redact_note(text, secrets), REASON_MAX)
 
 
 def ensure_no_transaction() -> None:

@@ -176,6 +176,9 @@ class AuditEntry(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="related_entries"
     )
     relation = models.CharField(max_length=32, blank=True)
+    # Why the person sent it, in their words (e.g. a ticket reference), secrets masked
+    # (redaction.redact_note). Hashed by the chain when not empty (chain.OPTIONAL_FIELDS).
+    reason = models.CharField(max_length=500, blank=True, default="")
     # NULL, not "": most entries belong to no bulk job, and the index stays small.
     bulk_job_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     # How many tracking-plan violations the request carried when it was sent (under Warn),

@@ -46,6 +46,15 @@ class UploadForm(forms.Form):
         error_messages={"required": "Choose the call to send."},
     )
     source = SourceChoiceField()
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=500,
+        help_text="Why you send this import, e.g. a ticket reference. Kept in the audit log "
+        "with each of its batches.",
+        error_messages={"max_length": "Keep the reason under 500 characters."},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "e.g. MKT-42"}),
+    )
 
     def __init__(self, *args: Any, user: Any, refused: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -46,6 +46,8 @@ class BulkJob(models.Model):
     )
     source_name = models.CharField(max_length=200, blank=True)
     call_type = models.CharField("Call", max_length=16, choices=CallType.choices)
+    # Why it is sent, in the uploader's words (optional; secrets masked): on each batch's entry.
+    reason = models.CharField(max_length=500, blank=True, default="")
 
     # The file
     file_name = models.CharField(max_length=255)

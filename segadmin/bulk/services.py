@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from segadmin.approvals.models import Approval
 from segadmin.approvals.services import request_approval
-from segadmin.audit.log import Actor
+from segadmin.audit.log import Actor, clean_reason
 from segadmin.bulk import parsing
 from segadmin.bulk.dryrun import (
     DRY_RUN_FAILED,
@@ -69,11 +69,19 @@ __all__ = [
 
 
 def create_job(
-    *, stream: IO[bytes], name: str, size: int, call_type: str, source: Source, user: Any
+    *,
+    stream: IO[bytes],
+    name: str,
+    size: int,
+    call_type: str,
+    source: Source,
+    user: Any,
+    reason: str = "",
 ) -> BulkJob:
     """Read the upload (raising parsing.FileRefused with the reason) and store it as a draft
     job with its chunks and a proposed mapping. Nothing is stored when the file is refused,
-    nor when ``user`` may not send this call (JobRefused)."""
+    nor when ``user`` may not send this call (JobRefused). ``reason`` (optional) is why the
+    import is sent: kept on the job and on each of its batches' audit entries."""
     problem = upload_refusal(user, call_type)
     if problem:
         raise JobRefused(problem)
@@ -93,6 +101,7 @@ def create_job(
             file_name=name[:255],
             file_format=parsing.CSV,
             file_bytes=size,
+            reason=clean_reason(reason),
         )
         pending: list[BulkChunk] = []
 

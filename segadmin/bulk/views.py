@@ -101,6 +101,7 @@ def index(request: HttpRequest) -> HttpResponse:
                     call_type=form.cleaned_data["call_type"],
                     source=form.cleaned_data["source"],
                     user=request.user,
+                    reason=form.cleaned_data.get("reason", ""),
                 )
             except parsing.FileRefused as exc:
                 form.add_error("file", str(exc))

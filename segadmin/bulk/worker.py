@@ -207,6 +207,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
                 messages=batch,
                 bulk_job_id=str(job.pk),
                 index=index,
+                reason=job.reason,
                 # Each row was asked of the rules module and the tracking plan when the plan
                 # built it (rows it refused are failures already): the send service takes
                 # that verdict instead of asking again (+47 % of CPU with a plan otherwise).

@@ -65,6 +65,7 @@ def _approved(approval: Approval, actor: Actor) -> str:
             headers=call.get("headers") or {},
             query=call.get("query"),
             body=call.get("body"),
+            reason=approval.reason,  # the asker's Reason, kept on the entry of the send
         )
     except (SecretUnreadable, EncryptionNotConfigured) as exc:
         return f"Approved, but not sent: {exc}"

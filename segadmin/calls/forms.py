@@ -56,6 +56,23 @@ MESSAGE_ARGUMENTS = {
 }
 
 
+def reason_field(*, required: bool = False) -> forms.CharField:
+    """Why this is sent, kept on the audit entry: optional on the call screens, required by
+    Fix traits."""
+    return forms.CharField(
+        label="Reason",
+        required=required,
+        max_length=500,
+        help_text="Why you send this, e.g. a ticket reference. Kept in the audit log"
+        + (" with the call." if not required else ": required to fix someone's traits."),
+        error_messages={
+            "required": "Add the reason, e.g. the ticket reference: it is kept in the audit log.",
+            "max_length": "Keep the reason under 500 characters.",
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "e.g. SUP-1234"}),
+    )
+
+
 def _text(label: str, *, required: bool = False, **kwargs: Any) -> forms.CharField:
     if required:
         kwargs.setdefault("error_messages", {"required": f"Add the {label}."})
@@ -82,6 +99,7 @@ class CallForm(forms.Form):
         max_length=100,
         help_text="Generated when empty. Segment drops a second message with the same ID.",
     )
+    reason = reason_field()
 
     def __init__(self, *args: Any, generated_message_id: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -405,11 +423,9 @@ class ApiCallForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 10, "class": "font-monospace", "spellcheck": "false"}),
         help_text="Sent as typed. Checked as JSON unless you set another Content-Type.",
     )
-    reason = forms.CharField(
-        label="Reason",
-        required=False,
-        max_length=2000,
-        help_text="A Public API call other than GET waits for a second Admin's approval: say why.",
+    reason = reason_field()
+    reason.help_text += (
+        " A Public API call other than GET waits for a second Admin's approval: say why."
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

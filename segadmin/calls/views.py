@@ -133,6 +133,7 @@ def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
             actor=Actor.from_request(request),
             source=source,
             message=form.message,
+            reason=form.cleaned_data.get("reason", ""),
             **drafts.link_for(request, form.call_type),
         )
     except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
@@ -232,6 +233,7 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
             headers=data["headers"],
             query=data["query"],
             body=data["body"] or None,
+            reason=data.get("reason", ""),
         )
     except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         return {"kind": "error", "message": str(exc)}

@@ -153,6 +153,17 @@ def _value(value: Any) -> str:
     return escape(value) if isinstance(value, str) else escape(localize(value))
 
 
+def _reason(entry: Any, testid: str) -> str:
+    """The send's Reason under who sent it (nothing when none was given)."""
+    reason = getattr(entry, "reason", "")
+    if not reason:
+        return ""
+    return (
+        f'<div class="small text-body-secondary text-break" data-testid="{testid}">'
+        f"Reason: {escape(reason)}</div>"
+    )
+
+
 def timeline_rows(timeline: Iterable[Any]) -> list[SafeString]:
     """One ``<tr>`` per message of the timeline (``History.timeline``)."""
     links = _Links()
@@ -188,7 +199,7 @@ def timeline_rows(timeline: Iterable[Any]) -> list[SafeString]:
                 f'<tr data-seq="{e.seq}"{data_row}>'
                 f'<td><a href="{links.entry(e.pk)}">#{e.seq}</a></td>'
                 f'<td class="text-nowrap">{_when(e.created_at)}</td>'
-                f"<td>{escape(e.username)}</td>"
+                f"<td>{escape(e.username)}{_reason(e, 'timeline-reason')}</td>"
                 f"<td>{''.join(call)}</td>"
                 f"<td>{escape(e.source_name) if e.source_name else DASH}</td>"
                 f"<td>{outcome_badge(e)}</td>"
@@ -217,7 +228,7 @@ def identify_rows(identifies: Iterable[Any]) -> list[SafeString]:
                 f"<tr{'' if item.counted else ' class="text-body-secondary"'}>"
                 f'<td><a href="{links.entry(e.pk)}">#{e.seq}</a>{job}</td>'
                 f'<td class="text-nowrap">{_when(e.created_at)}</td>'
-                f"<td>{escape(e.username)}</td>"
+                f"<td>{escape(e.username)}{_reason(e, 'identify-reason')}</td>"
                 f"<td>{outcome_badge(e)}</td>"
                 f"<td>{traits or '<span class="text-body-secondary">none</span>'}</td>"
                 "</tr>"

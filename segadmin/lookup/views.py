@@ -49,7 +49,7 @@ from segadmin.lookup.history import (
 )
 from segadmin.segment import client, redaction
 
-COLUMNS = (*LIST_COLUMNS, "source_id")
+COLUMNS = (*LIST_COLUMNS, "source_id", "reason")
 OURS, SEGMENT = "ours", "segment"
 
 

@@ -292,6 +292,23 @@ def redact_message(text: str | None, secrets: Iterable[str] = ()) -> str:
     return scrub_text(text or "", secrets)
 
 
+# A secret typed into free text, named: "token: abc", "password=abc", "Bearer abc".
+_NAMED_SECRET_IN_TEXT = re.compile(
+    r"(?i)\b(?:(write[ _-]?keys?|access[ _-]?token|api[ _-]?key|token|password|passwd|secret)"
+    r"(\s*[:=]\s*)|(bearer|basic)(\s+))([^\s,;]+)"
+)
+
+
+def redact_note(text: str | None, secrets: Iterable[str] = ()) -> str:
+    """Free text a person typed to go on the record (a send's Reason): known secrets
+    scrubbed in every form, and a value written after a secret's name ("token: ...",
+    "password=...", "Bearer ...") masked, since nobody can tell which other secret it is."""
+    scrubbed = scrub_text(text or "", secrets)
+    return _NAMED_SECRET_IN_TEXT.sub(
+        lambda m: f"{m.group(1) or m.group(3)}{m.group(2) or m.group(4)}{MASK}", scrubbed
+    )
+
+
 # --- answers --------------------------------------------------------------------------------
 
 

@@ -129,10 +129,12 @@ def send_message(
     profile: RetryProfile = INTERACTIVE,
     related_to: AuditEntry | None = None,
     relation: str = "",
+    reason: str = "",
 ) -> Sent:
     """Validate, record and send one tracking message (identify, track, ...) to ``source``.
 
-    ``related_to``/``relation`` link a resend to the entry it repeats ("send again").
+    ``related_to``/``relation`` link a resend to the entry it repeats ("send again");
+    ``reason`` is why the person sends it, kept on the audit entry (secrets masked).
     Raises SourceDisabled, MessageInvalid, SecretUnreadable or TransactionOpen before anything
     is recorded.
     """
@@ -149,6 +151,7 @@ def send_message(
         source=source,
         related_to=related_to,
         relation=relation,
+        reason=reason,
         plan=plan_record(plan, warnings, would) if plan else None,
         plan_problems=tuple(p for p in warnings if p.code.startswith("plan_")),
         segment_would=would,
@@ -191,6 +194,7 @@ def send_batch(
     bulk_job_id: str | None = None,
     index: list[IndexedMessage] | None = None,
     checked: Checked | None = None,
+    reason: str = "",
 ) -> Sent:
     """Validate, record and send one /v1/batch request (the caller splits with
     ``segment.messages.split_into_batches``). Entries of a bulk import carry ``bulk_job_id``;
@@ -198,7 +202,8 @@ def send_batch(
     already (the bulk worker, with each message's file row), else it is made here.
     ``checked``: the caller's verdict on every message (``Checked``); taken when the source's
     tracking plan is still the one it checked against, else every message is checked here
-    again. The batch's count and size are checked here either way.
+    again. The batch's count and size are checked here either way. ``reason``: the import's
+    Reason, kept on each batch's audit entry.
     """
     ensure_no_transaction()
     _refuse_disabled(source)
@@ -218,6 +223,7 @@ def send_batch(
         index=index if index is not None else index_batch(messages),
         plan=plan_record(plan, warnings) if plan else None,
         plan_problems=tuple(p for p in warnings if p.code.startswith("plan_")),
+        reason=reason,
     )
 
 
@@ -233,6 +239,7 @@ def send_raw(
     query: Any,
     body: str | bytes | None,
     profile: RetryProfile = INTERACTIVE,
+    reason: str = "",
 ) -> Sent:
     """ "Make an API call": a raw request to the Tracking API (with ``source``'s write key) or
     the Public API (with ``workspace``'s token). The client's builders raise UnsafeRequest
@@ -266,7 +273,14 @@ def send_raw(
         )
     else:
         raise ValueError(f"Raw calls go to the Tracking API or the Public API, not {api!r}.")
-    return _send(actor=actor, request=request, profile=profile, source=source, workspace=workspace)
+    return _send(
+        actor=actor,
+        request=request,
+        profile=profile,
+        source=source,
+        workspace=workspace,
+        reason=reason,
+    )
 
 
 def workspace_transport(
@@ -348,6 +362,7 @@ def _send(
     plan: dict[str, Any] | None = None,
     plan_problems: tuple[Problem, ...] = (),
     segment_would: str = "",
+    reason: str = "",
 ) -> Sent:
     entry = log.record_request(
         actor=actor,
@@ -356,6 +371,7 @@ def _send(
         workspace=workspace,
         related_to=related_to,
         relation=relation,
+        reason=reason,
         bulk_job_id=bulk_job_id,
         index=index,
         plan=plan,

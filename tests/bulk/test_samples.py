@@ -94,3 +94,44 @@ def test_the_migration_moves_the_invalid_rows_of_earlier_imports_out_of_failed(s
     chunk.refresh_from_db()
     assert (job.sent, job.invalid, job.failed, job.remaining) == (2, 2, 1, 0)
     assert (chunk.invalid, chunk.failed) == (2, 1)
+
+
+def test_an_import_s_reason_is_kept_on_the_job_and_each_batch_s_audit_entry(
+    client, marketer, source, fake_segment, immediate_tasks
+):
+    from segadmin.audit.models import AuditEntry, Kind
+    from tests.bulk.conftest import csv_text
+
+    client.force_login(marketer)
+    content = csv_text(["userId", "plan"], [["u1", "pro"], ["u2", "free"]])
+    response = client.post(
+        "/bulk/",
+        {
+            "file": SimpleUploadedFile("users.csv", content, content_type="text/csv"),
+            "call_type": "identify",
+            "source": source.pk,
+            "reason": "MKT-42 spring migration; token: abc",
+        },
+    )
+    assert response.status_code == 302
+    job = BulkJob.objects.get()
+    assert job.reason == "MKT-42 spring migration; token: ****"
+    client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
+    job.refresh_from_db()
+    assert (job.status, job.sent) == ("done", 2)
+    entries = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
+    assert [e.reason for e in entries] == ["MKT-42 spring migration; token: ****"]
+    page = client.get(f"/bulk/{job.pk}/").content.decode()
+    assert 'data-testid="job-reason">MKT-42 spring migration; token: ****<' in page
+
+
+def test_an_import_needs_no_reason(client, marketer, source, fake_segment, immediate_tasks):
+    from segadmin.audit.models import AuditEntry, Kind
+    from tests.bulk.conftest import csv_text, upload
+
+    client.force_login(marketer)
+    assert upload(client, csv_text(["userId"], [["u1"]]), source=source).status_code == 302
+    job = BulkJob.objects.get()
+    client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
+    assert job.reason == ""
+    assert AuditEntry.objects.get(kind=Kind.REQUEST, bulk_job_id=str(job.pk)).reason == ""
