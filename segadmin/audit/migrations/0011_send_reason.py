@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audit", "0009_reading_indexes_on_the_model"),
+        ("audit", "0010_message_index_email"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bulk", "0003_invalid_rows_counted_apart"),
+        ("bulk", "0004_file_purged_at"),
     ]
 
     operations = [
