@@ -571,7 +571,11 @@ def render_editor(
     state: EditorState,
     row_problems: Mapping[str, str] | None = None,
     planned: Planned | None = None,
+    *,
+    focus_blank: bool = False,
 ) -> SafeString:
+    """The editor's HTML. ``focus_blank``: the cursor goes to the empty custom row (the editor
+    was just switched to the form, by a person about to type)."""
     row_problems = row_problems or {}
     if state.bound and state.mode == ROWS:
         with contextlib.suppress(EditorError):
@@ -607,6 +611,8 @@ def render_editor(
         # Always one empty row to type into (without JavaScript, the way to add another).
         blank = Row("c", "", spec_.value_types[0])
         custom_rows.append(row_context(spec_, name, blank, len(state.rows)))
+    if focus_blank:
+        next(c for c in reversed(custom_rows) if _blank(c["row"]))["autofocus"] = True
     has_currency = any(r.input == "currency" for r in spec_.reserved)
     pool = [g for g in groups if not g["open"]]
     context = {

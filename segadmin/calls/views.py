@@ -321,9 +321,12 @@ def editor_switch(request: HttpRequest, kind: str) -> HttpResponse:
     source = planned.source_of(request.POST.get("source")) if call_type else None
     plan = planned.planned_for(source, call_type, request.POST.get("event", ""))
     state = editors.with_planned(spec, editors.state_from_data(spec, request.POST, name), plan)
-    state = editors.switch(spec, state, request.POST.get("to", ""))
+    to = request.POST.get("to", "")
+    switched = state.mode != to
+    state = editors.switch(spec, state, to)
     state = editors.with_planned(spec, state, plan)
-    return HttpResponse(editors.render_editor(spec, name, state, planned=plan))
+    focus = switched and state.mode == editors.ROWS == to  # ready to type the next row
+    return HttpResponse(editors.render_editor(spec, name, state, planned=plan, focus_blank=focus))
 
 
 _PLANNED_KINDS = {

@@ -153,7 +153,8 @@ def test_an_editor_switches_to_json_and_back_without_losing_anything(
     page.get_by_role("button", name="Edit Traits as a form").click()
     expect(page.get_by_label("firstName", exact=True)).to_have_value("Ada")
     names = page.locator("#id_traits__rows .kv-row").get_by_label("Name of a custom trait")
-    expect(names).to_have_count(5)  # and one empty row to type the next
+    expect(names).to_have_count(5)  # and one empty row to type the next, the cursor in it
+    expect(names.nth(4)).to_be_focused()
     assert [names.nth(i).input_value() for i in range(5)] == ["seats", "vip", "gone", "o", ""]
     types = page.locator("#id_traits__rows .kv-row").get_by_label("Type of a custom trait")
     assert [types.nth(i).input_value() for i in range(4)] == ["number", "boolean", "null", "object"]

@@ -112,7 +112,16 @@ def test_a_draft_opens_with_its_reserved_values_shown(
     )
     html = response.content.decode()
     assert keys_in(element(html, "data-kv-shown")) == ["firstName"]
-    assert 'value="seats"' in element(html, 'data-testid="traits-custom-rows"')
+    custom = element(html, 'data-testid="traits-custom-rows"')
+    assert 'value="seats"' in custom
+    # Switched to the form to type: the cursor goes to the empty row, and only there.
+    assert custom.count(" autofocus") == 1
+    assert re.search(r'name="traits__key" value=""[^>]* autofocus>', custom)
+    back = marketer_client.post(
+        "/calls/editor/identify_traits/switch/",
+        {"editor": "traits", "to": "json", "traits__mode": "rows"},
+    )
+    assert "autofocus" not in back.content.decode()
 
 
 SAME_VERDICT = [
