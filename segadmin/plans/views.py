@@ -104,12 +104,20 @@ def plan_list(request: HttpRequest) -> HttpResponse:
     for plan in plans:
         by_workspace[plan.workspace].append(plan)
     workspaces = list(Workspace.objects.all()) if request.user.has_perm(MANAGE) else []
+    # For Admins: each workspace's latest import, to follow one under way or read what the
+    # last one changed.
+    latest: dict[int, TrackingPlanImport] = {}
+    if workspaces:
+        for job in TrackingPlanImport.objects.filter(workspace__in=workspaces).order_by(
+            "workspace_id", "-created_at"
+        ):
+            latest.setdefault(job.workspace_id, job)
     return render(
         request,
         "plans/list.html",
         {
             "groups": list(by_workspace.items()),
-            "workspaces": workspaces,
+            "workspaces": [(workspace, latest.get(workspace.pk)) for workspace in workspaces],
             "can_manage": request.user.has_perm(MANAGE),
         },
     )

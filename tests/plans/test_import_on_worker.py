@@ -97,6 +97,19 @@ def test_a_running_import_shows_its_step_and_requests_so_far(
     assert "Storing the plans…" in running and f"{seen[-1][1]} requests to Segment" in running
 
 
+def test_the_plans_list_links_each_workspaces_latest_import_for_admins(
+    admin_client: Client, marketer: Any, segment: Segment, workspace: Workspace
+) -> None:
+    job = start(admin_client, workspace)
+    url = reverse("plans:import_detail", args=[job.pk])
+    listed = admin_client.get(reverse("plans:list")).text
+    assert f'href="{url}" data-testid="latest-import">Import under way: follow it' in listed
+    tasks.run_import(str(job.pk))
+    listed = admin_client.get(reverse("plans:list")).text
+    assert f'href="{url}" data-testid="latest-import">Last import (finished, ' in listed
+    assert "latest-import" not in login(marketer).get(reverse("plans:list")).text
+
+
 def test_a_second_import_of_the_same_workspace_shows_the_one_under_way(
     admin_client: Client, segment: Segment, workspace: Workspace
 ) -> None:
