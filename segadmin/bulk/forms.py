@@ -12,6 +12,7 @@ from segadmin.bulk import parsing
 from segadmin.bulk.models import BulkJob, CallType
 from segadmin.bulk.plan import FIELD, SINGLE_TARGETS, check_mapping, field_name, target_choices
 from segadmin.credentials.fields import SourceChoiceField
+from segadmin.lib.forms import ErrorSummaryMixin
 
 
 class CallTypeField(forms.ChoiceField):
@@ -29,7 +30,7 @@ class CallTypeField(forms.ChoiceField):
         super().validate(value)
 
 
-class UploadForm(forms.Form):
+class UploadForm(ErrorSummaryMixin, forms.Form):
     file = forms.FileField(
         label="File",
         help_text="CSV (with a header row) or JSON Lines (one JSON object per line), UTF-8.",
@@ -80,7 +81,7 @@ class UploadForm(forms.Form):
         return self.cleaned_data["file"]
 
 
-class MappingForm(forms.Form):
+class MappingForm(ErrorSummaryMixin, forms.Form):
     """One row of fields per column: ``target_<i>``, ``type_<i>``, ``null_<i>`` and
     ``property_<i>``, the trait or property name a field column fills (the column's own name
     when left empty; a planned name when the tracking plan's was proposed)."""

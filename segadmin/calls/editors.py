@@ -431,9 +431,12 @@ def required_errors(rows: Iterable[Row]) -> int:
     return count
 
 
+ROWS_NEED_FIXING_END = "fixing: see the message under each."
+
+
 def rows_need_fixing(spec_: EditorSpec, count: int) -> str:
     noun = "row needs" if count == 1 else "rows need"
-    return f"{count} {spec_.noun} {noun} fixing: see the message under each."
+    return f"{count} {spec_.noun} {noun} {ROWS_NEED_FIXING_END}"
 
 
 def switch(spec_: EditorSpec, state: EditorState, to: str) -> EditorState:
@@ -565,6 +568,49 @@ def row_for(rows: list[Row], path: str) -> Row | None:
     return row if row is not None and row.kind in ("c", "p") else None
 
 
+def _fill_row_errors(
+    spec_: EditorSpec, state: EditorState, row_problems: Mapping[str, str]
+) -> None:
+    """Set each row's error as the page shows it: its own, a plan's required, the rules'."""
+    if state.bound and state.mode == ROWS:
+        with contextlib.suppress(EditorError):
+            rows_to_value(spec_, state.rows)  # fills in each row's error
+        required_errors(state.rows)
+        for row in state.rows:
+            if not row.error and row.key.strip() in row_problems:
+                row.error = row_problems[row.key.strip()]
+
+
+# What a custom row's error says when its name is what to fix (rows_to_value's sentences).
+_NAME_ERRORS = ("a name.", "is a reserved", "is used by two rows")
+
+
+def row_errors(
+    spec_: EditorSpec,
+    name: str,
+    state: EditorState,
+    row_problems: Mapping[str, str] | None = None,
+) -> list[tuple[str, str, str]]:
+    """Each row's error as ``render_editor`` shows it, with the row's name and the id of the
+    control to fix it in (its name, true/false choice, type or value), for the form's error
+    summary. Rows are numbered as ``render_editor`` numbers them, so the ids match."""
+    _fill_row_errors(spec_, state, row_problems or {})
+    found: list[tuple[str, str, str]] = []
+    for index, row in enumerate(state.rows):
+        if not row.error or state.mode != ROWS:
+            continue
+        base = f"id_{name}__{index}"
+        if row.kind == "c" and not row.key.strip():
+            label, control = f"a {spec_.noun} without a name", "key"
+        else:
+            label = row.reserved.display if row.reserved else row.key.strip()
+            control = {BOOLEAN: "bool", NULL: "type"}.get(row.type, "value")
+            if row.kind == "c" and any(k in row.error for k in _NAME_ERRORS):
+                control = "key"
+        found.append((label, row.error, f"{base}_{control}"))
+    return found
+
+
 def render_editor(
     spec_: EditorSpec,
     name: str,
@@ -576,14 +622,7 @@ def render_editor(
 ) -> SafeString:
     """The editor's HTML. ``focus_blank``: the cursor goes to the empty custom row (the editor
     was just switched to the form, by a person about to type)."""
-    row_problems = row_problems or {}
-    if state.bound and state.mode == ROWS:
-        with contextlib.suppress(EditorError):
-            rows_to_value(spec_, state.rows)  # fills in each row's error
-        required_errors(state.rows)
-        for row in state.rows:
-            if not row.error and row.key.strip() in row_problems:
-                row.error = row_problems[row.key.strip()]
+    _fill_row_errors(spec_, state, row_problems or {})
     rows = [row_context(spec_, name, row, i) for i, row in enumerate(state.rows)]
     # The plan's rows first, in its order (required, then by name), planned reserved ones too.
     order = {f.name: i for i, f in enumerate(planned.fields)} if planned else {}

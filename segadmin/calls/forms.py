@@ -14,10 +14,12 @@ from typing import Any, ClassVar
 
 from django import forms
 
+from segadmin.calls import editors
 from segadmin.calls import planned as plan_forms
 from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_json, row_for
 from segadmin.calls.fields import TimestampField
 from segadmin.credentials.fields import SourceChoiceField, WorkspaceChoiceField
+from segadmin.lib.forms import SummaryItem, error_summary
 from segadmin.segment import messages as segment_messages
 from segadmin.segment import rules
 from segadmin.segment.errors import Problem
@@ -38,6 +40,34 @@ PROBLEM_FIELDS = {
     "groupId": "group_id",
     "previousId": "previous_id",
 }
+
+
+def _editor_items(bound: forms.BoundField) -> list[SummaryItem] | None:
+    """An editor's errors for the error summary: one per row that needs fixing (a link to
+    that row's control), the JSON box's own in JSON mode, and any the rows do not hold."""
+    field = bound.field
+    if not isinstance(field, KeyValueField):
+        return None
+    widget = field.widget
+    assert isinstance(widget, editors.KeyValueWidget)
+    state = bound.value()
+    if not isinstance(state, editors.EditorState):
+        return None
+    label = str(bound.label or field.spec.label)
+    name = bound.html_name
+    if state.mode == editors.JSON:
+        return [SummaryItem(label, str(e), f"id_{name}__json") for e in bound.errors]
+    # Drawn as the widget draws it (the plan's rows placed the same way), so the ids match.
+    state = editors.with_planned(field.spec, state, widget.planned)
+    rows = editors.row_errors(field.spec, name, state, widget.row_problems)
+    items = [SummaryItem(f"{label}, {row}", error, target) for row, error, target in rows]
+    for error in bound.errors:
+        if rows and str(error).endswith(editors.ROWS_NEED_FIXING_END):
+            continue  # the rows above say it, one by one
+        target = rows[0][2] if rows else f"id_{name}"
+        items.append(SummaryItem(label, str(error), target))
+    return items
+
 
 # Form fields -> build_message keyword arguments.
 MESSAGE_ARGUMENTS = {
@@ -124,6 +154,9 @@ class CallForm(forms.Form):
 
     def editor(self) -> forms.BoundField | None:
         return self[self.editor_field] if self.editor_field else None
+
+    def error_summary(self) -> list[SummaryItem]:
+        return error_summary(self, items_for=_editor_items)
 
     def advanced_has_errors(self) -> bool:
         return any(self.errors.get(n) for n in ("context", "integrations", "message_id"))
@@ -226,7 +259,7 @@ class CallForm(forms.Form):
             }
             noun = "row needs" if len(by_row) == 1 else "rows need"
             self.add_error(
-                field, f"{len(by_row)} {spec_.noun} {noun} fixing: see the message under each."
+                field, f"{len(by_row)} {spec_.noun} {noun} {editors.ROWS_NEED_FIXING_END}"
             )
 
 
@@ -434,6 +467,9 @@ class ApiCallForm(forms.Form):
         # them, all shown as warnings: this screen sends what it is given (on purpose), but
         # says what the rules would refuse.
         self.warnings: list[Problem] = []
+
+    def error_summary(self) -> list[SummaryItem]:
+        return error_summary(self, items_for=_editor_items)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -27,6 +27,7 @@ from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.credentials.fields import SourceChoiceField
+from segadmin.lib.forms import refused_status
 from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.segment import client, rules
 from segadmin.segment.errors import MessageInvalid, Problem, UnsafeRequest
@@ -60,7 +61,7 @@ def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
         )
         generated = form.generated_message_id
         if not form.is_valid():
-            status = 422
+            status = refused_status(request)
         elif request.POST.get("action") == "send":
             panel = _send_message(request, form)
             generated = ""  # a new send gets a new messageId unless one was typed
@@ -291,7 +292,7 @@ def api_call(request: HtmxHttpRequest) -> HttpResponse:
                 else:
                     panel = {"kind": "preview", "request": present.describe_request(raw)}
         if form.errors:
-            status = 422
+            status = refused_status(request)
     context = {"form": form, "panel": panel}
     template = "calls/api.html#call" if request.htmx else "calls/api.html"
     return render(request, template, context, status=status)

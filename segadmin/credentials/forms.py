@@ -15,6 +15,7 @@ from django import forms
 
 from segadmin.credentials.fields import RegionalChoiceField
 from segadmin.credentials.models import Source, Workspace
+from segadmin.lib.forms import ErrorSummaryMixin
 
 # Segment's tokens and write keys are single words; whitespace or control characters inside
 # one are a paste accident, and would break (or inject into) the Authorization header.
@@ -43,8 +44,10 @@ def _check_secret(value: str, label: str) -> str:
     return value
 
 
-class _CredentialForm(forms.ModelForm[Any]):
+class _CredentialForm(ErrorSummaryMixin, forms.ModelForm[Any]):
     """Shared behaviour: a crispy helper and secret fields that never show their value."""
+
+    summary_non_field = False  # crispy shows the form's own errors at its top
 
     # field name -> (label for the audit log, stored-mask attribute, required on create)
     secret_fields: dict[str, tuple[str, str, bool]] = {}
