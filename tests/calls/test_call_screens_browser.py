@@ -205,7 +205,9 @@ def test_a_track_with_revenue_and_currency_is_sent_as_numbers_and_a_code(
     # Revenue typed as words is refused next to the field, and nothing more is sent.
     page.get_by_label("Revenue", exact=True).fill("lots")
     page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.get_by_text("“lots” is not a number, like 42 or 19.99.", exact=True)).to_be_visible()
+    expect(
+        page.get_by_text("“lots” is not a number, like 42 or 19.99.", exact=True)
+    ).to_be_visible()
     assert len(fake_segment.requests) == 1
     # The refused send came back with 200 for htmx: not even a failed resource in the console.
     assert browser_errors == []
