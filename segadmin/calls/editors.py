@@ -585,6 +585,10 @@ def _fill_row_errors(
 _NAME_ERRORS = ("a name.", "is a reserved", "is used by two rows")
 
 
+def _page_order(row: Row) -> int:
+    return 0 if row.planned is not None else 1 if row.kind == "c" else 2
+
+
 def row_errors(
     spec_: EditorSpec,
     name: str,
@@ -595,7 +599,7 @@ def row_errors(
     control to fix it in (its name, true/false choice, type or value), for the form's error
     summary. Rows are numbered as ``render_editor`` numbers them, so the ids match."""
     _fill_row_errors(spec_, state, row_problems or {})
-    found: list[tuple[str, str, str]] = []
+    found: list[tuple[int, str, str, str]] = []
     for index, row in enumerate(state.rows):
         if not row.error or state.mode != ROWS:
             continue
@@ -607,8 +611,10 @@ def row_errors(
             control = {BOOLEAN: "bool", NULL: "type"}.get(row.type, "value")
             if row.kind == "c" and any(k in row.error for k in _NAME_ERRORS):
                 control = "key"
-        found.append((label, row.error, f"{base}_{control}"))
-    return found
+        found.append((_page_order(row), label, row.error, f"{base}_{control}"))
+    # In the order the page shows the rows: the plan's, the typed ones, then Segment's reserved.
+    found.sort(key=lambda item: item[0])
+    return [(label, error, target) for _order, label, error, target in found]
 
 
 def render_editor(

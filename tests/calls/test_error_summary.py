@@ -58,12 +58,13 @@ def test_a_refused_htmx_send_answers_200_with_a_summary_linking_each_row(
     assert "<html" not in response.content.decode()  # the form only, swapped in
     links = dict(summary_links(response))
     targets = list(links)
-    # Revenue's value box; the unnamed custom row's name box; the true/false row's choice.
-    assert re.fullmatch(r"id_properties__\d+_value", targets[0])
-    assert links[targets[0]].startswith("Properties, Revenue: ")
-    assert re.fullmatch(r"id_properties__\d+_key", targets[1])
-    assert links[targets[1]] == "Properties, a property without a name: Give this property a name."
-    assert re.fullmatch(r"id_properties__\d+_bool", targets[2])
+    # As the page shows them: the unnamed custom row's name box, the true/false row's choice,
+    # then Revenue's value box (Segment's reserved fields come after the rows typed).
+    assert re.fullmatch(r"id_properties__\d+_key", targets[0])
+    assert links[targets[0]] == "Properties, a property without a name: Give this property a name."
+    assert re.fullmatch(r"id_properties__\d+_bool", targets[1])
+    assert re.fullmatch(r"id_properties__\d+_value", targets[2])
+    assert links[targets[2]].startswith("Properties, Revenue: ")
     assert len(targets) == 3  # the editor's "3 rows need fixing" is said row by row instead
     assert "Nothing was sent: fix these 3 problems." in response.content.decode()
     assert fake_segment.requests == []

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from segadmin.credentials.models import Source
 from tests.calls.conftest import WRITE_KEY
+from tests.calls.test_call_screens_browser import add_reserved
 from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,7 +41,7 @@ def test_a_refused_send_focuses_the_summary_and_its_links_focus_each_field(
     page.get_by_label("Source").select_option(str(source.pk))
     page.get_by_label("User ID").fill("u-1001")
     page.get_by_label("Event Name").fill("Order Completed")
-    page.get_by_label("Revenue", exact=True).fill("lots")
+    add_reserved(page, "property", "revenue", "Revenue").fill("lots")
     page.get_by_role("button", name="Send", exact=True).click()
 
     summary = page.get_by_test_id("form-errors")
