@@ -13,7 +13,7 @@ import logging
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -160,6 +160,15 @@ def test_repr_of_a_request_never_shows_the_secret():
     )
 )
 def test_no_encoding_of_any_write_key_survives_redaction(secret):
+    # A key that is also a piece of the request's own words ("Authoriz", "identify") cannot be
+    # told apart from them: such keys prove nothing, so they are skipped.
+    plain = client.tracking_request(
+        build_message("identify", user_id="u", traits={"echo": "-"}),
+        write_key="0" * 32,
+        region="us",
+    )
+    plain_text = json.dumps(plain.redacted())
+    assume(not any(form in plain_text for form in forms_of(secret)))
     message = build_message("identify", user_id="u", traits={"echo": secret})
     request = client.tracking_request(message, write_key=secret, region="us")
     redacted = json.dumps(request.redacted())
