@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count
+from django.db.models import Count, F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -230,11 +230,26 @@ def recent_failures(entries: AuditEntryQuerySet, *, hours: int = 24) -> list[dic
 
 
 def failures_to_look_at(
-    entries: AuditEntryQuerySet, *, columns: tuple[str, ...], hours: int = 24, limit: int = 5
+    entries: AuditEntryQuerySet,
+    *,
+    columns: tuple[str, ...],
+    actor_user_id: int | None = None,
+    hours: int = 24,
+    limit: int = 5,
 ) -> list[Any]:
     """The latest calls of the last ``hours`` that Segment rejected or that failed (reads left
-    out), newest first, to open one by one."""
+    out), newest first, to open one by one; ``actor_user_id``: only that person's.
+
+    The person is compared as an expression no index serves: on their ``(actor_user, seq)``
+    index the database would walk every call they ever made when the last day had no
+    failure (140 ms for a Marketer with 25,000 entries); the ``created_at`` range reads
+    only the last day's.
+    """
     since = timezone.now() - timedelta(hours=hours)
+    if actor_user_id is not None:
+        entries = entries.alias(actor_number=F("actor_user_id") + 0).filter(
+            actor_number=actor_user_id
+        )
     found = (
         entries.filter(
             kind=Kind.REQUEST,

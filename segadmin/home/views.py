@@ -61,7 +61,11 @@ def index(request: HttpRequest) -> HttpResponse:
             "checklist": setup.checklist(request.user, nav_urls),
             "chart": dashboard.chart(entries, scope=scope),
             "failures": dashboard.recent_failures(entries),
-            "to_look_at": dashboard.failures_to_look_at(entries, columns=LIST_COLUMNS),
+            "to_look_at": dashboard.failures_to_look_at(
+                AuditEntry.objects.listed(),
+                columns=LIST_COLUMNS,
+                actor_user_id=None if see_all else request.user.pk,
+            ),
             "activity": (
                 list(entries.only(*LIST_COLUMNS).order_by("-seq")[:ACTIVITY]) if see_all else []
             ),

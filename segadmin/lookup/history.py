@@ -13,7 +13,14 @@ from typing import Any
 
 from segadmin.audit.filters import identity_q
 from segadmin.audit.index import email_key
-from segadmin.audit.models import AuditMessage, AuditMessageQuerySet, Outcome
+from segadmin.audit.models import (
+    AuditEntry,
+    AuditMessage,
+    AuditMessageQuerySet,
+    Outcome,
+    unpack_body,
+)
+from segadmin.lib import userjson
 
 TIMELINE_SIZE = 100
 # Folding needs every Identify; past this many (newest kept) the page says it stopped.
@@ -98,6 +105,54 @@ def history(
     )
     rows = list(mine.only(*MESSAGE_COLUMNS, *entry_columns)[: TIMELINE_SIZE + 1])
     found = History(timeline=rows[:TIMELINE_SIZE], more=len(rows) > TIMELINE_SIZE)
+    if not found.more:
+        # The timeline holds every message of the user, so its Identify calls too: only
+        # their bodies are read, without a second walk of the index and its entries.
+        _identifies_of_timeline(found)
+    else:
+        _identifies(found, mine, entry_columns)
+    found.traits = fold_traits([i.traits for i in reversed(found.identifies) if i.counted])
+    return found
+
+
+def _is_identify(message: AuditMessage) -> bool:
+    return message.call_type == "identify" and message.entry.api == "tracking"
+
+
+def _identifies_of_timeline(found: History) -> None:
+    wanted = [message for message in found.timeline if _is_identify(message)]
+    traits: dict[tuple[int, int], dict[str, Any]] = {}
+    positions: dict[int, list[int]] = {}
+    for message in wanted:
+        positions.setdefault(message.entry_id, []).append(message.position)
+    bodies = (
+        AuditEntry.objects.filter(pk__in=list(positions))
+        .values_list("pk", "request_body")
+        .iterator(chunk_size=50)  # a batch's body is up to 500 KB: not all at once
+    )
+    for pk, stored in bodies:
+        body = _parsed(stored)
+        for position in positions[pk]:
+            traits[(pk, position)] = AuditMessage(position=position).traits(body)
+    found.identifies = [
+        Identify(
+            message,
+            traits.get((message.entry_id, message.position), {}),
+            message.entry.outcome == Outcome.SENT,
+        )
+        for message in wanted
+    ]
+
+
+def _parsed(stored: Any) -> Any:
+    try:
+        raw = unpack_body(stored)
+        return userjson.body(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _identifies(found: History, mine: AuditMessageQuerySet, entry_columns: list[str]) -> None:
     identify_rows = (
         mine.filter(call_type="identify", entry__api="tracking")
         .only(*MESSAGE_COLUMNS, *entry_columns, "entry__request_body")[: MAX_IDENTIFIES + 1]
@@ -115,8 +170,6 @@ def history(
         found.identifies.append(
             Identify(message, message.traits(body_of[1]), entry.outcome == Outcome.SENT)
         )
-    found.traits = fold_traits([i.traits for i in reversed(found.identifies) if i.counted])
-    return found
 
 
 def _body(message: AuditMessage) -> Any:

@@ -180,3 +180,15 @@ def dashboard_entries():
     from segadmin.audit.models import AuditEntry
 
     return AuditEntry.objects.listed()
+
+
+def test_a_marketers_failures_to_look_at_are_their_own_of_the_last_day(
+    history, marketer, support, frozen_now
+) -> None:
+    # The person is compared as an expression (so the created_at range is read, not every
+    # call they ever made): the list must still be theirs alone, and only the last 24 hours.
+    at(NOW - timedelta(hours=26), user=marketer, source=make_source("Old"), status=None)
+    mine = login(marketer).get(HOME).context["to_look_at"]
+    assert [entry.pk for entry in mine] == [history["today_failed"].pk]
+    everyone = login(support).get(HOME).context["to_look_at"]
+    assert [entry.pk for entry in everyone] == [history["today_failed"].pk]

@@ -147,3 +147,67 @@ def test_times_are_shown_in_the_current_zone(settings: Any) -> None:
             [line(entry={"created_at": datetime(2026, 3, 1, 23, 30, 5, tzinfo=UTC)})]
         )
     assert "2026-03-02 00:30:05" in row
+
+
+@pytest.mark.django_db
+def test_the_identify_history_is_the_same_read_from_the_timeline_or_the_index(
+    marketer, support
+) -> None:
+    # With the whole timeline on the page the Identify calls come from it (only their bodies
+    # read); past it, from the index. Both ways must give the same calls and traits.
+    from unittest import mock
+
+    from segadmin.audit.filters import visible_messages
+    from segadmin.lookup import history as lookup_history
+    from segadmin.lookup.views import COLUMNS
+    from tests.audit.entries import add_call, make_source
+    from tests.audit.test_message_index import a_batch
+
+    source = make_source()
+    add_call(
+        user=marketer,
+        source=source,
+        call_type="identify",
+        user_id="user-2",
+        traits={"plan": "free", "seats": 1},
+    )
+    a_batch(rows=range(1, 4))
+    add_call(user=marketer, source=source, user_id="user-2", event="Signed Up")
+    add_call(
+        user=marketer,
+        source=source,
+        call_type="identify",
+        user_id="user-2",
+        traits={"plan": "pro", "seats": None},
+        status=400,
+    )
+    add_call(
+        user=marketer,
+        source=source,
+        call_type="identify",
+        user_id="user-2",
+        traits={"plan": "team"},
+    )
+
+    def read() -> lookup_history.History:
+        return lookup_history.history(
+            visible_messages(support), "user_id", "user-2", columns=COLUMNS
+        )
+
+    def shown(found: lookup_history.History) -> list[tuple[int, int, dict[str, Any], bool]]:
+        return [(i.entry.seq, i.message.position, i.traits, i.counted) for i in found.identifies]
+
+    whole = read()
+    assert not whole.more
+    with mock.patch.object(lookup_history, "TIMELINE_SIZE", 2):
+        walked = read()
+    assert walked.more
+    assert shown(whole) == shown(walked)
+    assert [traits for _, _, traits, _ in shown(whole)] == [
+        {"plan": "team"},
+        {"plan": "pro", "seats": None},
+        {"plan": "pro", "row": 2},
+        {"plan": "free", "seats": 1},
+    ]
+    # The batch had no answer recorded: its traits are shown, not counted.
+    assert whole.traits == walked.traits == {"plan": "team", "seats": 1}
