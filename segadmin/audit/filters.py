@@ -160,6 +160,10 @@ class AuditFilterForm(forms.Form):
         if not see_all:
             for name in ALL_ENTRIES_FIELDS:
                 del self.fields[name]
+            # Marketers never see privacy requests, not even as a filter's name.
+            call_type = self.fields["call_type"]
+            assert isinstance(call_type, forms.ChoiceField)
+            call_type.choices = [c for c in CALL_TYPE_CHOICES if c[0] != PRIVACY]
         zone = timezone.get_current_timezone_name()
         self.fields["date_from"].help_text = f"Days start at midnight {zone}."
         self.fields["date_to"].help_text = "Included."

@@ -38,6 +38,9 @@ def test_a_marketer_is_refused_everywhere(fake, support, workspace, persona, who
         assert answer.status_code == 403, (method, path)
     home = client.get(reverse("home:index")).content.decode()
     assert "Privacy requests" not in home and "Approvals" not in home
+    if who == "marketer":
+        audit = client.get(reverse("audit:list")).content.decode()
+        assert "Privacy request" not in audit
     assert PrivacyRequest.objects.count() == 1
     assert Approval.objects.get().state == Approval.State.WAITING
     assert creates(fake) == []
