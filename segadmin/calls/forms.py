@@ -20,6 +20,7 @@ from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_js
 from segadmin.calls.fields import TimestampField
 from segadmin.credentials.fields import SourceChoiceField, WorkspaceChoiceField
 from segadmin.lib.forms import SummaryItem, error_summary
+from segadmin.lib.reason import reason_field
 from segadmin.segment import messages as segment_messages
 from segadmin.segment import rules
 from segadmin.segment.errors import Problem
@@ -84,23 +85,6 @@ MESSAGE_ARGUMENTS = {
     "group_id": "group_id",
     "previous_id": "previous_id",
 }
-
-
-def reason_field(*, required: bool = False) -> forms.CharField:
-    """Why this is sent, kept on the audit entry: optional on the call screens, required by
-    Fix traits."""
-    return forms.CharField(
-        label="Reason",
-        required=required,
-        max_length=500,
-        help_text="Why you send this, e.g. a ticket reference. Kept in the audit log"
-        + (" with the call." if not required else ": required to fix someone's traits."),
-        error_messages={
-            "required": "Add the reason, e.g. the ticket reference: it is kept in the audit log.",
-            "max_length": "Keep the reason under 500 characters.",
-        },
-        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "e.g. SUP-1234"}),
-    )
 
 
 def _text(label: str, *, required: bool = False, **kwargs: Any) -> forms.CharField:

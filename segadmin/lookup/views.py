@@ -12,6 +12,7 @@ bookmarked or shared without calling the Profile API or writing to the audit log
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -27,15 +28,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import push_url
 
 from segadmin import sending
-from segadmin.audit import drafts
 from segadmin.audit.filters import visible_messages
 from segadmin.audit.index import email_key
 from segadmin.audit.log import Actor
 from segadmin.audit.views import LIST_COLUMNS
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
-from segadmin.credentials.fields import WorkspaceChoiceField
+from segadmin.credentials.fields import SourceChoiceField, WorkspaceChoiceField
 from segadmin.credentials.models import Source, Workspace
 from segadmin.lib.htmx import HtmxHttpRequest
+from segadmin.lib.reason import reason_field
+from segadmin.lookup import fix
 from segadmin.lookup import models as recently
 from segadmin.lookup import rows as tables
 from segadmin.lookup.history import (
@@ -47,7 +49,9 @@ from segadmin.lookup.history import (
     history,
     people_with_email,
 )
-from segadmin.segment import client, redaction
+from segadmin.segment import client, redaction, rules
+from segadmin.segment.errors import MessageInvalid
+from segadmin.segment.messages import build_message
 
 COLUMNS = (*LIST_COLUMNS, "source_id", "reason")
 OURS, SEGMENT = "ours", "segment"
@@ -210,6 +214,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
             audit_query=urlencode({kind: identifier}) if kind != "email" else "",
             # Fix traits sends an Identify: it needs the User ID or Anonymous ID.
             can_fix=request.user.has_perm("accounts.send_identify") and kind != "email",
+            starting_points=fix.STARTING_POINTS,
         )
         if workspace is not None and asks_segment:
             # By email, Segment is asked by its email: external ID, whoever our calls name.
@@ -242,47 +247,161 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "lookup/index.html", context)
 
 
+class FixTraitsForm(forms.Form):
+    """What Fix traits asks besides the table: where to send, why, and whether to send all."""
+
+    source = SourceChoiceField()
+    reason = reason_field(
+        required=True,
+        help_text="Why you fix these traits, e.g. the ticket reference. Required: it is kept "
+        "in the audit log and shown in this user's timeline.",
+    )
+    every = forms.BooleanField(
+        label="Send every trait, not only the changed ones",
+        required=False,
+    )
+
+
+def _snapshot(request: HttpRequest, form: LookupForm) -> dict[str, Any] | str:
+    """The traits before the fix (ours, and Segment's when its Profile API is configured),
+    or why the page cannot open."""
+    kind = form.cleaned_data["identifier_type"]
+    identifier = form.cleaned_data["identifier"]
+    if kind == "email":
+        return (
+            "An Identify names the user by User ID or Anonymous ID: look them up by email, "
+            "then fix the traits of the user found."
+        )
+    found = history(visible_messages(request.user), kind, identifier, columns=COLUMNS)
+    start_from = SEGMENT if request.POST.get("start_from") == SEGMENT else OURS
+    workspace = _pick_workspace(form.cleaned_data["workspace"], found)
+    theirs: dict[str, Any] | None = None
+    why = "no workspace with a Profile API token was found"
+    if workspace is not None:
+        answer = _profile_traits(request, workspace, kind, identifier)
+        why = answer.error
+        if answer.traits is not None:
+            # As the audit log keeps Segment's answer: secret-named values masked.
+            theirs = redaction.redact_json(answer.traits, answer.secrets)
+    if start_from == SEGMENT and theirs is None:
+        messages.warning(
+            request, f"Segment's profile could not be read ({why}): the new values start from ours."
+        )
+        start_from = OURS
+    source_id = found.latest_source_id
+    if source_id is not None and not Source.objects.filter(pk=source_id, enabled=True).exists():
+        source_id = None
+    return {
+        "kind": kind,
+        "identifier": identifier,
+        "ours": found.traits,
+        "segment": theirs,
+        "segment_error": "" if theirs is not None else why,
+        "workspace": workspace.name if workspace is not None else "",
+        "start_from": start_from,
+        "source": source_id,
+    }
+
+
+def _fix_send(
+    request: HttpRequest, snapshot: dict[str, Any], form: FixTraitsForm, rows: list[fix.Row]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Build, check (the rules module, as the Identify screen does) and, on Send, send the
+    Identify. Returns (the result panel or None, the errors that refused it)."""
+    traits = fix.traits_to_send(rows, every=form.cleaned_data["every"])
+    if any(row.error for row in rows):
+        return None, ["Nothing was sent: fix the values marked below."]
+    if not traits:
+        return None, [
+            "Nothing was sent: no trait changed. Change a value, unset a trait or add one."
+        ]
+    source = form.cleaned_data["source"]
+    ids = {snapshot["kind"]: snapshot["identifier"]}
+    message = build_message("identify", message_id=str(uuid.uuid4()), traits=traits, **ids)
+    problems = rules.check("identify", message, source.plan_check())
+    errors: list[str] = []
+    by_key = {row.key: row for row in rows}
+    for problem in rules.errors(problems):
+        key, inner = rules.field_path(problem)
+        name = inner.split(".")[0].split("[")[0] if key == "traits" else ""
+        if name in by_key:
+            by_key[name].error = problem.message
+        else:
+            errors.append(problem.message)
+    if errors or any(row.error for row in rows):
+        return None, ["Nothing was sent: fix what is marked below.", *errors]
+    panel: dict[str, Any] = {
+        "traits": traits,
+        "message": json.dumps(message, ensure_ascii=False, indent=2, sort_keys=True),
+        "warnings": [p.message for p in rules.warnings(problems)],
+        "source": source,
+    }
+    if request.POST.get("action") != "send":
+        panel["kind"] = "preview"
+        return panel, []
+    try:
+        sent = sending.send_message(
+            actor=Actor.from_request(request),
+            source=source,
+            message=message,
+            reason=form.cleaned_data["reason"],
+        )
+    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
+        return None, [str(exc)]
+    except MessageInvalid as exc:
+        return None, [str(exc)]
+    panel.update(kind="sent", entry=sent.entry, ok=sent.result.ok)
+    return panel, []
+
+
 @permission_required("accounts.lookup_users", raise_exception=True)
 @permission_required("accounts.send_identify", raise_exception=True)
 @require_POST
 def fix_traits(request: HttpRequest) -> HttpResponse:
-    """Open Identify for the user with the traits as they stand (ours, or Segment's)."""
-    form = LookupForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Look the user up first: the User ID or Anonymous ID is missing.")
-        return redirect("lookup:index")
-    kind = form.cleaned_data["identifier_type"]
-    identifier = form.cleaned_data["identifier"]
-    if kind == "email":
-        messages.error(
-            request,
-            "An Identify names the user by User ID or Anonymous ID: look them up by email, "
-            "then fix the traits of the user found.",
-        )
-        return redirect("lookup:index")
-    found = history(visible_messages(request.user), kind, identifier, columns=COLUMNS)
-    traits = found.traits
-    if request.POST.get("start_from") == SEGMENT:
-        workspace = _pick_workspace(form.cleaned_data["workspace"], found)
-        theirs, why = None, "no workspace with a Profile API token was found"
-        if workspace is not None:
-            answer = _profile_traits(request, workspace, kind, identifier)
-            theirs, why = answer.traits, answer.error
-        if theirs is None:
-            messages.warning(
-                request,
-                f"Segment's profile could not be read ({why}): the editor starts from ours.",
+    """Fix traits: opened from the lookup (a starting point), then Preview and Send."""
+    token = request.POST.get("token", "")
+    panel: dict[str, Any] | None = None
+    errors: list[str] = []
+    if not token:
+        lookup = LookupForm(request.POST)
+        if not lookup.is_valid():
+            messages.error(
+                request, "Look the user up first: the User ID or Anonymous ID is missing."
             )
+            return redirect("lookup:index")
+        snapshot = _snapshot(request, lookup)
+        if isinstance(snapshot, str):
+            messages.error(request, snapshot)
+            return redirect("lookup:index")
+        token = fix.store(request, snapshot)
+        form = FixTraitsForm(initial={"source": snapshot["source"]})
+        rows = fix.rows_for(snapshot)
+        status = 200
+    else:
+        loaded = fix.load(request, token)
+        if loaded is None:
+            messages.error(request, "That Fix traits page has expired: look the user up again.")
+            return redirect("lookup:index")
+        snapshot = loaded
+        form = FixTraitsForm(request.POST)
+        rows = fix.read_rows(snapshot, request.POST)
+        if form.is_valid():
+            panel, errors = _fix_send(request, snapshot, form, rows)
         else:
-            traits = theirs
-    source_id = found.latest_source_id
-    if source_id is not None and not Source.objects.filter(pk=source_id, enabled=True).exists():
-        source_id = None
-    token = drafts.store(
-        request,
-        call_type="identify",
-        initial={"source": source_id, kind: identifier, "traits": traits}
-        if source_id
-        else {kind: identifier, "traits": traits},
-    )
-    return redirect(f"{reverse('calls:identify')}?draft={token}")
+            errors = ["Nothing was sent: fix what is marked below."]
+        status = 422 if errors else 200
+    context = {
+        "snapshot": snapshot,
+        "kind_label": dict(IDENTIFIER_TYPES)[snapshot["kind"]],
+        "token": token,
+        "form": form,
+        "rows": rows,
+        "types": fix.TYPES,
+        "starting_points": fix.STARTING_POINTS,
+        "panel": panel,
+        "errors": errors,
+        "new_key": request.POST.get("new_key", "") if request.POST.get("token") else "",
+        "new_value": request.POST.get("new_value", "") if request.POST.get("token") else "",
+        "new_type": request.POST.get("new_type", "text"),
+    }
+    return render(request, "lookup/fix_traits.html", context, status=status)
