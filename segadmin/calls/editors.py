@@ -725,7 +725,7 @@ def row_context(spec_: EditorSpec, name: str, row: Row, index: int | str) -> dic
         # What the "Add a trait" picker shows of a reserved field: its type(s).
         "type_names": " or ".join(TYPE_LABELS[t] for t in reserved.types) if reserved else "",
         "placeholder": (
-            _PLACEHOLDERS.get(reserved.types[0], "")
+            ("1990-05-04" if hint == "date" else _PLACEHOLDERS.get(reserved.types[0], ""))
             if reserved
             else _PLACEHOLDERS.get(row.type, "value")
         ),

@@ -39,7 +39,8 @@ def test_date_time_rows_currency_and_birthday_are_marked_for_their_pickers(
     identify = marketer_client.get("/calls/identify/").content.decode()
     birthday = element(identify, 'data-kv-key="birthday"')
     assert "data-kv-date-only" in birthday
-    assert 'type="text"' in element(birthday, 'name="traits__value"')  # typed as text without JS
+    value = element(birthday, 'name="traits__value"')
+    assert 'type="text"' in value and 'placeholder="1990-05-04"' in value  # a date, as text
     assert "data-kv-date-only" not in element(identify, 'data-kv-key="createdAt"')
     track = marketer_client.get("/calls/track/").content.decode()
     currency = element(element(track, 'data-kv-key="currency"'), 'name="properties__value"')
