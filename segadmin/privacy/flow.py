@@ -56,22 +56,46 @@ def send_pending(request: PrivacyRequest, *, actor: Actor) -> PrivacyRequest:
             state=PrivacyRequest.State.SENT, not_sent_reason=""
         )
     else:
-        reason = error or "Some calls have no answer recorded: see their audit entries."
-        with transaction.atomic():
-            PrivacyRequest.objects.filter(pk=request.pk).update(
-                state=PrivacyRequest.State.NOT_SENT, not_sent_reason=reason
-            )
-            record_event(
-                actor=actor,
-                action="privacy.not_sent",
-                target_type="privacy_request",
-                target_id=request.pk,
-                target_name=request.summary()[:255],
-                details={"privacy_request": request.pk, "reason": reason},
-                index=index_of(request),
-            )
+        _not_sent(
+            request,
+            error or "Some calls have no answer recorded: see their audit entries.",
+            actor=actor,
+        )
     request.refresh_from_db()
     return request
+
+
+def _not_sent(request: PrivacyRequest, reason: str, *, actor: Actor) -> None:
+    with transaction.atomic():
+        PrivacyRequest.objects.filter(pk=request.pk).update(
+            state=PrivacyRequest.State.NOT_SENT, not_sent_reason=reason
+        )
+        record_event(
+            actor=actor,
+            action="privacy.not_sent",
+            target_type="privacy_request",
+            target_id=request.pk,
+            target_name=request.summary()[:255],
+            details={"privacy_request": request.pk, "reason": reason},
+            index=index_of(request),
+        )
+
+
+def stopped(request: PrivacyRequest, *, actor: Actor) -> None:
+    """The background send met an unexpected error: the request is "Approved — not sent"
+    (Retry sends the calls not sent; a call left ``sending`` waits to be released)."""
+    _not_sent(
+        request,
+        "An unexpected error stopped the sending; the server log has the details.",
+        actor=actor,
+    )
+
+
+def queue_send(request: PrivacyRequest, *, actor: Actor) -> None:
+    """Queue the background send of a request just claimed (``sending``)."""
+    from segadmin.privacy.tasks import actor_data, send_privacy_request
+
+    send_privacy_request.enqueue(request.pk, actor_data(actor))
 
 
 def _send_chunk(request: PrivacyRequest, chunk: Chunk, *, actor: Actor) -> str:
@@ -116,14 +140,17 @@ def _send_chunk(request: PrivacyRequest, chunk: Chunk, *, actor: Actor) -> str:
 
 
 def retry(request: PrivacyRequest, *, actor: Actor) -> PrivacyRequest | None:
-    """Send again what was not sent of an "Approved — not sent" request (None: not in that
-    state, e.g. someone pressed Retry a moment before)."""
+    """Queue sending again what was not sent of an "Approved — not sent" request (None: not
+    in that state, e.g. someone pressed Retry a moment before). Returns the request as it is
+    once queued (sent already when the tasks run at once)."""
     claimed = PrivacyRequest.objects.filter(
         pk=request.pk, state=PrivacyRequest.State.NOT_SENT
-    ).update(state=PrivacyRequest.State.SENDING)
+    ).update(state=PrivacyRequest.State.SENDING, not_sent_reason="")
     if claimed != 1:
         return None
-    return send_pending(request, actor=actor)
+    queue_send(request, actor=actor)
+    request.refresh_from_db()
+    return request
 
 
 def refresh(request: PrivacyRequest, *, actor: Actor) -> list[str]:
@@ -209,10 +236,17 @@ def on_approved(approval: Approval, actor: Actor) -> str:
     if claimed != 1:
         return "The privacy request was not waiting any more: nothing was sent."
     purged = purge_kept_files(request, actor=actor) if request.purge_kept_files else ""
-    request = send_pending(request, actor=actor)
+    queue_send(request, actor=actor)
+    request.refresh_from_db()
+    calls = request.chunks.count()
+    plural = "s" if calls != 1 else ""
     if request.state == PrivacyRequest.State.SENT:
-        calls = request.chunks.count()
-        return f"Approved and sent to Segment in {calls} call{'s' if calls != 1 else ''}.{purged}"
+        return f"Approved and sent to Segment in {calls} call{plural}.{purged}"
+    if request.state == PrivacyRequest.State.SENDING:
+        return (
+            f"Approved. Sending to Segment in {calls} call{plural} in the background: the "
+            f"request's page shows when it is sent.{purged}"
+        )
     return (
         f"Approved, but not sent: {request.not_sent_reason} Retry is on the request's page.{purged}"
     )
@@ -258,4 +292,13 @@ HANDLER = Handler(
     index=_index,
 )
 
-__all__ = ["HANDLER", "details_of", "refresh", "retry", "send_pending", "sync_all"]
+__all__ = [
+    "HANDLER",
+    "details_of",
+    "queue_send",
+    "refresh",
+    "retry",
+    "send_pending",
+    "stopped",
+    "sync_all",
+]

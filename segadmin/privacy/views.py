@@ -107,18 +107,21 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     approval = filed.approval
     ids = filed.id_list
-    context = {
+    chunks = list(filed.chunks.all())
+    context: dict[str, Any] = {
         "filed": filed,
         "approval": approval,
         "ids": ids[:SHOWN_IDS],
         "more_ids": max(0, len(ids) - SHOWN_IDS),
-        "chunks": list(filed.chunks.all()),
+        "chunks": chunks,
+        "sent_calls": sum(1 for chunk in chunks if chunk.state == Chunk.State.SENT),
         "why_not_decide": may_decide(request.user, approval) if approval else "",
         "can_refresh": filed.state in (PrivacyRequest.State.SENT, PrivacyRequest.State.NOT_SENT),
         "can_retry": filed.state == PrivacyRequest.State.NOT_SENT,
         "quotas": last_quota([filed.workspace_id]) if filed.id_count >= LARGE else [],
     }
-    return render(request, "privacy/detail.html", context)
+    template = "privacy/detail.html#progress" if request.GET.get("part") == "progress" else None
+    return render(request, template or "privacy/detail.html", context)
 
 
 @require_POST
@@ -142,6 +145,8 @@ def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.warning(request, "This request is not waiting for a retry: nothing was sent.")
     elif done.state == PrivacyRequest.State.SENT:
         messages.success(request, "Sent: every call reached Segment.")
+    elif done.state == PrivacyRequest.State.SENDING:
+        messages.info(request, "Sending again in the background: this page shows when it is sent.")
     else:
         messages.error(request, f"Still not sent: {done.not_sent_reason}")
     return redirect("privacy:detail", pk)

@@ -13,7 +13,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_request_approve_finished(
-    page, live_server, browser_errors, browser, support, admin_user, workspace, fake_segment
+    page,
+    live_server,
+    browser_errors,
+    browser,
+    support,
+    admin_user,
+    workspace,
+    fake_segment,
+    immediate_tasks,
 ) -> None:
     fake_segment.add_workspace(TOKEN, id="ws_1")
     log_in(page, live_server, "sam")

@@ -39,3 +39,8 @@ def filed(user, workspace, ids=("u1", "u2"), **extra: Any) -> PrivacyRequest:
 def creates(fake) -> list[Any]:
     """The create requests the fake received, oldest first."""
     return [r for r in fake.requests if r.method == "POST" and r.path.startswith("/regulations")]
+
+
+@pytest.fixture(autouse=True)
+def _immediate(immediate_tasks: None) -> None:
+    """Approval and Retry queue the send; here the task runs as it is queued."""
