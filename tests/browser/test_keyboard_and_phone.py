@@ -12,6 +12,7 @@ from segadmin.accounts.navigation import NAVIGATION
 from segadmin.accounts.roles import ADMIN, MARKETER, SUPPORT
 from segadmin.audit.models import AuditEntry
 from tests import demo_data
+from tests.browser.test_accessibility import axe_violations
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,6 +64,19 @@ def test_a_marketer_sends_an_identify_with_the_keyboard_alone(
     tab_to(page, "select[name=source]")
     page.keyboard.type("Backend")  # a closed select picks the option typed
     assert page.locator("select[name=source] option:checked").inner_text().startswith("Backend")
+    # Send with no user: refused, the focus on the error summary, whose link leads to the field.
+    tab_to(page, "button[value=send]")
+    page.keyboard.press("Enter")
+    summary = page.get_by_test_id("form-errors")
+    summary.wait_for()
+    assert page.evaluate("() => document.activeElement.matches('[data-error-summary]')")
+    assert axe_violations(page) == []  # the refused form too (error summary, invalid fields)
+    tab_to(page, "[data-testid=error-link]", most=3)
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.name") in ("user_id", "anonymous_id")
+    page.evaluate("() => document.activeElement.blur()")
+    page.locator("body").focus()
+
     tab_to(page, "input[name=user_id]")
     page.keyboard.type("user-kb-1")
     tab_to(page, "input[name=traits__key]")
