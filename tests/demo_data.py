@@ -328,6 +328,6 @@ def admin_samples() -> Samples:
 # Pages worth seeing in a state the bare URL does not show: (route, kwargs, query).
 def states(demo: Demo) -> list[tuple[str, dict[str, Any], str]]:
     return [
-        ("lookup:index", {}, "identifier=user-1001"),
+        ("lookup:index", {}, "identifier_type=user_id&identifier=user-1001"),
         ("audit:list", {}, "outcome=rejected"),
     ]
