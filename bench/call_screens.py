@@ -87,25 +87,48 @@ def track_form(source_id: int, index: int) -> dict:
     }
 
 
+def minimal_form(source_id: int, index: int) -> dict:
+    return {"user_id": f"user-{index}", "event": "Order Completed", "note": "pro"}
+
+
+SCREENS = (
+    ("identify", "/calls/identify/", identify_form),
+    ("track", "/calls/track/", track_form),
+    ("minimal", "/_bench/minimal/", minimal_form),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sends", type=int, default=300, help="sends per screen (default 300)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed sends first")
+    parser.add_argument(
+        "--full-page",
+        action="store_true",
+        help="post as a browser without htmx does (the whole page comes back), not as htmx",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="SCREEN",
+        choices=[name for name, _path, _build in SCREENS],
+        help="cProfile that screen's sends instead of timing them; prints the top functions",
+    )
     args = parser.parse_args()
 
     fake = start_fake()
     url = fake.url
     os.environ["SEGMENT_TRACKING_API_URL"] = url
     try:
-        run(args.sends, args.warmup)
+        run(args.sends, args.warmup, htmx=not args.full_page, profile=args.profile)
     finally:
         fake.stop()
 
 
-def run(sends: int, warmup: int) -> None:
+def run(sends: int, warmup: int, *, htmx: bool, profile: str | None) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
     from django.db import connection
@@ -113,6 +136,7 @@ def run(sends: int, warmup: int) -> None:
 
     from segadmin.credentials.models import Source
 
+    settings.ROOT_URLCONF = "bench._minimal"  # segadmin's URLs plus the minimal view
     call_command("migrate", verbosity=0)
     user, _ = User.objects.get_or_create(username="bench-marketer")
     user.groups.add(Group.objects.get(name="Marketer"))
@@ -121,43 +145,78 @@ def run(sends: int, warmup: int) -> None:
         source = Source(name="Bench source", region="us")
         source.set_write_key("wk_bench_0123456789abcdefghij")
         source.save()
-    client = Client()
+    client = Client(headers={"HX-Request": "true"} if htmx else {})
     client.force_login(user)
 
+    if profile:
+        _profile(client, source.pk, profile, sends, warmup)
+        return
+
     print(
-        f"{connection.vendor}, {sends} sends per screen, load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        f"{connection.vendor}, {sends} sends per screen ({'htmx' if htmx else 'full page'}), "
+        f"interleaved, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    print(
-        f"{'screen':<10} {'total ms':>9} {'Segment ms':>11} {'own ms':>8} {'own p95':>8} "
-        f"{'CPU ms':>7}"
-    )
-    for name, path, build in (
-        ("identify", "/calls/identify/", identify_form),
-        ("track", "/calls/track/", track_form),
-    ):
-        totals, http, own, cpu = [], [], [], []
-        for index in range(warmup + sends):
-            data = build(source.pk, index)
-            started, cpu_started = time.perf_counter(), time.process_time()
-            response = client.post(path, data)
-            took = (time.perf_counter() - started) * 1000
-            cpu_ms = (time.process_time() - cpu_started) * 1000
-            match = _DURATION.search(response.content.decode())
-            if response.status_code != 200 or not match:
-                raise SystemExit(f"{name}: send {index} failed ({response.status_code})")
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {"total": [], "http": [], "own": [], "cpu": []} for name, _p, _b in SCREENS
+    }
+    # One send of each screen in turn: the machine's load weighs on every column alike.
+    for index in range(warmup + sends):
+        for name, path, build in SCREENS:
+            took, cpu_ms, segment_ms = _post(client, name, path, build(source.pk, index), index)
             if index < warmup:
                 continue
-            segment_ms = float(match.group(1))
-            totals.append(took)
-            http.append(segment_ms)
-            own.append(took - segment_ms)
-            cpu.append(cpu_ms)
-        p95 = statistics.quantiles(own, n=20)[-1]
+            sample = samples[name]
+            sample["total"].append(took)
+            sample["http"].append(segment_ms)
+            sample["own"].append(took - segment_ms)
+            sample["cpu"].append(cpu_ms)
+    print(
+        f"{'screen':<10} {'total ms':>9} {'Segment ms':>11} {'own ms':>8} {'own p95':>8} "
+        f"{'CPU ms':>7} {'own / minimal':>14}"
+    )
+    minimal = statistics.median(samples["minimal"]["own"])
+    for name, _path, _build in SCREENS:
+        sample = samples[name]
+        own = statistics.median(sample["own"])
+        p95 = statistics.quantiles(sample["own"], n=20)[-1]
         print(
-            f"{name:<10} {statistics.median(totals):>9.1f} {statistics.median(http):>11.1f} "
-            f"{statistics.median(own):>8.1f} {p95:>8.1f} {statistics.median(cpu):>7.1f}"
+            f"{name:<10} {statistics.median(sample['total']):>9.1f} "
+            f"{statistics.median(sample['http']):>11.1f} {own:>8.1f} {p95:>8.1f} "
+            f"{statistics.median(sample['cpu']):>7.1f} {own / minimal:>13.2f}x"
         )
+
+
+def _post(client, name: str, path: str, data: dict, index: int) -> tuple[float, float, float]:
+    """One post: (wall ms, CPU ms, Segment's ms as the result panel shows it; 0 for minimal)."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    response = client.post(path, data)
+    took = (time.perf_counter() - started) * 1000
+    cpu_ms = (time.process_time() - cpu_started) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"{name}: send {index} failed ({response.status_code})")
+    if name == "minimal":
+        return took, cpu_ms, 0.0
+    match = _DURATION.search(response.content.decode())
+    if not match:
+        raise SystemExit(f"{name}: send {index} shows no result")
+    return took, cpu_ms, float(match.group(1))
+
+
+def _profile(client, source_id: int, screen: str, sends: int, warmup: int) -> None:
+    import cProfile
+    import pstats
+
+    name, path, build = next(s for s in SCREENS if s[0] == screen)
+    for index in range(warmup):
+        _post(client, name, path, build(source_id, index), index)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for index in range(warmup, warmup + sends):
+        _post(client, name, path, build(source_id, index), index)
+    profiler.disable()
+    stats = pstats.Stats(profiler).sort_stats("cumulative")
+    stats.print_stats(45)
+    stats.sort_stats("tottime").print_stats(30)
 
 
 if __name__ == "__main__":

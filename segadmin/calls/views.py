@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.http import reswap, retarget
 
 from segadmin import sending
 from segadmin.audit import drafts
@@ -69,6 +70,9 @@ def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
             panel = _preview_message(form)
             if form.message is not None and not form.cleaned_data.get("message_id"):
                 generated = form.message["messageId"]
+    if panel is not None and _panel_is_enough(request):
+        context = {"form": form, "panel": panel, "generated_message_id": generated}
+        return _panel_answer(request, "calls/call.html#panel-answer", context)
     context = {
         "screen": screen,
         "form": form,
@@ -81,6 +85,20 @@ def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
     }
     template = "calls/call.html#call" if request.htmx else "calls/call.html"
     return render(request, template, context, status=status)
+
+
+def _panel_is_enough(request: HtmxHttpRequest) -> bool:
+    """Whether a Preview or Send of a valid form may answer with the panel alone: for htmx,
+    when the form on the page shows no errors (else it is drawn again, without them)."""
+    return bool(request.htmx) and not request.POST.get("shown_errors")
+
+
+def _panel_answer(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """The result panel, swapped into #call-panel, with what a send changes in the form
+    (the generated message ID, the warnings above Send) as out-of-band swaps: the form the
+    person typed in stays as it is, and nothing of it is rendered again."""
+    response = render(request, template, context)
+    return retarget(reswap(response, "innerHTML"), "#call-panel")
 
 
 def _selected_zone(form: CallForm) -> str:
@@ -294,6 +312,8 @@ def api_call(request: HtmxHttpRequest) -> HttpResponse:
         if form.errors:
             status = refused_status(request)
     context = {"form": form, "panel": panel}
+    if panel is not None and _panel_is_enough(request):
+        return _panel_answer(request, "calls/api.html#panel-answer", context)
     template = "calls/api.html#call" if request.htmx else "calls/api.html"
     return render(request, template, context, status=status)
 
