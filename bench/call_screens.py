@@ -1,14 +1,20 @@
-"""The dashboard's own time per send: form post to result, minus the time spent on Segment.
+"""The call screens' own time per send, side by side with a minimal Django view.
 
-Posts the Identify and Track forms (the way a browser does, through the whole middleware
-stack, with a logged-in Marketer) with action=send, against the local fake of Segment running
-in its own process. For each post it takes the wall time of the whole request and subtracts
-the HTTP time the client measured for the call to the fake (``SendResult.duration_ms``, shown
-on the result panel), leaving what segadmin itself spends: the form, validation, decrypting the
-write key, the two audit rows, rendering. The CPU column is this process's CPU time per post
-(the fake runs elsewhere), a figure that moves less than wall time on a busy machine.
+Posts the Identify and Track forms (the way the browser does: as htmx, through the whole
+middleware stack, with a logged-in Marketer) with action=send, against the local fake of
+Segment running in its own process, and in the same loop a minimal Django view that validates
+a three-field form and writes two rows (bench/_minimal.py), one post of each in turn so the
+machine's load weighs on all three alike. For each send it takes the wall time of the whole
+request and subtracts the HTTP time the client measured for the call to the fake
+(``SendResult.duration_ms``, shown on the result panel), leaving what segadmin itself spends:
+the form, validation, decrypting the write key, the audit rows, rendering the answer. The CPU
+column is this process's CPU time per post (the fake runs elsewhere), a figure that moves less
+than wall time on a busy machine. ``own / minimal`` is the screen's own time over the minimal
+view's.
 
     .venv/bin/python bench/call_screens.py --sends 300
+    .venv/bin/python bench/call_screens.py --sends 300 --full-page   # no htmx: the whole page
+    .venv/bin/python bench/call_screens.py --profile identify --sends 100   # cProfile
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/segadmin_calls_bench \
         .venv/bin/python bench/call_screens.py --sends 300
 

@@ -159,9 +159,23 @@ def test_an_answer_that_echoes_the_write_key_is_shown_masked(
         assert form not in html
 
 
-def test_htmx_gets_only_the_form_and_panel(marketer_client: Client, source: Source) -> None:
+def test_htmx_gets_only_the_panel_of_a_valid_preview(
+    marketer_client: Client, source: Source
+) -> None:
     response = marketer_client.post(
         "/calls/identify/", form_data(source, user_id="u"), headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div class="card shadow-sm" data-testid="preview">')
+    assert response["HX-Retarget"] == "#call-panel"
+    assert "<html" not in html and "<form" not in html
+
+
+def test_htmx_gets_only_the_form_and_panel_of_a_refused_one(
+    marketer_client: Client, source: Source
+) -> None:
+    response = marketer_client.post(
+        "/calls/identify/", form_data(source, user_id=""), headers={"HX-Request": "true"}
     )
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="call"')
