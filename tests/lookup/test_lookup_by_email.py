@@ -214,3 +214,19 @@ def test_the_back_fill_gives_the_messages_already_recorded_their_email(
         ):
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("UPDATE audit_auditmessage SET email = NULL")
+
+
+def test_the_back_fill_walks_the_index_by_primary_key_not_by_entry(
+    nina, marketer, monkeypatch
+) -> None:
+    """The index has no entry_id index: a chunk looked up by entry would read every message."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    migration = importlib.import_module("segadmin.audit.migrations.0010_message_index_email")
+    _forget_emails()
+    with CaptureQueriesContext(db) as queries:
+        migration.backfill(apps, None)
+    on_the_index = [q["sql"] for q in queries if 'FROM "audit_auditmessage"' in q["sql"]]
+    assert on_the_index
+    assert all('"entry_id" IN' not in sql for sql in on_the_index)

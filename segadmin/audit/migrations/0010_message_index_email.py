@@ -5,8 +5,9 @@ messages already indexed get theirs from their entries' stored (redacted) bodies
 The index is append-only (PostgreSQL refuses UPDATE on it by trigger, migration 0007): the
 back-fill lifts the trigger inside each chunk's transaction and puts it back before that
 transaction commits, so it is never off outside a chunk, and a chunk that fails rolls back
-with the trigger on. Chunks of ``CHUNK`` entries by seq, each committed on its own: memory
-stays bounded on a log of any size. Only the email column is written.
+with the trigger on. Chunks of ``CHUNK`` indexed messages by primary key, each committed on its
+own: memory stays bounded and each chunk costs the same on a log of any size (10,000,000
+messages: minutes, not hours). Only the email column is written.
 """
 
 import json
@@ -17,7 +18,7 @@ from django.db import migrations, models, transaction
 
 from segadmin.audit.index import index_body, path_of
 
-CHUNK = 500
+CHUNK = 2000
 TRIGGER = "audit_auditmessage_no_update_delete"
 
 
@@ -49,28 +50,32 @@ def backfill(apps, schema_editor):
     postgres = connection.vendor == "postgresql"
     after = 0
     while True:
-        chunk = list(
-            entries.filter(kind="request", api="tracking", seq__gt=after)
-            .order_by("seq")
-            .values_list("id", "seq", "call_type", "url", "request_body")[:CHUNK]
+        # Walk the index by its primary key (the messages have no index on entry_id: a lookup
+        # by entry would read the whole table for every chunk of a ten-million-row index).
+        rows = list(
+            messages._base_manager.filter(id__gt=after)
+            .order_by("id")
+            .values_list("id", "entry_id", "position")[:CHUNK]
         )
-        if not chunk:
+        if not rows:
             return
-        after = chunk[-1][1]
+        after = rows[-1][0]
+        bodies = entries.filter(
+            id__in={entry_id for _id, entry_id, _position in rows},
+            kind="request",
+            api="tracking",
+        ).values_list("id", "call_type", "url", "request_body")
         found = {}
-        for pk, _seq, call_type, url, stored in chunk:
+        for pk, call_type, url, stored in bodies.iterator():
             for position, email in _emails(call_type, url, stored).items():
                 found[(pk, position)] = email
-        if not found:
-            continue
-        rows = messages.objects.filter(entry_id__in={pk for pk, _ in found}).values_list(
-            "id", "entry_id", "position"
-        )
         changed = [
             messages(id=id_, email=found[(entry_id, position)])
             for id_, entry_id, position in rows
             if (entry_id, position) in found
         ]
+        if not changed:
+            continue
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             if postgres:
                 # ALTER TABLE needs no foreign-key checks pending (Django defers them).

@@ -3,6 +3,19 @@
 from django.db import migrations, models
 
 
+def analyze_again(apps, schema_editor):
+    """SQLite adds this column by rebuilding the table, which drops the planner's statistics
+    (ANALYZE's sqlite_stat1 rows) for it: without them the home page at 1,000,000 entries took
+    5.3 s instead of 20 ms. Gather them again where the database had any."""
+    connection = schema_editor.connection
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'")
+        if cursor.fetchone():
+            cursor.execute("ANALYZE audit_auditentry")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("audit", "0010_message_index_email"),
@@ -14,4 +27,5 @@ class Migration(migrations.Migration):
             name="reason",
             field=models.CharField(blank=True, default="", max_length=500),
         ),
+        migrations.RunPython(analyze_again, migrations.RunPython.noop),
     ]
