@@ -293,6 +293,7 @@ def samples(demo: Demo) -> Samples:
         "privacy:detail": {"pk": demo.privacy.pk},
         "privacy:refresh": {"pk": demo.privacy.pk},
         "privacy:retry": {"pk": demo.privacy.pk},
+        "privacy:release": {"pk": demo.privacy.pk, "number": 1},
         "approvals:decide": {"pk": demo.privacy.approval.pk},
         "plans:refresh": {"pk": demo.plan.pk},
         "plans:import": {"pk": demo.workspace.pk},

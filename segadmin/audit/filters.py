@@ -48,6 +48,7 @@ PRIVACY_ACTIONS = (
     "privacy.not_sent",
     "privacy.status_changed",
     "privacy.files_purged",
+    "privacy.call_released",
 )
 APPROVAL_ACTIONS = ("approval.requested", "approval.approved", "approval.rejected")
 

@@ -49,6 +49,7 @@ EVENT_ACTIONS = (
     "privacy.not_sent",
     "privacy.status_changed",
     "privacy.files_purged",
+    "privacy.call_released",
     "bulk.files_purged",
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,7 +22,7 @@ from segadmin.audit.index import IndexedMessage
 from segadmin.audit.log import Actor, record_event
 from segadmin.credentials import crypto
 from segadmin.lib.forget import forget
-from segadmin.privacy.models import Chunk, PrivacyRequest, StatusChange
+from segadmin.privacy.models import STUCK_AFTER, Chunk, PrivacyRequest, StatusChange
 from segadmin.privacy.services import details_of, index_of
 from segadmin.segment.client import ApiError
 from segadmin.segment.client.regulations import Created
@@ -43,7 +43,10 @@ def send_pending(request: PrivacyRequest, *, actor: Actor) -> PrivacyRequest:
     error = ""
     for chunk in request.chunks.filter(state__in=RETRYABLE).order_by("number"):
         claimed = Chunk.objects.filter(pk=chunk.pk, state__in=RETRYABLE).update(
-            state=Chunk.State.SENDING, attempts=F("attempts") + 1, error=""
+            state=Chunk.State.SENDING,
+            attempts=F("attempts") + 1,
+            error="",
+            sending_since=timezone.now(),
         )
         if claimed != 1:
             continue  # someone else is sending it
@@ -151,6 +154,58 @@ def retry(request: PrivacyRequest, *, actor: Actor) -> PrivacyRequest | None:
     queue_send(request, actor=actor)
     request.refresh_from_db()
     return request
+
+
+def release(request: PrivacyRequest, number: int, *, actor: Actor) -> str:
+    """Release call ``number``, stuck in ``sending`` for STUCK_AFTER (its process died between
+    claiming it and recording Segment's answer): it becomes "not sent", so Retry sends it
+    again, although Segment may have received it. Audited (``privacy.call_released``). Returns
+    the problem, or "" when released."""
+    chunk = request.chunks.filter(number=number).first()
+    if chunk is None:
+        return "There is no such call."
+    cutoff = timezone.now() - STUCK_AFTER
+    minutes = int(STUCK_AFTER.total_seconds() // 60)
+    warning = (
+        f"Released by {actor.username} after no answer for at least {minutes} minutes: "
+        "Segment may have received this call. Retry sends it again."
+    )
+    with transaction.atomic():
+        released = (
+            Chunk.objects.filter(pk=chunk.pk, state=Chunk.State.SENDING)
+            .filter(Q(sending_since__lte=cutoff) | Q(sending_since=None))
+            .update(state=Chunk.State.FAILED, error=warning)
+        )
+        if released != 1:
+            return (
+                f"Call {number} is not stuck: only a call sending with no answer for "
+                f"{minutes} minutes may be released."
+            )
+        if not request.chunks.filter(state=Chunk.State.SENDING).exists():
+            PrivacyRequest.objects.filter(
+                pk=request.pk,
+                state__in=(PrivacyRequest.State.SENDING, PrivacyRequest.State.NOT_SENT),
+            ).update(
+                state=PrivacyRequest.State.NOT_SENT,
+                not_sent_reason=f"Call {number} was released without an answer recorded: "
+                "Segment may have received it. Retry sends it again.",
+            )
+        record_event(
+            actor=actor,
+            action="privacy.call_released",
+            target_type="privacy_request",
+            target_id=request.pk,
+            target_name=request.summary()[:255],
+            details={
+                "privacy_request": request.pk,
+                "call": number,
+                "audit_entry": chunk.audit_entry_id,
+                "sending_since": chunk.sending_since.isoformat() if chunk.sending_since else None,
+                "warning": "Segment may have received this call; Retry sends it again.",
+            },
+            index=index_of(request, [line for line in chunk.ids.split("\n") if line]),
+        )
+    return ""
 
 
 def refresh(request: PrivacyRequest, *, actor: Actor) -> list[str]:
@@ -297,6 +352,7 @@ __all__ = [
     "details_of",
     "queue_send",
     "refresh",
+    "release",
     "retry",
     "send_pending",
     "stopped",

@@ -3,8 +3,11 @@ split into calls of at most 5,000 IDs, each one's regulation and its status over
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from segadmin.segment.client.regulations import ENDED_STATUSES
 
@@ -36,6 +39,10 @@ ACTION_HELP = {
 }
 
 SUBJECT_TYPES = [("USER_ID", "User ID")]
+
+# A call "sending" this long has lost its process (a create answers in seconds): an Admin may
+# release it, knowing Segment may have received it.
+STUCK_AFTER = timedelta(minutes=30)
 
 STATUS_WORDS = {
     "INITIALIZED": "Initialized",
@@ -119,6 +126,7 @@ class Chunk(models.Model):
     id_count = models.PositiveIntegerField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    sending_since = models.DateTimeField(null=True, blank=True)  # when last claimed
     error = models.TextField(blank=True)
     audit_entry_id = models.BigIntegerField(null=True, blank=True)  # the last create's entry
     regulate_id = models.CharField("regulation ID", max_length=64, blank=True)
@@ -142,6 +150,14 @@ class Chunk(models.Model):
     @property
     def ended(self) -> bool:
         return self.status in ENDED_STATUSES
+
+    @property
+    def stuck(self) -> bool:
+        """Sending, with no answer for STUCK_AFTER (claimed before ``sending_since`` was kept:
+        stuck too)."""
+        if self.state != Chunk.State.SENDING:
+            return False
+        return self.sending_since is None or self.sending_since <= timezone.now() - STUCK_AFTER
 
     @property
     def status_label(self) -> str:

@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/", views.request_detail, name="detail"),
     path("<int:pk>/refresh/", views.request_refresh, name="refresh"),
     path("<int:pk>/retry/", views.request_retry, name="retry"),
+    path("<int:pk>/calls/<int:number>/release/", views.request_release, name="release"),
 ]

@@ -15,14 +15,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from segadmin.approvals.services import may_decide
+from segadmin.approvals.services import APPROVE, may_decide
 from segadmin.audit.log import Actor
 from segadmin.credentials import crypto
 from segadmin.credentials.fields import WorkspaceChoiceField
 from segadmin.credentials.models import Workspace
 from segadmin.privacy import flow
 from segadmin.privacy.forms import PrivacyRequestForm
-from segadmin.privacy.models import Chunk, PrivacyRequest, StatusChange
+from segadmin.privacy.models import STUCK_AFTER, Chunk, PrivacyRequest, StatusChange
 from segadmin.privacy.services import file_request
 from segadmin.segment.client import ApiError
 from segadmin.sending import privacy as sending_privacy
@@ -94,6 +94,12 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 @permission_required(FILE, raise_exception=True)
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, pk)
+
+
+def _detail(
+    request: HttpRequest, pk: int, *, release_error: tuple[int, str] | None = None
+) -> HttpResponse:
     filed = get_object_or_404(
         PrivacyRequest.objects.select_related("workspace", "source", "approval").prefetch_related(
             Prefetch(
@@ -115,6 +121,12 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "more_ids": max(0, len(ids) - SHOWN_IDS),
         "chunks": chunks,
         "sent_calls": sum(1 for chunk in chunks if chunk.state == Chunk.State.SENT),
+        # Polling stops while a call is stuck: an Admin may be ticking its release box.
+        "polling": filed.state == PrivacyRequest.State.SENDING
+        and not any(chunk.stuck for chunk in chunks),
+        "may_release": request.user.has_perm(APPROVE),
+        "release_error": release_error,
+        "stuck_minutes": int(STUCK_AFTER.total_seconds() // 60),
         "why_not_decide": may_decide(request.user, approval) if approval else "",
         "can_refresh": filed.state in (PrivacyRequest.State.SENT, PrivacyRequest.State.NOT_SENT),
         "can_retry": filed.state == PrivacyRequest.State.NOT_SENT,
@@ -149,6 +161,34 @@ def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "Sending again in the background: this page shows when it is sent.")
     else:
         messages.error(request, f"Still not sent: {done.not_sent_reason}")
+    return redirect("privacy:detail", pk)
+
+
+@require_POST
+@permission_required(FILE, raise_exception=True)
+@permission_required(APPROVE, raise_exception=True)
+def request_release(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """An Admin releases a call stuck in "sending" (its process died): Retry may then send it
+    again, although Segment may have received it; the box saying so must be ticked."""
+    filed = get_object_or_404(PrivacyRequest.objects.select_related("workspace"), pk=pk)
+    if request.POST.get("understood") != "yes":
+        return _detail(
+            request,
+            pk,
+            release_error=(
+                number,
+                "Tick the box: Segment may have received this call, and Retry sends it again.",
+            ),
+        )
+    problem = flow.release(filed, number, actor=Actor.from_request(request))
+    if problem:
+        messages.error(request, problem)
+    else:
+        messages.warning(
+            request,
+            f"Call {number} released: it shows as not sent, and Retry sends it again. Segment "
+            "may have received it already.",
+        )
     return redirect("privacy:detail", pk)
 
 

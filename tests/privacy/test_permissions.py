@@ -23,6 +23,7 @@ def paths(request: PrivacyRequest) -> list[tuple[str, str]]:
         ("get", reverse("privacy:detail", args=[request.pk])),
         ("post", reverse("privacy:refresh", args=[request.pk])),
         ("post", reverse("privacy:retry", args=[request.pk])),
+        ("post", reverse("privacy:release", args=[request.pk, 1])),
         ("get", reverse("approvals:list")),
         ("post", reverse("approvals:decide", args=[request.approval.pk])),
     ]
@@ -33,7 +34,13 @@ def test_a_marketer_is_refused_everywhere(fake, support, workspace, persona, who
     request = filed(support, workspace)
     client = login(persona(who))
     for method, path in paths(request):
-        data = {"decision": "approve", "workspace": workspace.pk, "ids": "u9", "reason": "x"}
+        data = {
+            "decision": "approve",
+            "understood": "yes",
+            "workspace": workspace.pk,
+            "ids": "u9",
+            "reason": "x",
+        }
         answer = getattr(client, method)(path, data if method == "post" else None)
         assert answer.status_code == 403, (method, path)
     home = client.get(reverse("home:index")).content.decode()
