@@ -9,7 +9,13 @@ from django import forms
 
 from segadmin.credentials.fields import RegionalChoiceField, WorkspaceChoiceField
 from segadmin.credentials.models import Source
-from segadmin.privacy.models import ACTION_HELP, SUBJECT_TYPES, Action
+from segadmin.privacy.models import (
+    ACTION_HELP,
+    SUBJECT_HELP,
+    SUBJECT_TYPES,
+    Action,
+    scope_problems,
+)
 from segadmin.privacy.services import MAX_IDS
 
 MAX_ID_LENGTH = 255
@@ -62,7 +68,8 @@ class PrivacyRequestForm(forms.Form):
         label="Subject type",
         choices=SUBJECT_TYPES,
         initial="USER_ID",
-        help_text="Segment takes user IDs for a workspace or a source.",
+        help_text=SUBJECT_HELP,
+        error_messages={"invalid_choice": "Choose User ID, Anonymous ID or Object ID."},
     )
     ids = forms.CharField(
         label="IDs",
@@ -105,6 +112,18 @@ class PrivacyRequestForm(forms.Form):
         workspace, source = cleaned.get("workspace"), cleaned.get("scope")
         if workspace is not None and source is not None and source.workspace_id != workspace.pk:
             self.add_error("scope", f"“{source.name}” is not a source of “{workspace.name}”.")
+        action, subject_type = cleaned.get("action"), cleaned.get("subject_type")
+        if action and subject_type and "scope" not in self.errors:
+            problems = scope_problems(
+                source=source is not None, action=action, subject_type=subject_type
+            )
+            for name, problem in problems.items():
+                self.add_error(name, problem)
+        if subject_type == "OBJECT_ID" and cleaned.get("purge_kept_files"):
+            self.add_error(
+                "purge_kept_files",
+                "Object IDs name no users: segadmin keeps nothing by them. Untick this box.",
+            )
         text = str(cleaned.get("ids") or "")
         upload = cleaned.get("ids_file")
         if upload is not None:

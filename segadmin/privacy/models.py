@@ -23,6 +23,7 @@ class Action(models.TextChoices):
     )
     DELETE = "DELETE_ONLY", "Delete only"
     UNSUPPRESS = "UNSUPPRESS", "Unsuppress"
+    DELETE_ARCHIVE_ONLY = "DELETE_ARCHIVE_ONLY", "Delete from Segment's archive only (a source)"
 
 
 ACTION_HELP = {
@@ -36,9 +37,50 @@ ACTION_HELP = {
     "suppressing new data.",
     Action.UNSUPPRESS: "Segment stops suppressing these users (the only undo: there is no "
     "deleting a regulation).",
+    Action.DELETE_ARCHIVE_ONLY: "Segment deletes what one source holds in its archive; only "
+    "for a source, and Segment takes it only from some workspaces.",
 }
 
-SUBJECT_TYPES = [("USER_ID", "User ID")]
+SUBJECT_TYPES = [
+    ("USER_ID", "User ID"),
+    ("ANONYMOUS_ID", "Anonymous ID"),
+    ("OBJECT_ID", "Object ID"),
+]
+SUBJECT_HELP = (
+    "User IDs: for the whole workspace or a source. Anonymous IDs: for a source, with “Delete "
+    "from Segment's archive only”. Object IDs: for the whole workspace (objects of cloud "
+    "sources)."
+)
+
+
+def scope_problems(*, source: bool, action: str, subject_type: str) -> dict[str, str]:
+    """What Segment refuses in this combination of scope, action and subject type
+    (segment-api-more.md §2.2), field -> message; empty when Segment takes it. The form and
+    ``services.file_request`` both ask it: the same verdict and words by every path."""
+    problems: dict[str, str] = {}
+    if action == Action.DELETE_ARCHIVE_ONLY and not source:
+        problems["action"] = (
+            "“Delete from Segment's archive only” is for one source: choose it under Scope."
+        )
+    if subject_type == "ANONYMOUS_ID":
+        if not source:
+            problems["subject_type"] = (
+                "Anonymous IDs are taken for one source only: choose it under Scope, or use "
+                "User IDs."
+            )
+        elif action != Action.DELETE_ARCHIVE_ONLY:
+            problems["subject_type"] = (
+                "Anonymous IDs are taken only with “Delete from Segment's archive only”."
+            )
+    elif subject_type == "OBJECT_ID" and source:
+        problems["subject_type"] = (
+            "Object IDs are taken for the whole workspace only: set Scope to the whole "
+            "workspace, or use User IDs."
+        )
+    elif subject_type not in dict(SUBJECT_TYPES):
+        problems["subject_type"] = "Choose User ID, Anonymous ID or Object ID."
+    return problems
+
 
 # A call "sending" this long has lost its process (a create answers in seconds): an Admin may
 # release it, knowing Segment may have received it.
@@ -72,7 +114,9 @@ class PrivacyRequest(models.Model):
     )
     source_segment_id = models.CharField(max_length=100, blank=True)
     action = models.CharField("Action", max_length=40, choices=Action.choices)
-    subject_type = models.CharField("Subject type", max_length=16, default="USER_ID")
+    subject_type = models.CharField(
+        "Subject type", max_length=16, choices=SUBJECT_TYPES, default="USER_ID"
+    )
     ids = models.TextField("IDs")  # one a line, as sent
     id_count = models.PositiveIntegerField()
     reason = models.TextField("Reason")

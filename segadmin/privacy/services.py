@@ -11,14 +11,17 @@ from segadmin.approvals.services import request_approval
 from segadmin.audit.index import IndexedMessage, key
 from segadmin.audit.log import Actor, record_event
 from segadmin.credentials.models import Source, Workspace
-from segadmin.privacy.models import Chunk, PrivacyRequest
+from segadmin.privacy.models import Chunk, PrivacyRequest, scope_problems
 from segadmin.segment.client.regulations import MAX_IDS_PER_CALL
 
 MAX_IDS = 100_000
 
 
 def index_of(request: PrivacyRequest, ids: list[str] | None = None) -> list[IndexedMessage]:
-    """Message-index rows for the people a request names: their User lookup finds each step."""
+    """Message-index rows for the people a request names: their User lookup finds each step.
+    Object IDs name no person: none."""
+    if request.subject_type == "OBJECT_ID":
+        return []
     anonymous = request.subject_type == "ANONYMOUS_ID"
     return [
         IndexedMessage(
@@ -61,6 +64,11 @@ def file_request(
     its approval and audit entries; nothing is sent."""
     if not ids or len(ids) > MAX_IDS:
         raise ValueError(f"A privacy request names 1 to {MAX_IDS} IDs")
+    problems = scope_problems(source=source is not None, action=action, subject_type=subject_type)
+    if problems:
+        raise ValueError(" ".join(problems.values()))
+    if subject_type == "OBJECT_ID" and purge_kept_files:
+        raise ValueError("Object IDs name no users: segadmin keeps nothing by them.")
     with transaction.atomic():
         request = PrivacyRequest.objects.create(
             workspace=workspace,
