@@ -151,6 +151,7 @@ def main() -> None:
         from segadmin.audit.chain import verify_chain
 
         print(f"verify_chain: {verify_chain()}")
+    tested_connection()
     if args.fill_only:
         return
     measure(args.repeat, export=not args.skip_export)
@@ -204,6 +205,50 @@ def make_world() -> dict[str, Any]:
         ],
         "sources": list(Source.objects.filter(name__startswith="bench: ").order_by("pk")),
     }
+
+
+def tested_connection() -> None:
+    """A finished setup, as a real install with a million entries has: one successful Test
+    connection of the first workspace on the record (its request and its answer, written by
+    the audit log's own functions). The fill never wrote one, so without it the home page's
+    first-run checklist would be checked, and shown, on every visit. Added once, at the end
+    of the log, to a database filled before this existed."""
+    from django.contrib.auth.models import User
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    from segadmin.accounts.roles import role_of
+    from segadmin.audit.log import Actor, record_outcome, record_request
+    from segadmin.audit.models import AuditEntry, AuditMessage
+    from segadmin.credentials.models import Workspace
+    from segadmin.segment import client
+    from segadmin.segment.client.public_api import public_request
+
+    test = "public:get_workspace"
+    if AuditEntry.objects.filter(kind="request", call_type=test, outcome="sent").exists():
+        return
+    workspace = Workspace.objects.order_by("pk").first()
+    user = User.objects.get(username="admin0")
+    if workspace is None:
+        return
+    # The fill wrote the entries' IDs itself: PostgreSQL's sequence has to catch up first.
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), [AuditEntry, AuditMessage]):
+            cursor.execute(sql)
+    actor = Actor(user=user, username="admin0", role=role_of(user) or "", ip=None, user_agent="")
+    request = public_request(
+        "/", [], token=workspace.public_api_token(), region=workspace.region, call_type=test
+    )
+    entry = record_request(actor=actor, request=request, workspace=workspace)
+    result = client.SendResult(
+        status=200,
+        headers={"Content-Type": "application/json"},
+        body=b"{}",
+        attempts=1,
+        duration_ms=80.0,
+        error=None,
+    )
+    record_outcome(entry, result, request=request)
 
 
 def _outcome(rng: random.Random) -> tuple[str | None, int | None, str]:

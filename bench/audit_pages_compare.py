@@ -12,6 +12,8 @@ the side that starts alternating, and the table shows the median of the rounds' 
         --old ../wt-old sqlite:///$PWD/bench/audit_pages_old.sqlite3 \\
         --new . sqlite:///$PWD/bench/audit_pages.sqlite3 --repeat 20 --rounds 3
 
+``--only /`` measures the pages at that path alone (the home page, Admin and Marketer).
+
 Both databases must already be filled (``audit_pages.py --fill-only``): a side that would
 fill is stopped.
 """
@@ -41,10 +43,15 @@ measured = audit_pages._timed
 audit_pages.fill = audit_pages.fill_index = lambda *a, **k: sys.exit("database not filled")
 
 
+only = os.environ.get("BENCH_ONLY_PATH")
+
+
 def gated(call, repeat):
     sys.stdin.readline()  # wait for the parent's go
     if not admin and call.__defaults__[1].startswith("/admin/"):
         return [0.0], [0.0]  # Django's changelist, not asked for: not measured
+    if only is not None and call.__defaults__[1] != only:
+        return [1e-6], [0.0]  # --only: another page, not measured (not 0: ratios divide)
     return measured(call, repeat)
 
 
@@ -54,8 +61,12 @@ audit_pages.main()
 """
 
 
-def start(tree: str, database: str, repeat: int, admin: bool) -> subprocess.Popen[str]:
+def start(
+    tree: str, database: str, repeat: int, admin: bool, only: str | None = None
+) -> subprocess.Popen[str]:
     env = dict(os.environ, DATABASE_URL=database)
+    if only is not None:
+        env["BENCH_ONLY_PATH"] = only
     return subprocess.Popen(
         [
             sys.executable,
@@ -90,9 +101,14 @@ def next_page(child: subprocess.Popen[str], log: list[str]) -> tuple[str, float,
 
 
 def one_round(
-    old: tuple[str, str], new: tuple[str, str], repeat: int, old_first: bool, admin: bool
+    old: tuple[str, str],
+    new: tuple[str, str],
+    repeat: int,
+    old_first: bool,
+    admin: bool,
+    only: str | None = None,
 ) -> dict:
-    sides = {"old": start(*old, repeat, admin), "new": start(*new, repeat, admin)}
+    sides = {"old": start(*old, repeat, admin, only), "new": start(*new, repeat, admin, only)}
     order = ["old", "new"] if old_first else ["new", "old"]
     results: dict[str, dict] = {}
     logs: dict[str, list[str]] = {"old": [], "new": []}
@@ -106,7 +122,7 @@ def one_round(
                 alive.discard(side)
                 continue
             name, median, cpu = page
-            if name.startswith("admin") and not admin:
+            if (name.startswith("admin") and not admin) or (only is not None and not cpu):
                 continue
             results.setdefault(name, {})[side] = (median, cpu)
             if side == "new":
@@ -128,13 +144,25 @@ def main() -> None:
     parser.add_argument(
         "--admin", action="store_true", help="also Django's admin changelist (slow: seconds)"
     )
+    parser.add_argument(
+        "--only",
+        metavar="PATH",
+        help="measure only the pages at this path (e.g. / for the home page, both roles)",
+    )
     args = parser.parse_args()
 
     rounds = []
     for n in range(args.rounds):
         print(f"round {n + 1} of {args.rounds} (load average {os.getloadavg()[0]:.1f})")
         rounds.append(
-            one_round(tuple(args.old), tuple(args.new), args.repeat, n % 2 == 0, args.admin)
+            one_round(
+                tuple(args.old),
+                tuple(args.new),
+                args.repeat,
+                n % 2 == 0,
+                args.admin,
+                args.only,
+            )
         )
     # In the new side's order, a page only the old side has at the end.
     names = sorted(

@@ -30,3 +30,18 @@ class DailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.scope} {self.outcome}: {self.count}"
+
+
+class SetupDone(models.Model):
+    """One row, written the first time every step of the first-run checklist is done: from
+    then on the home page reads this row instead of checking the four steps on every visit
+    (on a large audit log, "was a connection ever tested?" is not free). The checklist does
+    not come back if a workspace is later deleted: the install was set up once."""
+
+    done_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"set up on {self.done_at:%Y-%m-%d}"

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from segadmin.audit.log import record_outcome, record_request
 from segadmin.audit.management.commands.ensure_admin import login_url
-from segadmin.home.models import DailyCount
+from segadmin.home.models import DailyCount, SetupDone
 from segadmin.segment import client
 from segadmin.segment.client.profile_api import profile_traits_request
 from segadmin.segment.client.public_api import public_request
@@ -137,6 +137,22 @@ def test_the_checklist_ticks_itself_from_real_data(admin_user) -> None:
     html = login(admin_user).get(HOME).content.decode()
     assert 'data-testid="checklist"' not in html
     assert 'data-testid="activity"' in html and 'data-testid="calls-chart"' in html
+
+
+def test_a_finished_setup_is_remembered_and_not_checked_again(admin_user) -> None:
+    workspace = make_workspace("sgp_checklist0123456789")
+    _test_connection(admin_user, timezone.now())
+    make_source(workspace=workspace)
+    add_call(user=admin_user)
+    assert not SetupDone.objects.exists()
+    assert _steps(admin_user) is None  # the visit that finds every step done writes it
+    assert SetupDone.objects.count() == 1
+    with mock.patch("segadmin.home.setup._state") as state:
+        assert _steps(admin_user) is None
+    state.assert_not_called()  # the four steps are not looked at again
+    workspace.delete()  # the install was set up once: the checklist does not come back
+    assert _steps(admin_user) is None
+    assert SetupDone.objects.count() == 1
 
 
 def test_the_checklist_links_to_the_next_step_for_an_admin_only(admin_user, marketer) -> None:
