@@ -9,6 +9,7 @@ from django import forms
 
 from segadmin.credentials.fields import RegionalChoiceField, WorkspaceChoiceField
 from segadmin.credentials.models import Source
+from segadmin.lib.forms import ErrorSummaryMixin
 from segadmin.privacy.models import (
     ACTION_HELP,
     SUBJECT_HELP,
@@ -55,7 +56,7 @@ def read_ids(text: str) -> tuple[list[str], str]:
     return list(seen), ""
 
 
-class PrivacyRequestForm(forms.Form):
+class PrivacyRequestForm(ErrorSummaryMixin, forms.Form):
     workspace = WorkspaceChoiceField(label="Workspace")
     scope = ScopeField()
     action = forms.ChoiceField(

@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
 from segadmin.accounts.roles import ROLES
+from segadmin.lib.forms import ErrorSummaryMixin
 from segadmin.users.services import HOW, ONE_TIME_PASSWORD
 
 ROLE_CHOICES = [(role, role) for role in ROLES]
@@ -42,7 +43,7 @@ class HowField(forms.ChoiceField):
         super().__init__(choices=HOW_CHOICES, **kwargs)
 
 
-class AddPersonForm(forms.Form):
+class AddPersonForm(ErrorSummaryMixin, forms.Form):
     username = forms.CharField(
         label="Username",
         max_length=150,

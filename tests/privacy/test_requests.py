@@ -298,3 +298,15 @@ def test_the_privacy_sync_is_a_registered_periodic_job(settings):
     settings.SEGADMIN_PRIVACY_SYNC_MINUTES = 7
     [job] = [job for job in periodic.registered() if job.name == "privacy.sync"]
     assert job.every().total_seconds() == 7 * 60
+
+
+def test_a_refused_request_lists_its_problems_at_the_top_linked_to_their_fields(
+    fake, support, workspace
+):
+    answer = login(support).post(reverse("privacy:new"), form(workspace, ids="", reason=""))
+    page = answer.content.decode()
+    start = page.index("data-error-summary")
+    summary = page[start : page.index("</div>", start)]
+    assert "Nothing was saved: fix these 2 problems." in summary
+    assert 'href="#id_ids"' in summary and "Enter at least one ID" in summary
+    assert 'href="#id_reason"' in summary

@@ -285,3 +285,16 @@ def test_anyone_may_change_their_own_password_from_the_menu(marketer) -> None:
     marketer.refresh_from_db()
     assert marketer.check_password(new)
     assert _events("user.password_changed")[-1].username == "maria"
+
+
+def test_a_refused_addition_lists_its_problems_at_the_top_linked_to_their_fields(
+    admin_user, support
+) -> None:
+    response = _add(login(admin_user), username="SAM", role="Superhero")
+    page = response.content.decode()
+    summary = page[
+        page.index("data-error-summary") : page.index("</div>", page.index("data-error-summary"))
+    ]
+    assert "Nobody was added: fix these 2 problems." in summary
+    assert 'href="#id_username"' in summary and "There is already a person called SAM." in summary
+    assert 'href="#id_role_0"' in summary
