@@ -8,6 +8,7 @@ row checks (dryrun.py).
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import IO, Any
@@ -195,17 +196,47 @@ def approval_of(job: BulkJob) -> Approval | None:
     )
 
 
+def _what_is_approved(job: BulkJob) -> dict[str, Any]:
+    """What an Admin approves of an import: its mapping, source and call type. An approval
+    counts only while the import still is that (a mapping changed afterwards needs another)."""
+    return {"mapping": job.mapping, "source": job.source_id, "call_type": job.call_type}
+
+
+def _still_as_asked(job: BulkJob, approval: Approval) -> bool:
+    asked = (approval.payload or {}).get("import")
+    return bool(asked == json.loads(json.dumps(_what_is_approved(job))))
+
+
 def approved(job: BulkJob) -> bool:
     """Whether the import may start as far as approvals go."""
     if not needs_approval(job):
         return True
     latest = approval_of(job)
-    return latest is not None and latest.state == Approval.State.APPROVED
+    return (
+        latest is not None
+        and latest.state == Approval.State.APPROVED
+        and _still_as_asked(job, latest)
+    )
+
+
+def approval_outdated(job: BulkJob) -> bool:
+    """Whether the import was approved as it was, and has changed since."""
+    latest = approval_of(job)
+    return (
+        latest is not None
+        and latest.state == Approval.State.APPROVED
+        and not _still_as_asked(job, latest)
+    )
 
 
 def approval_refusal(job: BulkJob) -> str:
     latest = approval_of(job)
     waiting = latest is not None and latest.state == Approval.State.WAITING
+    if approval_outdated(job):
+        return (
+            "The mapping, source or call type changed after this import was approved: an Admin "
+            "other than its uploader must approve it as it is now. Use Request approval."
+        )
     return (
         f"This import has {job.total_rows:,} rows, more than {settings.SEGADMIN_APPROVAL_ROWS:,}: "
         "an Admin other than its uploader must approve it before it starts"
@@ -216,7 +247,13 @@ def approval_refusal(job: BulkJob) -> str:
 def request_start_approval(job: BulkJob, actor: Actor, reason: str) -> Approval:
     """Ask for the approval a large import needs (one waiting at a time)."""
     latest = approval_of(job)
-    if latest is not None and latest.state in (Approval.State.WAITING, Approval.State.APPROVED):
+    if latest is not None and latest.state == Approval.State.WAITING:
+        return latest
+    if (
+        latest is not None
+        and latest.state == Approval.State.APPROVED
+        and _still_as_asked(job, latest)
+    ):
         return latest
     source = job.source.name if job.source else job.source_name
     uploader = [job.created_by_id] if job.created_by_id else []
@@ -230,6 +267,7 @@ def request_start_approval(job: BulkJob, actor: Actor, reason: str) -> Approval:
         amount=job.total_rows,
         target_id=str(job.pk),
         payload={
+            "import": _what_is_approved(job),
             "not_by": uploader,
             "not_by_reason": "You uploaded this import: an Admin other than its uploader must "
             "approve it.",

@@ -153,6 +153,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
                         form.add_error(None, services.approval_refusal(job))
                         status = 422
                     elif not reason:
+                        if services.approval_outdated(job):
+                            # Approved, but not this mapping: say why it is asked again.
+                            form.add_error(None, services.approval_refusal(job))
                         reason_error = "Give a reason, e.g. the ticket or the campaign."
                         status = 422
                     else:

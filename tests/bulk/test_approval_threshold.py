@@ -95,3 +95,37 @@ def test_a_rejected_import_cannot_start_and_may_be_asked_again(large, admin_user
     assert "Request approval" in page and "too big" in page
     client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start", reason="smaller list"))
     assert Approval.objects.filter(state=Approval.State.WAITING).count() == 1
+
+
+def test_an_approval_counts_only_for_the_mapping_it_approved(
+    settings, support, source, admin_user, superuser
+):
+    """Changing the mapping after the approval (e.g. seats sent as text, or another source)
+    would start an import nobody approved: it needs approving again."""
+    from segadmin.bulk import parsing
+
+    settings.SEGADMIN_APPROVAL_ROWS = 3
+    client = login(support)
+    rows = [[f"u{i}", str(i)] for i in range(4)]
+    upload(client, csv_text(["userId", "seats"], rows), source=source)
+    job = BulkJob.objects.get()
+    client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start", reason="Campaign X"))
+    approval = Approval.objects.get()
+    decide(approval_id=approval.pk, actor=actor_of(admin_user), approve=True, comment="ok")
+    job.refresh_from_db()
+    changed = mapping_post(job, {"seats": {"type": parsing.TEXT}}, action="start")
+    answer = client.post(f"/bulk/{job.pk}/", changed)
+    assert answer.status_code == 422
+    assert "changed after this import was approved" in answer.content.decode()
+    job.refresh_from_db()
+    assert job.status == Status.DRAFT
+    with pytest.raises(services.StartRefused, match="changed after this import was approved"):
+        services.start(job, actor_of(superuser))  # the service, whatever path asks
+    assert "Request approval" in client.get(f"/bulk/{job.pk}/").content.decode()
+    # Asked again, the new mapping is what the next Admin approves; then it starts.
+    client.post(f"/bulk/{job.pk}/", {**changed, "reason": "seats as text"})
+    again = Approval.objects.get(state=Approval.State.WAITING)
+    decide(approval_id=again.pk, actor=actor_of(admin_user), approve=True, comment="fine")
+    client.post(f"/bulk/{job.pk}/", mapping_post(job, action="start"))
+    job.refresh_from_db()
+    assert job.status == Status.QUEUED
