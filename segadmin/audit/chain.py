@@ -240,6 +240,8 @@ class VerifyReport:
     last_hash: str
     broken: Break | None
     seconds: float
+    # The checkpoint an incremental check started from (its entries up to it not read).
+    start: Checkpoint | None = None
 
     @property
     def ok(self) -> bool:
@@ -247,6 +249,8 @@ class VerifyReport:
 
     def __str__(self) -> str:
         if self.broken is None:
+            if self.start is not None:
+                return f"OK: {self.count} entries after seq {self.start.seq} ({self.start.label()})"
             return f"OK: {self.count} entries"
         return f"BROKEN at {self.broken}"
 
@@ -278,13 +282,15 @@ ROW_COLUMNS = (
 _CREATED_AT = ROW_COLUMNS.index("created_at")
 
 
-def rows(chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
-    """Every row in seq order (``ROW_COLUMNS``, created_at in microseconds), streamed: the ORM
-    writes the SQL, and a chunked cursor (a server-side cursor on PostgreSQL) reads it without
-    the ORM's per-value converters, which would otherwise take most of the time on a million
-    rows."""
+def rows(chunk_size: int = 5000, after_seq: int = 0) -> Iterator[tuple[Any, ...]]:
+    """Every row after ``after_seq`` in seq order (``ROW_COLUMNS``, created_at in
+    microseconds), streamed: the ORM writes the SQL, and a chunked cursor (a server-side cursor
+    on PostgreSQL) reads it without the ORM's per-value converters, which would otherwise take
+    most of the time on a million rows."""
     connection = connections[AuditEntry.objects.db]
     queryset = AuditEntry.objects.order_by("seq")
+    if after_seq:
+        queryset = queryset.filter(seq__gt=after_seq)
     created = "created_at"
     if connection.vendor in _CREATED_US:
         # A constant expression from the table above, no input in it.
@@ -315,8 +321,58 @@ def seals() -> list[Checkpoint]:
     ]
 
 
-def verify_chain(*, chunk_size: int = 5000, checkpoints: Iterable[Checkpoint] = ()) -> VerifyReport:
-    """Walk the whole log in seq order, streaming, and report the first break (or OK).
+def start_checkpoint(checkpoints: Iterable[Checkpoint]) -> Checkpoint | None:
+    """The last good checkpoint to start an incremental check from: the highest one whose HMAC
+    verifies and whose entry is still there, with that hash, and still hashes to it. None when
+    there is none (the check then reads the whole log)."""
+    ring = keyring()
+    for given in sorted(checkpoints, key=lambda c: c.seq, reverse=True):
+        if given.seq <= 0 or given.problem(ring) is not None:
+            continue
+        entry = AuditEntry.objects.filter(seq=given.seq).first()
+        if entry is None or entry.hash != given.hash:
+            continue
+        try:
+            if row_hash(entry, ring) != given.hash:
+                continue
+        except UnknownKey:
+            continue
+        return given
+    return None
+
+
+def _request_before(start_seq: int) -> Callable[[int, int], tuple[int, tuple[Any, ...]] | None]:
+    """For an incremental check: the request row (seq, outcome copy) at or before ``start_seq``
+    that an outcome row after it answers, when no earlier outcome row answered it."""
+
+    def lookup(request_id: int, outcome_seq: int) -> tuple[int, tuple[Any, ...]] | None:
+        found = (
+            AuditEntry.objects.filter(pk=request_id, kind=Kind.REQUEST, seq__lte=start_seq)
+            .values_list("seq", *OUTCOME_FIELDS)
+            .first()
+        )
+        if found is None:
+            return None
+        answered = AuditEntry.objects.filter(
+            kind=Kind.OUTCOME, request_entry_id=request_id, seq__lt=outcome_seq
+        ).exists()
+        return None if answered else (found[0], tuple(found[1:]))
+
+    return lookup
+
+
+def verify_chain(
+    *,
+    chunk_size: int = 5000,
+    checkpoints: Iterable[Checkpoint] = (),
+    incremental: bool = False,
+) -> VerifyReport:
+    """Walk the log in seq order, streaming, and report the first break (or OK).
+
+    With ``incremental``, the walk starts after the last good checkpoint (``start_checkpoint``)
+    and reads only the entries after it; without one, or without ``incremental``, it reads
+    the whole log. A change to an entry before that checkpoint is then not seen: only the
+    full walk finds it.
 
     Finds: a row whose content no longer matches its HMAC (changed), one signed with a key
     that is not configured (unknown key), an unkeyed row after the sealed ones (unkeyed), a
@@ -328,8 +384,13 @@ def verify_chain(*, chunk_size: int = 5000, checkpoints: Iterable[Checkpoint] = 
     """
     # The head as verification starts: every row up to it must be there. Rows appended while
     # the walk runs may lie beyond it; the head is then read again before calling them forged.
+    checkpoints = list(checkpoints)
+    start = start_checkpoint(checkpoints) if incremental else None
+    after = start.seq if start is not None else 0
     return walk(
-        rows(chunk_size),
+        rows(chunk_size, after_seq=after),
+        start=start,
+        earlier_request=_request_before(after) if start is not None else None,
         head=_head(),
         reread_head=_head,
         seals=seals(),
@@ -351,18 +412,24 @@ def walk(
     beyond_head: str,
     short_of_head: str,
     head_differs: str,
+    start: Checkpoint | None = None,
+    earlier_request: Callable[[int, int], tuple[int, tuple[Any, ...]] | None] | None = None,
 ) -> VerifyReport:
     """The check itself, over rows in ``ROW_COLUMNS`` layout from the database or an export.
 
     ``head`` is where the writer says the chain ends (the chain head, or an export's closing
-    checkpoint); ``reread_head`` reads it again when a row lies beyond it.
+    checkpoint); ``reread_head`` reads it again when a row lies beyond it. With ``start`` (a
+    checkpoint already found good), ``source`` holds the rows after it, which chain from its
+    hash; ``earlier_request`` then finds the request rows before it that they answer.
     """
     started = time.perf_counter()
     ring = keyring()
     expected, previous, count = 1, GENESIS_HASH, 0
+    if start is not None:
+        expected, previous = start.seq + 1, start.hash
 
     def report(broken: Break | None, last_seq: int) -> VerifyReport:
-        return VerifyReport(count, last_seq, previous, broken, time.perf_counter() - started)
+        return VerifyReport(count, last_seq, previous, broken, time.perf_counter() - started, start)
 
     # Unkeyed rows are accepted up to the highest seal, whose HMAC must verify.
     sealed_seq = 0
@@ -491,6 +558,8 @@ def walk(
         elif kind == _KIND_OUTCOME:
             request_id = row[request_entry_at]
             request = waiting.pop(request_id, None)
+            if request is None and earlier_request is not None:
+                request = earlier_request(request_id, seq)
             if request is None:
                 return report(
                     Break(
@@ -543,7 +612,12 @@ def walk(
         return report(
             Break(expected, None, MISSING, short_of_head.format(last=last, head=head_seq)), last
         )
-    if head is not None and count and head_seq == last and head[1] != previous:
+    if (
+        head is not None
+        and (count or start is not None)
+        and head_seq == last
+        and head[1] != previous
+    ):
         return report(Break(last, None, CHANGED, head_differs), last)
     return report(None, last)
 

@@ -3,6 +3,10 @@
 Checks the database's log (against the checkpoints of an anchor too, with ``--anchor``, or
 ``SEGADMIN_AUDIT_ANCHOR`` when set) and then writes a signed checkpoint of the intact head; or,
 with ``--file``, checks a full JSON Lines export offline, without the database.
+
+Incremental by default: with an anchor, only the entries after its last good checkpoint (its
+HMAC verifies and its entry still hashes to it) are read; ``--full`` reads every entry, and
+is the only way to find a change made before that checkpoint.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ class Command(BaseCommand):
             "finds entries missing after, or rewritten up to, any checkpoint in it",
         )
         parser.add_argument(
+            "--full",
+            action="store_true",
+            help="check every entry, not only those after the last good checkpoint",
+        )
+        parser.add_argument(
             "--file",
             metavar="EXPORT.jsonl",
             help="check a full JSON Lines export offline instead of the database",
@@ -49,8 +58,13 @@ class Command(BaseCommand):
             checkpoints = list(anchor.read(path)) if path and not first_time else []
         except anchor.AnchorError as exc:
             raise CommandError(str(exc)) from None
-        report = verify_chain(checkpoints=checkpoints)
+        report = verify_chain(checkpoints=checkpoints, incremental=not options["full"])
         self._finish(report)
+        if report.ok and report.start is None and not options["full"]:
+            self.stdout.write(
+                "No good checkpoint to start from: checked every entry"
+                + ("" if path else " (no anchor: set SEGADMIN_AUDIT_ANCHOR or name --anchor)")
+            )
         if report.count:
             # Written down somewhere else, this pins the log: a rewritten chain ends elsewhere.
             self.stdout.write(f"Last entry: seq {report.last_seq}, hash {report.last_hash}")
