@@ -30,7 +30,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from segadmin.audit import anchor
+from segadmin.audit import anchor, counts
 from segadmin.audit.anchor import Checkpoint
 from segadmin.audit.keys import Keyring, keyring
 from segadmin.audit.models import AuditEntry, ChainHead, ChainSeal, Kind
@@ -201,6 +201,7 @@ def append(entries: Sequence[AuditEntry], *, batch_size: int = 2000) -> Sequence
                 entry.created_at = now
             entry.hash = previous = row_hash(entry, ring)
         AuditEntry.objects.bulk_create(entries, batch_size=batch_size)
+        counts.added(entries)  # the dashboard's kept counts, in the same transaction
         ChainHead.objects.filter(pk=head.pk).update(last_seq=seq, last_hash=previous)
     return entries
 

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 # Actor is re-exported: callers have always imported it from here.
 from segadmin.accounts.actors import Actor as Actor  # re-exported: callers record as an Actor
 from segadmin.accounts.actors import clean_ip as _clean_ip
-from segadmin.audit import chain
+from segadmin.audit import chain, counts
 from segadmin.audit.index import IndexedMessage, index_body, path_of
 from segadmin.audit.models import SEARCH_KEY_LENGTH, AuditEntry, Kind, Outcome, pack_body
 from segadmin.segment import redaction
@@ -285,6 +285,7 @@ def record_outcome(entry: AuditEntry, result: SendResult, *, request: SegmentReq
         filled = AuditEntry.objects.filter(pk=entry.pk)._fill_outcome_copy(**copy)
         if filled != 1:
             raise RuntimeError(f"Audit entry {entry.pk} already has an outcome")
+        counts.answered(entry, outcome)  # the dashboard's kept counts move with it
     for name, value in copy.items():
         setattr(entry, name, value)
     return row

@@ -432,3 +432,31 @@ class AuditMessage(models.Model):
             message = items[self.position] if self.position < len(items) else None
         traits = message.get("traits") if isinstance(message, dict) else None
         return traits if isinstance(traits, dict) else {}
+
+
+class RequestCount(models.Model):
+    """Delivering requests (reads left out) per quarter hour, scope and outcome, kept as
+    entries are written (``segadmin.audit.counts``): the home dashboard adds up these rows
+    instead of counting the day's entries, so it costs the same whatever the day's volume.
+
+    ``bucket``: the start (UTC) of the quarter hour the request entry was stamped in; every
+    timezone's midnight falls on one. ``outcome`` "" is a request without an answer yet; its
+    outcome moves it to "sent", "rejected" or "failed" in the outcome's own transaction.
+    """
+
+    bucket = models.DateTimeField()
+    scope = models.CharField(max_length=32, help_text='"all", or "user:<id>" for own entries')
+    outcome = models.CharField(max_length=16, blank=True)
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "bucket", "outcome"], name="audit_request_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        outcome = self.outcome or "no answer"
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.scope} {outcome}: {self.count}"

@@ -5,10 +5,11 @@ writes...); reads — Test connection, imports of sources and plans, Profile API
 GET (``READ_METHODS``) — are on the record but not counted, so a lookup's "not found" is not
 a call "Rejected by Segment".
 
-Counts read the last 30 days of request rows day by day through the ``created_at`` index;
-days that are over are counted once and kept in DailyCount, so a visit counts only the last
-two days live. The chart is an SVG drawn on the server (no script, CSP-safe), each
-bar segment a link into the audit log filtered to that day and outcome.
+Days that are over are counted once in the log (day by day through the ``created_at``
+index) and kept in DailyCount; the last two days and the last 24 hours' failures are read
+from the quarter-hour counts kept as entries are written (``segadmin.audit.counts``), so no
+visit counts today's entries. The chart is an SVG drawn on the server (no script,
+CSP-safe), each bar segment a link into the audit log filtered to that day and outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.db.models import Count, F
 from django.urls import reverse
 from django.utils import timezone
 
+from segadmin.audit import counts as kept_counts
 from segadmin.audit.filters import NO_ANSWER
 from segadmin.audit.models import READ_METHODS, AuditEntryQuerySet, Kind, Outcome
 from segadmin.home.models import DailyCount
@@ -116,6 +118,18 @@ def _count_days(
     return counts
 
 
+def _kept_days(scope: str, first: date, last: date, zone: Any) -> dict[tuple[date, str], int]:
+    """``{(day, outcome): n}`` for ``first``..``last`` (local days) from the counts kept as
+    entries are written (``segadmin.audit.counts``): a few hundred quarter-hour rows, however
+    many entries the days hold. Every timezone's midnight is on a quarter hour."""
+    start, end = _day_range(first, zone)[0], _day_range(last, zone)[1]
+    found: dict[tuple[date, str], int] = {}
+    for bucket, outcome, n in kept_counts.by_bucket(scope, start, end):
+        key = (bucket.astimezone(zone).date(), outcome or NO_ANSWER)
+        found[key] = found.get(key, 0) + n
+    return found
+
+
 def daily_counts(
     entries: AuditEntryQuerySet, *, scope: str = "all", days: int = DAYS
 ) -> tuple[list[date], dict[tuple[date, str], int]]:
@@ -163,7 +177,7 @@ def daily_counts(
             ignore_conflicts=True,  # another process counted them at the same time
         )
         counts.update({key: n for key, n in fresh.items() if key[0] in set(missing)})
-    counts.update(_count_days(entries, live_from, today, zone))
+    counts.update(_kept_days(scope, live_from, today, zone))
     return [first + timedelta(days=i) for i in range(days)], counts
 
 
@@ -215,10 +229,19 @@ def chart(entries: AuditEntryQuerySet, *, scope: str = "all", days: int = DAYS) 
     }
 
 
-def recent_failures(entries: AuditEntryQuerySet, *, hours: int = 24) -> list[dict[str, Any]]:
-    """Requests of the last ``hours`` that did not get through, by outcome, with links."""
-    since = timezone.now() - timedelta(hours=hours)
-    counts = dict(_requests_by_outcome(entries, since))
+def recent_failures(
+    entries: AuditEntryQuerySet, *, scope: str = "all", hours: int = 24
+) -> list[dict[str, Any]]:
+    """Requests of the last ``hours`` that did not get through, by outcome, with links.
+
+    Read from the kept counts of ``scope`` (what ``entries`` are), from the start of the
+    quarter hour ``hours`` ago; the links to the audit list start there too, so each count
+    is what its link lists."""
+    since = kept_counts.bucket_of(timezone.now() - timedelta(hours=hours))
+    end = timezone.now() + timedelta(days=1)  # nothing is stamped in the future
+    counts: dict[str, int] = {}
+    for _bucket, outcome, n in kept_counts.by_bucket(scope, since, end):
+        counts[outcome or NO_ANSWER] = counts.get(outcome or NO_ANSWER, 0) + n
     stamp = since.replace(microsecond=0).isoformat()
     return [
         {

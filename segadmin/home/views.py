@@ -64,7 +64,7 @@ def index(request: HttpRequest) -> HttpResponse:
             return {str(item["label"]): str(item["url"]) for item in visible_items(request)}
 
         chart = dashboard.chart(entries, scope=scope)
-        failures = dashboard.recent_failures(entries)
+        failures = dashboard.recent_failures(entries, scope=scope)
         # The latest of the failures counted just now: none to read when none was counted.
         to_look_at = (
             dashboard.failures_to_look_at(
