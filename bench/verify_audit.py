@@ -9,15 +9,24 @@ times ``verify_chain()``. Rows already there are kept, so a second run only re-t
         .venv/bin/python bench/verify_audit.py --rows 1000000
 
 Without DATABASE_URL it uses bench/results/audit.sqlite3 (never the development database).
+
+``--before REV`` times the chain code of git revision REV against the working tree's in the
+same run, alternating, each check in its own process (so each peak RSS is its own):
+
+    .venv/bin/python bench/verify_audit.py --rows 200000 --before d31e41f --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -37,7 +46,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows to reach (default 1M)")
     parser.add_argument("--chunk", type=int, default=10_000, help="rows per transaction")
+    parser.add_argument("--before", metavar="REV", help="also time the chain code of git REV")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each with --before")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # a chain.py to time, then exit
     args = parser.parse_args()
+    if args.child is not None:
+        child(args.child)
+        return
 
     import django
 
@@ -57,6 +72,10 @@ def main() -> None:
         took = time.perf_counter() - started
         print(f"appended {args.rows - have} rows in {took:.1f} s")
 
+    if args.before:
+        compare(args.before, args.rounds)
+        return
+
     started, cpu = time.perf_counter(), time.process_time()
     report = verify_chain()
     took, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -66,6 +85,78 @@ def main() -> None:
         f"verify_chain: {report} in {took:.1f} s wall, {cpu:.1f} s CPU "
         f"({report.count / took:,.0f} rows/s); peak RSS {peak:.0f} MB; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+
+
+def child(path: str) -> None:
+    """Time one full check with the chain module at ``path`` ("" = the working tree's) and
+    print its figures as one JSON line."""
+    import django
+
+    django.setup()
+    if path:
+        spec = importlib.util.spec_from_file_location("segadmin.audit._chain_timed", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    else:
+        from segadmin.audit import chain as module
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started, cpu = time.perf_counter(), time.process_time()
+    report = module.verify_chain()
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = {"ok": report.ok, "count": report.count, "wall": took, "cpu": cpu}
+    print(json.dumps({**line, "rate": report.count / took, "peak_mb": peak, "base_mb": base}))
+
+
+def compare(rev: str, rounds: int) -> None:
+    """The chain code of ``rev`` and the working tree's, alternating, each in a fresh process."""
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{rev}:segadmin/audit/chain.py"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tempfile.TemporaryDirectory() as folder:
+        before = Path(folder) / "chain_before.py"
+        before.write_bytes(source)
+        runs: dict[str, list[dict]] = {"before": [], "after": []}
+        for round_ in range(rounds):
+            for name, path in (("before", str(before)), ("after", "")):
+                done = subprocess.run(
+                    [sys.executable, __file__, "--child", path],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                run = json.loads(done.stdout.strip().splitlines()[-1])
+                runs[name].append(run)
+                print(
+                    f"round {round_ + 1} {name:6}: {run['count']} entries ok={run['ok']} "
+                    f"{run['wall']:.2f} s wall, {run['cpu']:.2f} s CPU, {run['rate']:,.0f} rows/s, "
+                    f"peak RSS {run['peak_mb']:.0f} MB (after setup {run['base_mb']:.0f} MB); "
+                    f"load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+    medians = {
+        name: (
+            statistics.median(r["rate"] for r in found),
+            statistics.median(r["cpu"] for r in found),
+            max(r["peak_mb"] for r in found),
+        )
+        for name, found in runs.items()
+    }
+    count = runs["after"][0]["count"]
+    for name, (rate, cpu, peak) in medians.items():
+        print(
+            f"{name:6} ({rev if name == 'before' else 'working tree'}): median {rate:,.0f} rows/s, "
+            f"{cpu:.2f} s CPU ({count / cpu:,.0f} rows per CPU second), "
+            f"peak RSS up to {peak:.0f} MB"
+        )
+    print(
+        f"after / before: {medians['after'][0] / medians['before'][0]:.2f}x rows/s (wall), "
+        f"{medians['before'][1] / medians['after'][1]:.2f}x rows per CPU second"
     )
 
 

@@ -126,3 +126,16 @@ def test_an_outcome_after_the_checkpoint_answers_a_request_before_it(anchored) -
     assert report.start is not None and report.start.seq == 1
     assert (report.broken.seq, report.broken.problem) == (1, OUTCOME_MISMATCH)
     assert chain.verify_chain().broken.problem == OUTCOME_MISMATCH
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["event", 1733190000123456, "ada", None, "\u00e9\u4e2d\U0001f600", 'a "q" \\ b'],
+        ["\n\r\t\b\f\x00\x1f\x7f", 87.5, 0.1 + 0.2, 1e21, -0.0, True, False],
+        ("a tuple", 3, None, {"reason": "why\nnot", "n": 2}),
+        [float("inf"), float("-inf"), float("nan")],
+    ],
+)
+def test_the_cached_encoder_writes_exactly_what_the_json_encoder_writes(values) -> None:
+    assert chain._encode(values) == chain._JSON.encode(values)
