@@ -192,6 +192,7 @@ class Plan:
         default_factory=dict, init=False, repr=False
     )
     _track_names: list[str] = field(default_factory=list, init=False, repr=False)
+    _common: Rule | None = field(default=None, init=False, repr=False)  # its oldest version
     # The names and name patterns each rule plans, by (rule, fields key): read once.
     _names: dict[tuple[RuleType, str | None, int, str], tuple[frozenset[str], list[str]]] = field(
         default_factory=dict, init=False, repr=False
@@ -202,6 +203,10 @@ class Plan:
     _verdicts: OrderedDict[tuple[str, bytes], tuple[Problem, ...]] = field(
         default_factory=OrderedDict, init=False, repr=False
     )
+    # The rule each (rule type, event or page name) matches when no version is asked for.
+    _matches: dict[tuple[RuleType, str | None], _Match] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.rules = tuple(self.rules)
@@ -210,6 +215,7 @@ class Plan:
         for versions in self._index.values():
             versions.sort(key=lambda rule: rule.version)
         self._track_names = [key for (kind, key) in self._index if kind is RuleType.TRACK and key]
+        self._common = next(iter(self.versions(RuleType.COMMON, None)), None)
 
     @classmethod
     def from_api(cls, tracking_plan: Mapping[str, Any], rules: Iterable[Mapping[str, Any]]) -> Plan:
@@ -457,27 +463,51 @@ def _asked_version(message: Mapping[str, Any]) -> object:
     context = message.get("context")
     # isinstance(dict) first: the ABC check is slow, and a message's values are dicts.
     protocols = context.get("protocols") if isinstance(context, dict | Mapping) else None
-    if isinstance(protocols, dict | Mapping):
+    if protocols is not None and isinstance(protocols, dict | Mapping):
         return protocols.get("event_version")
     return None
+
+
+_NO_MATCH = _Match(None)
+# Distinct (rule type, name) matches a plan keeps (bulk rows name a few events; a file of
+# unplanned names must not grow it without end).
+MATCHES_KEPT = 1024
 
 
 def _match(plan: Plan, call_type: str, message: Mapping[str, Any]) -> _Match:
     rule_type = _CALL_RULE_TYPE.get(call_type.lower())
     if rule_type is None:
-        return _Match(None)
+        return _NO_MATCH
+    name: str | None = None
     if rule_type is RuleType.TRACK:
         event = message.get("event")
         if not isinstance(event, str) or not event.strip():
-            return _Match(None)  # no event name: the rules module refuses that already
-        versions = plan.versions(rule_type, event)
-        if not versions:
-            return _Match(None, unplanned_event=event)
+            return _NO_MATCH  # no event name: the rules module refuses that already
+        name = event
     elif rule_type in (RuleType.PAGE, RuleType.SCREEN):
-        name = message.get("name")
-        versions = (isinstance(name, str) and plan.versions(rule_type, name)) or plan.versions(
-            rule_type, None
-        )
+        page = message.get("name")
+        name = page if isinstance(page, str) else None
+    asked = _asked_version(message)
+    if asked is not None:
+        return _match_versions(plan, rule_type, name, asked)
+    # Without a version asked for, the match depends on the rule type and name alone: kept
+    # on the plan (its rules never change), as a bulk job matches each row.
+    slot = (rule_type, name)
+    match = plan._matches.get(slot)
+    if match is None:
+        match = _match_versions(plan, rule_type, name, None)
+        if len(plan._matches) < MATCHES_KEPT:
+            plan._matches[slot] = match
+    return match
+
+
+def _match_versions(plan: Plan, rule_type: RuleType, name: str | None, asked: object) -> _Match:
+    if rule_type is RuleType.TRACK:
+        versions = plan.versions(rule_type, name)
+        if not versions:
+            return _Match(None, unplanned_event=name)
+    elif rule_type in (RuleType.PAGE, RuleType.SCREEN):
+        versions = (name and plan.versions(rule_type, name)) or plan.versions(rule_type, None)
     else:
         versions = plan.versions(rule_type, None)
         if not versions:  # a keyed Identify or Group rule still applies to every call
@@ -485,8 +515,7 @@ def _match(plan: Plan, call_type: str, message: Mapping[str, Any]) -> _Match:
                 (rules for (kind, _), rules in plan._index.items() if kind is rule_type), []
             )
     if not versions:
-        return _Match(None)
-    asked = _asked_version(message)
+        return _NO_MATCH
     if isinstance(asked, int) and not isinstance(asked, bool):
         chosen = next((rule for rule in versions if rule.version == asked), None)
         if chosen is not None:
@@ -651,17 +680,17 @@ def _schema_findings(
     fields_key: str | None,
 ) -> list[Finding]:
     compiled = plan.compiled(rule)
+    conforms = compiled.conforms or compiled.fast_check()
+    if conforms is not None and conforms(message):
+        return []  # the common case: nothing to say, known without jsonschema's walk
+    if compiled.validator is None:
+        return [_unusable(plan, rule, f"read: {compiled.error}")] if compiled.error else []
 
     def finding(path: str, text: str, keyword: str) -> Finding:
         return _finding(
             code, path, ERROR, text, plan.name, rule.type, rule.key, rule.version, keyword
         )
 
-    if compiled.validator is None:
-        return [_unusable(plan, rule, f"read: {compiled.error}")] if compiled.error else []
-    conforms = compiled.fast_check()
-    if conforms is not None and conforms(message):
-        return []  # the common case: nothing to say, known without jsonschema's walk
     found: list[Finding] = []
     try:
         # Field order; (is text, part) keeps list indices and names comparable.
@@ -830,8 +859,8 @@ def _unplanned_event(plan: Plan, event: str) -> Finding:
 
 def _version_findings(plan: Plan, call_type: str, match: _Match) -> list[Finding]:
     rule = match.rule
-    if rule is None:
-        return []
+    if rule is None or (match.asked_version is None and not rule.deprecated_at):
+        return []  # the common case: nothing to say
     found = []
     where = {"track": "event", "page": "name", "screen": "name"}.get(call_type, "")
     asked = match.asked_version
@@ -889,7 +918,8 @@ def check(plan: Plan, call_type: str, message: Mapping[str, Any]) -> list[Findin
     found: list[Finding] = []
     if match.unplanned_event is not None:
         found.append(_unplanned_event(plan, match.unplanned_event))
-    found += _version_findings(plan, call_type, match)
+    if match.rule is not None and (match.asked_version is not None or match.rule.deprecated_at):
+        found += _version_findings(plan, call_type, match)
     if match.rule is not None:
         found += _schema_findings(plan, match.rule, message, PLAN_VIOLATION, fields_key)
     # Names are unplanned against a rule, against an unplanned event (it plans nothing), and
@@ -899,11 +929,10 @@ def check(plan: Plan, call_type: str, message: Mapping[str, Any]) -> list[Findin
         or match.unplanned_event is not None
         or call_type in ("identify", "group")
     ):
-        taken = {f.path for f in found if f.keyword == "additionalProperties"}
+        taken = {f.path for f in found if f.keyword == "additionalProperties"} if found else set()
         found += _unplanned_findings(plan, call_type, match, message, taken)
-    if call_type in _CALL_RULE_TYPE:  # every call but Alias (and no unknown type)
-        for common in plan.versions(RuleType.COMMON, None)[:1]:
-            found += _schema_findings(plan, common, message, PLAN_COMMON_VIOLATION, fields_key)
+    if plan._common is not None and call_type in _CALL_RULE_TYPE:  # every call but Alias
+        found += _schema_findings(plan, plan._common, message, PLAN_COMMON_VIOLATION, fields_key)
     return found
 
 

@@ -188,6 +188,8 @@ def plan_problems(
     checks each message once and hands the verdict on (the bulk worker, ``sending.Checked``):
     no encoding, no lookup."""
     findings = _findings(plan, call_type, message, cached=cached)
+    if not findings:
+        return []  # the common case: a conforming message
     # An unplanned event is one problem: the engine also names each of its properties as
     # unplanned (what Segment would omit, see ``PlanCheck.segment_would``), which would bury
     # the one thing to fix under a line per property.
@@ -203,7 +205,9 @@ def plan_problems(
             severity = ERROR if plan.unplanned_events == BLOCK else WARNING
         elif finding.code in VIOLATION_CODES and plan.enforcement == WARN:
             severity = WARNING
-        found.append(replace(finding, severity=severity))
+        if severity != finding.severity:
+            finding = replace(finding, severity=severity)
+        found.append(finding)
     return found
 
 
