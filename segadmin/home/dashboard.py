@@ -20,12 +20,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Count, F
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from segadmin.audit import counts as kept_counts
 from segadmin.audit.filters import NO_ANSWER
-from segadmin.audit.models import READ_METHODS, AuditEntryQuerySet, Kind, Outcome
+from segadmin.audit.models import READ_METHODS, AuditEntry, AuditEntryQuerySet, Kind, Outcome
 from segadmin.home.models import DailyCount
 
 DAYS = 30
@@ -268,23 +269,40 @@ def failures_to_look_at(
 
     The person is compared as an expression no index serves: on their ``(actor_user, seq)``
     index the database would walk every call they ever made when the last day had no
-    failure (140 ms for a Marketer with 25,000 entries); the ``created_at`` range reads
-    only the last day's.
+    failure (140 ms for a Marketer with 25,000 entries).
+
+    Each outcome is read on its own through the ``(outcome, seq)`` index from the first
+    entry of the last ``hours`` (found through ``created_at``; the chain numbers entries in
+    the order of their clock, so every later ``seq`` is in the window): at most ``limit``
+    rows of each, however many entries the day holds. A plain ``created_at`` condition on
+    them would make SQLite read the whole day by that index instead (1.5 s a visit at 2,000,000
+    entries stamped today).
     """
     since = timezone.now() - timedelta(hours=hours)
+    end = timezone.now() + timedelta(days=1)
+    in_range = AuditEntry.objects.filter(created_at__gte=since, created_at__lt=end)
+    first_seq = in_range.order_by("created_at").values_list("seq", flat=True).first()
+    if first_seq is None:
+        return []
     if actor_user_id is not None:
         entries = entries.alias(actor_number=F("actor_user_id") + 0).filter(
             actor_number=actor_user_id
         )
-    found = (
-        entries.filter(
-            kind=Kind.REQUEST,
-            outcome__in=[Outcome.REJECTED, Outcome.FAILED],
-            created_at__gte=since,
-            created_at__lt=timezone.now() + timedelta(days=1),
+    found: list[Any] = []
+    for outcome in (Outcome.REJECTED, Outcome.FAILED):
+        found += (
+            # The window again, as an expression no index serves (see above): for a clock
+            # set back.
+            entries.alias(stamp=Coalesce("created_at", "created_at"))
+            .filter(
+                kind=Kind.REQUEST,
+                outcome=outcome,
+                seq__gte=first_seq,
+                stamp__gte=since,
+                stamp__lt=end,
+            )
+            .exclude(method__in=READ_METHODS)
+            .only(*columns)
+            .order_by("-seq")[:limit]
         )
-        .exclude(method__in=READ_METHODS)
-        .only(*columns)
-        .order_by("-seq")[:limit]
-    )
-    return list(found)
+    return sorted(found, key=lambda entry: entry.seq, reverse=True)[:limit]

@@ -69,13 +69,14 @@ def frozen_now():
 
 def test_a_profile_api_not_found_and_other_reads_are_not_counted(support, frozen_now) -> None:
     source = make_source()
+    # Written in the order of their clock, as the chain numbers them (oldest first).
+    for days in (5, 0):
+        _test_connection(support, NOW - timedelta(days=days, hours=3))
+        _profile_404(support, NOW - timedelta(days=days, hours=2))
+        _test_connection(support, NOW - timedelta(days=days, hours=2), status=401)
     with mock.patch("segadmin.audit.chain.timezone.now", return_value=NOW - timedelta(hours=1)):
         add_call(user=support, source=source)
         add_call(user=support, source=source, status=400)
-    for days in (0, 5):
-        _profile_404(support, NOW - timedelta(days=days, hours=2))
-        _test_connection(support, NOW - timedelta(days=days, hours=2), status=401)
-        _test_connection(support, NOW - timedelta(days=days, hours=3))
     response = login(support).get(HOME)
     chart = response.context["chart"]
     totals = {s["outcome"]: s["total"] for s in chart["series"]}
