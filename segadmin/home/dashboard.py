@@ -281,7 +281,7 @@ def failures_to_look_at(
     since = timezone.now() - timedelta(hours=hours)
     end = timezone.now() + timedelta(days=1)
     in_range = AuditEntry.objects.filter(created_at__gte=since, created_at__lt=end)
-    first_seq = in_range.order_by("created_at").values_list("seq", flat=True).first()
+    first_seq = in_range.order_by("created_at", "seq").values_list("seq", flat=True).first()
     if first_seq is None:
         return []
     if actor_user_id is not None:
