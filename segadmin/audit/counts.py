@@ -115,3 +115,10 @@ def by_bucket(scope: str, start: datetime, end: datetime) -> list[tuple[datetime
         .exclude(count=0)
         .values_list("bucket", "outcome", "count")
     )
+
+
+def first_bucket() -> datetime | None:
+    """The earliest quarter hour with a kept count: requests from then on are all counted.
+    (Every request counts under "all": its rows are the (scope, bucket) index's first.)"""
+    kept = RequestCount.objects.filter(scope="all").order_by("bucket")
+    return kept.values_list("bucket", flat=True).first()

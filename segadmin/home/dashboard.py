@@ -160,7 +160,13 @@ def daily_counts(
     missing = [first + timedelta(days=i) for i in range((live_from - first).days)]
     missing = [day for day in missing if day not in have]
     if missing:
-        fresh = _count_days(entries, missing[0], missing[-1], zone)
+        # Days wholly after the first kept count are added up from the kept quarter hours;
+        # only older ones (before the counts began) are counted in the log.
+        kept_from = kept_counts.first_bucket()
+        counted = [d for d in missing if kept_from is None or _day_range(d, zone)[0] < kept_from]
+        fresh = _count_days(entries, counted[0], counted[-1], zone) if counted else {}
+        if len(counted) < len(missing):
+            fresh.update(_kept_days(scope, missing[len(counted)], missing[-1], zone))
         now = timezone.now()
         DailyCount.objects.bulk_create(
             [
