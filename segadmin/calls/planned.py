@@ -232,7 +232,10 @@ def attach(form: Any) -> None:
     event = data.get("event") or ""
     event = event if isinstance(event, str) else ""
     version = version_of(data.get("event_version"))
-    planned = planned_for(source_of(data.get("source")), call_type, event, version)
+    source = source_of(data.get("source"))
+    if source is not None:
+        form.fields["source"].known = source  # read once: cleaning the field reuses it
+    planned = planned_for(source, call_type, event, version)
     form.planned = planned
     _offer_versions(form, planned, redraw_url=reverse("calls:planned_editor", args=[call_type]))
     form.fields[editor].widget.planned = planned

@@ -35,6 +35,15 @@ class SourceChoiceField(RegionalChoiceField):
             },
         )
         super().__init__(queryset=Source.objects.filter(enabled=True).order_by("name"), **kwargs)
+        # The enabled source this request already read for the same value (the call screens
+        # read it to draw the plan's rows): cleaning returns it instead of reading it again.
+        self.known: Source | None = None
+
+    def to_python(self, value: Any) -> Any:
+        known = self.known
+        if known is not None and known.enabled and str(value) == str(known.pk):
+            return known
+        return super().to_python(value)
 
 
 class WorkspaceChoiceField(RegionalChoiceField):
