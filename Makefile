@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 FAKE_PORT ?= 8765
+OIDC_PORT ?= 9000
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint format check fake install install-dev clean FORCE
+.PHONY: help run demo test lint format check fake oidc-provider install install-dev clean FORCE
 
 help:
 	@echo "make run    set everything up and serve the dashboard on http://$(HOST):$(PORT)"
@@ -15,6 +16,7 @@ help:
 	@echo "make test   run the whole test suite"
 	@echo "make lint   ruff, formatting, mypy, djLint, the layers (lint-imports) and migration checks"
 	@echo "make fake   run only the local fake of Segment on port $(FAKE_PORT)"
+	@echo "make oidc-provider   the tests' OpenID Connect provider on port $(OIDC_PORT), to try single sign-on"
 
 # The virtualenv is rebuilt only when the requirements change.
 $(VENV)/.installed: requirements.txt
@@ -64,6 +66,10 @@ demo: install .env
 
 fake: install .env
 	$(PY) manage.py fake_segment --port $(FAKE_PORT)
+
+# The tests' OpenID Connect provider (npm oidc-provider), to try single sign-on by hand.
+oidc-provider: node_modules/.installed
+	node tests/oidc/provider.mjs --port $(OIDC_PORT)
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

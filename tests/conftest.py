@@ -18,8 +18,9 @@ from segadmin.accounts.roles import ROLES
 from segadmin.credentials.models import Workspace
 from tests.factories import make_workspace
 
-# The local fake of Segment: `fake_segment` and `fake_segment_server` fixtures.
-pytest_plugins = ["tests.fake_segment"]
+# The local fake of Segment (`fake_segment`, `fake_segment_server`) and the OpenID Connect
+# provider of the single sign-on tests (`oidc_provider`, `oidc_provider_server`).
+pytest_plugins = ["tests.fake_segment", "tests.oidc.fixture"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
