@@ -52,3 +52,14 @@ def change_form(user: User, **fields: Any) -> dict[str, Any]:
     }
     data.update(fields)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def limit_to(user: User, *, sources: Any = (), workspaces: Any = ()) -> None:
+    """Limit ``user`` to ``sources`` and ``workspaces`` (as an Admin would on the Users page)."""
+    from segadmin.accounts.limits import forget
+    from segadmin.accounts.models import SourceLimit
+
+    limit, _ = SourceLimit.objects.get_or_create(user=user)
+    limit.sources.set(sources)
+    limit.workspaces.set(workspaces)
+    forget(user)

@@ -45,3 +45,27 @@ class PasswordToChange(models.Model):
 
     def __str__(self) -> str:
         return f"password to change for user {self.user_id}"
+
+
+class SourceLimit(models.Model):
+    """A person limited to chosen workspaces and/or sources (DESIGN.md: "An Admin can limit a
+    person to chosen workspaces or sources; every entrance honours the limit").
+
+    No row: the person may use every source and workspace their role allows. A row: they may
+    use the sources chosen here and every source of the workspaces chosen here, and only the
+    workspaces chosen here (a privacy request, the Public API). A row whose choices were all
+    deleted since leaves them nothing: deleting a source never widens anyone's access. The
+    Users screen removes the row when an Admin chooses nothing ("all").
+
+    segadmin/accounts/limits.py is the one place that reads it.
+    """
+
+    user = models.OneToOneField(
+        "auth.User", on_delete=models.CASCADE, primary_key=True, related_name="source_limit"
+    )
+    workspaces = models.ManyToManyField("credentials.Workspace", blank=True, related_name="+")
+    sources = models.ManyToManyField("credentials.Source", blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"source limits of user {self.user_id}"

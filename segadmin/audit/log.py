@@ -42,6 +42,8 @@ EVENT_ACTIONS = (
     "user.password_changed",
     "user.activated",
     "user.deactivated",
+    "user.limits_changed",
+    "access.refused",
     "approval.requested",
     "approval.approved",
     "approval.rejected",

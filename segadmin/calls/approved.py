@@ -12,9 +12,11 @@ from django.conf import settings
 from django.urls import reverse
 
 from segadmin import sending
+from segadmin.accounts import limits
 from segadmin.approvals.models import Approval
 from segadmin.approvals.registry import Handler
 from segadmin.approvals.services import request_approval
+from segadmin.audit import limits as limit_events
 from segadmin.audit.log import Actor
 from segadmin.calls.forms import PUBLIC
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
@@ -55,6 +57,14 @@ def _approved(approval: Approval, actor: Actor) -> str:
     workspace = Workspace.objects.filter(pk=call.get("workspace")).first()
     if workspace is None:
         return "Approved, but not sent: the workspace was deleted meanwhile."
+    asker = approval.requested_by
+    if asker is not None and not limits.read_limits(asker).allows_workspace(workspace):
+        # The asker's limits changed since they asked: the call is no longer theirs to make.
+        limit_events.refused(actor=actor, entrance="approval", workspace=workspace)
+        return (
+            f"Approved, but not sent: {approval.requested_by_name}, who asked, may no longer "
+            f"act on the workspace “{workspace.name}” (an Admin changed their source limits)."
+        )
     try:
         sent = sending.send_raw(
             actor=actor,
@@ -67,7 +77,7 @@ def _approved(approval: Approval, actor: Actor) -> str:
             body=call.get("body"),
             reason=approval.reason,  # the asker's Reason, kept on the entry of the send
         )
-    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+    except (SecretUnreadable, EncryptionNotConfigured, sending.NotAllowed) as exc:
         return f"Approved, but not sent: {exc}"
     except UnsafeRequest as exc:
         return f"Approved, but not sent: {exc.message}"

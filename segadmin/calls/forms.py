@@ -115,8 +115,12 @@ class CallForm(forms.Form):
     )
     reason = reason_field()
 
-    def __init__(self, *args: Any, generated_message_id: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, generated_message_id: str = "", user: Any = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # Only the sources the person may use (segadmin/accounts/limits.py) are offered.
+        self.fields["source"].limit_to(user)  # type: ignore[attr-defined]
         self.generated_message_id = _uuid_or_empty(generated_message_id)
         self.message: dict[str, Any] | None = None
         self.problems: list[Problem] = []  # the rules' findings on the built message
@@ -445,8 +449,11 @@ class ApiCallForm(forms.Form):
         " A Public API call other than GET waits for a second Admin's approval: say why."
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Only the sources and workspaces the person may use (segadmin/accounts/limits.py).
+        self.fields["source"].limit_to(user)  # type: ignore[attr-defined]
+        self.fields["workspace"].limit_to(user)  # type: ignore[attr-defined]
         # The rules' findings for a Tracking API body, the source's tracking plan's among
         # them, all shown as warnings: this screen sends what it is given (on purpose), but
         # says what the rules would refuse.

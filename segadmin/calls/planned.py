@@ -235,6 +235,8 @@ def attach(form: Any) -> None:
     source = source_of(data.get("source"))
     if source is not None:
         form.fields["source"].known = source  # read once: cleaning the field reuses it
+        if not form.fields["source"].allows(source):
+            source = None  # outside the person's limits: refused when cleaned, no plan shown
     planned = planned_for(source, call_type, event, version)
     form.planned = planned
     _offer_versions(form, planned, redraw_url=reverse("calls:planned_editor", args=[call_type]))

@@ -20,7 +20,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import reswap, retarget
 
 from segadmin import sending
+from segadmin.accounts import limits
 from segadmin.audit import drafts
+from segadmin.audit import limits as limit_events
 from segadmin.audit.log import Actor
 from segadmin.calls import approved as approved_calls
 from segadmin.calls import editors, planned, present
@@ -54,15 +56,22 @@ def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
     # ("Fix traits"), filled in; its token rides along so the send is linked to the entry.
     draft_token, draft_initial = drafts.initial_for(request, screen.call_type)
     if request.method != "POST":
-        form: CallForm = screen.form_class(initial={**_source_initial(request), **draft_initial})
+        form: CallForm = screen.form_class(
+            initial={**_source_initial(request), **draft_initial}, user=request.user
+        )
         generated = ""
     else:
         form = screen.form_class(
-            request.POST, generated_message_id=request.POST.get("generated_message_id", "")
+            request.POST,
+            generated_message_id=request.POST.get("generated_message_id", ""),
+            user=request.user,
         )
         generated = form.generated_message_id
         if not form.is_valid():
             status = refused_status(request)
+            limit_events.refused_in_form(
+                actor=Actor.from_request(request), form=form, entrance=screen.title
+            )
         elif request.POST.get("action") == "send":
             panel = _send_message(request, form)
             generated = ""  # a new send gets a new messageId unless one was typed
@@ -155,7 +164,12 @@ def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
             reason=form.cleaned_data.get("reason", ""),
             **drafts.link_for(request, form.call_type),
         )
-    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
+    except (
+        SecretUnreadable,
+        EncryptionNotConfigured,
+        sending.SourceDisabled,
+        sending.NotAllowed,
+    ) as exc:
         return {"kind": "error", "message": str(exc), "source": source}
     except MessageInvalid as exc:
         # The plan changed (a new import, another enforcement) between the check and the send.
@@ -254,7 +268,12 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
             body=data["body"] or None,
             reason=data.get("reason", ""),
         )
-    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
+    except (
+        SecretUnreadable,
+        EncryptionNotConfigured,
+        sending.SourceDisabled,
+        sending.NotAllowed,
+    ) as exc:
         return {"kind": "error", "message": str(exc)}
     except UnsafeRequest as exc:  # the form's preview check makes this unlikely
         return {"kind": "error", "message": exc.message}
@@ -274,11 +293,13 @@ def _ask_approval(request: HttpRequest, form: ApiCallForm) -> dict[str, Any] | N
     return {"kind": "waiting", "approval": approval}
 
 
-def _first_source_id() -> int | None:
+def _first_source_id(request: HttpRequest) -> int | None:
     """The source the example is sent to unless one is chosen: the first the Source list offers."""
     offered = cast(SourceChoiceField, ApiCallForm.base_fields["source"]).queryset
+    if offered is None:
+        return None
     first: int | None = (
-        offered.values_list("pk", flat=True).first() if offered is not None else None
+        limits.allowed_sources(request.user, offered).values_list("pk", flat=True).first()
     )
     return first
 
@@ -292,12 +313,16 @@ def api_call(request: HtmxHttpRequest) -> HttpResponse:
         initial: dict[str, Any] = {}
         if request.GET.get("example") == "group":
             # Ready to send: the example goes to the chosen source, else the first one offered.
-            initial = {**GROUP_EXAMPLE, "source": _first_source_id()}
+            initial = {**GROUP_EXAMPLE, "source": _first_source_id(request)}
         initial.update(_source_initial(request))
-        form = ApiCallForm(initial=initial)
+        form = ApiCallForm(initial=initial, user=request.user)
     else:
-        form = ApiCallForm(request.POST)
-        if form.is_valid():
+        form = ApiCallForm(request.POST, user=request.user)
+        if not form.is_valid():
+            limit_events.refused_in_form(
+                actor=Actor.from_request(request), form=form, entrance="Make an API call"
+            )
+        else:
             try:
                 raw = _raw_request(form)
             except UnsafeRequest as exc:
@@ -369,7 +394,7 @@ def planned_editor(request: HttpRequest, call_type: str) -> HttpResponse:
     if not request.user.has_perm(screen.permission):
         raise PermissionDenied
     initial = {key: request.GET.get(key, "") for key in ("source", "event", "event_version")}
-    form = screen.form_class(initial=initial)
+    form = screen.form_class(initial=initial, user=request.user)
     if form.planned is None and not request.GET.get(f"{name}__planned"):
         # Drawn without a plan and still without one: nothing to redraw (htmx swaps no 204).
         return HttpResponse(status=204)

@@ -11,14 +11,58 @@ from typing import Any
 
 from django import forms
 
+from segadmin.accounts import limits
 from segadmin.credentials.models import Source, Workspace
 
 
 class RegionalChoiceField(forms.ModelChoiceField[Source | Workspace]):
-    """A source or a workspace, labelled by its name and region."""
+    """A source or a workspace, labelled by its name and region.
+
+    ``limit_to(user)`` offers only what a person limited to chosen sources or workspaces may
+    use (segadmin/accounts/limits.py); one outside the limits, posted by a forged form, is
+    refused with a sentence saying so (code "not_allowed"), and kept in ``refused`` for the
+    screen to record the refusal in the audit log.
+    """
+
+    limits: limits.Limits = limits.UNRESTRICTED
+    refused: Source | Workspace | None = None
 
     def label_from_instance(self, obj: Source | Workspace) -> str:
         return f"{obj.name} ({obj.get_region_display()})"
+
+    def limit_to(self, user: Any) -> None:
+        self.limits = limits.limits_of(user)
+        if self.limits.restricted and self.queryset is not None:
+            self.queryset = self._narrow(self.queryset)
+
+    # Subclasses say what their limits allow (here: everything, nothing narrowed).
+    def allows(self, obj: Any) -> bool:
+        return True
+
+    def _narrow(self, queryset: Any) -> Any:
+        return queryset
+
+    def _refusal(self, obj: Any) -> str:
+        return ""
+
+    def _outside(self, value: Any) -> Any:
+        """The object ``value`` names when it exists beyond the offered choices."""
+        return None
+
+    def to_python(self, value: Any) -> Any:
+        self.refused = None
+        try:
+            obj = super().to_python(value)
+        except forms.ValidationError:
+            if not self.limits.restricted:
+                raise
+            obj = self._outside(value)
+            if obj is None:
+                raise
+        if obj is not None and not self.allows(obj):
+            self.refused = obj
+            raise forms.ValidationError(self._refusal(obj), code="not_allowed")
+        return obj
 
 
 class SourceChoiceField(RegionalChoiceField):
@@ -42,8 +86,24 @@ class SourceChoiceField(RegionalChoiceField):
     def to_python(self, value: Any) -> Any:
         known = self.known
         if known is not None and known.enabled and str(value) == str(known.pk):
+            if not self.allows(known):
+                self.refused = known
+                raise forms.ValidationError(self._refusal(known), code="not_allowed")
             return known
         return super().to_python(value)
+
+    def allows(self, obj: Any) -> bool:
+        return self.limits.allows_source(obj)
+
+    def _narrow(self, queryset: Any) -> Any:
+        return queryset.filter(self.limits.source_q())
+
+    def _refusal(self, obj: Any) -> str:
+        return limits.source_refusal(obj)
+
+    def _outside(self, value: Any) -> Any:
+        text = str(value or "")
+        return Source.objects.filter(pk=int(text), enabled=True).first() if text.isdigit() else None
 
 
 class WorkspaceChoiceField(RegionalChoiceField):
@@ -58,3 +118,16 @@ class WorkspaceChoiceField(RegionalChoiceField):
             {"invalid_choice": "That workspace does not exist: choose another."},
         )
         super().__init__(**kwargs)
+
+    def allows(self, obj: Any) -> bool:
+        return self.limits.allows_workspace(obj)
+
+    def _narrow(self, queryset: Any) -> Any:
+        return queryset.filter(pk__in=self.limits.workspace_ids)
+
+    def _refusal(self, obj: Any) -> str:
+        return limits.workspace_refusal(obj)
+
+    def _outside(self, value: Any) -> Any:
+        text = str(value or "")
+        return Workspace.objects.filter(pk=int(text)).first() if text.isdigit() else None

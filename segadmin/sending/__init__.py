@@ -7,6 +7,7 @@ else imports the client's sending functions (``make lint`` refuses it, see pypro
 from segadmin.sending.service import (
     Actor,
     Checked,
+    NotAllowed,
     ProfileTraits,
     Sent,
     SourceDisabled,
@@ -23,6 +24,7 @@ from segadmin.sending.service import (
 __all__ = [
     "Actor",
     "Checked",
+    "NotAllowed",
     "ProfileTraits",
     "Sent",
     "SourceDisabled",

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from segadmin.accounts.limits import read_limits, source_refusal, workspace_refusal
+from segadmin.audit import limits as limit_events
 from segadmin.audit import log
 from segadmin.audit.index import IndexedMessage, index_batch
 from segadmin.audit.log import Actor, ensure_no_transaction
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Actor",
     "Checked",
+    "NotAllowed",
     "Sent",
     "SourceDisabled",
     "get_profile_traits",
@@ -70,6 +73,15 @@ class SourceDisabled(Exception):
             f"The source “{source.name}” is disabled, so nothing was sent to it. An Admin can "
             "enable it again under Sources."
         )
+
+
+class NotAllowed(Exception):
+    """The person acting may not use this source or workspace: an Admin limited them to other
+    ones (segadmin/accounts/limits.py). Nothing is sent; the refusal is in the audit log."""
+
+    def __init__(self, message: str, *, source: Source | None = None) -> None:
+        self.source = source
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -139,6 +151,7 @@ def send_message(
     is recorded.
     """
     ensure_no_transaction()
+    _refuse_not_allowed(actor, source=source)
     _refuse_disabled(source)
     plan = source.plan_check()
     warnings = validate_message(message, plan)
@@ -206,6 +219,7 @@ def send_batch(
     Reason, kept on each batch's audit entry.
     """
     ensure_no_transaction()
+    _refuse_not_allowed(actor, source=source)
     _refuse_disabled(source)
     plan = source.plan_check()
     if checked is not None and same_plan(checked.plan, plan):
@@ -249,6 +263,7 @@ def send_raw(
     if api == "tracking":
         if source is None:
             raise ValueError("A raw Tracking API call needs a source.")
+        _refuse_not_allowed(actor, source=source)
         _refuse_disabled(source)
         request = client.raw_tracking_request(
             method=method,
@@ -262,6 +277,7 @@ def send_raw(
     elif api == "public":
         if workspace is None:
             raise ValueError("A raw Public API call needs a workspace.")
+        _refuse_not_allowed(actor, workspace=workspace)
         request = client.raw_public_request(
             method=method,
             path=path,
@@ -330,6 +346,7 @@ def get_profile_traits(
 ) -> ProfileTraits:
     """User lookup: one user's current traits from ``workspace``'s Profile API, recorded."""
     ensure_no_transaction()
+    _refuse_not_allowed(actor, workspace=workspace)
     token = workspace.profiles_token() or ""
     answer = client.get_profile_traits(
         space_id=workspace.profiles_space_id,
@@ -340,6 +357,26 @@ def get_profile_traits(
         transport=workspace_transport(actor=actor, workspace=workspace),
     )
     return ProfileTraits(answer=answer, secrets=(token,) if token else ())
+
+
+def _refuse_not_allowed(
+    actor: Actor, *, source: Source | None = None, workspace: Workspace | None = None
+) -> None:
+    """The last line of the source limits: whatever screen, job or resend asks, a limited
+    person's message to a source (or a call on a workspace) outside their limits is refused
+    and the refusal recorded. Read from the database at the moment of sending, so a limit
+    changed during a bulk job stops it. A system actor (no person) has no limits."""
+    if actor.user is None:
+        return
+    limits = read_limits(actor.user)
+    if not limits.restricted:
+        return
+    if source is not None and not limits.allows_source(source):
+        limit_events.refused(actor=actor, entrance="send", source=source)
+        raise NotAllowed(source_refusal(source), source=source)
+    if source is None and workspace is not None and not limits.allows_workspace(workspace):
+        limit_events.refused(actor=actor, entrance="send", workspace=workspace)
+        raise NotAllowed(workspace_refusal(workspace))
 
 
 def _refuse_disabled(source: Source) -> None:
