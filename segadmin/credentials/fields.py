@@ -83,6 +83,11 @@ class SourceChoiceField(RegionalChoiceField):
         # read it to draw the plan's rows): cleaning returns it instead of reading it again.
         self.known: Source | None = None
 
+    def label_from_instance(self, obj: Source | Workspace) -> str:
+        # A Production source says so in the list itself, in words (issue 16).
+        label = super().label_from_instance(obj)
+        return f"{label} — Production" if getattr(obj, "production", False) else label
+
     def to_python(self, value: Any) -> Any:
         known = self.known
         if known is not None and known.enabled and str(value) == str(known.pk):

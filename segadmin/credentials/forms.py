@@ -174,6 +174,7 @@ class SourceForm(_CredentialForm):
             "region",
             "workspace",
             "enabled",
+            "production",
             "segment_source_id",
             "slug",
             "tracking_plan",
@@ -186,6 +187,11 @@ class SourceForm(_CredentialForm):
             "region": "An EU write key must be sent to the EU endpoint, a US key to the US one.",
             "workspace": "Optional: the workspace this source belongs to.",
             "enabled": "Disabled sources are not offered on the send forms.",
+            "production": (
+                "A Production source is marked on every form, preview and result that sends "
+                "to it, and every send to it (bulk imports and Send again included) asks for a "
+                "confirmation naming it."
+            ),
             "segment_source_id": "Optional: filled in when the source is imported.",
             "tracking_plan": "Optional: every message to this source is checked against it.",
             "plan_enforcement": (
@@ -199,7 +205,7 @@ class SourceForm(_CredentialForm):
             ),
         }
 
-    field_order = ["name", "region", "write_key", "workspace", "enabled"]
+    field_order = ["name", "region", "write_key", "workspace", "enabled", "production"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -288,7 +294,12 @@ class ImportSourcesForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one source to import."},
     )
+    # Of those, the ones to mark Production (proposed from their names and labels).
+    production_ids = forms.MultipleChoiceField(
+        label="Production", required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["source_ids"]).choices = choices
+        cast(forms.ChoiceField, self.fields["production_ids"]).choices = choices

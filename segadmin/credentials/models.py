@@ -217,6 +217,9 @@ class Source(models.Model):
     segment_source_id = models.CharField("Segment source ID", max_length=100, blank=True)
     slug = models.CharField("Slug", max_length=200, blank=True)
     enabled = models.BooleanField("Enabled", default=True)
+    # A production source: marked on every screen that sends to it, and every send to it asks
+    # for a confirmation naming it (credentials.production).
+    production = models.BooleanField("Production", default=False)
     write_key_encrypted = models.TextField()
     write_key_hint = models.CharField(max_length=4, blank=True)
     tracking_plan = models.ForeignKey(

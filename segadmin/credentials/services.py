@@ -95,6 +95,7 @@ def import_source(
     slug: str,
     enabled: bool,
     write_key: str,
+    production: bool = False,
 ) -> Source:
     """Create the Source for a source Segment listed in ``workspace``, with
     "credential.imported". IntegrityError when a source with that Segment ID exists already."""
@@ -105,6 +106,7 @@ def import_source(
         segment_source_id=segment_source_id,
         slug=slug,
         enabled=enabled,
+        production=production,
     )
     source.set_write_key(write_key)
     with transaction.atomic():
@@ -118,6 +120,7 @@ def import_source(
                 "workspace_id": workspace.pk,
                 "segment_source_id": segment_source_id,
                 "region": workspace.region,
+                "production": production,
             },
         )
     return source

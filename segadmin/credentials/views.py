@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from segadmin import sending
 from segadmin.accounts.actors import Actor
-from segadmin.credentials import crypto, services
+from segadmin.credentials import crypto, production, services
 from segadmin.credentials.forms import ImportSourcesForm, SourceForm, WorkspaceForm
 from segadmin.credentials.models import Source, Workspace
 from segadmin.lib.htmx import HtmxHttpRequest
@@ -235,6 +235,10 @@ class ImportRow:
     enabled: bool
     write_key_mask: str
     existing: Source | None
+    # Proposed as Production (pre-ticked): its name, slug or labels, or the workspace's name,
+    # say production; why, in words.
+    production: bool = False
+    production_why: str = ""
 
     @property
     def importable(self) -> bool:
@@ -263,10 +267,26 @@ def _list_for_import(
             enabled=s.enabled,
             write_key_mask=crypto.mask(crypto.hint_of(s.write_keys[0])) if s.write_keys else "",
             existing=present.get(s.id),
+            **_production_proposal(workspace, s),
         )
         for s in listed
     ]
     return rows, listed, None
+
+
+def _production_proposal(workspace: Workspace, found: Any) -> dict[str, Any]:
+    """Whether a listed source is proposed as Production, and why (its name or slug, its
+    labels, or the workspace's name say so)."""
+    labels = found.labels if isinstance(found.labels, dict) else {}
+    if production.says_production(found.name or "", found.slug or ""):
+        why = "its name says production"
+    elif production.says_production(labels=labels):
+        why = "its labels say production"
+    elif production.says_production(workspace.name, workspace.slug):
+        why = "the workspace's name says production"
+    else:
+        return {}
+    return {"production": True, "production_why": why}
 
 
 @permission_required(MANAGE, raise_exception=True)
@@ -290,7 +310,8 @@ def workspace_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         form = ImportSourcesForm(request.POST, choices=[(row.id, row.name) for row in rows])
         if form.is_valid():
             chosen = {row.id for row in rows} & set(form.cleaned_data["source_ids"])
-            _import(request, workspace, [s for s in listed if s.id in chosen], rows)
+            marked = set(form.cleaned_data["production_ids"])
+            _import(request, workspace, [s for s in listed if s.id in chosen], rows, marked)
             return redirect("credentials:source_list")
         context["form_errors"] = form.errors.get("source_ids", [])
     if request.htmx:
@@ -299,9 +320,14 @@ def workspace_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _import(
-    request: HttpRequest, workspace: Workspace, chosen: list[Any], rows: list[ImportRow]
+    request: HttpRequest,
+    workspace: Workspace,
+    chosen: list[Any],
+    rows: list[ImportRow],
+    production_ids: set[str],
 ) -> None:
-    """Create a Source for each chosen Segment source, one short transaction each."""
+    """Create a Source for each chosen Segment source, one short transaction each (marked
+    Production when its Production box was ticked)."""
     actor = Actor.from_request(request)
     by_id = {row.id: row for row in rows}
     imported: list[str] = []
@@ -321,6 +347,7 @@ def _import(
                 slug=found.slug or "",
                 enabled=bool(found.enabled),
                 write_key=found.write_keys[0],
+                production=found.id in production_ids,
             )
         except IntegrityError:
             # Someone imported it between the listing and now.
@@ -364,6 +391,7 @@ def source_add(request: HttpRequest) -> HttpResponse:
             "region": form.cleaned_data["region"],
             "workspace": workspace.name if workspace else None,
             "enabled": form.cleaned_data["enabled"],
+            "production": form.cleaned_data["production"],
         }
         source = _save_with_audit(request, form, details=details)
         if source is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from segadmin.audit.models import AuditEntry
@@ -34,8 +36,12 @@ def test_an_admin_adds_a_workspace_tests_it_and_imports_its_sources(
     # Two presses: Import sources opens the page, which lists the sources by itself ...
     page.get_by_role("link", name="Import sources").click()
     page.get_by_test_id("import-list").wait_for()
-    assert page.get_by_role("checkbox").count() == 5
+    assert page.get_by_role("checkbox", name="Import Site").count() == 5
+    # Labelled environment: prod in Segment, each is proposed as Production.
+    assert page.get_by_role("checkbox", name="Production").count() == 5
     page.get_by_label("Import Site 3").uncheck()
+    # (The name is read with a space before the visually hidden, absolutely placed part.)
+    page.get_by_role("checkbox", name=re.compile(r"^Production\W+Site 2$")).uncheck()
     # ... and Import the chosen sources imports them.
     page.get_by_role("button", name="Import the chosen sources").click()
     page.wait_for_url(f"{live_server.url}/sources/")
@@ -47,5 +53,10 @@ def test_an_admin_adds_a_workspace_tests_it_and_imports_its_sources(
         "Site 5",
     ]
     assert_no_secret(page.content())
+    assert sorted(Source.objects.filter(production=True).values_list("name", flat=True)) == [
+        "Site 1",
+        "Site 4",
+        "Site 5",
+    ]
     assert AuditEntry.objects.filter(action="credential.imported").count() == 4
     assert browser_errors == []

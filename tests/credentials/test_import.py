@@ -79,6 +79,7 @@ def test_importing_the_chosen_sources_stores_them_with_their_write_keys(
         "workspace_id": workspace.pk,
         "segment_source_id": "src002",
         "region": "eu",
+        "production": False,
     }
     assert_no_secret(response.text, "writekey002ABCDEFGHIJKLMNOP", "writekey005ABCDEFGHIJKLMNOP")
 

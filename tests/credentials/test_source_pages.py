@@ -35,7 +35,12 @@ def test_admin_adds_a_source_and_only_its_encrypted_write_key_is_stored(
     assert source.write_key() == WRITE_KEY
     [event] = credential_events("credential.created")
     assert (event.target_type, event.target_name) == ("source", "Web")
-    assert event.details_data == {"region": "us", "workspace": "Acme", "enabled": True}
+    assert event.details_data == {
+        "region": "us",
+        "workspace": "Acme",
+        "enabled": True,
+        "production": False,
+    }
 
 
 def test_the_write_key_is_required_when_adding_a_source(admin_client: Client) -> None:
