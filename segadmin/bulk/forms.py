@@ -59,6 +59,8 @@ class UploadForm(ErrorSummaryMixin, forms.Form):
 
     def __init__(self, *args: Any, user: Any, refused: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Only the sources the person may use (their source limits, if an Admin set any).
+        self.fields["source"].limit_to(user)  # type: ignore[attr-defined]
         # Only the calls this person may send one by one (Support: Identify).
         cast(forms.ChoiceField, self.fields["call_type"]).choices = [
             (value, label) for value, label in CallType.choices if may_send(user, value)

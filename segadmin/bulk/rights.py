@@ -7,12 +7,17 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from segadmin.accounts.limits import read_limits, source_refusal
 from segadmin.accounts.permissions import BULK_IMPORT, may_send
 from segadmin.bulk.models import BulkJob, CallType
 
 
 class JobRefused(Exception):
     """The import may not be sent (by this person, or any more); the message says why."""
+
+
+class SourceRefused(JobRefused):
+    """The person may not use the import's source (their source limits): said next to Source."""
 
 
 def _call_label(call_type: str) -> str:
@@ -27,6 +32,18 @@ def upload_refusal(user: Any, call_type: str) -> str:
     if not may_send(user, call_type):
         return f"Your role may not send {_call_label(call_type)} calls, so it cannot import them."
     return ""
+
+
+def source_upload_refusal(user: Any, source: Any) -> str:
+    """Why ``user`` may not import to ``source`` ("" when they may): their source limits."""
+    if not read_limits(user).allows_source(source):
+        return source_refusal(source)
+    return ""
+
+
+def outside_limits(job: BulkJob, user: Any) -> bool:
+    """Whether the job's source is outside ``user``'s source limits now (read afresh)."""
+    return job.source_id is not None and not read_limits(user).allows_source(job.source)
 
 
 def uploader_refusal(job: BulkJob) -> str:
@@ -46,6 +63,13 @@ def uploader_refusal(job: BulkJob) -> str:
         return f"{who} may no longer run bulk imports."
     if not may_send(user, job.call_type):
         return f"{who} may not send {_call_label(job.call_type)} calls."
+    if outside_limits(job, user):
+        # An Admin limited them to other sources after the upload: refused at start (and
+        # before every chunk), never sent on their behalf.
+        return (
+            f"{who} may no longer send to the source “{job.source_name}”: an Admin limited "
+            "them to other sources."
+        )
     return ""
 
 

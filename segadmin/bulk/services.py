@@ -18,8 +18,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from segadmin.accounts.limits import source_refusal
 from segadmin.approvals.models import Approval
 from segadmin.approvals.services import request_approval
+from segadmin.audit import limits as limit_events
 from segadmin.audit.log import Actor, clean_reason
 from segadmin.bulk import parsing
 from segadmin.bulk.dryrun import (
@@ -36,7 +38,10 @@ from segadmin.bulk.models import ACTIVE, BulkChunk, BulkJob, Status
 from segadmin.bulk.plan import event_column, planned_fields, propose_mapping
 from segadmin.bulk.rights import (
     JobRefused,
+    SourceRefused,
     check_uploader,
+    outside_limits,
+    source_upload_refusal,
     stopped_because,
     upload_refusal,
     uploader_refusal,
@@ -52,6 +57,7 @@ __all__ = [
     "DRY_RUN_FAILED",
     "DryRun",
     "JobRefused",
+    "SourceRefused",
     "StartRefused",
     "cancel",
     "create_job",
@@ -86,6 +92,9 @@ def create_job(
     problem = upload_refusal(user, call_type)
     if problem:
         raise JobRefused(problem)
+    problem = source_upload_refusal(user, source)
+    if problem:
+        raise SourceRefused(problem)
     max_bytes = settings.SEGADMIN_BULK_MAX_BYTES
     if size > max_bytes:
         raise parsing.FileRefused(
@@ -280,7 +289,14 @@ def start(job: BulkJob, actor: Actor) -> bool:
     JobRefused (nothing queued) when the uploader may not send it; StartRefused when its
     last dry run broke off (checked in the update too, so a dry run failing in the background
     meanwhile is not raced past)."""
+    if job.created_by is not None and outside_limits(job, job.created_by):
+        # The uploader's limits changed after the upload: refused (check_uploader says why).
+        limit_events.refused(actor=actor, entrance="bulk import start", source=job.source)
     check_uploader(job)
+    if actor.user is not None and outside_limits(job, actor.user):
+        # An Admin who may change anyone's import, but is limited to other sources.
+        limit_events.refused(actor=actor, entrance="bulk import start", source=job.source)
+        raise SourceRefused(source_refusal(job.source))
     if dry_run_failed(job):
         raise _start_refused(job)
     if not approved(job):

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,7 +25,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from segadmin.accounts import limits
 from segadmin.accounts.permissions import MANAGE_IMPORTS
+from segadmin.audit import limits as limit_events
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, Kind
 from segadmin.bulk import parsing, rights, samples, services, uploads
@@ -46,7 +48,15 @@ def _jobs_for(request: HttpRequest) -> QuerySet[BulkJob]:
     )
     if not request.user.has_perm("accounts.view_all_audit"):
         queryset = queryset.filter(created_by_id=request.user.pk)
-    return queryset
+    return _within_limits(request, queryset)
+
+
+def _within_limits(request: HttpRequest, queryset: QuerySet[BulkJob]) -> QuerySet[BulkJob]:
+    """A person limited to chosen sources reads their own imports and those of their sources."""
+    allowed = limits.limits_of(request.user)
+    if not allowed.restricted:
+        return queryset
+    return queryset.filter(Q(created_by_id=request.user.pk) | allowed.source_q("source__"))
 
 
 def _job(request: HttpRequest, job_id: str) -> BulkJob:
@@ -57,7 +67,7 @@ def _job(request: HttpRequest, job_id: str) -> BulkJob:
     queryset = BulkJob.objects.select_related("source")
     if not request.user.has_perm("accounts.view_all_audit"):
         queryset = queryset.filter(created_by_id=request.user.pk)
-    return get_object_or_404(queryset, pk=job_id)
+    return get_object_or_404(_within_limits(request, queryset), pk=job_id)
 
 
 def _may_change(request: HttpRequest, job: BulkJob) -> bool:
@@ -105,10 +115,21 @@ def index(request: HttpRequest) -> HttpResponse:
                 )
             except parsing.FileRefused as exc:
                 form.add_error("file", str(exc))
+            except services.SourceRefused as exc:
+                form.add_error("source", str(exc))
+                limit_events.refused(
+                    actor=Actor.from_request(request),
+                    entrance="Bulk import",
+                    source=form.cleaned_data["source"],
+                )
             except services.JobRefused as exc:
                 form.add_error("call_type", str(exc))
             else:
                 return redirect("bulk:job", job_id=job.pk)
+        else:
+            limit_events.refused_in_form(
+                actor=Actor.from_request(request), form=form, entrance="Bulk import"
+            )
         status = 422
     else:
         form = UploadForm(user=request.user)

@@ -31,6 +31,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from segadmin import sending
+from segadmin.audit import limits as limit_events
 from segadmin.audit.index import IndexedMessage, index_batch
 from segadmin.audit.log import Actor
 from segadmin.bulk import parsing
@@ -45,7 +46,7 @@ from segadmin.bulk.models import (
     Status,
 )
 from segadmin.bulk.plan import Plan, RowProblem
-from segadmin.bulk.rights import stopped_because, uploader_refusal
+from segadmin.bulk.rights import outside_limits, stopped_because, uploader_refusal
 from segadmin.credentials.crypto import SecretUnreadable
 from segadmin.credentials.models import Source
 from segadmin.segment.messages import split_into_batches
@@ -213,8 +214,9 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
                 # that verdict instead of asking again (+47 % of CPU with a plan otherwise).
                 checked=checked,
             )
-        except (SecretUnreadable, sending.SourceDisabled) as exc:
-            # Disabled after this chunk began: the send service refuses it, the job stops.
+        except (SecretUnreadable, sending.SourceDisabled, sending.NotAllowed) as exc:
+            # Disabled after this chunk began, or the person's source limits changed: the
+            # send service refuses it (and records the refusal), the job stops.
             raise JobStopped(str(exc)) from None
         requests += 1
         if result.result.ok:
@@ -346,6 +348,9 @@ def _run(job: BulkJob, plan: Plan, sender: _Sender, worker: str, poll: float) ->
         # Before each chunk: the uploader may have lost the right to send it meanwhile.
         problem = uploader_refusal(job)
         if problem:
+            if job.created_by is not None and outside_limits(job, job.created_by):
+                # "A job of a person whose limits changed after upload is refused at start."
+                limit_events.refused(actor=sender.actor, entrance="bulk worker", source=job.source)
             raise JobStopped(stopped_because(problem))
         chunk = _claim(job.pk, worker)
         if chunk is None:
