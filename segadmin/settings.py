@@ -133,6 +133,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "axes",
+    # Log-in, single sign-on and the second factor (issue 16): django-allauth.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
     "segadmin.home",
     "segadmin.segment",
     "segadmin.credentials",
@@ -155,6 +161,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # django-allauth's log-in stages (password, then the second factor) and re-authentication.
+    "allauth.account.middleware.AccountMiddleware",
     # A one-time password set by an Admin is changed before anything else.
     "segadmin.accounts.first_login.PasswordToChangeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -205,6 +213,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # django-allauth's (log-in by username through the same checks; single sign-on).
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -227,6 +237,20 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+# django-allauth: people log in by username (no e-mail needed), nobody signs themselves up
+# (segadmin.accounts.adapter closes it; single sign-on creates people on its own terms), and
+# log-in throttling stays django-axes' job (allauth's own log-in limits are left out so one
+# lock-out rule applies).
+ACCOUNT_ADAPTER = "segadmin.accounts.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "segadmin.accounts.adapter.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_FORMS = {"login": "segadmin.accounts.forms.LoginForm"}
+ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
 
 
 def trusted_proxy_settings(count: int) -> dict[str, object]:

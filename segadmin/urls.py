@@ -8,6 +8,8 @@ handler400 = "segadmin.home.views.bad_request"
 urlpatterns = [
     path("", include("segadmin.home.urls")),
     path("accounts/", include("segadmin.accounts.urls")),
+    # django-allauth's pages: the second factor, re-authentication, single sign-on.
+    path("accounts/", include("segadmin.accounts.allauth_urls")),
     path("", include("segadmin.credentials.urls")),
     path("calls/", include("segadmin.calls.urls")),
     path("bulk/", include("segadmin.bulk.urls")),

@@ -129,6 +129,19 @@ def immediate_tasks(settings: Any) -> None:
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
+# --- Rate limits --------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """django-allauth counts attempts (re-authentication, second-factor codes) in the cache:
+    each test starts with none, whatever the tests before it did."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 # --- No test may reach the network ----------------------------------------------------------
 
 

@@ -53,6 +53,9 @@ NOT_PAGES: dict[str, str] = {
     "admin:view_on_site": "a redirect to the object's own page",
     "admin:jsi18n": "JavaScript",
     "admin:autocomplete": "JSON for the admin's select boxes",
+    # Single sign-on's entrance and way back: redirects to and from the identity provider.
+    "openid_connect_login": "a redirect to the identity provider",
+    "openid_connect_callback": "the identity provider's way back (a redirect)",
 }
 
 

@@ -15,6 +15,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 # Pages anyone may open: the log-in page itself, the load balancer's health check and the
 # page of a set-password link an Admin handed over (it works only with a valid token).
 PUBLIC = {"/accounts/login/", "/healthz", "/favicon.ico", "/users/set-password/1/1/"}
+# django-allauth's pages for people who are not (yet) logged in: the page an inactive account
+# lands on and the one of a single sign-on the person cancelled at their identity provider.
+PUBLIC |= {"/accounts/inactive/", "/accounts/3rdparty/login/cancelled/"}
+# Single sign-on's entrance and the identity provider's way back: public by nature; a provider
+# that is not configured is not found.
+SSO_ENTRANCES = {"/accounts/oidc/1/login/", "/accounts/oidc/1/login/callback/"}
 
 
 def _all_paths(patterns: list, prefix: str = "") -> Iterator[str]:
@@ -35,7 +41,7 @@ def _all_paths(patterns: list, prefix: str = "") -> Iterator[str]:
 
 
 ALL_PATHS = sorted(set(_all_paths(get_resolver().url_patterns)))
-PRIVATE_PATHS = [path for path in ALL_PATHS if path not in PUBLIC]
+PRIVATE_PATHS = [path for path in ALL_PATHS if path not in PUBLIC | SSO_ENTRANCES]
 
 
 def test_the_url_walk_finds_the_pages() -> None:
@@ -67,6 +73,15 @@ def test_only_the_login_page_health_check_favicon_and_set_password_link_are_publ
     response = client.get(path)
     assert response.status_code in (200, 301)
     assert not response.get("Location", "").startswith(reverse("accounts:login"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", sorted(SSO_ENTRANCES))
+def test_single_sign_on_of_a_provider_not_configured_is_not_found(
+    client: Client, path: str
+) -> None:
+    assert path in ALL_PATHS
+    assert client.get(path).status_code == 404
 
 
 # --- The role matrix ------------------------------------------------------------------------

@@ -9,3 +9,19 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Connects the log-in signal that notes a one-time password to change.
         from segadmin.accounts import first_login  # noqa: F401
+
+        hide_allauth_models_from_the_admin()
+
+
+def hide_allauth_models_from_the_admin() -> None:
+    """django-allauth registers its models in the Django admin: second factors (their secrets
+    and recovery codes), single sign-on tokens and client secrets, e-mail addresses. None of
+    them is for reading or editing there (the admin's apps are loaded before this one)."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
+    from django.contrib import admin
+
+    for model in (EmailAddress, Authenticator, SocialAccount, SocialApp, SocialToken):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)

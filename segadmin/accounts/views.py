@@ -1,15 +1,14 @@
+"""Log-in and log-out: django-allauth's views (the password, then the second factor when the
+person has one), under the names the rest of segadmin uses (accounts:login, accounts:logout)."""
+
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
-
-from segadmin.accounts.forms import LoginForm
+from allauth.account import views as allauth_views
 
 
-class LoginView(auth_views.LoginView):
-    template_name = "accounts/login.html"
-    authentication_form = LoginForm
-    redirect_authenticated_user = True
+class LoginView(allauth_views.LoginView):  # type: ignore[misc]
+    template_name = "account/login.html"
 
 
-class LogoutView(auth_views.LogoutView):
+class LogoutView(allauth_views.LogoutView):  # type: ignore[misc]
     pass
