@@ -31,6 +31,7 @@ from segadmin.audit.chain import verify_chain
 from segadmin.audit.filters import AuditFilterForm, visible_entries
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind
+from segadmin.credentials import production
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.lib import userjson
 from segadmin.segment import rules
@@ -299,6 +300,14 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = _visible_entry(request, pk)
     if entry.kind == Kind.OUTCOME:
         return redirect(f"{reverse('audit:entry', args=[entry.request_entry_id])}#outcome")
+    return _entry_page(request, entry)
+
+
+def _entry_page(
+    request: HttpRequest, entry: AuditEntry, *, production_errors: list[str] | None = None
+) -> HttpResponse:
+    """An entry's page; ``production_errors``: why Send again was refused (a Production source
+    not confirmed), shown next to the confirmation box, with status 422."""
     # The answer lives on the chained outcome row (the request row holds a copy of the verdict).
     outcome_row = (
         AuditEntry.objects.filter(request_entry=entry).first()
@@ -341,8 +350,15 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "edit_problem": _resend_problem(request, entry, same_source=False) if can_resend else "",
         "adds_timestamp": message is not None and "timestamp" not in message,
         "zone": timezone.get_current_timezone_name(),
+        # Send again to a Production source asks for a confirmation naming it (issue 16).
+        "production_source": entry.source if entry.source and entry.source.production else None,
+        "production_errors": production_errors or [],
+        "production_question": (
+            f"Send again to Production source “{entry.source.name}”" if entry.source else ""
+        ),
     }
-    return render(request, "audit/entry.html", context)
+    status = 422 if production_errors else 200
+    return render(request, "audit/entry.html", context, status=status)
 
 
 # --- Send again and Edit and send -----------------------------------------------------------
@@ -373,7 +389,10 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
             message=message,
             related_to=entry,
             relation=drafts.SEND_AGAIN,
+            confirm_production=request.POST.get(production.FIELD),
         )
+    except sending.ProductionNotConfirmed as exc:
+        return _entry_page(request, entry, production_errors=[str(exc)])
     except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         messages.error(request, f"Not sent again: {exc}")
         return redirect("audit:entry", pk=entry.pk)

@@ -18,7 +18,11 @@ from segadmin.calls import editors
 from segadmin.calls import planned as plan_forms
 from segadmin.calls.editors import EDITORS, EditorError, KeyValueField, parse_json, row_for
 from segadmin.calls.fields import TimestampField
-from segadmin.credentials.fields import SourceChoiceField, WorkspaceChoiceField
+from segadmin.credentials.fields import (
+    SourceChoiceField,
+    WorkspaceChoiceField,
+    production_confirmation,
+)
 from segadmin.lib.forms import SummaryItem, error_summary
 from segadmin.lib.reason import reason_field
 from segadmin.segment import messages as segment_messages
@@ -114,6 +118,7 @@ class CallForm(forms.Form):
         help_text="Generated when empty. Segment drops a second message with the same ID.",
     )
     reason = reason_field()
+    confirm_production = production_confirmation()
 
     def __init__(
         self, *args: Any, generated_message_id: str = "", user: Any = None, **kwargs: Any
@@ -448,6 +453,7 @@ class ApiCallForm(forms.Form):
     reason.help_text += (
         " A Public API call other than GET waits for a second Admin's approval: say why."
     )
+    confirm_production = production_confirmation()
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

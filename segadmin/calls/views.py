@@ -29,7 +29,8 @@ from segadmin.calls import editors, planned, present
 from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
-from segadmin.credentials.fields import SourceChoiceField
+from segadmin.credentials.fields import SourceChoiceField, production_context
+from segadmin.credentials.production import FIELD as CONFIRM_PRODUCTION
 from segadmin.lib.forms import refused_status
 from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.segment import client, rules
@@ -74,18 +75,24 @@ def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
             )
         elif request.POST.get("action") == "send":
             panel = _send_message(request, form)
-            generated = ""  # a new send gets a new messageId unless one was typed
+            if panel is None:  # a Production source not confirmed: said next to the box
+                status = refused_status(request)
+            else:
+                generated = ""  # a new send gets a new messageId unless one was typed
         else:
             panel = _preview_message(form)
             if form.message is not None and not form.cleaned_data.get("message_id"):
                 generated = form.message["messageId"]
+    # After a send, the Production box is drawn unticked again: each send asks.
+    production = production_context(form, sent=_was_sent(panel))
     if panel is not None and _panel_is_enough(request):
-        context = {"form": form, "panel": panel, "generated_message_id": generated}
+        context = {"form": form, "panel": panel, "generated_message_id": generated, **production}
         return _panel_answer(request, "calls/call.html#panel-answer", context)
     context = {
         "screen": screen,
         "form": form,
         "panel": panel,
+        **production,
         "generated_message_id": generated,
         "timezone_options": timezone_options(_selected_zone(form)),
         # No zone chosen yet (a new form): the page presets the browser's own.
@@ -94,6 +101,10 @@ def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
     }
     template = "calls/call.html#call" if request.htmx else "calls/call.html"
     return render(request, template, context, status=status)
+
+
+def _was_sent(panel: dict[str, Any] | None) -> bool:
+    return panel is not None and panel.get("kind") == "sent"
 
 
 def _panel_is_enough(request: HtmxHttpRequest) -> bool:
@@ -153,7 +164,9 @@ def _plan_panel(
     }
 
 
-def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
+def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any] | None:
+    """The result panel of the send; None when the send service refused a Production source
+    not confirmed (the refusal is then the form's, next to the confirmation box)."""
     source = form.cleaned_data["source"]
     assert form.message is not None  # a valid form has built its message
     try:
@@ -162,8 +175,12 @@ def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any]:
             source=source,
             message=form.message,
             reason=form.cleaned_data.get("reason", ""),
+            confirm_production=form.cleaned_data.get(CONFIRM_PRODUCTION),
             **drafts.link_for(request, form.call_type),
         )
+    except sending.ProductionNotConfirmed as exc:
+        form.add_error(CONFIRM_PRODUCTION, str(exc))
+        return None
     except (
         SecretUnreadable,
         EncryptionNotConfigured,
@@ -252,7 +269,8 @@ def _raw_request(form: ApiCallForm) -> client.SegmentRequest:
     )
 
 
-def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
+def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any] | None:
+    """As _send_message: None when a Production source was not confirmed."""
     data = form.cleaned_data
     public = data["api"] == PUBLIC
     try:
@@ -267,7 +285,11 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
             query=data["query"],
             body=data["body"] or None,
             reason=data.get("reason", ""),
+            confirm_production=data.get(CONFIRM_PRODUCTION),
         )
+    except sending.ProductionNotConfirmed as exc:
+        form.add_error(CONFIRM_PRODUCTION, str(exc))
+        return None
     except (
         SecretUnreadable,
         EncryptionNotConfigured,
@@ -277,7 +299,11 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any]:
         return {"kind": "error", "message": str(exc)}
     except UnsafeRequest as exc:  # the form's preview check makes this unlikely
         return {"kind": "error", "message": exc.message}
-    return {"kind": "sent", **present.describe_result(sent, show_headers=True)}
+    return {
+        "kind": "sent",
+        **present.describe_result(sent, show_headers=True),
+        "source": None if public else data["source"],
+    }
 
 
 def _ask_approval(request: HttpRequest, form: ApiCallForm) -> dict[str, Any] | None:
@@ -333,10 +359,17 @@ def api_call(request: HtmxHttpRequest) -> HttpResponse:
                 elif request.POST.get("action") == "send":
                     panel = _send_raw(request, form)
                 else:
-                    panel = {"kind": "preview", "request": present.describe_request(raw)}
+                    panel = {
+                        "kind": "preview",
+                        "request": present.describe_request(raw),
+                        "source": form.cleaned_data["source"] if raw.api == "tracking" else None,
+                    }
         if form.errors:
             status = refused_status(request)
-    context = {"form": form, "panel": panel}
+    production: dict[str, Any] = {"production_source": None}
+    if form["api"].value() != PUBLIC:  # only the Tracking API is sent to a source
+        production = production_context(form, sent=_was_sent(panel))
+    context = {"form": form, "panel": panel, **production}
     if panel is not None and _panel_is_enough(request):
         return _panel_answer(request, "calls/api.html#panel-answer", context)
     template = "calls/api.html#call" if request.htmx else "calls/api.html"

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 
 from segadmin.accounts import limits
+from segadmin.credentials import production
 from segadmin.credentials.models import Source, Workspace
 
 
@@ -136,3 +137,45 @@ class WorkspaceChoiceField(RegionalChoiceField):
     def _outside(self, value: Any) -> Any:
         text = str(value or "")
         return Workspace.objects.filter(pk=int(text)).first() if text.isdigit() else None
+
+
+def production_confirmation() -> forms.CharField:
+    """The confirmation a send form posts for a Production source (credentials.production):
+    the ticked box's value (the source's id) or the name typed. Never required by the form
+    itself: the send service decides, and the screen puts its refusal next to this field."""
+    return forms.CharField(label="Production", required=False, max_length=500, strip=True)
+
+
+def production_context(form: forms.BaseForm, *, sent: bool = False) -> dict[str, Any]:
+    """What templates/credentials/production_confirm.html needs for ``form``'s chosen source:
+    the source when it is a Production one (None otherwise), whether the box stays ticked (as
+    posted, but never after a send: each send asks again) and the refusal, if any."""
+    source = chosen_source(form)
+    if source is None or not source.production:
+        return {"production_source": None}
+    field = form[production.FIELD] if production.FIELD in form.fields else None
+    posted = form.data.get(production.FIELD) if form.is_bound else None
+    return {
+        "production_source": source,
+        "production_checked": not sent and production.names(source, posted),
+        "production_errors": list(field.errors) if field is not None else [],
+    }
+
+
+def chosen_source(form: forms.BaseForm, name: str = "source") -> Source | None:
+    """The source ``form`` has chosen (cleaned, posted or initial), or None."""
+    if name not in form.fields:
+        return None
+    cleaned = getattr(form, "cleaned_data", None) or {}
+    source = cleaned.get(name)
+    if isinstance(source, Source):
+        return source
+    value = form[name].value()
+    if isinstance(value, Source):
+        return value
+    text = str(value or "").strip()
+    offered = getattr(form.fields[name], "queryset", None)
+    if not text.isdigit() or offered is None:
+        return None
+    found = offered.filter(pk=int(text)).first()  # what the field offers this person only
+    return found if isinstance(found, Source) else None

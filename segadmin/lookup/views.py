@@ -33,8 +33,14 @@ from segadmin.audit.index import email_key
 from segadmin.audit.log import Actor
 from segadmin.audit.views import LIST_COLUMNS
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
-from segadmin.credentials.fields import SourceChoiceField, WorkspaceChoiceField
+from segadmin.credentials.fields import (
+    SourceChoiceField,
+    WorkspaceChoiceField,
+    production_confirmation,
+    production_context,
+)
 from segadmin.credentials.models import Source, Workspace
+from segadmin.credentials.production import FIELD as CONFIRM_PRODUCTION
 from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.lib.reason import reason_field
 from segadmin.lookup import fix
@@ -260,6 +266,7 @@ class FixTraitsForm(forms.Form):
         label="Send every trait, not only the changed ones",
         required=False,
     )
+    confirm_production = production_confirmation()
 
 
 def _snapshot(request: HttpRequest, form: LookupForm) -> dict[str, Any] | str:
@@ -345,7 +352,12 @@ def _fix_send(
             source=source,
             message=message,
             reason=form.cleaned_data["reason"],
+            confirm_production=form.cleaned_data.get(CONFIRM_PRODUCTION),
         )
+    except sending.ProductionNotConfirmed as exc:
+        # Said next to the confirmation box, which the page now shows ticked-off.
+        form.add_error(CONFIRM_PRODUCTION, str(exc))
+        return None, [f"Nothing was sent: “{source.name}” is a Production source; confirm below."]
     except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
         return None, [str(exc)]
     except MessageInvalid as exc:
@@ -400,6 +412,7 @@ def fix_traits(request: HttpRequest) -> HttpResponse:
         "starting_points": fix.STARTING_POINTS,
         "panel": panel,
         "errors": errors,
+        **production_context(form, sent=bool(panel and panel.get("kind") == "sent")),
         "new_key": request.POST.get("new_key", "") if request.POST.get("token") else "",
         "new_value": request.POST.get("new_value", "") if request.POST.get("token") else "",
         "new_type": request.POST.get("new_type", "text"),

@@ -32,6 +32,7 @@ from segadmin.audit import log
 from segadmin.audit.index import IndexedMessage, index_batch
 from segadmin.audit.log import Actor, ensure_no_transaction
 from segadmin.audit.models import AuditEntry
+from segadmin.credentials import production
 from segadmin.credentials.models import Source
 from segadmin.segment import client, rules
 from segadmin.segment.client import (
@@ -52,6 +53,7 @@ __all__ = [
     "Actor",
     "Checked",
     "NotAllowed",
+    "ProductionNotConfirmed",
     "Sent",
     "SourceDisabled",
     "get_profile_traits",
@@ -82,6 +84,16 @@ class NotAllowed(Exception):
     def __init__(self, message: str, *, source: Source | None = None) -> None:
         self.source = source
         super().__init__(message)
+
+
+class ProductionNotConfirmed(Exception):
+    """The source is a Production one and the sender did not confirm sending to it by name
+    (credentials.production): nothing is sent or recorded. The screen shows the message next
+    to its confirmation control."""
+
+    def __init__(self, source: Source, *, what: str = "Nothing was sent") -> None:
+        self.source = source
+        super().__init__(production.refusal(source, what=what))
 
 
 @dataclass(frozen=True)
@@ -142,17 +154,20 @@ def send_message(
     related_to: AuditEntry | None = None,
     relation: str = "",
     reason: str = "",
+    confirm_production: Any = None,
 ) -> Sent:
     """Validate, record and send one tracking message (identify, track, ...) to ``source``.
 
     ``related_to``/``relation`` link a resend to the entry it repeats ("send again");
     ``reason`` is why the person sends it, kept on the audit entry (secrets masked).
     Raises SourceDisabled, MessageInvalid, SecretUnreadable or TransactionOpen before anything
-    is recorded.
+    is recorded. ``confirm_production``: what the sender posted to confirm a send to a
+    Production source (its id or name); without it ProductionNotConfirmed is raised for one,
+    before anything is recorded.
     """
     ensure_no_transaction()
     _refuse_not_allowed(actor, source=source)
-    _refuse_disabled(source)
+    _refuse_disabled(source, confirm_production)
     plan = source.plan_check()
     warnings = validate_message(message, plan)
     request = client.tracking_request(message, write_key=source.write_key(), region=source.region)
@@ -254,17 +269,19 @@ def send_raw(
     body: str | bytes | None,
     profile: RetryProfile = INTERACTIVE,
     reason: str = "",
+    confirm_production: Any = None,
 ) -> Sent:
     """ "Make an API call": a raw request to the Tracking API (with ``source``'s write key) or
     the Public API (with ``workspace``'s token). The client's builders raise UnsafeRequest
-    for anything that could leave the configured base; nothing is recorded then.
+    for anything that could leave the configured base; nothing is recorded then. A Tracking
+    API call to a Production source needs ``confirm_production`` (as send_message).
     """
     ensure_no_transaction()
     if api == "tracking":
         if source is None:
             raise ValueError("A raw Tracking API call needs a source.")
         _refuse_not_allowed(actor, source=source)
-        _refuse_disabled(source)
+        _refuse_disabled(source, confirm_production)
         request = client.raw_tracking_request(
             method=method,
             path=path,
@@ -379,10 +396,23 @@ def _refuse_not_allowed(
         raise NotAllowed(workspace_refusal(workspace))
 
 
-def _refuse_disabled(source: Source) -> None:
-    # From the database, not the caller's copy: a bulk job holds its source for a whole chunk.
-    if not Source.objects.filter(pk=source.pk, enabled=True).exists():
+_UNASKED = object()
+
+
+def _refuse_disabled(source: Source, confirmation: Any = _UNASKED) -> None:
+    """Refuse a disabled source and, unless ``confirmation`` is left out (a bulk job, confirmed
+    when it was started), a Production source not confirmed by its id or name."""
+    # From the database, not the caller's copy: a bulk job holds its source for a whole chunk,
+    # and a source marked Production since the form was drawn asks for a confirmation too.
+    marked = (
+        Source.objects.filter(pk=source.pk, enabled=True)
+        .values_list("production", flat=True)
+        .first()
+    )
+    if marked is None:
         raise SourceDisabled(source)
+    if marked and confirmation is not _UNASKED and not production.names(source, confirmation):
+        raise ProductionNotConfirmed(source)
 
 
 def _send(
