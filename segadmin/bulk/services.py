@@ -48,6 +48,7 @@ from segadmin.bulk.rights import (
 )
 from segadmin.bulk.tasks import dry_run_bulk_job, run_bulk_job
 from segadmin.bulk.worker import lease
+from segadmin.credentials import production
 from segadmin.credentials.models import Source
 
 log = logging.getLogger("segadmin.bulk")
@@ -57,6 +58,7 @@ __all__ = [
     "DRY_RUN_FAILED",
     "DryRun",
     "JobRefused",
+    "ProductionNotConfirmed",
     "SourceRefused",
     "StartRefused",
     "cancel",
@@ -183,6 +185,25 @@ class StartRefused(Exception):
     """The job may not start yet; the message says why and what to do."""
 
 
+class ProductionNotConfirmed(StartRefused):
+    """The job's source is a Production one and Start was not confirmed naming it (with the
+    rows it sends): nothing is queued. The page shows it next to the confirmation box."""
+
+
+def production_refusal(job: BulkJob, confirmation: Any) -> str:
+    """Why Start may not send ``job`` to its source without ``confirmation`` ("" when it may):
+    a Production source (read from the database now) needs its id or name."""
+    source = Source.objects.filter(pk=job.source_id).first() if job.source_id else None
+    if source is None or production.confirmed(source, confirmation):
+        return ""
+    return production.refusal(
+        source,
+        what="Nothing was started",
+        asked=production.rows_question(source, job.total_rows),
+        then="press Start again",
+    )
+
+
 def _start_refused(job: BulkJob) -> StartRefused:
     error = (job.dry_run or {}).get("error", "")
     return StartRefused(
@@ -284,11 +305,13 @@ def request_start_approval(job: BulkJob, actor: Actor, reason: str) -> Approval:
     )
 
 
-def start(job: BulkJob, actor: Actor) -> bool:
+def start(job: BulkJob, actor: Actor, *, confirm_production: Any = None) -> bool:
     """Queue a draft job for the worker as ``actor``; False when it was not a draft.
     JobRefused (nothing queued) when the uploader may not send it; StartRefused when its
     last dry run broke off (checked in the update too, so a dry run failing in the background
-    meanwhile is not raced past)."""
+    meanwhile is not raced past); ProductionNotConfirmed when its source is a Production one
+    and ``confirm_production`` (what Start posted) does not name it. Its batches are then sent
+    without asking again: this is the import's confirmation."""
     if job.created_by is not None and outside_limits(job, job.created_by):
         # The uploader's limits changed after the upload: refused (check_uploader says why).
         limit_events.refused(actor=actor, entrance="bulk import start", source=job.source)
@@ -301,6 +324,9 @@ def start(job: BulkJob, actor: Actor) -> bool:
         raise _start_refused(job)
     if not approved(job):
         raise StartRefused(approval_refusal(job))
+    unconfirmed = production_refusal(job, confirm_production)
+    if unconfirmed:
+        raise ProductionNotConfirmed(unconfirmed)
     drafts = BulkJob.objects.filter(pk=job.pk, status=Status.DRAFT)
     not_failed = (
         Q(dry_run__isnull=True)

@@ -34,6 +34,7 @@ from segadmin.bulk import parsing, rights, samples, services, uploads
 from segadmin.bulk.forms import MappingForm, UploadForm
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import ERROR_COLUMN, field_label, unmapped_required
+from segadmin.credentials import production
 from segadmin.lib.htmx import HtmxHttpRequest
 from segadmin.lib.spreadsheet import csv_lines
 
@@ -159,6 +160,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         return _progress_page(request, job)
     status = 200
     reason_error = ""
+    production_errors: list[str] = []
     if request.method == "POST":
         if not _may_change(request, job):
             raise PermissionDenied(_change_refusal(job))
@@ -190,7 +192,19 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
                 elif request.POST.get("action") == "start":
                     job.save(update_fields=["mapping"])
                     try:
-                        started = services.start(job, Actor.from_request(request))
+                        started = services.start(
+                            job,
+                            Actor.from_request(request),
+                            confirm_production=request.POST.get(production.FIELD),
+                        )
+                    except services.ProductionNotConfirmed as exc:
+                        # Said next to the confirmation box beside Start.
+                        production_errors = [str(exc)]
+                        form.add_error(
+                            None,
+                            "Nothing was started: confirm the Production source next to Start.",
+                        )
+                        status = 422
                     except services.StartRefused as exc:
                         form.add_error(None, str(exc))
                         status = 422
@@ -222,12 +236,26 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         "approval": services.approval_of(job) if services.needs_approval(job) else None,
         "approval_rows": settings.SEGADMIN_APPROVAL_ROWS,
         "reason_error": reason_error,
+        **_production_context(job, production_errors),
     }
     if context["can_change"]:
         # Dry run and Start are not offered for a job its uploader may not send.
         context["uploader_refusal"] = services.uploader_refusal(job)
     context.update(_dry_run_context(job))
     return render(request, "bulk/mapping.html", context, status=status)
+
+
+def _production_context(job: BulkJob, errors: list[str]) -> dict[str, Any]:
+    """The Production marker and Start's confirmation box (issue 16), for a job whose source
+    is a Production one."""
+    source = job.source
+    if source is None or not source.production:
+        return {"production_source": None}
+    return {
+        "production_source": source,
+        "production_question": production.rows_question(source, job.total_rows),
+        "production_errors": errors,
+    }
 
 
 def _purged_sentence(job: BulkJob) -> str:

@@ -44,11 +44,19 @@ def question(source: Any) -> str:
     return f"Send to Production source “{source.name}”"
 
 
-def refusal(source: Any, *, what: str = "Nothing was sent") -> str:
+def rows_question(source: Any, rows: int) -> str:
+    """A bulk import's confirmation label: the source and how many rows go to it."""
+    noun = "row" if rows == 1 else "rows"
+    return f"Send the {rows:,} {noun} of this import to Production source “{source.name}”"
+
+
+def refusal(
+    source: Any, *, what: str = "Nothing was sent", asked: str = "", then: str = "send again"
+) -> str:
     """The sentence shown next to the confirmation control when it was not given."""
     return (
-        f"“{source.name}” is a Production source: tick “{question(source)}” to confirm, "
-        f"then send again. {what}."
+        f"“{source.name}” is a Production source: tick “{asked or question(source)}” to "
+        f"confirm, then {then}. {what}."
     )
 
 
