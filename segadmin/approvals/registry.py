@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from segadmin.approvals.models import Approval
@@ -24,6 +24,9 @@ class Handler:
     link: Callable[[Approval], str]
     # Message-index rows for the people the approval names (privacy requests), or none.
     index: Callable[[Approval], list[IndexedMessage]] | None = None
+    # Why a person an Admin limited to chosen sources or workspaces may not decide this one
+    # (the source or workspace it carries is not theirs), "" when they may.
+    outside_limits: Callable[[Approval, Any], str] | None = None
 
 
 _handlers: dict[str, Handler] = {}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from segadmin.accounts import limits
 from segadmin.approvals.models import Approval
 from segadmin.approvals.registry import handler_for
 from segadmin.audit.log import Actor, record_event
@@ -96,6 +97,10 @@ def may_decide(user: User | AnonymousUser, approval: Approval) -> str | None:
     if user.pk in (approval.payload or {}).get("not_by", []):
         # E.g. a bulk import's uploader, when someone else asked for its approval.
         return str(approval.payload.get("not_by_reason") or OWN_REQUEST)
+    if limits.is_limited(user):
+        handler = handler_for(approval.kind)
+        if handler is not None and handler.outside_limits is not None:
+            return handler.outside_limits(approval, user) or None
     return None
 
 

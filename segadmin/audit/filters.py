@@ -18,6 +18,7 @@ from django.db.models import CharField, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from segadmin.accounts import limits
 from segadmin.accounts.roles import ROLES
 from segadmin.audit.index import email_key
 from segadmin.audit.log import search_key
@@ -155,9 +156,18 @@ class AuditFilterForm(forms.Form):
         help_text="Requests that went out under Warn with violations of the source's plan.",
     )
 
-    def __init__(self, *args: Any, see_all: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, see_all: bool = True, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.see_all = see_all
+        # A person limited to chosen sources filters by theirs only.
+        for name, narrow in (
+            ("source", limits.allowed_sources),
+            ("workspace", limits.allowed_workspaces),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            if field.queryset is not None:
+                field.queryset = narrow(user, field.queryset)
         if not see_all:
             for name in ALL_ENTRIES_FIELDS:
                 del self.fields[name]
@@ -266,11 +276,37 @@ class AuditFilterForm(forms.Form):
         return urlencode(pairs)
 
 
+def _within_limits(user: Any, prefix: str = "") -> Q | None:
+    """For a person limited to chosen sources (segadmin/accounts/limits.py): the entries they
+    may read besides their own, as a filter (``prefix``: the path to the entry). Entries of
+    their sources; entries of no source on a workspace chosen for them (the Public API,
+    the Profile API, privacy requests); nothing else of other people's (a change of a
+    credential, a person or an approval names no source of theirs). None: no limits."""
+    allowed = limits.limits_of(user)
+    if not allowed.restricted:
+        return None
+    source_ids = list(
+        Source.objects.filter(allowed.source_q()).order_by().values_list("pk", flat=True)
+    )
+    return (
+        Q(**{f"{prefix}actor_user": user})
+        | Q(**{f"{prefix}source_id__in": source_ids})
+        | Q(
+            **{
+                f"{prefix}source_id__isnull": True,
+                f"{prefix}workspace_id__in": sorted(allowed.workspace_ids),
+            }
+        )
+    )
+
+
 def visible_entries(user: Any) -> AuditEntryQuerySet:
-    """What ``user`` may read: every entry with accounts.view_all_audit, else their own."""
+    """What ``user`` may read: every entry with accounts.view_all_audit (narrowed to their
+    sources' when an Admin limited them to chosen sources), else their own."""
     entries = AuditEntry.objects.listed()
     if user.has_perm("accounts.view_all_audit"):
-        return entries
+        within = _within_limits(user)
+        return entries if within is None else entries.filter(within)
     return entries.filter(actor_user=user)
 
 
@@ -278,8 +314,27 @@ def visible_messages(user: Any) -> AuditMessageQuerySet:
     """The indexed messages of the entries ``user`` may read (see ``visible_entries``)."""
     messages = AuditMessage.objects.all()
     if user.has_perm("accounts.view_all_audit"):
-        return messages
+        within = _within_limits(user, "entry__")
+        return messages if within is None else messages.filter(within)
     return messages.filter(entry__actor_user=user)
+
+
+def may_read(user: Any, entry: AuditEntry) -> bool:
+    """Whether ``user`` may open ``entry`` (an outcome row: as its request), as
+    ``visible_entries`` would list it."""
+    if entry.kind == Kind.OUTCOME and entry.request_entry_id is not None:
+        request = AuditEntry.objects.filter(pk=entry.request_entry_id).first()
+        return request is not None and may_read(user, request)
+    if entry.actor_user_id is not None and entry.actor_user_id == user.pk:
+        return True
+    if not user.has_perm("accounts.view_all_audit"):
+        return False
+    allowed = limits.limits_of(user)
+    if not allowed.restricted:
+        return True
+    if entry.source_id is not None:
+        return allowed.allows_source(entry.source)
+    return entry.workspace_id is not None and entry.workspace_id in allowed.workspace_ids
 
 
 def messages_with(column: str, value: str) -> AuditMessageQuerySet:

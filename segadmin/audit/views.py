@@ -25,10 +25,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from segadmin import sending
+from segadmin.accounts import limits
 from segadmin.accounts.permissions import may_send
 from segadmin.audit import cells, drafts, export
+from segadmin.audit import limits as limit_events
 from segadmin.audit.chain import verify_chain
-from segadmin.audit.filters import AuditFilterForm, visible_entries
+from segadmin.audit.filters import AuditFilterForm, may_read, visible_entries
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind
 from segadmin.credentials import production
@@ -164,7 +166,7 @@ def _cursor(value: str | None) -> int | None:
 def entry_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     see_all = user.has_perm("accounts.view_all_audit")
-    form = AuditFilterForm(request.GET or None, see_all=see_all)
+    form = AuditFilterForm(request.GET or None, see_all=see_all, user=user)
     form.freeze_choices()
     page = Page([], False, False)
     cursor_error = ""
@@ -212,9 +214,9 @@ def _visible_entry(request: HttpRequest, pk: int) -> AuditEntry:
     entry = AuditEntry.objects.filter(pk=pk).first()
     if entry is None:
         raise Http404("No such audit entry.")
-    mine = entry.actor_user_id is not None and entry.actor_user_id == request.user.pk
-    if not mine and not request.user.has_perm("accounts.view_all_audit"):
-        # Not "forbidden": a Marketer learns nothing about other people's entries.
+    if not may_read(request.user, entry):
+        # Not "forbidden": a Marketer (or a person limited to chosen sources) learns nothing
+        # about other people's entries.
         raise Http404("No such audit entry.")
     return entry
 
@@ -283,6 +285,8 @@ def _resend_problem(request: HttpRequest, entry: AuditEntry, *, same_source: boo
         return f"Your role may not send {entry.call_type.capitalize()} calls."
     if same_source and entry.source_id is None:
         return f"The source “{entry.source_name}” has been deleted."
+    if same_source and not limits.may_use_source(request.user, entry.source):
+        return limits.source_refusal(entry.source)
     return ""
 
 
@@ -375,6 +379,10 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
     entry = _visible_entry(request, pk)
     problem = _resend_problem(request, entry, same_source=True)
     if problem:
+        if entry.source is not None and not limits.may_use_source(request.user, entry.source):
+            limit_events.refused(
+                actor=Actor.from_request(request), entrance="Send again", source=entry.source
+            )
         messages.error(request, f"Not sent again: {problem}")
         return redirect("audit:entry", pk=entry.pk)
     message = sent_message(entry)
@@ -393,7 +401,12 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except sending.ProductionNotConfirmed as exc:
         return _entry_page(request, entry, production_errors=[str(exc)])
-    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
+    except (
+        SecretUnreadable,
+        EncryptionNotConfigured,
+        sending.SourceDisabled,
+        sending.NotAllowed,
+    ) as exc:
         messages.error(request, f"Not sent again: {exc}")
         return redirect("audit:entry", pk=entry.pk)
     except MessageInvalid as exc:
@@ -434,7 +447,13 @@ def edit_and_send(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("audit:entry", pk=entry.pk)
     message = sent_message(entry)
     assert message is not None
-    source_id = entry.source_id if entry.source is not None and entry.source.enabled else None
+    source_id = (
+        entry.source_id
+        if entry.source is not None
+        and entry.source.enabled
+        and limits.may_use_source(request.user, entry.source)
+        else None
+    )
     token = drafts.store(
         request,
         call_type=entry.call_type,
@@ -463,7 +482,7 @@ def export_entries(request: HttpRequest) -> HttpResponseBase:
         )
     if request.GET.get("full"):
         return _full_export(request, fmt)
-    form = AuditFilterForm(request.GET or None, see_all=True)
+    form = AuditFilterForm(request.GET or None, see_all=True, user=request.user)
     if form.is_bound and not form.is_valid():
         errors = "; ".join(
             f"{form[name].label}: {' '.join(map(str, e))}" for name, e in form.errors.items()
@@ -485,6 +504,14 @@ def export_entries(request: HttpRequest) -> HttpResponseBase:
 def _full_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     """The whole chain, outcome rows and bodies included, for ``verify_audit --file``: a
     filtered part of a chain cannot be checked for removed lines, so filters are refused."""
+    if limits.is_limited(request.user):
+        return HttpResponse(
+            "The export for offline verification is the whole log, every source's entries: "
+            "not for a person an Admin limited to chosen sources. Nothing was exported; "
+            "export the filtered list instead.",
+            status=403,
+            content_type="text/plain",
+        )
     filters = sorted(set(request.GET) - {"format", "full"})
     if fmt != "jsonl" or filters:
         extra = f" Remove: {', '.join(filters)}." if filters else ""

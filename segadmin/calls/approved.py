@@ -93,4 +93,21 @@ def _link(approval: Approval) -> str:
     return reverse("calls:api")
 
 
-HANDLER = Handler(kind=Approval.Kind.API_CALL, approved=_approved, rejected=_rejected, link=_link)
+def _outside_limits(approval: Approval, user: Any) -> str:
+    workspace_id = (approval.payload or {}).get("workspace")
+    workspace = Workspace.objects.filter(pk=workspace_id).first() if workspace_id else None
+    if workspace is None or limits.may_use_workspace(user, workspace):
+        return ""
+    return (
+        f"This call acts on the workspace “{workspace.name}”, and an Admin limited you to "
+        "other workspaces or sources: another Admin must decide."
+    )
+
+
+HANDLER = Handler(
+    kind=Approval.Kind.API_CALL,
+    approved=_approved,
+    rejected=_rejected,
+    link=_link,
+    outside_limits=_outside_limits,
+)

@@ -28,6 +28,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import push_url
 
 from segadmin import sending
+from segadmin.accounts import limits
+from segadmin.audit import limits as limit_events
 from segadmin.audit.filters import visible_messages
 from segadmin.audit.index import email_key
 from segadmin.audit.log import Actor
@@ -91,9 +93,12 @@ class LookupForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(WorkspaceChoiceField, self.fields["workspace"]).queryset = _profile_workspaces()
+        field = cast(WorkspaceChoiceField, self.fields["workspace"])
+        field.queryset = _profile_workspaces()
+        # A person limited to chosen sources asks the Profile API only of their workspaces.
+        field.limit_to(user)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -103,16 +108,22 @@ class LookupForm(forms.Form):
         return cleaned
 
 
-def _pick_workspace(chosen: Workspace | None, found: History) -> Workspace | None:
-    """The chosen workspace, else the one of the user's latest source, else the only one."""
+def _pick_workspace(user: Any, chosen: Workspace | None, found: History) -> Workspace | None:
+    """The chosen workspace, else the one of the user's latest source, else the only one (of
+    those the person's source limits allow them to ask)."""
     if chosen is not None:
         return chosen
     source_id = found.latest_source_id
     if source_id is not None:
         source = Source.objects.select_related("workspace").filter(pk=source_id).first()
-        if source is not None and source.workspace and source.workspace.has_profiles_api:
+        if (
+            source is not None
+            and source.workspace
+            and source.workspace.has_profiles_api
+            and limits.may_use_workspace(user, source.workspace)
+        ):
             return source.workspace
-    candidates = list(_profile_workspaces()[:2])
+    candidates = list(limits.allowed_workspaces(user, _profile_workspaces())[:2])
     return candidates[0] if len(candidates) == 1 else None
 
 
@@ -136,7 +147,7 @@ def _profile_traits(
             identifier_type=identifier_type,
             identifier=identifier,
         )
-    except (SecretUnreadable, EncryptionNotConfigured) as exc:
+    except (SecretUnreadable, EncryptionNotConfigured, sending.NotAllowed) as exc:
         return ProfileTraits(None, "unreadable", str(exc))
     if isinstance(found.answer, client.ApiError):
         return ProfileTraits(None, found.answer.kind, found.answer.message)
@@ -177,7 +188,7 @@ def _bookmark(kind: str, identifier: str, chosen: Workspace | None) -> str:
 @require_http_methods(["GET", "HEAD", "POST"])
 def index(request: HtmxHttpRequest) -> HttpResponse:
     asks_segment = request.method == "POST"
-    form = LookupForm(request.POST if asks_segment else (request.GET or None))
+    form = LookupForm(request.POST if asks_segment else (request.GET or None), user=request.user)
     context: dict[str, Any] = {
         "form": form,
         "zone": timezone.get_current_timezone_name(),
@@ -197,7 +208,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
             if len(people) == 1:
                 kind, identifier = people[0]
         found = history(visible, kind, identifier, columns=COLUMNS)
-        workspace = _pick_workspace(form.cleaned_data["workspace"], found)
+        workspace = _pick_workspace(request.user, form.cleaned_data["workspace"], found)
         bookmark = _bookmark(asked_type, asked, form.cleaned_data["workspace"])
         recently.remember(cast(int, request.user.pk), asked_type, asked)
         context.update(
@@ -268,6 +279,11 @@ class FixTraitsForm(forms.Form):
     )
     confirm_production = production_confirmation()
 
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the sources the person may use (segadmin/accounts/limits.py).
+        cast(SourceChoiceField, self.fields["source"]).limit_to(user)
+
 
 def _snapshot(request: HttpRequest, form: LookupForm) -> dict[str, Any] | str:
     """The traits before the fix (ours, and Segment's when its Profile API is configured),
@@ -281,7 +297,7 @@ def _snapshot(request: HttpRequest, form: LookupForm) -> dict[str, Any] | str:
         )
     found = history(visible_messages(request.user), kind, identifier, columns=COLUMNS)
     start_from = SEGMENT if request.POST.get("start_from") == SEGMENT else OURS
-    workspace = _pick_workspace(form.cleaned_data["workspace"], found)
+    workspace = _pick_workspace(request.user, form.cleaned_data["workspace"], found)
     theirs: dict[str, Any] | None = None
     why = "no workspace with a Profile API token was found"
     if workspace is not None:
@@ -296,7 +312,8 @@ def _snapshot(request: HttpRequest, form: LookupForm) -> dict[str, Any] | str:
         )
         start_from = OURS
     source_id = found.latest_source_id
-    if source_id is not None and not Source.objects.filter(pk=source_id, enabled=True).exists():
+    latest = Source.objects.filter(pk=source_id, enabled=True).first() if source_id else None
+    if latest is None or not limits.may_use_source(request.user, latest):
         source_id = None
     return {
         "kind": kind,
@@ -358,7 +375,12 @@ def _fix_send(
         # Said next to the confirmation box, which the page now shows ticked-off.
         form.add_error(CONFIRM_PRODUCTION, str(exc))
         return None, [f"Nothing was sent: “{source.name}” is a Production source; confirm below."]
-    except (SecretUnreadable, EncryptionNotConfigured, sending.SourceDisabled) as exc:
+    except (
+        SecretUnreadable,
+        EncryptionNotConfigured,
+        sending.SourceDisabled,
+        sending.NotAllowed,
+    ) as exc:
         return None, [str(exc)]
     except MessageInvalid as exc:
         return None, [str(exc)]
@@ -375,7 +397,7 @@ def fix_traits(request: HttpRequest) -> HttpResponse:
     panel: dict[str, Any] | None = None
     errors: list[str] = []
     if not token:
-        lookup = LookupForm(request.POST)
+        lookup = LookupForm(request.POST, user=request.user)
         if not lookup.is_valid():
             messages.error(
                 request, "Look the user up first: the User ID or Anonymous ID is missing."
@@ -386,7 +408,7 @@ def fix_traits(request: HttpRequest) -> HttpResponse:
             messages.error(request, snapshot)
             return redirect("lookup:index")
         token = fix.store(request, snapshot)
-        form = FixTraitsForm(initial={"source": snapshot["source"]})
+        form = FixTraitsForm(initial={"source": snapshot["source"]}, user=request.user)
         rows = fix.rows_for(snapshot)
         status = 200
     else:
@@ -395,12 +417,15 @@ def fix_traits(request: HttpRequest) -> HttpResponse:
             messages.error(request, "That Fix traits page has expired: look the user up again.")
             return redirect("lookup:index")
         snapshot = loaded
-        form = FixTraitsForm(request.POST)
+        form = FixTraitsForm(request.POST, user=request.user)
         rows = fix.read_rows(snapshot, request.POST)
         if form.is_valid():
             panel, errors = _fix_send(request, snapshot, form, rows)
         else:
             errors = ["Nothing was sent: fix what is marked below."]
+            limit_events.refused_in_form(
+                actor=Actor.from_request(request), form=form, entrance="Fix traits"
+            )
         status = 422 if errors else 200
     context = {
         "snapshot": snapshot,

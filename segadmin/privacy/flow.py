@@ -10,12 +10,14 @@ approval, never send a chunk twice, and a chunk whose process died while sending
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from segadmin.accounts import limits
 from segadmin.approvals.models import Approval
 from segadmin.approvals.registry import Handler
 from segadmin.audit.index import IndexedMessage
@@ -339,12 +341,24 @@ def _index(approval: Approval) -> list[IndexedMessage]:
     return index_of(_request_of(approval))
 
 
+def _outside_limits(approval: Approval, user: Any) -> str:
+    filed = PrivacyRequest.objects.select_related("workspace").filter(pk=approval.target_id)
+    request = filed.first() if approval.target_id.isdigit() else None
+    if request is None or limits.may_use_workspace(user, request.workspace):
+        return ""
+    return (
+        f"This request reaches the workspace “{request.workspace.name}”, and an Admin "
+        "limited you to other workspaces or sources: another Admin must decide."
+    )
+
+
 HANDLER = Handler(
     kind=Approval.Kind.PRIVACY,
     approved=on_approved,
     rejected=on_rejected,
     link=_link,
     index=_index,
+    outside_limits=_outside_limits,
 )
 
 __all__ = [

@@ -3,7 +3,7 @@ is right (and nothing is ever sent from here: a saved request waits for approval
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -97,8 +97,11 @@ class PrivacyRequestForm(ErrorSummaryMixin, forms.Form):
         error_messages={"required": "Give a reason, e.g. the ticket reference."},
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # A request reaches the whole workspace: a person an Admin limited to chosen
+        # workspaces files only for those (segadmin/accounts/limits.py).
+        cast(WorkspaceChoiceField, self.fields["workspace"]).limit_to(user)
         self.id_list: list[str] = []
         self.action_help = [(label, ACTION_HELP[Action(value)]) for value, label in Action.choices]
 

@@ -10,12 +10,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Max, Prefetch
+from django.db.models import Max, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from segadmin.accounts import limits
 from segadmin.approvals.services import APPROVE, may_decide
+from segadmin.audit import limits as limit_events
 from segadmin.audit.log import Actor
 from segadmin.credentials import crypto
 from segadmin.credentials.fields import WorkspaceChoiceField
@@ -55,10 +57,22 @@ def last_quota(workspace_ids: list[int] | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def _readable(request: HttpRequest) -> QuerySet[PrivacyRequest]:
+    """The privacy requests this person reads: a person limited to chosen workspaces, those
+    of their workspaces (and their own)."""
+    requests = PrivacyRequest.objects.all()
+    allowed = limits.limits_of(request.user)
+    if allowed.restricted:
+        requests = requests.filter(
+            Q(workspace_id__in=allowed.workspace_ids) | Q(requested_by_id=request.user.pk)
+        )
+    return requests
+
+
 @permission_required(FILE, raise_exception=True)
 def request_list(request: HttpRequest) -> HttpResponse:
-    requests = PrivacyRequest.objects.select_related("workspace", "source").order_by(
-        "-created_at", "-pk"
+    requests = (
+        _readable(request).select_related("workspace", "source").order_by("-created_at", "-pk")
     )
     page = Paginator(requests, 50).get_page(request.GET.get("page"))
     return render(request, "privacy/list.html", {"page": page})
@@ -66,7 +80,11 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(FILE, raise_exception=True)
 def request_new(request: HttpRequest) -> HttpResponse:
-    form = PrivacyRequestForm(request.POST or None, request.FILES or None)
+    form = PrivacyRequestForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and not form.is_valid():
+        limit_events.refused_in_form(
+            actor=Actor.from_request(request), form=form, entrance="Privacy request"
+        )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         filed = file_request(
@@ -88,8 +106,17 @@ def request_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "privacy/new.html",
-        {"form": form, "quotas": last_quota(), "large": LARGE},
+        {
+            "form": form,
+            "quotas": last_quota(_allowed_workspace_ids(request)),
+            "large": LARGE,
+        },
     )
+
+
+def _allowed_workspace_ids(request: HttpRequest) -> list[int] | None:
+    allowed = limits.limits_of(request.user)
+    return sorted(allowed.workspace_ids) if allowed.restricted else None
 
 
 @permission_required(FILE, raise_exception=True)
@@ -101,7 +128,9 @@ def _detail(
     request: HttpRequest, pk: int, *, release_error: tuple[int, str] | None = None
 ) -> HttpResponse:
     filed = get_object_or_404(
-        PrivacyRequest.objects.select_related("workspace", "source", "approval").prefetch_related(
+        _readable(request)
+        .select_related("workspace", "source", "approval")
+        .prefetch_related(
             Prefetch(
                 "chunks",
                 queryset=Chunk.objects.prefetch_related(
@@ -139,7 +168,7 @@ def _detail(
 @require_POST
 @permission_required(FILE, raise_exception=True)
 def request_refresh(request: HttpRequest, pk: int) -> HttpResponse:
-    filed = get_object_or_404(PrivacyRequest.objects.select_related("workspace"), pk=pk)
+    filed = get_object_or_404(_readable(request).select_related("workspace"), pk=pk)
     problems = flow.refresh(filed, actor=Actor.from_request(request))
     for problem in problems:
         messages.error(request, f"Segment's status could not be read. {problem}")
@@ -151,7 +180,7 @@ def request_refresh(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(FILE, raise_exception=True)
 def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    filed = get_object_or_404(PrivacyRequest.objects.select_related("workspace"), pk=pk)
+    filed = get_object_or_404(_readable(request).select_related("workspace"), pk=pk)
     done = flow.retry(filed, actor=Actor.from_request(request))
     if done is None:
         messages.warning(request, "This request is not waiting for a retry: nothing was sent.")
@@ -170,7 +199,7 @@ def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
 def request_release(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     """An Admin releases a call stuck in "sending" (its process died): Retry may then send it
     again, although Segment may have received it; the box saying so must be ticked."""
-    filed = get_object_or_404(PrivacyRequest.objects.select_related("workspace"), pk=pk)
+    filed = get_object_or_404(_readable(request).select_related("workspace"), pk=pk)
     if request.POST.get("understood") != "yes":
         return _detail(
             request,
@@ -195,14 +224,16 @@ def request_release(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 @permission_required(FILE, raise_exception=True)
 def suppressions(request: HttpRequest) -> HttpResponse:
     field = WorkspaceChoiceField(required=False)
+    field.limit_to(request.user)
     chosen: Workspace | None = None
     error = ""
     found: list[Any] = []
     if request.GET.get("workspace"):
         try:
             chosen = field.clean(request.GET["workspace"])
-        except ValidationError:
-            error = "That workspace does not exist: choose another."
+        except ValidationError as exc:
+            error = " ".join(exc.messages) if field.refused else ""
+            error = error or "That workspace does not exist: choose another."
     if chosen is not None:
         try:
             answer = sending_privacy.list_suppressions(
@@ -218,7 +249,9 @@ def suppressions(request: HttpRequest) -> HttpResponse:
         request,
         "privacy/suppressions.html",
         {
-            "workspaces": Workspace.objects.order_by("name"),
+            "workspaces": limits.allowed_workspaces(
+                request.user, Workspace.objects.order_by("name")
+            ),
             "chosen": chosen,
             "error": error,
             "found": found,

@@ -280,8 +280,9 @@ def test_the_lookup_page_costs_a_fixed_number_of_queries(
     client.get(LOOKUP, query)
     # session, user, 2 permission lists, role, workspace choices (the form), timeline,
     # identifies, the latest source (for its workspace), the Profile API workspaces; the
-    # recently viewed list: this lookup moved first (one UPDATE) and the list read.
-    with django_assert_num_queries(12):
+    # recently viewed list: this lookup moved first (one UPDATE) and the list read; the
+    # person's source limits (one look: none).
+    with django_assert_num_queries(13):
         client.get(LOOKUP, query)
 
 
