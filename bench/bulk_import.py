@@ -1,20 +1,29 @@
-"""Bulk import end to end into the local fake, next to segment-analytics-python sending the
-same rows into the same fake; and the worker's peak memory on a large file.
+"""Bulk import end to end into the local fake (or, with ``BENCH_SINK=count``, the counting
+server), next to segment-analytics-python sending the same rows into the same server and plain
+``requests`` posting prebuilt batches into it (the ceiling), all in the same run.
 
-    .venv/bin/python bench/bulk_import.py [--rows 100000] [--memory-rows 1000000]
+    .venv/bin/python bench/bulk_import.py [--rows 100000] [--repeat 3] [--memory-rows 0]
 
-What is timed for segadmin: uploading the CSV through the real view (parsing, storing the
-chunks), starting the job, and a real ``manage.py db_worker --batch`` process sending every row
-in /v1/batch requests through the send service (each request and outcome in the audit log),
-until the process exits. For the official library: from the first ``identify()`` to the end of
-``flush()``, with a queue large enough to drop nothing. The fake runs in its own process; both
-runs check that the fake accepted every row. The database is a fresh SQLite file (or
-``--database-url``). ``--memory-rows 0`` skips the memory run.
+segadmin runs as ``make run`` runs it: a ``manage.py db_worker`` process (with the Makefile's
+options, ``WORKER_OPTIONS``) started before the file is uploaded and left waiting for tasks.
+The CSV is uploaded through the real view (parsed, stored as chunks; timed apart), then Start
+is pressed (the real view) and the clock runs from that answer until the server has counted
+every row: the worker picking the task up, reading, checking, sending every row in /v1/batch
+requests through the send service (each request and outcome in the audit log). It also
+prints when the first rows reached the server, the worker's CPU time and its peak RSS
+(``VmHWM``). For the official library: from the first ``identify()`` to the end of
+``flush()``, with a queue large enough to drop nothing. The ceiling: plain ``requests`` (one
+keep-alive session) posting prebuilt bodies of 1,000 Identify messages into the same server
+(``fake_throughput.py``'s, at most 100 of them a run). ``--repeat`` runs the three in turn
+that many times (medians). Every run checks that the server counted every row. The database
+is a fresh SQLite file (or ``--database-url``). ``--memory-rows N`` adds one run of an N-row
+file for the worker's peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import resource
@@ -32,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._support import start_fake  # noqa: E402
+from bench.fake_throughput import bodies as ceiling_bodies  # noqa: E402
 
 WORK = Path(tempfile.mkdtemp(prefix="segadmin-bench-bulk-"))
 
@@ -134,6 +144,88 @@ def run_worker(tree: Path = ROOT) -> tuple[float, int]:
 LAST_WORKER_CPU = 0.0
 
 
+def _makefile_worker_options() -> list[str]:
+    """The Makefile's WORKER_OPTIONS, so the benchmark runs the worker as `make run` does
+    (plus --no-reload: the reloader's child would be the process working, and measured)."""
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        if line.startswith("WORKER_OPTIONS "):
+            return line.split("=", 1)[1].split()
+    return []
+
+
+class ServiceWorker:
+    """One ``manage.py db_worker`` as `make run` starts it, waiting for tasks."""
+
+    def __init__(self, tree: Path = ROOT) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                *_makefile_worker_options(),
+                "--no-reload",
+                "--verbosity",
+                "0",
+            ],
+            cwd=tree,
+            env=os.environ.copy(),
+        )
+
+    def _stat(self, name: str) -> int:
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1]) // 1024
+        return 0
+
+    def peak_mb(self) -> int:
+        """VmHWM: the process's peak resident memory since it started."""
+        return self._stat("VmHWM")
+
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def check(self) -> None:
+        if self.process.poll() is not None:
+            raise SystemExit(f"db_worker exited with {self.process.returncode}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+SERVICE: ServiceWorker | None = None
+
+
+def wait_for_rows(url: str, before: int, rows: int) -> tuple[float, float]:
+    """Poll the server until it has counted ``rows`` more than ``before``: (when the first
+    rows arrived, when the last did), as perf_counter() times. Fails after a minute without
+    progress."""
+    first = 0.0
+    seen, progress = before, time.perf_counter()
+    while True:
+        now_count = accepted(url)
+        now = time.perf_counter()
+        if now_count > before and not first:
+            first = now
+        if now_count >= before + rows:
+            return first, now
+        if now_count != seen:
+            seen, progress = now_count, now
+        elif now - progress > 60:
+            raise SystemExit(f"no progress for a minute: {now_count - before} of {rows} rows")
+        if SERVICE is not None:
+            SERVICE.check()
+        time.sleep(0.002 if not first else 0.01)
+
+
 # The Identify rule of the plan --plan connects the source to: every column typed, as a real
 # plan would (all the benchmark's rows conform, so every row is still sent).
 IDENTIFY_SCHEMA = {
@@ -208,9 +300,28 @@ def segadmin_run(
     for index, item in enumerate(job.mapping):
         data[f"target_{index}"] = item["target"]
         data[f"type_{index}"] = item["type"]
+    if SERVICE is not None:
+        cpu_before = SERVICE.cpu_seconds()
+        pressed = time.perf_counter()
     assert client.post(f"/bulk/{job.pk}/", data).status_code == 302
-    worker_seconds, peak_mb = run_worker(worker_tree)
-    total = time.perf_counter() - started
+    if SERVICE is not None:
+        # Timed from Start's answer (the job is queued) until the server has every row.
+        start_answered = time.perf_counter()
+        first, last = wait_for_rows(url, before, rows)
+        total = last - start_answered
+        deadline = time.monotonic() + 120
+        while (job_status := BulkJob.objects.get(pk=job.pk).status) in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the job is still {job_status} two minutes after its last row")
+            time.sleep(0.02)
+        global LAST_WORKER_CPU
+        LAST_WORKER_CPU = SERVICE.cpu_seconds() - cpu_before
+        worker_seconds, peak_mb = total, SERVICE.peak_mb()
+        first_s, start_s = first - start_answered, start_answered - pressed
+    else:
+        worker_seconds, peak_mb = run_worker(worker_tree)
+        total = time.perf_counter() - started
+        first_s = start_s = 0.0
 
     job.refresh_from_db()
     got = accepted(url) - before
@@ -231,6 +342,8 @@ def segadmin_run(
         "rows_per_s": rows / total,
         "requests": requests,
         "peak_mb": peak_mb,
+        "first_s": first_s,
+        "start_s": start_s,
         "chain_ok": verify_chain().ok,
     }
 
@@ -265,7 +378,9 @@ def official_run(url: str, rows: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--memory-rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--memory-rows", type=int, default=0, help="also import a file this long, for memory"
+    )
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--workers", type=int, default=1, help="db_worker processes")
     parser.add_argument(
@@ -273,9 +388,7 @@ def main() -> None:
         action="store_true",
         help="only compare the import without and with a tracking plan on the source",
     )
-    parser.add_argument(
-        "--repeat", type=int, default=1, help="--plan: runs of each side, medians reported"
-    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each side, medians reported")
     parser.add_argument(
         "--before",
         type=Path,
@@ -298,35 +411,99 @@ def main() -> None:
     fake = start_fake()
     url = fake.url
     os.environ["SEGMENT_TRACKING_API_URL"] = url
+    global SERVICE
+    if not args.plan:
+        SERVICE = ServiceWorker()
     try:
         path = WORK / "rows.csv"
         write_csv(path, args.rows)
         if args.plan:
             compare_plan(url, path, args.rows, args.repeat, args.before)
             return
-        ours = segadmin_run(url, path, args.rows, "benchBulkKey00000000000000000001")
-        official = official_run(url, args.rows)
-        print(
-            f"{args.rows:,} Identify rows from a {path.stat().st_size / 1e6:.1f} MB CSV:\n"
-            f"  segadmin bulk import, end to end: {ours['total_s']:.1f} s = "
-            f"{ours['rows_per_s']:,.0f} rows/s (upload {ours['upload_s']:.1f} s, worker "
-            f"{ours['worker_s']:.1f} s, {ours['requests']} batch requests audited, chain ok: "
-            f"{ours['chain_ok']}, worker peak RSS {ours['peak_mb']} MB)\n"
-            f"  segment-analytics-python {official_rows_version()}: {official['total_s']:.1f} s = "
-            f"{official['rows_per_s']:,.0f} rows/s"
-        )
+        compare(url, path, args.rows, args.repeat)
         if args.memory_rows:
             path = WORK / "million.csv"
             write_csv(path, args.memory_rows)
-            big = segadmin_run(url, path, args.memory_rows, "benchBulkKey00000000000000000002")
+            big = segadmin_run(url, path, args.memory_rows, "benchBulkKey99999999999999999999")
             print(
                 f"{args.memory_rows:,} rows ({path.stat().st_size / 1e6:.0f} MB): worker peak RSS "
-                f"{big['peak_mb']} MB; end to end {big['total_s']:.0f} s = "
+                f"{big['peak_mb']} MB; from Start {big['total_s']:.1f} s = "
                 f"{big['rows_per_s']:,.0f} rows/s (upload {big['upload_s']:.0f} s)"
             )
     finally:
+        if SERVICE is not None:
+            SERVICE.stop()
         fake.stop()
         shutil.rmtree(WORK, ignore_errors=True)
+
+
+def compare(url: str, path: Path, rows: int, repeat: int) -> None:
+    """segadmin, the official library and the plain-requests ceiling in turn, ``repeat``
+    times, into the same server; every run and the medians printed."""
+    payloads = ceiling_bodies(min(100, max(1, rows // 1000)), 1000, compress=False)
+    ours_runs, official_runs, ceilings = [], [], []
+    for number in range(1, repeat + 1):
+        load = os.getloadavg()[0]
+        ours = segadmin_run(url, path, rows, f"benchBulkKey{number:020d}")
+        official = official_run(url, rows)
+        ceiling = ceiling_rate(url, payloads, 1000)
+        ours_runs.append(ours)
+        official_runs.append(official["rows_per_s"])
+        ceilings.append(ceiling)
+        print(
+            f"run {number} (load {load:.1f} -> {os.getloadavg()[0]:.1f}): segadmin "
+            f"{ours['total_s']:.2f} s from Start = {ours['rows_per_s']:,.0f} rows/s (first rows "
+            f"at the server {1000 * ours['first_s']:.0f} ms after Start answered, Start's "
+            f"answer {1000 * ours['start_s']:.0f} ms; upload {ours['upload_s']:.1f} s; worker "
+            f"CPU {ours['worker_cpu_s']:.1f} s; {ours['requests']} batch requests audited, "
+            f"chain ok: {ours['chain_ok']}; worker peak RSS {ours['peak_mb']} MB); "
+            f"segment-analytics-python {official['rows_per_s']:,.0f} rows/s; plain requests "
+            f"{ceiling:,.0f} msg/s",
+            flush=True,
+        )
+    rate = statistics.median(r["rows_per_s"] for r in ours_runs)
+    official = statistics.median(official_runs)
+    ceiling = statistics.median(ceilings)
+    print(
+        f"{rows:,} Identify rows from a {path.stat().st_size / 1e6:.1f} MB CSV, medians of "
+        f"{repeat} into {'the counting server' if _counting() else 'the fake'}:\n"
+        f"  segadmin, Start to the last row at the server: {rate:,.0f} rows/s "
+        f"(first rows {1000 * statistics.median(r['first_s'] for r in ours_runs):.0f} ms after "
+        f"Start; worker CPU {statistics.median(r['worker_cpu_s'] for r in ours_runs):.1f} s; "
+        f"peak RSS {max(r['peak_mb'] for r in ours_runs)} MB)\n"
+        f"  segment-analytics-python {official_rows_version()}: {official:,.0f} rows/s\n"
+        f"  plain requests, prebuilt batches of 1,000 (the ceiling): {ceiling:,.0f} msg/s\n"
+        f"  segadmin / official library: {rate / official:.2f}x; segadmin / ceiling: "
+        f"{rate / ceiling:.2f}"
+    )
+
+
+def _counting() -> bool:
+    return os.environ.get("BENCH_SINK", "fake") == "count"
+
+
+def ceiling_rate(url: str, payloads: list[bytes], size: int) -> float:
+    """Plain ``requests``, one keep-alive session, posting the prebuilt bodies one after the
+    other into the server at ``url``: messages per second (every one checked counted)."""
+    import requests
+
+    write_key = "benchCeilingKey00000000000000001"
+    fake_call(url, "/_fake/write_keys", {"key": write_key})
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode(),
+    }
+    with requests.Session() as session:
+        session.post(f"{url}/v1/identify", data=b"{}", headers=headers, timeout=30)  # connect
+        before = accepted(url)
+        started = time.perf_counter()
+        for payload in payloads:
+            session.post(f"{url}/v1/batch", data=payload, headers=headers).raise_for_status()
+        elapsed = time.perf_counter() - started
+    got = accepted(url) - before
+    if got != len(payloads) * size:
+        raise SystemExit(f"the server counted {got} of {len(payloads) * size} messages")
+    return got / elapsed
 
 
 def compare_plan(url: str, path: Path, rows: int, repeat: int, before: Path | None) -> None:
