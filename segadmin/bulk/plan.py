@@ -26,7 +26,6 @@ from segadmin.segment.messages import (
     MAX_MESSAGE_BYTES,
     encode,
     format_timestamp,
-    message_size,
 )
 
 USER_ID, ANONYMOUS_ID, EVENT, TIMESTAMP, GROUP_ID, FIELD, SKIP = (
@@ -380,6 +379,15 @@ class Plan:
     def message(self, cells: Any, row: int) -> tuple[dict[str, Any] | None, int, list[RowProblem]]:
         """(message, its size in bytes, warnings) for a row that may be sent; (None, 0,
         problems) for a row the rules or its cells refuse."""
+        message, encoded, problems = self.encoded(cells, row)
+        return message, len(encoded), problems
+
+    def encoded(
+        self, cells: Any, row: int
+    ) -> tuple[dict[str, Any] | None, bytes, list[RowProblem]]:
+        """(message, its JSON encoding as sent, warnings) for a row that may be sent; (None,
+        b"", problems) for a row the rules or its cells refuse. The worker puts the encoding
+        in the batch body as it is: each message is encoded once."""
         fields: dict[str, Any] = {}
         ids: dict[str, Any] = {}
         problems: list[RowProblem] = []
@@ -425,8 +433,8 @@ class Plan:
             message["groupId"] = _stringify_id(ids[GROUP_ID])
         message["context"] = {"library": self.library}
         message["integrations"] = {}
-        size = self._cheap_size(message) if not problems else None
-        if size is not None:
+        encoded = self._cheap_encoding(message) if not problems else None
+        if encoded is not None:
             # The rest of the message is fine: the rules' verdict is that of its fields.
             found = rules.check_fields(self.call_type, fields)
             # (``not found or``: a conforming row's lists are empty, and skip the scan.)
@@ -436,12 +444,12 @@ class Plan:
                     self.tracking_plan, self.call_type, message, cached=False
                 )
             if not found or not any(p.is_error for p in found):
-                return message, size, [self._problem(row, p) for p in found]
+                return message, encoded, [self._problem(row, p) for p in found]
         found = rules.check(self.call_type, message, self.tracking_plan)
         problems.extend(self._problem(row, p) for p in found)
         if any(p.is_error for p in problems):
-            return None, 0, problems
-        return message, message_size(message), problems
+            return None, b"", problems
+        return message, encode(message), problems
 
     def _problem(self, row: int, problem: Problem) -> RowProblem:
         return RowProblem(
@@ -458,10 +466,11 @@ class Plan:
                     return column
         return self.column_of.get(key) or _KEY_LABELS.get(key, "")
 
-    def _cheap_size(self, message: dict[str, Any]) -> int | None:
-        """The message's size when the rules certainly find nothing in it outside its traits
-        or properties, else None (the caller then asks the rules for everything). The messages
-        built here can only go wrong there in their IDs, event name, timestamp and size."""
+    def _cheap_encoding(self, message: dict[str, Any]) -> bytes | None:
+        """The message's encoding when the rules certainly find nothing in it outside its
+        traits or properties, else None (the caller then asks the rules for everything). The
+        messages built here can only go wrong there in their IDs, event name, timestamp and
+        size."""
         has_id = False
         for key in ("userId", "anonymousId"):
             if key in message:
@@ -481,7 +490,7 @@ class Plan:
             except datetimes.DateTimeInvalid:
                 return None
         try:
-            size = len(encode(message))
+            encoded = encode(message)
         except (TypeError, ValueError, RecursionError):
             return None
-        return size if size <= MAX_MESSAGE_BYTES else None
+        return encoded if len(encoded) <= MAX_MESSAGE_BYTES else None

@@ -17,12 +17,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+import queue
+import threading
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -128,49 +129,46 @@ def _source(job: BulkJob) -> Source:
     return source
 
 
+# One batch as the sender takes it: (messages, [(row, cells)], the messages' audit index with
+# their rows, the plan's verdict on them for the send service, each message's encoding).
+_Batch = tuple[
+    list[dict[str, Any]],
+    list[tuple[int, Any]],
+    list[IndexedMessage],
+    sending.Checked,
+    list[bytes],
+]
+
+
 @dataclass
 class _Prepared:
-    """One chunk's rows turned into batches (and the rows that failed before sending)."""
+    """One chunk's rows turned into batches (and the rows that failed before sending).
+    ``batches`` is a list, or (a worker sending in a thread) a ``_Feed`` the reading thread
+    fills while the chunk is sent; ``failures`` is complete once ``batches`` is exhausted."""
 
     chunk: BulkChunk
     failures: list[BulkRowResult]
-    # (messages, [(row, cells)], the messages' audit index with their rows, the plan's
-    # verdict on them for the send service)
-    batches: list[
-        tuple[list[dict[str, Any]], list[tuple[int, Any]], list[IndexedMessage], sending.Checked]
-    ]
+    batches: Iterable[_Batch]
 
 
 def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
     failures: list[BulkRowResult] = []
-    # (message, its size, row, cells, its warnings)
-    sendable: list[tuple[dict[str, Any], int, int, Any, list[RowProblem]]] = []
-    for row, cells in parsing.chunk_rows(
-        job.file_format,
-        job.delimiter,
-        bytes(chunk.data),
-        chunk.first_row,
-        restoring=parsing.restores_cells(job.file_format, job.columns),
-    ):
-        message, size, problems = plan.message(cells, row)
-        if message is None:
-            failures.append(
-                BulkRowResult(
-                    job_id=job.pk,
-                    row=row,
-                    kind=FailureKind.INVALID,
-                    problems=[[p.column, p.reason] for p in problems],
-                    cells=cells,
-                )
-            )
-            continue
-        sendable.append((message, size, row, cells, problems))
-    chunk.data = b""  # the rows are in the batches now; let the text go
-    # Batched by the one batching function, with the sizes the plan measured when it checked
-    # each row. The audit's message index is made here, while the previous chunk is being
-    # sent, rather than on the sending thread, which is the import's critical path.
-    batches = []
-    for items in split_into_batches(sendable, size=_SIZE):
+    return _Prepared(
+        chunk=chunk, failures=failures, batches=list(_batches(job, plan, chunk, failures))
+    )
+
+
+def _batches(
+    job: BulkJob, plan: Plan, chunk: BulkChunk, failures: list[BulkRowResult]
+) -> Iterator[_Batch]:
+    """The chunk's batches, each yielded as soon as it is full (the first leaves after a
+    few hundred rows, not after the chunk); the rows that may not be sent go to ``failures``."""
+    data, chunk.data = bytes(chunk.data), b""  # the rows go into the batches; let the text go
+    # Batched by the one batching function, with the encodings the plan made when it checked
+    # each row: each message is encoded once, and its bytes go into the body as they are.
+    # The audit's message index is made here, on the reading thread, rather than on the
+    # sending thread, which is the import's critical path.
+    for items in split_into_batches(_sendable(job, plan, chunk, data, failures), size=_size):
         messages = [item[0] for item in items]
         rows = [(item[2], item[3]) for item in items]
         # Each row was asked of the rules module (and the tracking plan) once, when the plan
@@ -184,13 +182,43 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
                 if problem.problem is not None
             ),
         )
-        batches.append(
-            (messages, rows, index_batch(messages, rows=[item[2] for item in items]), checked)
+        yield (
+            messages,
+            rows,
+            index_batch(messages, rows=[item[2] for item in items]),
+            checked,
+            [item[1] for item in items],
         )
-    return _Prepared(chunk=chunk, failures=failures, batches=batches)
 
 
-_SIZE = itemgetter(1)
+def _sendable(
+    job: BulkJob, plan: Plan, chunk: BulkChunk, data: bytes, failures: list[BulkRowResult]
+) -> Iterator[tuple[dict[str, Any], bytes, int, Any, list[RowProblem]]]:
+    """(message, its encoding, row, cells, its warnings) for each row that may be sent."""
+    for row, cells in parsing.chunk_rows(
+        job.file_format,
+        job.delimiter,
+        data,
+        chunk.first_row,
+        restoring=parsing.restores_cells(job.file_format, job.columns),
+    ):
+        message, encoded, problems = plan.encoded(cells, row)
+        if message is None:
+            failures.append(
+                BulkRowResult(
+                    job_id=job.pk,
+                    row=row,
+                    kind=FailureKind.INVALID,
+                    problems=[[p.column, p.reason] for p in problems],
+                    cells=cells,
+                )
+            )
+            continue
+        yield message, encoded, row, cells, problems
+
+
+def _size(item: tuple[Any, bytes, Any, Any, Any]) -> int:
+    return len(item[1])
 
 
 def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Actor) -> None:
@@ -198,13 +226,15 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
     nothing, if this worker's claim ran out meanwhile: LostChunk)."""
     chunk, failures = prepared.chunk, prepared.failures
     sent = requests = 0
-    source = _source(job) if prepared.batches else None
-    for batch, rows, index, checked in prepared.batches:
+    source: Source | None = None
+    for batch, rows, index, checked, encoded in prepared.batches:
+        if source is None:
+            source = _source(job)
         _renew(chunk, worker)
         try:
             result = sending.send_batch(
                 actor=actor,
-                source=source,  # type: ignore[arg-type]
+                source=source,
                 messages=batch,
                 bulk_job_id=str(job.pk),
                 index=index,
@@ -213,6 +243,7 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
                 # built it (rows it refused are failures already): the send service takes
                 # that verdict instead of asking again (+47 % of CPU with a plan otherwise).
                 checked=checked,
+                encoded=encoded,
             )
         except (SecretUnreadable, sending.SourceDisabled, sending.NotAllowed) as exc:
             # Disabled after this chunk began, or the person's source limits changed: the
@@ -253,39 +284,140 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
         )
 
 
+class _Abandoned(Exception):
+    """The reading thread gave up on a chunk before its last batch: it is not recorded."""
+
+
+_DONE = object()  # a feed's end: every batch of the chunk was put
+_ABANDONED = object()  # the reading thread stopped in the middle of the chunk
+
+
+class _Feed:
+    """A chunk's batches from the reading thread to the sending one, a few at a time."""
+
+    def __init__(self, sender: _Sender) -> None:
+        self.sender = sender
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=_FEED_BATCHES)
+        self.ended = False  # its end (or abandonment) was taken
+
+    def put(self, item: Any) -> None:
+        """Hand over a batch (or the end); re-raises what stopped the sending thread."""
+        while True:
+            self.sender.raise_failure()
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[_Batch]:
+        while not self.ended:
+            item = self.queue.get()
+            if item is _DONE or item is _ABANDONED:
+                self.ended = True
+                if item is _ABANDONED:
+                    raise _Abandoned
+                return
+            yield item
+
+    def drain(self) -> None:
+        """Take what is left of the chunk (its claim was lost, or sending stopped: nothing
+        more of it is sent), so that the reading thread is never left waiting."""
+        with contextlib.suppress(_Abandoned):
+            for _ in self:
+                pass
+
+
+# Batches waiting between the reading and the sending thread (about 500 KB each).
+_FEED_BATCHES = 4
+
+
 class _Sender:
-    """Sends one prepared chunk in a background thread while the next one is prepared: the
-    worker's CPU work overlaps the wait for Segment. Inside a transaction (tests on the
-    in-process backend) it sends inline, since another thread's connection could not see
-    the uncommitted rows."""
+    """Sends the prepared chunks in a background thread, batch by batch as the reading thread
+    makes them: the first batch leaves once it is full, and the worker's CPU work (reading,
+    checking, encoding) overlaps the sending thread's (the audit log's writes, the wait for
+    Segment). Inside a transaction (tests on the in-process backend) it sends inline, since
+    another thread's connection could not see the uncommitted rows."""
 
     def __init__(self, job: BulkJob, worker: str, actor: Actor) -> None:
         self.job, self.worker, self.actor = job, worker, actor
         self.threaded = not connection.in_atomic_block
-        self.pool = ThreadPoolExecutor(max_workers=1) if self.threaded else None
-        self.pending: Future[None] | None = None
+        self.chunks: queue.Queue[_Prepared | None] = queue.Queue(maxsize=1)
+        self.idle = threading.Condition()
+        self.unfinished = 0  # chunks handed over and not yet recorded (or given up)
+        self.failure: BaseException | None = None
+        self.thread: threading.Thread | None = None
 
-    def _run(self, prepared: _Prepared) -> None:
-        _send_and_record(self.job, prepared, self.worker, self.actor)
+    def _loop(self) -> None:
+        try:
+            while (prepared := self.chunks.get()) is not None:
+                try:
+                    if self.failure is None:
+                        _send_and_record(self.job, prepared, self.worker, self.actor)
+                except LostChunk:
+                    _lost(self.job)
+                except _Abandoned:
+                    pass
+                except BaseException as exc:  # noqa: BLE001 - raised in the reading thread
+                    self.failure = exc
+                finally:
+                    if isinstance(prepared.batches, _Feed):
+                        prepared.batches.drain()
+                    with self.idle:
+                        self.unfinished -= 1
+                        self.idle.notify_all()
+        finally:
+            connection.close()  # this thread's own connection
 
-    def submit(self, prepared: _Prepared) -> None:
-        self.wait()
-        if self.pool is None:
-            self._run(prepared)
-        else:
-            self.pending = self.pool.submit(self._run, prepared)
+    def raise_failure(self) -> None:
+        """Re-raise what stopped the sending thread (it stays: nothing more is sent)."""
+        if self.failure is not None:
+            raise self.failure
+
+    def send(self, job: BulkJob, plan: Plan, chunk: BulkChunk) -> None:
+        """Read, check and send one claimed chunk (in the background when threaded)."""
+        if not self.threaded:
+            _send_and_record(self.job, _prepare(job, plan, chunk), self.worker, self.actor)
+            return
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._loop, name="bulk-sender", daemon=True)
+            self.thread.start()
+        failures: list[BulkRowResult] = []
+        feed = _Feed(self)
+        self._hand_over(_Prepared(chunk=chunk, failures=failures, batches=feed))
+        try:
+            for batch in _batches(job, plan, chunk, failures):
+                feed.put(batch)
+        except BaseException:
+            # Not recorded: the sending thread drops the chunk (its claim runs out, and
+            # whichever worker resumes the job sends it again with the same messageIds).
+            feed.queue.put(_ABANDONED)
+            raise
+        feed.put(_DONE)
+
+    def _hand_over(self, prepared: _Prepared) -> None:
+        with self.idle:
+            self.unfinished += 1
+        while True:
+            self.raise_failure()
+            try:
+                self.chunks.put(prepared, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def wait(self) -> None:
-        """Wait for the chunk in flight; re-raise what stopped it (JobStopped, LostChunk)."""
-        pending, self.pending = self.pending, None
-        if pending is not None:
-            pending.result()
+        """Wait until every chunk handed over is recorded; re-raise what stopped one
+        (JobStopped, or an unexpected error; a lost claim is only logged)."""
+        with self.idle:
+            while self.unfinished and self.failure is None:
+                self.idle.wait(timeout=0.1)
+        self.raise_failure()
 
     def close(self) -> None:
-        if self.pool is not None:
-            # Looked up in the sending thread: the connection proxy is per thread.
-            self.pool.submit(lambda: connection.close()).result()
-            self.pool.shutdown(wait=True)
+        if self.thread is not None:
+            self.chunks.put(None)
+            self.thread.join()
 
 
 def run_job(job_id: str, *, worker: str | None = None, poll: float = 0.5) -> str:
@@ -364,12 +496,10 @@ def _run(job: BulkJob, plan: Plan, sender: _Sender, worker: str, poll: float) ->
             time.sleep(poll)  # another worker holds the rest; take over if its lease ends
             continue
         plan = _current(job, plan)
-        prepared = _prepare(job, plan, chunk)
         try:
-            sender.submit(prepared)
-        except LostChunk:
+            sender.send(job, plan, chunk)
+        except LostChunk:  # sent inline, and its claim ran out meanwhile
             _lost(job)
-            sender.submit(prepared)
 
 
 def _current(job: BulkJob, plan: Plan) -> Plan:
@@ -386,10 +516,7 @@ def _current(job: BulkJob, plan: Plan) -> Plan:
 
 
 def _wait(sender: _Sender, job: BulkJob) -> None:
-    try:
-        sender.wait()
-    except LostChunk:
-        _lost(job)
+    sender.wait()
 
 
 def _lost(job: BulkJob) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip as gzip_module
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from segadmin.segment.client.request import (
     utc_now,
 )
 from segadmin.segment.hosts import tracking_base
-from segadmin.segment.messages import CALL_TYPES, encode
+from segadmin.segment.messages import CALL_TYPES, batch_items, encode
 
 
 def _sent_at(sent_at: datetime | None) -> str:
@@ -63,11 +64,25 @@ def batch_request(
     region: str,
     gzip: bool = False,
     sent_at: datetime | None = None,
+    encoded: Sequence[bytes] | None = None,
 ) -> SegmentRequest:
     """``POST {tracking}/v1/batch`` with ``{"batch", "sentAt", "writeKey"}``, gzipped on
-    request. Validate and split first (``validate_batch``, ``split_into_batches``)."""
+    request. Validate and split first (``validate_batch``, ``split_into_batches``).
+    ``encoded``: each message's ``encode(message)`` when the caller has it (the bulk worker):
+    the body is joined from them, the same bytes as encoding ``messages`` again."""
     require_key(write_key, "The write key")
-    body = encode({"batch": messages, "sentAt": _sent_at(sent_at), "writeKey": write_key})
+    # {"batch":[...],"sentAt":...,"writeKey":...}: what encode() makes of that dict.
+    body = b"".join(
+        (
+            b'{"batch":',
+            batch_items(messages, encoded),
+            b',"sentAt":',
+            encode(_sent_at(sent_at)),
+            b',"writeKey":',
+            encode(write_key),
+            b"}",
+        )
+    )
     if gzip:
         body = gzip_module.compress(body, compresslevel=6, mtime=0)
     return SegmentRequest(

@@ -1,0 +1,153 @@
+"""The worker outside a transaction (as ``db_worker`` runs it): a reading thread checks and
+encodes the rows and hands each batch to a sending thread as soon as it is full. The first
+batch leaves before its chunk is read to the end, and whatever stops either thread ends the
+job with the reason instead of leaving a thread waiting."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from segadmin import sending
+from segadmin.audit.chain import verify_chain
+from segadmin.audit.models import AuditEntry, Kind, unpack_body
+from segadmin.bulk import services, worker
+from segadmin.bulk.models import BulkChunk, BulkJob, ChunkStatus, Status
+from segadmin.bulk.plan import Plan
+from segadmin.segment.messages import encode
+from tests.bulk.conftest import csv_text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def queued_job(marketer: Any, source: Any, rows: int, pad: int = 0) -> BulkJob:
+    content = csv_text(
+        ["userId", "email", "pad"],
+        [[f"user-{i}", f"u{i}@example.com", "x" * pad] for i in range(1, rows + 1)],
+    )
+    job = services.create_job(
+        stream=io.BytesIO(content),
+        name="users.csv",
+        size=len(content),
+        call_type="identify",
+        source=source,
+        user=marketer,
+    )
+    BulkJob.objects.filter(pk=job.pk).update(
+        status=Status.QUEUED, started_by=marketer, actor={"username": "maria"}
+    )
+    return job
+
+
+def test_the_first_batch_leaves_before_its_chunk_is_read_to_the_end(
+    marketer, source, fake_segment, monkeypatch
+):
+    # 5,000 rows of about 250 bytes: one chunk (under 2 MB), four batches of 500 KB.
+    job = queued_job(marketer, source, 5_000, pad=200)
+    assert BulkChunk.objects.filter(job=job).count() == 1
+    built = 0
+    built_when_sent: list[int] = []
+    real_encoded, real_send = Plan.encoded, sending.send_batch
+
+    def counting(self: Plan, cells: Any, row: int) -> Any:
+        nonlocal built
+        built += 1
+        return real_encoded(self, cells, row)
+
+    def noting(**kwargs: Any) -> Any:
+        built_when_sent.append(built)
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(Plan, "encoded", counting)
+    monkeypatch.setattr(sending, "send_batch", noting)
+    assert worker.run_job(str(job.pk)) == Status.DONE
+    job.refresh_from_db()
+    assert (job.sent, job.invalid, job.failed) == (5_000, 0, 0)
+    assert len(built_when_sent) == job.requests >= 3
+    # The first batch was on its way while most of the chunk was still unread.
+    assert built_when_sent[0] < 2_500
+    assert len(fake_segment.messages("/v1/batch")) == 5_000
+    assert verify_chain().ok
+    # Each batch's body is its messages' encodings joined: what encoding them again gives.
+    for entry in AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk)):
+        raw = unpack_body(entry.request_body)
+        items = json.loads(raw)["batch"]
+        assert raw.startswith(b'{"batch":' + encode(items) + b',"sentAt":')
+
+
+def test_an_error_on_the_sending_thread_ends_the_job_with_the_reason(
+    marketer, source, fake_segment, monkeypatch
+):
+    job = queued_job(marketer, source, 12_000)  # three chunks
+    calls = 0
+    real_send = sending.send_batch
+
+    def failing_second(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the disk is on fire")
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(sending, "send_batch", failing_second)
+    before = threading.active_count()
+    assert worker.run_job(str(job.pk)) == Status.FAILED
+    job.refresh_from_db()
+    assert "RuntimeError: the disk is on fire" in job.error
+    # Nothing was sent after the error; the chunk it stopped was not recorded as done.
+    assert calls == 2
+    assert job.sent == 0
+    assert not BulkChunk.objects.filter(job=job, status=ChunkStatus.DONE).exists()
+    assert threading.active_count() == before  # the sending thread has ended
+
+
+def test_an_error_on_the_reading_thread_ends_the_job_and_its_chunk_is_not_recorded(
+    marketer, source, fake_segment, monkeypatch
+):
+    job = queued_job(marketer, source, 12_000)  # three chunks
+    built = 0
+    real_encoded = Plan.encoded
+
+    def failing_late(self: Plan, cells: Any, row: int) -> Any:
+        nonlocal built
+        built += 1
+        if built == 7_000:  # in the middle of the second chunk
+            raise RuntimeError("the disk is on fire")
+        return real_encoded(self, cells, row)
+
+    monkeypatch.setattr(Plan, "encoded", failing_late)
+    before = threading.active_count()
+    assert worker.run_job(str(job.pk)) == Status.FAILED
+    job.refresh_from_db()
+    assert "RuntimeError: the disk is on fire" in job.error
+    # The first chunk was sent and recorded; the second was abandoned, not recorded.
+    assert job.sent == 5_000
+    done = BulkChunk.objects.filter(job=job, status=ChunkStatus.DONE)
+    assert list(done.values_list("index", flat=True)) == [0]
+    assert threading.active_count() == before
+
+
+def test_a_source_disabled_during_the_job_stops_it_from_the_sending_thread(
+    marketer, source, fake_segment, monkeypatch
+):
+    job = queued_job(marketer, source, 12_000)
+    real_send = sending.send_batch
+    calls = 0
+
+    def disable_after_the_first(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        sent = real_send(**kwargs)
+        if calls == 1:
+            type(source).objects.filter(pk=source.pk).update(enabled=False)
+        return sent
+
+    monkeypatch.setattr(sending, "send_batch", disable_after_the_first)
+    assert worker.run_job(str(job.pk)) == Status.FAILED
+    job.refresh_from_db()
+    assert "disabled" in job.error
+    assert len(fake_segment.messages("/v1/batch")) < 12_000
