@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ
@@ -243,7 +245,7 @@ AXES_VERBOSE = False
 # log-in throttling stays django-axes' job (allauth's own log-in limits are left out so one
 # lock-out rule applies).
 ACCOUNT_ADAPTER = "segadmin.accounts.adapter.AccountAdapter"
-SOCIALACCOUNT_ADAPTER = "segadmin.accounts.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_ADAPTER = "segadmin.accounts.sso.SingleSignOnAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
@@ -278,6 +280,117 @@ def trusted_proxy_settings(count: int) -> dict[str, object]:
 
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 globals().update(trusted_proxy_settings(TRUSTED_PROXY_COUNT))
+
+# --- Single sign-on with OpenID Connect (issue 16) ---------------------------------------------
+# django-allauth's openid_connect provider, configured here (never by database rows). It is on
+# when both the issuer and the client ID are set. The client secret is a secret: it appears in
+# no page, log line, error or audit entry (Django's error reports mask settings named "secret").
+
+OIDC_ROLES = ("Marketer", "Support", "Admin")  # segadmin.accounts.roles.ROLES, lowest first
+
+
+def oidc_role_map(raw: str) -> dict[str, str]:
+    """SEGADMIN_OIDC_ROLE_MAP: "group:Role,group:Role" -> {group: Role}. A group name may hold
+    colons (the role is after the last one); a role is Marketer, Support or Admin (any case)."""
+    mapping: dict[str, str] = {}
+    for position, item in enumerate(raw.split(","), start=1):
+        if not item.strip():
+            continue
+        group, colon, role = item.strip().rpartition(":")
+        canonical = {name.lower(): name for name in OIDC_ROLES}.get(role.strip().lower())
+        if not colon or not group.strip() or canonical is None:
+            raise ImproperlyConfigured(
+                f"SEGADMIN_OIDC_ROLE_MAP: entry number {position} ({item.strip()!r}) is not "
+                "GROUP:ROLE with ROLE one of Marketer, Support, Admin; for example "
+                "SEGADMIN_OIDC_ROLE_MAP=marketing:Marketer,support:Support,admins:Admin"
+            )
+        mapping[group.strip()] = canonical
+    return mapping
+
+
+def oidc_issuer(raw: str) -> str:
+    """The issuer URL, without a trailing slash. https, or http on this machine only."""
+    issuer = raw.strip().rstrip("/")
+    if not issuer:
+        return ""
+    parts = urlsplit(issuer)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ImproperlyConfigured(
+            "SEGADMIN_OIDC_ISSUER must be the identity provider's https address (its "
+            "issuer, e.g. https://login.example.com/realms/staff); plain http only on "
+            f"127.0.0.1 or localhost (it is {parts.scheme or 'no'} scheme)."
+        )
+    return issuer
+
+
+SEGADMIN_OIDC_ISSUER = oidc_issuer(env.str("SEGADMIN_OIDC_ISSUER", default=""))
+SEGADMIN_OIDC_CLIENT_ID = env.str("SEGADMIN_OIDC_CLIENT_ID", default="").strip()
+SEGADMIN_OIDC_CLIENT_SECRET = env.str("SEGADMIN_OIDC_CLIENT_SECRET", default="")
+SEGADMIN_OIDC_NAME = env.str("SEGADMIN_OIDC_NAME", default="single sign-on").strip()
+SEGADMIN_OIDC_GROUPS_CLAIM = env.str("SEGADMIN_OIDC_GROUPS_CLAIM", default="groups").strip()
+SEGADMIN_OIDC_ROLE_MAP = oidc_role_map(env.str("SEGADMIN_OIDC_ROLE_MAP", default=""))
+SEGADMIN_OIDC_SCOPES = env.list(
+    "SEGADMIN_OIDC_SCOPES", default=["openid", "profile", "email", "groups"]
+)
+SEGADMIN_SSO_ENABLED = bool(SEGADMIN_OIDC_ISSUER and SEGADMIN_OIDC_CLIENT_ID)
+# The allauth app's provider ID: the callback is /accounts/oidc/sso/login/callback/.
+SEGADMIN_OIDC_PROVIDER_ID = "sso"
+# false: single sign-on only, but for the superusers named in SEGADMIN_BREAK_GLASS_USERS.
+SEGADMIN_PASSWORD_LOGIN = env.bool("SEGADMIN_PASSWORD_LOGIN", default=True)
+SEGADMIN_BREAK_GLASS_USERS = env.list("SEGADMIN_BREAK_GLASS_USERS", default=[])
+if not SEGADMIN_PASSWORD_LOGIN and not SEGADMIN_SSO_ENABLED:
+    raise ImproperlyConfigured(
+        "SEGADMIN_PASSWORD_LOGIN=false leaves single sign-on as the only way in, but it is not "
+        "configured: set SEGADMIN_OIDC_ISSUER and SEGADMIN_OIDC_CLIENT_ID (and "
+        "SEGADMIN_OIDC_CLIENT_SECRET), or leave password log-in on."
+    )
+if SEGADMIN_SSO_ENABLED and not SEGADMIN_OIDC_ROLE_MAP:
+    raise ImproperlyConfigured(
+        "SEGADMIN_OIDC_ROLE_MAP is empty: with single sign-on on, nobody would get a role. Map "
+        "the identity provider's groups to roles, e.g. "
+        "SEGADMIN_OIDC_ROLE_MAP=marketing:Marketer,support:Support,admins:Admin"
+    )
+
+
+def oidc_provider_settings(
+    *, issuer: str, client_id: str, secret: str, name: str, scopes: list[str]
+) -> dict[str, Any]:
+    """SOCIALACCOUNT_PROVIDERS for allauth: one OpenID Connect app from the settings above (none
+    when single sign-on is off). The provider class is named either way: allauth reads it once."""
+    apps = []
+    if issuer and client_id:
+        apps.append(
+            {
+                "provider_id": SEGADMIN_OIDC_PROVIDER_ID,
+                "name": name,
+                "client_id": client_id,
+                "secret": secret,
+                "settings": {
+                    "server_url": issuer,
+                    "scope": scopes,
+                    "oauth_pkce_enabled": True,
+                    "fetch_userinfo": True,
+                },
+            }
+        )
+    return {
+        "openid_connect": {
+            # allauth's provider, asking for a nonce and checking it (segadmin.accounts.sso).
+            "provider_class": "segadmin.accounts.sso.NonceCheckingOIDCProvider",
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": apps,
+        }
+    }
+
+
+SOCIALACCOUNT_PROVIDERS = oidc_provider_settings(
+    issuer=SEGADMIN_OIDC_ISSUER,
+    client_id=SEGADMIN_OIDC_CLIENT_ID,
+    secret=SEGADMIN_OIDC_CLIENT_SECRET,
+    name=SEGADMIN_OIDC_NAME,
+    scopes=SEGADMIN_OIDC_SCOPES,
+)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)

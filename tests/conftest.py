@@ -20,7 +20,7 @@ from tests.factories import make_workspace
 
 # The local fake of Segment (`fake_segment`, `fake_segment_server`) and the OpenID Connect
 # provider of the single sign-on tests (`oidc_provider`, `oidc_provider_server`).
-pytest_plugins = ["tests.fake_segment", "tests.oidc.fixture"]
+pytest_plugins = ["tests.fake_segment", "tests.oidc.fixture", "tests.oidc.segadmin_sso"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

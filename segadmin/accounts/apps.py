@@ -12,6 +12,13 @@ class AccountsConfig(AppConfig):
 
         hide_allauth_models_from_the_admin()
 
+        # A log-in through the identity provider is announced for the audit log.
+        from allauth.account.signals import user_logged_in
+
+        from segadmin.accounts import sso
+
+        user_logged_in.connect(sso.on_logged_in, dispatch_uid="segadmin-sso-logged-in")
+
 
 def hide_allauth_models_from_the_admin() -> None:
     """django-allauth registers its models in the Django admin: second factors (their secrets

@@ -5,6 +5,9 @@ from typing import Any
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
+from django import forms
+
+from segadmin.accounts import signals, sso
 
 
 class LoginForm(AllauthLoginForm):  # type: ignore[misc]
@@ -31,7 +34,31 @@ class LoginForm(AllauthLoginForm):  # type: ignore[misc]
         return str(self.cleaned_data["username"]).strip()
 
     def clean(self) -> dict[str, Any]:
-        if "username" in self.cleaned_data:
-            self.cleaned_data["login"] = self.cleaned_data["username"]
+        username = self.cleaned_data.get("username")
+        if username is not None:
+            self.cleaned_data["login"] = username
+            if not sso.password_login_allowed(username):
+                # SEGADMIN_PASSWORD_LOGIN=false: no password is even tried.
+                self._refuse_password(username, None)
         cleaned: dict[str, Any] = super().clean()
+        user = getattr(self, "user", None)
+        if user is not None and not sso.password_login_allowed_for(user):
+            self._refuse_password(user.get_username(), user)
         return cleaned
+
+    def _refuse_password(self, username: str, user: Any) -> None:
+        signals.login_failed.send(
+            sender=type(self),
+            request=self.request,
+            provider="",
+            method=sso.PASSWORD,
+            reason="password_login_off",
+            username=username[:150],
+            user=user,
+            details={},
+        )
+        raise forms.ValidationError(
+            f"Password log-in is turned off: use “Log in with {sso.provider_name()}”. "
+            "Only break-glass accounts may log in with a password.",
+            code="password_login_off",
+        )

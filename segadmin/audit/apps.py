@@ -10,13 +10,15 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from segadmin import periodic
-        from segadmin.audit import anchor, keys  # noqa: F401 - keys registers audit.W001
+        from segadmin.audit import anchor, keys, logins  # noqa: F401 - keys registers audit.W001
         from segadmin.audit.log import record_event
         from segadmin.credentials import services as credentials
 
         # Credentials sit below the audit log, so they get its event writer from here: each
         # credentials change then writes its event in its own transaction.
         credentials.use_recorder(record_event)
+        # Single sign-on's log-ins, refusals and role changes (segadmin.accounts.signals).
+        logins.connect()
 
         # A signed checkpoint of the chain head, to the log and the anchor, now and then.
         periodic.register(

@@ -44,6 +44,8 @@ EVENT_ACTIONS = (
     "user.deactivated",
     "user.limits_changed",
     "access.refused",
+    "user.logged_in",
+    "user.login_failed",
     "approval.requested",
     "approval.approved",
     "approval.rejected",

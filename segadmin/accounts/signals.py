@@ -1,0 +1,22 @@
+"""What single sign-on announces, for the audit log to record (it sits above accounts, so it
+listens rather than being called). Each is sent inside the transaction of the change it
+reports, so the change and its entry commit together.
+
+Every signal carries ``request`` and ``provider`` (the identity provider's display name, "" for
+a password log-in).
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# user, role, groups: a person logged in through the identity provider.
+sso_logged_in = Signal()
+# A log-in refused: method ("single sign-on" or "password"), reason (a short code), username
+# (as the provider or the form named them, may be ""), user (when known, else None), details (a
+# dict, never a secret).
+login_failed = Signal()
+# user, before, after (role names or None), groups: the provider's groups changed a role.
+sso_role_changed = Signal()
+# user, role, groups: a person's account was made at their first log-in.
+sso_user_created = Signal()

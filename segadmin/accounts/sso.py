@@ -1,0 +1,400 @@
+"""Single sign-on with OpenID Connect: django-allauth's openid_connect provider, fitted to
+segadmin's roles.
+
+- The identity provider's groups (the claim named by SEGADMIN_OIDC_GROUPS_CLAIM, from userinfo,
+  else the ID token) set the person's role at every log-in, through SEGADMIN_OIDC_ROLE_MAP: one
+  role, the highest of those their groups map to (Admin > Support > Marketer).
+- A person in no mapped group is refused with a page that says so: nobody is created, and an
+  existing account loses its role and is not logged in.
+- People are created at their first log-in (username from ``preferred_username``, else the
+  e-mail address), with no usable password.
+- A nonce is sent with every authorisation request and must come back in the ID token; a
+  missing or altered state is refused by allauth. Both land on the failure page.
+- Every log-in, refusal, failure and role change is announced (segadmin.accounts.signals) for
+  the audit log to record.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
+from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
+
+from segadmin.accounts import signals
+from segadmin.accounts.adapter import SocialAccountAdapter
+from segadmin.accounts.roles import ADMIN, MARKETER, ROLES, SUPPORT
+
+if TYPE_CHECKING:
+    from allauth.socialaccount.models import SocialLogin
+    from django.contrib.auth.models import User
+
+logger = logging.getLogger(__name__)
+
+SSO = "single sign-on"
+PASSWORD = "password"  # noqa: S105 - a log-in method's name
+# The most powerful first: a person in several mapped groups gets the highest role.
+BY_POWER = (ADMIN, SUPPORT, MARKETER)
+
+
+# --- Settings ------------------------------------------------------------------------------
+
+
+def configured() -> bool:
+    return bool(settings.SEGADMIN_SSO_ENABLED)
+
+
+def issuer() -> str:
+    """The configured provider's issuer URL (from allauth's app, as the log-in uses it)."""
+    for app in settings.SOCIALACCOUNT_PROVIDERS.get("openid_connect", {}).get("APPS", []):
+        if app.get("provider_id") == settings.SEGADMIN_OIDC_PROVIDER_ID:
+            return str(app.get("settings", {}).get("server_url", ""))
+    return ""
+
+
+def login_page_csp() -> dict[str, Any] | None:
+    """The log-in page's Content-Security-Policy: as everywhere, but its "Log in with …" form
+    (posted to segadmin) is answered by a redirect to the provider, which form-action must
+    allow (browsers check it on the redirects a form's submission follows)."""
+    if not configured() or not issuer():
+        return None
+    parts = urlsplit(issuer())
+    policy: dict[str, Any] = dict(settings.SECURE_CSP)
+    allowed = list(policy.get("form-action", []))
+    policy["form-action"] = [*allowed, f"{parts.scheme}://{parts.netloc}"]
+    return policy
+
+
+def provider_name() -> str:
+    return str(settings.SEGADMIN_OIDC_NAME)
+
+
+def password_login_allowed(username: str) -> bool:
+    """Whether a password may be tried for ``username`` at all (before any password check):
+    always while password log-in is on; otherwise only for a break-glass name."""
+    if settings.SEGADMIN_PASSWORD_LOGIN:
+        return True
+    return username in settings.SEGADMIN_BREAK_GLASS_USERS
+
+
+def password_login_allowed_for(user: User) -> bool:
+    """After the password matched: with password log-in off, only a break-glass superuser."""
+    if settings.SEGADMIN_PASSWORD_LOGIN:
+        return True
+    return user.is_superuser and user.get_username() in settings.SEGADMIN_BREAK_GLASS_USERS
+
+
+# --- Groups to a role ----------------------------------------------------------------------
+
+
+def group_names(value: object) -> list[str]:
+    """A groups claim as a list of names: a list of strings, or one string (some providers send
+    a single group so); anything else holds none."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def role_for_groups(groups: Iterable[str], role_map: Mapping[str, str]) -> str | None:
+    """The one role that ``groups`` give: the highest mapped one; None when none is mapped.
+    Group names match exactly (as the provider sends them); unknown groups are ignored."""
+    roles = {role_map[name] for name in groups if name in role_map}
+    return next((role for role in BY_POWER if role in roles), None)
+
+
+def claims_of(extra_data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the provider said about the person: userinfo, else the ID token's claims."""
+    for key in ("userinfo", "id_token"):
+        value = extra_data.get(key)
+        if isinstance(value, dict) and value:
+            return value
+    return dict(extra_data)
+
+
+def groups_of(extra_data: Mapping[str, Any], claim: str) -> list[str]:
+    """The groups claim, from userinfo when it carries one, else from the ID token."""
+    for key in ("userinfo", "id_token"):
+        value = extra_data.get(key)
+        if isinstance(value, dict) and claim in value:
+            return group_names(value[claim])
+    return []
+
+
+def username_of(claims: Mapping[str, Any]) -> str:
+    for key in ("preferred_username", "email"):
+        value = claims.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:150]
+    return ""
+
+
+def current_role(user: User) -> str | None:
+    """The role groups the person holds (superuser status aside), as one name."""
+    names = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    return next((role for role in BY_POWER if role in names), None)
+
+
+def set_role(user: User, role: str | None) -> None:
+    """Leaves exactly ``role`` among the person's role groups (others untouched)."""
+    user.groups.remove(*Group.objects.filter(name__in=ROLES).exclude(name=role or ""))
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+
+
+# --- The provider: allauth's, with a nonce --------------------------------------------------
+
+
+class NonceCheckingOIDCProvider(OpenIDConnectProvider):  # type: ignore[misc]
+    """allauth's OpenID Connect provider sends no nonce. This one sends a fresh one with each
+    authorisation request and keeps it in the log-in's state (in the session);
+    SingleSignOnAdapter.pre_social_login compares it with the ID token's."""
+
+    # allauth finds the provider's URLs (and templates) by this package, not this module's.
+    package = "allauth.socialaccount.providers.openid_connect"
+
+    def redirect(
+        self,
+        request: HttpRequest,
+        process: Any,
+        next_url: str | None = None,
+        data: Any = None,
+        **kwargs: Any,
+    ) -> HttpResponse:
+        nonce = secrets.token_urlsafe(32)
+        auth_params = kwargs.pop("auth_params", None)
+        if auth_params is None:
+            auth_params = self.get_auth_params()
+        auth_params = {**auth_params, "nonce": nonce}
+        return super().redirect(  # type: ignore[no-any-return]
+            request, process, next_url, data, auth_params=auth_params, nonce=nonce, **kwargs
+        )
+
+
+def nonce_problem(sociallogin: SocialLogin) -> str | None:
+    """Why the ID token's nonce is not the one this log-in asked for, or None when it is."""
+    expected = (sociallogin.state or {}).get("nonce")
+    id_token = sociallogin.account.extra_data.get("id_token")
+    received = id_token.get("nonce") if isinstance(id_token, dict) else None
+    if not isinstance(expected, str) or not expected:
+        return "no nonce was asked for in this log-in"
+    if not isinstance(received, str):
+        return "the ID token carries no nonce"
+    if not constant_time_compare(received, expected):
+        return "the ID token's nonce is not the one asked for"
+    return None
+
+
+# --- The adapter ----------------------------------------------------------------------------
+
+
+class SingleSignOnAdapter(SocialAccountAdapter):
+    """allauth's social account adapter for segadmin's single sign-on."""
+
+    def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: Any) -> Any:
+        user = super().populate_user(request, sociallogin, data)
+        claims = claims_of(sociallogin.account.extra_data)
+        user.username = username_of(claims) or user.username
+        return user
+
+    def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
+        extra = sociallogin.account.extra_data
+        claims = claims_of(extra)
+        username = username_of(claims)
+        existing = sociallogin.user if sociallogin.is_existing else None
+        process = (sociallogin.state or {}).get("process")
+        if process not in (None, AuthProcess.LOGIN):
+            # Linking an identity to an account already logged in would bypass the mapping.
+            self._fail(request, "not_a_login", username, existing, {"process": str(process)})
+        problem = nonce_problem(sociallogin)
+        if problem:
+            self._fail(request, "nonce", username, existing, {"problem": problem})
+        if existing is None and username and _username_taken(username):
+            # Never linked by name: a provider's "root" must not become segadmin's root.
+            self._fail(request, "username_taken", username, None, {})
+        groups = groups_of(extra, settings.SEGADMIN_OIDC_GROUPS_CLAIM)
+        role = role_for_groups(groups, settings.SEGADMIN_OIDC_ROLE_MAP)
+        if existing is not None:
+            self._apply_role(request, existing, role, groups)
+        if role is None:
+            signals.login_failed.send(
+                sender=type(self),
+                request=request,
+                provider=provider_name(),
+                method=SSO,
+                reason="no_mapped_group",
+                username=username,
+                user=existing,
+                details={"groups": groups},
+            )
+            raise ImmediateHttpResponse(
+                render(
+                    request,
+                    "accounts/sso_refused.html",
+                    {"provider_name": provider_name(), "username": username},
+                    status=403,
+                )
+            )
+
+    def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: Any = None) -> Any:
+        """A person's first log-in: the account, its role and the audit entry, together."""
+        groups = groups_of(sociallogin.account.extra_data, settings.SEGADMIN_OIDC_GROUPS_CLAIM)
+        role = role_for_groups(groups, settings.SEGADMIN_OIDC_ROLE_MAP)
+        with transaction.atomic():
+            user = super().save_user(request, sociallogin, form)
+            set_role(user, role)
+            signals.sso_user_created.send(
+                sender=type(self),
+                request=request,
+                provider=provider_name(),
+                user=user,
+                role=role,
+                groups=groups,
+            )
+        return user
+
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: Any = None,
+        exception: Any = None,
+        extra_context: Any = None,
+    ) -> None:
+        """A failed log-in at the provider or on the way back (cancelled, an error from the
+        provider, a missing or altered state, a code that could not be exchanged)."""
+        context = extra_context or {}
+        if context.get("state") is None and "state_id" in context:
+            reason = "state"
+        elif error == AuthError.CANCELLED:
+            reason = "cancelled"
+        elif error == AuthError.DENIED:
+            reason = "denied"
+        else:
+            reason = "provider_error"
+        details: dict[str, Any] = {}
+        provider_error = request.GET.get("error")
+        if provider_error:
+            details["provider_error"] = provider_error[:100]
+        if exception is not None:
+            # The kind of failure only: an exception's text may quote a token endpoint's answer.
+            details["exception"] = type(exception).__name__
+        logger.info("single sign-on failed: %s %s", reason, details)
+        self._fail(request, reason, "", None, details)
+
+    # --- helpers ---
+
+    def _apply_role(
+        self, request: HttpRequest, user: User, role: str | None, groups: list[str]
+    ) -> None:
+        before = current_role(user)
+        if before == role:
+            return
+        with transaction.atomic():
+            set_role(user, role)
+            signals.sso_role_changed.send(
+                sender=type(self),
+                request=request,
+                provider=provider_name(),
+                user=user,
+                before=before,
+                after=role,
+                groups=groups,
+            )
+
+    def _fail(
+        self,
+        request: HttpRequest,
+        reason: str,
+        username: str,
+        user: User | None,
+        details: dict[str, Any],
+    ) -> None:
+        signals.login_failed.send(
+            sender=type(self),
+            request=request,
+            provider=provider_name(),
+            method=SSO,
+            reason=reason,
+            username=username,
+            user=user,
+            details=details,
+        )
+        raise ImmediateHttpResponse(failure_page(request, reason))
+
+
+def _username_taken(username: str) -> bool:
+    return get_user_model().objects.filter(username__iexact=username).exists()
+
+
+FAILURE_MESSAGES = {
+    "username_taken": (
+        "segadmin already has an account of that name that is not linked to {name}. Ask an "
+        "Admin to remove or rename it; the next log-in with {name} then creates yours."
+    ),
+    "cancelled": "The log-in was cancelled at {name}.",
+    "denied": "{name} refused the log-in.",
+    "state": (
+        "This log-in could not be matched to one started here (it may have been altered, "
+        "started in another browser, or be too old)."
+    ),
+    "nonce": "{name}'s answer did not match this log-in, so it was refused.",
+    "not_a_login": "Accounts of {name} are linked only by logging in with them.",
+    "provider_error": "{name} could not complete the log-in.",
+}
+
+
+def failure_page(request: HttpRequest, reason: str) -> HttpResponse:
+    message = FAILURE_MESSAGES.get(reason, FAILURE_MESSAGES["provider_error"])
+    return render(
+        request,
+        "accounts/sso_failed.html",
+        {"provider_name": provider_name(), "message": message.format(name=provider_name())},
+        status=400,
+    )
+
+
+def login_context() -> dict[str, Any]:
+    """What the log-in page needs: the single sign-on button, and whether the password form
+    is shown."""
+    return {
+        "sso_enabled": configured(),
+        "sso_name": provider_name(),
+        "sso_provider_id": settings.SEGADMIN_OIDC_PROVIDER_ID,
+        "password_login": bool(settings.SEGADMIN_PASSWORD_LOGIN),
+    }
+
+
+def on_logged_in(
+    sender: Any,
+    *,
+    request: HttpRequest,
+    user: User,
+    sociallogin: SocialLogin | None = None,
+    **kwargs: Any,
+) -> None:
+    """allauth's user_logged_in: announces a log-in through the provider (not a password's)."""
+    if sociallogin is None:
+        return
+    groups = groups_of(sociallogin.account.extra_data, settings.SEGADMIN_OIDC_GROUPS_CLAIM)
+    signals.sso_logged_in.send(
+        sender=SingleSignOnAdapter,
+        request=request,
+        provider=provider_name(),
+        user=user,
+        role=current_role(user),
+        groups=groups,
+    )
