@@ -265,3 +265,40 @@ def test_an_account_of_the_same_name_not_linked_to_the_provider_is_not_taken_ove
     assert User.objects.filter(username__istartswith="alice").count() == 1
     assert audit_events("user.login_failed")[-1]["details"]["reason"] == "username_taken"
     assert_logged_out(page, live_server)
+
+
+def test_the_single_sign_on_pages_pass_axe(
+    page, live_server, browser_errors, settings, sso
+) -> None:
+    from tests.browser.test_accessibility import axe_violations
+
+    problems = []
+    page.goto(f"{live_server.url}/accounts/login/")
+    problems += axe_violations(page)
+    settings.SEGADMIN_PASSWORD_LOGIN = False
+    page.goto(f"{live_server.url}/accounts/login/")
+    problems += axe_violations(page)
+    sso_log_in(page, live_server, sso, "oscar.outsider", expect_home=False)
+    assert page.get_by_test_id("sso-refused").is_visible()
+    problems += axe_violations(page)
+    page.context.clear_cookies()
+    sso.issue_wrong_nonce()
+    sso_log_in(page, live_server, sso, "mallory.marketing", expect_home=False)
+    assert page.get_by_test_id("sso-failed").is_visible()
+    problems += axe_violations(page)
+    assert problems == [], "\n".join(problems)
+    # The refusal (403) and the failure (400): Chromium's own line for each status, nothing else.
+    assert len(browser_errors) == 2, browser_errors
+    assert all("the server responded with a status of" in e for e in browser_errors)
+
+
+def test_single_sign_on_returns_to_the_page_that_asked_for_a_log_in(page, live_server, sso) -> None:
+    page.goto(f"{live_server.url}/lookup/")
+    assert "/accounts/login/?next=/lookup/" in page.url
+    page.get_by_role("button", name=f"Log in with {PROVIDER_NAME}").click()
+    page.get_by_label("Username").fill("sam.support")
+    page.get_by_label("Password").fill("sso-test-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{live_server.url}/lookup/")
+    assert page.get_by_test_id("whoami").inner_text().split() == ["sam.support", "Support"]
