@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import logging
 import queue
 import threading
@@ -159,16 +160,28 @@ def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
 
 
 def _batches(
-    job: BulkJob, plan: Plan, chunk: BulkChunk, failures: list[BulkRowResult]
+    job: BulkJob,
+    plan: Plan,
+    chunk: BulkChunk,
+    failures: list[BulkRowResult],
+    *,
+    small_first: bool = False,
 ) -> Iterator[_Batch]:
     """The chunk's batches, each yielded as soon as it is full (the first leaves after a
-    few hundred rows, not after the chunk); the rows that may not be sent go to ``failures``."""
+    few hundred rows, not after the chunk); the rows that may not be sent go to ``failures``.
+    ``small_first``: the first batch holds at most FIRST_BATCH_ROWS rows (a run's first
+    chunk: its first rows leave at once)."""
     data, chunk.data = bytes(chunk.data), b""  # the rows go into the batches; let the text go
+    sendable = _sendable(job, plan, chunk, data, failures)
     # Batched by the one batching function, with the encodings the plan made when it checked
     # each row: each message is encoded once, and its bytes go into the body as they are.
     # The audit's message index is made here, on the reading thread, rather than on the
     # sending thread, which is the import's critical path.
-    for items in split_into_batches(_sendable(job, plan, chunk, data, failures), size=_size):
+    first = list(itertools.islice(sendable, FIRST_BATCH_ROWS)) if small_first else []
+    groups = itertools.chain(
+        split_into_batches(first, size=_size), split_into_batches(sendable, size=_size)
+    )
+    for items in groups:
         messages = [item[0] for item in items]
         rows = [(item[2], item[3]) for item in items]
         # Each row was asked of the rules module (and the tracking plan) once, when the plan
@@ -227,10 +240,16 @@ def _send_and_record(job: BulkJob, prepared: _Prepared, worker: str, actor: Acto
     chunk, failures = prepared.chunk, prepared.failures
     sent = requests = 0
     source: Source | None = None
+    renewed = 0.0
     for batch, rows, index, checked, encoded in prepared.batches:
         if source is None:
             source = _source(job)
-        _renew(chunk, worker)
+        # Before the chunk's first batch (the claim is still this worker's), then once a
+        # tenth of a lease has passed: two writes fewer for most batches, and the lease
+        # never runs out while the worker is alive.
+        if not renewed or time.monotonic() - renewed > lease().total_seconds() / 10:
+            _renew(chunk, worker)
+            renewed = time.monotonic()
         try:
             result = sending.send_batch(
                 actor=actor,
@@ -330,6 +349,12 @@ class _Feed:
 
 # Batches waiting between the reading and the sending thread (about 500 KB each).
 _FEED_BATCHES = 4
+# At most this many rows in the first batch a worker sends for a job (then full batches).
+FIRST_BATCH_ROWS = 100
+# Pages of SQLite's cache for the sending thread's connection (KiB; the default is 2 MB): the
+# audit's message index takes each batch's IDs in random places of its B-trees, and a file of a
+# million rows makes them larger than the default cache many times over.
+_SQLITE_CACHE_KIB = 32 * 1024
 
 
 class _Sender:
@@ -347,9 +372,13 @@ class _Sender:
         self.unfinished = 0  # chunks handed over and not yet recorded (or given up)
         self.failure: BaseException | None = None
         self.thread: threading.Thread | None = None
+        self.started = False  # a chunk was handed over (the first one's first batch is small)
 
     def _loop(self) -> None:
         try:
+            if connection.vendor == "sqlite":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
             while (prepared := self.chunks.get()) is not None:
                 try:
                     if self.failure is None:
@@ -385,8 +414,9 @@ class _Sender:
         failures: list[BulkRowResult] = []
         feed = _Feed(self)
         self._hand_over(_Prepared(chunk=chunk, failures=failures, batches=feed))
+        small_first, self.started = not self.started, True
         try:
-            for batch in _batches(job, plan, chunk, failures):
+            for batch in _batches(job, plan, chunk, failures, small_first=small_first):
                 feed.put(batch)
         except BaseException:
             # Not recorded: the sending thread drops the chunk (its claim runs out, and

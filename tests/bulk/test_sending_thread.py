@@ -43,6 +43,10 @@ def queued_job(marketer: Any, source: Any, rows: int, pad: int = 0) -> BulkJob:
     return job
 
 
+def senders_alive() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "bulk-sender" and t.is_alive()]
+
+
 def test_the_first_batch_leaves_before_its_chunk_is_read_to_the_end(
     marketer, source, fake_segment, monkeypatch
 ):
@@ -51,6 +55,7 @@ def test_the_first_batch_leaves_before_its_chunk_is_read_to_the_end(
     assert BulkChunk.objects.filter(job=job).count() == 1
     built = 0
     built_when_sent: list[int] = []
+    sizes: list[int] = []
     first_sent = threading.Event()
     real_encoded, real_send = Plan.encoded, sending.send_batch
 
@@ -65,6 +70,7 @@ def test_the_first_batch_leaves_before_its_chunk_is_read_to_the_end(
 
     def noting(**kwargs: Any) -> Any:
         built_when_sent.append(built)
+        sizes.append(len(kwargs["messages"]))
         first_sent.set()
         return real_send(**kwargs)
 
@@ -74,8 +80,11 @@ def test_the_first_batch_leaves_before_its_chunk_is_read_to_the_end(
     job.refresh_from_db()
     assert (job.sent, job.invalid, job.failed) == (5_000, 0, 0)
     assert len(built_when_sent) == job.requests >= 3
-    # The first batch was on its way while most of the chunk was still unread.
+    # The first batch was on its way while most of the chunk was still unread; it held the
+    # first 100 rows only, so that it left at once; then the batches are full ones.
     assert built_when_sent[0] <= 2_000
+    assert sizes[0] == worker.FIRST_BATCH_ROWS == 100
+    assert min(sizes[1:-1]) > 1_000
     assert len(fake_segment.messages("/v1/batch")) == 5_000
     assert verify_chain().ok
     # Each batch's body is its messages' encodings joined: what encoding them again gives.
@@ -100,7 +109,6 @@ def test_an_error_on_the_sending_thread_ends_the_job_with_the_reason(
         return real_send(**kwargs)
 
     monkeypatch.setattr(sending, "send_batch", failing_second)
-    before = threading.active_count()
     assert worker.run_job(str(job.pk)) == Status.FAILED
     job.refresh_from_db()
     assert "RuntimeError: the disk is on fire" in job.error
@@ -108,7 +116,7 @@ def test_an_error_on_the_sending_thread_ends_the_job_with_the_reason(
     assert calls == 2
     assert job.sent == 0
     assert not BulkChunk.objects.filter(job=job, status=ChunkStatus.DONE).exists()
-    assert threading.active_count() == before  # the sending thread has ended
+    assert not senders_alive()  # the sending thread has ended
 
 
 def test_an_error_on_the_reading_thread_ends_the_job_and_its_chunk_is_not_recorded(
@@ -126,7 +134,6 @@ def test_an_error_on_the_reading_thread_ends_the_job_and_its_chunk_is_not_record
         return real_encoded(self, cells, row)
 
     monkeypatch.setattr(Plan, "encoded", failing_late)
-    before = threading.active_count()
     assert worker.run_job(str(job.pk)) == Status.FAILED
     job.refresh_from_db()
     assert "RuntimeError: the disk is on fire" in job.error
@@ -134,7 +141,7 @@ def test_an_error_on_the_reading_thread_ends_the_job_and_its_chunk_is_not_record
     assert job.sent == 5_000
     done = BulkChunk.objects.filter(job=job, status=ChunkStatus.DONE)
     assert list(done.values_list("index", flat=True)) == [0]
-    assert threading.active_count() == before
+    assert not senders_alive()
 
 
 def test_a_source_disabled_during_the_job_stops_it_from_the_sending_thread(
