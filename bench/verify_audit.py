@@ -11,9 +11,12 @@ times ``verify_chain()``. Rows already there are kept, so a second run only re-t
 Without DATABASE_URL it uses bench/results/audit.sqlite3 (never the development database).
 
 ``--before REV`` times the chain code of git revision REV against the working tree's in the
-same run, alternating, each check in its own process (so each peak RSS is its own):
+same run, alternating, each check in its own process (so each peak RSS is its own); the
+working tree's both in one process and split across ``--workers`` processes (default: the
+CPUs this process may use). CPU time counts the worker processes' too:
 
     .venv/bin/python bench/verify_audit.py --rows 200000 --before d31e41f --rounds 3
+    .venv/bin/python bench/verify_audit.py --rows 1000000 --before 86a9114 --rounds 3 --workers 2
 """
 
 from __future__ import annotations
@@ -48,10 +51,16 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=10_000, help="rows per transaction")
     parser.add_argument("--before", metavar="REV", help="also time the chain code of git REV")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each with --before")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="processes for the split full check (default: the CPUs this process may use)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # a chain.py to time, then exit
     args = parser.parse_args()
     if args.child is not None:
-        child(args.child)
+        child(args.child, args.workers)
         return
 
     import django
@@ -73,22 +82,32 @@ def main() -> None:
         print(f"appended {args.rows - have} rows in {took:.1f} s")
 
     if args.before:
-        compare(args.before, args.rounds)
+        compare(args.before, args.rounds, args.workers)
         return
 
-    started, cpu = time.perf_counter(), time.process_time()
-    report = verify_chain()
-    took, cpu = time.perf_counter() - started, time.process_time() - cpu
-    # Peak RSS of this process; run a second time (rows present) to see verify alone.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"verify_chain: {report} in {took:.1f} s wall, {cpu:.1f} s CPU "
-        f"({report.count / took:,.0f} rows/s); peak RSS {peak:.0f} MB; "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-    )
+    for workers in sorted({1, args.workers}):
+        started, cpu = time.perf_counter(), _cpu()
+        report = verify_chain(workers=workers)
+        took, cpu = time.perf_counter() - started, _cpu() - cpu
+        # Peak RSS of this process and of the largest worker; run a second time (rows
+        # present) to see verify alone.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(
+            f"verify_chain(workers={workers}): {report} in {took:.1f} s wall, {cpu:.1f} s CPU "
+            f"({report.count / took:,.0f} rows/s); peak RSS {peak:.0f} MB (workers "
+            f"{worker_peak:.0f} MB); load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} CPUs"
+        )
 
 
-def child(path: str) -> None:
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the walk's workers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def child(path: str, workers: int) -> None:
     """Time one full check with the chain module at ``path`` ("" = the working tree's) and
     print its figures as one JSON line."""
     import django
@@ -103,16 +122,23 @@ def child(path: str) -> None:
     else:
         from segadmin.audit import chain as module
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started, cpu = time.perf_counter(), time.process_time()
-    report = module.verify_chain()
-    took, cpu = time.perf_counter() - started, time.process_time() - cpu
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started, cpu = time.perf_counter(), _cpu()
+    report = module.verify_chain(workers=workers) if workers > 1 else module.verify_chain()
+    took, cpu = time.perf_counter() - started, _cpu() - cpu
+    peak = (
+        max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024
+    )
     line = {"ok": report.ok, "count": report.count, "wall": took, "cpu": cpu}
     print(json.dumps({**line, "rate": report.count / took, "peak_mb": peak, "base_mb": base}))
 
 
-def compare(rev: str, rounds: int) -> None:
-    """The chain code of ``rev`` and the working tree's, alternating, each in a fresh process."""
+def compare(rev: str, rounds: int, workers: int) -> None:
+    """The chain code of ``rev`` and the working tree's (one process, then ``workers``),
+    alternating, each in a fresh process."""
     source = subprocess.run(
         ["git", "-C", str(ROOT), "show", f"{rev}:segadmin/audit/chain.py"],
         check=True,
@@ -121,11 +147,15 @@ def compare(rev: str, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         before = Path(folder) / "chain_before.py"
         before.write_bytes(source)
-        runs: dict[str, list[dict]] = {"before": [], "after": []}
+        after_n = f"after, {workers} processes"
+        runs: dict[str, list[dict]] = {"before": [], "after": [], after_n: []}
+        sides = [("before", str(before), 1), ("after", "", 1), (after_n, "", workers)]
+        if workers == 1:
+            del runs[after_n], sides[-1]
         for round_ in range(rounds):
-            for name, path in (("before", str(before)), ("after", "")):
+            for name, path, processes in sides:
                 done = subprocess.run(
-                    [sys.executable, __file__, "--child", path],
+                    [sys.executable, __file__, "--child", path, "--workers", str(processes)],
                     check=True,
                     capture_output=True,
                     text=True,
@@ -133,7 +163,7 @@ def compare(rev: str, rounds: int) -> None:
                 run = json.loads(done.stdout.strip().splitlines()[-1])
                 runs[name].append(run)
                 print(
-                    f"round {round_ + 1} {name:6}: {run['count']} entries ok={run['ok']} "
+                    f"round {round_ + 1} {name}: {run['count']} entries ok={run['ok']} "
                     f"{run['wall']:.2f} s wall, {run['cpu']:.2f} s CPU, {run['rate']:,.0f} rows/s, "
                     f"peak RSS {run['peak_mb']:.0f} MB (after setup {run['base_mb']:.0f} MB); "
                     f"load {os.getloadavg()[0]:.1f}",
@@ -150,14 +180,15 @@ def compare(rev: str, rounds: int) -> None:
     count = runs["after"][0]["count"]
     for name, (rate, cpu, peak) in medians.items():
         print(
-            f"{name:6} ({rev if name == 'before' else 'working tree'}): median {rate:,.0f} rows/s, "
+            f"{name} ({rev if name == 'before' else 'working tree'}): median {rate:,.0f} rows/s, "
             f"{cpu:.2f} s CPU ({count / cpu:,.0f} rows per CPU second), "
             f"peak RSS up to {peak:.0f} MB"
         )
-    print(
-        f"after / before: {medians['after'][0] / medians['before'][0]:.2f}x rows/s (wall), "
-        f"{medians['before'][1] / medians['after'][1]:.2f}x rows per CPU second"
-    )
+    for name in list(runs)[1:]:
+        print(
+            f"{name} / before: {medians[name][0] / medians['before'][0]:.2f}x rows/s (wall), "
+            f"{medians['before'][1] / medians[name][1]:.2f}x rows per CPU second"
+        )
 
 
 def fill(rows: int, chunk: int) -> None:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -310,15 +311,19 @@ ROW_COLUMNS = (
 _CREATED_AT = ROW_COLUMNS.index("created_at")
 
 
-def rows(chunk_size: int = 5000, after_seq: int = 0) -> Iterator[tuple[Any, ...]]:
-    """Every row after ``after_seq`` in seq order (``ROW_COLUMNS``, created_at in
-    microseconds), streamed: the ORM writes the SQL, and a chunked cursor (a server-side cursor
-    on PostgreSQL) reads it without the ORM's per-value converters, which would otherwise take
-    most of the time on a million rows."""
+def rows(
+    chunk_size: int = 5000, after_seq: int = 0, up_to: int | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """Every row after ``after_seq`` (and up to ``up_to``) in seq order (``ROW_COLUMNS``,
+    created_at in microseconds), streamed: the ORM writes the SQL, and a chunked cursor (a
+    server-side cursor on PostgreSQL) reads it without the ORM's per-value converters, which
+    would otherwise take most of the time on a million rows."""
     connection = connections[AuditEntry.objects.db]
     queryset = AuditEntry.objects.order_by("seq")
     if after_seq:
         queryset = queryset.filter(seq__gt=after_seq)
+    if up_to is not None:
+        queryset = queryset.filter(seq__lte=up_to)
     created = "created_at"
     if connection.vendor in _CREATED_US:
         # A constant expression from the table above, no input in it.
@@ -389,11 +394,19 @@ def _request_before(start_seq: int) -> Callable[[int, int], tuple[int, tuple[Any
     return lookup
 
 
+# A full check of at least this many entries is split across processes (``workers``); below
+# it, starting them costs more than they save.
+PARALLEL_FROM = 50_000
+
+
 def verify_chain(
     *,
     chunk_size: int = 5000,
     checkpoints: Iterable[Checkpoint] = (),
     incremental: bool = False,
+    workers: int = 1,
+    parallel_from: int = PARALLEL_FROM,
+    processes: bool = True,
 ) -> VerifyReport:
     """Walk the log in seq order, streaming, and report the first break (or OK).
 
@@ -401,6 +414,13 @@ def verify_chain(
     and reads only the entries after it; without one, or without ``incremental``, it reads
     the whole log. A change to an entry before that checkpoint is then not seen: only the
     full walk finds it.
+
+    With ``workers`` above 1 and at least ``parallel_from`` entries to read, the seq range is
+    cut into that many contiguous parts, each walked by its own process (``processes``; False
+    walks them one after the other in this one, which the tests use), and the parts' findings
+    are joined in seq order: the report is the one the single walk gives. Outside a
+    transaction only, and not on an in-memory database (the processes open their own
+    connections); otherwise, one walk.
 
     Finds: a row whose content no longer matches its HMAC (changed), one signed with a key
     that is not configured (unknown key), an unkeyed row after the sealed ones (unkeyed), a
@@ -415,19 +435,76 @@ def verify_chain(
     checkpoints = list(checkpoints)
     start = start_checkpoint(checkpoints) if incremental else None
     after = start.seq if start is not None else 0
-    return walk(
-        rows(chunk_size, after_seq=after),
-        start=start,
-        earlier_request=_request_before(after) if start is not None else None,
-        head=_head(),
-        reread_head=_head,
-        seals=seals(),
-        checkpoints=checkpoints,
-        beyond_head="it lies beyond the last entry the app wrote (seq {head})",
-        short_of_head="the log ends at seq {last} but the app wrote up to seq {head}",
-        head_differs="the last entry is not the one the app wrote (its hash differs from the "
-        "chain head)",
-    )
+    options: dict[str, Any] = {
+        "head": _head(),
+        "seals": seals(),
+        "checkpoints": checkpoints,
+        "start": start,
+        "earlier_request": _request_before(after) if start is not None else None,
+        **_DATABASE_MESSAGES,
+    }
+    bounds = _split(after, workers, parallel_from, processes) if workers > 1 else None
+    if bounds is not None:
+        return _walk_parts(bounds, chunk_size=chunk_size, processes=processes, **options)
+    return walk(rows(chunk_size, after_seq=after), reread_head=_head, **options)
+
+
+_DATABASE_MESSAGES = {
+    "beyond_head": "it lies beyond the last entry the app wrote (seq {head})",
+    "short_of_head": "the log ends at seq {last} but the app wrote up to seq {head}",
+    "head_differs": "the last entry is not the one the app wrote (its hash differs from the "
+    "chain head)",
+}
+
+
+def _split(after: int, workers: int, parallel_from: int, processes: bool) -> list[int] | None:
+    """The seqs that end each part but the last (which has no end), or None for one walk."""
+    connection = connections[AuditEntry.objects.db]
+    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()  # type: ignore[attr-defined]
+    if processes and (connection.in_atomic_block or in_memory):
+        return None
+    top = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    span = top - after
+    if span < max(parallel_from, workers):
+        return None
+    return [after + span * i // workers for i in range(1, workers)]
+
+
+@dataclass(frozen=True)
+class _Pins:
+    """What the checkpoints and seals given to a walk pin, once their HMACs verified."""
+
+    pinned: dict[int, Checkpoint]  # seq -> the checkpoint or seal that records its hash
+    sealed: dict[int, Checkpoint]
+    sealed_seq: int  # unkeyed rows are accepted up to here
+    latest: Checkpoint | None  # the latest checkpoint: the log must reach it
+
+
+def _pins(
+    ring: Keyring, seals: Sequence[Checkpoint], checkpoints: Iterable[Checkpoint]
+) -> _Pins | Break:
+    """The pins, or the first seal or checkpoint whose HMAC does not verify."""
+    # Unkeyed rows are accepted up to the highest seal, whose HMAC must verify.
+    sealed_seq = 0
+    sealed: dict[int, Checkpoint] = {}
+    for seal in seals:
+        problem = seal.problem(ring, purpose=anchor.SEAL)
+        if problem:
+            return Break(seal.seq, None, BAD_CHECKPOINT, f"{seal.label()}: {problem}")
+        sealed_seq = max(sealed_seq, seal.seq)
+        sealed[seal.seq] = seal
+    # Checkpointed seq -> the checkpoint; the latest one decides how far the log must go.
+    pinned: dict[int, Checkpoint] = {}
+    latest: Checkpoint | None = None
+    for given in checkpoints:
+        problem = given.problem(ring)
+        if problem:
+            return Break(given.seq, None, BAD_CHECKPOINT, f"{given.label()}: {problem}")
+        pinned.setdefault(given.seq, given)
+        if latest is None or given.seq > latest.seq:
+            latest = given
+    pinned.update(sealed)
+    return _Pins(pinned, sealed, sealed_seq, latest)
 
 
 def walk(
@@ -448,43 +525,103 @@ def walk(
     ``head`` is where the writer says the chain ends (the chain head, or an export's closing
     checkpoint); ``reread_head`` reads it again when a row lies beyond it. With ``start`` (a
     checkpoint already found good), ``source`` holds the rows after it, which chain from its
-    hash; ``earlier_request`` then finds the request rows before it that they answer.
+    hash; ``earlier_request`` then finds the request rows before it that they answer. Stops
+    at the first break (an export's reader then names its line).
     """
     started = time.perf_counter()
     ring = keyring()
-    expected, previous, count = 1, GENESIS_HASH, 0
-    if start is not None:
-        expected, previous = start.seq + 1, start.hash
+    expected, previous = (start.seq + 1, start.hash) if start is not None else (1, GENESIS_HASH)
+    pins = _pins(ring, seals, checkpoints)
+    if isinstance(pins, Break):
+        return VerifyReport(0, 0, previous, pins, time.perf_counter() - started, start)
+    part = _walk_part(
+        source,
+        ring=ring,
+        expected=expected,
+        previous=previous,
+        pins=pins,
+        head_seq=head[0] if head else None,
+        reread_head=reread_head,
+        beyond_head=beyond_head,
+        earlier_request=earlier_request,
+        defer=False,
+    )
+    return _conclude(
+        [part],
+        pins=pins,
+        head=head,
+        start=start,
+        started=started,
+        earlier_request=earlier_request,
+        short_of_head=short_of_head,
+        head_differs=head_differs,
+    )
 
-    def report(broken: Break | None, last_seq: int) -> VerifyReport:
-        return VerifyReport(count, last_seq, previous, broken, time.perf_counter() - started, start)
 
-    # Unkeyed rows are accepted up to the highest seal, whose HMAC must verify.
-    sealed_seq = 0
-    sealed: dict[int, Checkpoint] = {}
-    for seal in seals:
-        problem = seal.problem(ring, purpose=anchor.SEAL)
-        if problem:
-            return report(Break(seal.seq, None, BAD_CHECKPOINT, f"{seal.label()}: {problem}"), 0)
-        sealed_seq = max(sealed_seq, seal.seq)
-        sealed[seal.seq] = seal
-    # Checkpointed seq -> the checkpoint; the latest one decides how far the log must go.
-    pinned: dict[int, Checkpoint] = {}
-    latest: Checkpoint | None = None
-    for given in checkpoints:
-        problem = given.problem(ring)
-        if problem:
-            return report(
-                Break(given.seq, None, BAD_CHECKPOINT, f"{given.label()}: {problem}"),
-                0,
-            )
-        pinned.setdefault(given.seq, given)
-        if latest is None or given.seq > latest.seq:
-            latest = given
-    pinned.update(sealed)
+@dataclass
+class _Part:
+    """What a walk over a contiguous run of the log found."""
 
-    head_seq = head[0] if head else None
+    count: int  # rows verified
+    expected: int  # the seq that should come next
+    previous: str  # the hash of the last row verified (or the one the walk started from)
+    broken: Break | None = None
+    broken_last: int = 0  # the last seq to report with ``broken``
+    # Requests left without an answer in the run: (id, (seq, outcome copy)), in seq order.
+    waiting: list[tuple[int, tuple[int, tuple[Any, ...]]]] = field(default_factory=list)
+    # Outcome rows answering no request of the run (with ``defer``), left to the caller:
+    # (seq, id, request id, outcome, rows verified before it, hash before it), in seq order.
+    unresolved: list[tuple[int, int, int, tuple[Any, ...], int, str]] = field(default_factory=list)
+
+
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def _hmac_sha256(key: bytes) -> Callable[[bytes], str]:
+    """Hex HMAC-SHA256 under ``key`` (RFC 2104), its two padded key blocks hashed once: the
+    same as ``hmac.digest(key, message, "sha256").hex()`` at less than half the cost a row,
+    which sets the key up again on every call."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner_copy = hashlib.sha256(key.translate(_IPAD)).copy
+    outer_copy = hashlib.sha256(key.translate(_OPAD)).copy
+
+    def mac(message: bytes) -> str:
+        inner = inner_copy()
+        inner.update(message)
+        outer = outer_copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+    return mac
+
+
+def _sha256_hex(message: bytes) -> str:
+    return hashlib.sha256(message).hexdigest()
+
+
+def _walk_part(
+    source: Iterable[tuple[Any, ...]],
+    *,
+    ring: Keyring,
+    expected: int,
+    previous: str,
+    pins: _Pins,
+    head_seq: int | None,
+    reread_head: Callable[[], tuple[int, str] | None],
+    beyond_head: str,
+    earlier_request: Callable[[int, int], tuple[int, tuple[Any, ...]] | None] | None,
+    defer: bool,
+) -> _Part:
+    """Walk ``source`` (rows from seq ``expected`` on, chaining from ``previous``) up to its
+    end or its first break. An outcome row whose request is not among the run's own is looked
+    up with ``earlier_request``, or, with ``defer``, left in ``unresolved`` for the caller
+    (a run that is one part of the log cannot know the parts before it)."""
+    count = 0
     newest_head_seq = head_seq
+    pinned, sealed_seq = pins.pinned, pins.sealed_seq
 
     kind_at = 5
     content_end = kind_at + len(HASHED_FIELDS)
@@ -492,6 +629,8 @@ def walk(
     blobs_end = outcome_end + len(BLOB_FIELDS)
     request_entry_at = kind_at + HASHED_FIELDS.index("request_entry_id")
     keys = ring.keys
+    macs = {key_id: _hmac_sha256(key) for key_id, key in keys.items()}
+    encode = _encode
 
     # The optional columns of most rows: nothing to hash, no need to look closer.
     no_optional = (None,) * len(OPTIONAL_FIELDS)
@@ -499,55 +638,54 @@ def walk(
 
     # Request rows still waiting for their outcome row: id -> (seq, outcome copy).
     waiting: dict[int, tuple[int, tuple[Any, ...]]] = {}
+    unresolved: list[tuple[int, int, int, tuple[Any, ...], int, str]] = []
 
+    broken: Break | None = None
+    last = 0
     for row in source:
         row_id, seq, prev_hash, stored, key_id = row[0], row[1], row[2], row[3], row[4]
-        outcome = row[content_end:outcome_end]
         if seq < expected:
-            return report(
-                Break(seq, row_id, INSERTED, f"seq {seq} is outside the chain, which starts at 1"),
-                expected - 1,
+            broken = Break(
+                seq, row_id, INSERTED, f"seq {seq} is outside the chain, which starts at 1"
             )
+            last = expected - 1
+            break
         if seq > expected:
             gap = f"seq {expected}" if seq == expected + 1 else f"seq {expected} to {seq - 1}"
-            return report(
-                Break(seq, row_id, MISSING, f"{gap} is absent just before this entry"),
-                expected - 1,
-            )
+            broken = Break(seq, row_id, MISSING, f"{gap} is absent just before this entry")
+            last = expected - 1
+            break
         if newest_head_seq is not None and seq > newest_head_seq:
             newest = reread_head()
             newest_head_seq = newest[0] if newest else None
             if newest_head_seq is not None and seq > newest_head_seq:
-                return report(
-                    Break(seq, row_id, INSERTED, beyond_head.format(head=newest_head_seq)),
-                    seq - 1,
-                )
+                broken = Break(seq, row_id, INSERTED, beyond_head.format(head=newest_head_seq))
+                last = seq - 1
+                break
         if key_id:
-            key = keys.get(key_id)
-            if key is None:
-                return report(
-                    Break(
-                        seq,
-                        row_id,
-                        UNKNOWN_KEY,
-                        f"signed with key id {key_id} which is not configured "
-                        f"(SEGADMIN_AUDIT_KEY has key ids {ring.describe()})",
-                    ),
-                    seq - 1,
-                )
-        elif seq > sealed_seq:
-            return report(
-                Break(
+            mac = macs.get(key_id)
+            if mac is None:
+                broken = Break(
                     seq,
                     row_id,
-                    UNKEYED,
-                    "it has a plain SHA-256 hash, not an HMAC under the audit key; only entries "
-                    f"sealed before the chain was keyed may (up to seq {sealed_seq})",
-                ),
-                seq - 1,
+                    UNKNOWN_KEY,
+                    f"signed with key id {key_id} which is not configured "
+                    f"(SEGADMIN_AUDIT_KEY has key ids {ring.describe()})",
+                )
+                last = seq - 1
+                break
+        elif seq > sealed_seq:
+            broken = Break(
+                seq,
+                row_id,
+                UNKEYED,
+                "it has a plain SHA-256 hash, not an HMAC under the audit key; only entries "
+                f"sealed before the chain was keyed may (up to seq {sealed_seq})",
             )
+            last = seq - 1
+            break
         else:
-            key = None
+            mac = _sha256_hex
         kind = row[kind_at]
         values: Sequence[Any] = (
             row[kind_at:content_end] if kind == _KIND_REQUEST else row[kind_at:outcome_end]
@@ -557,68 +695,120 @@ def walk(
             extra = _optional(optional)
             if extra:
                 values = [*values, extra]
-        if _digest(seq, prev_hash, values, row[outcome_end:blobs_end], key) != stored:
+        # What _digest hashes, built here with the key's pads ready (see _hmac_sha256).
+        message = f"{prev_hash}\n{seq}\n{encode(values)}".encode()
+        for blob in row[outcome_end:blobs_end]:
+            data = bytes(blob) if blob else b""
+            message += b"\n%d:%b" % (len(data), data)
+        if mac(message) != stored:
             detail = (
                 "HMAC mismatch: its content no longer matches its hash"
-                if key
+                if key_id
                 else ("its content no longer matches its hash")
             )
-            return report(Break(seq, row_id, CHANGED, detail), seq - 1)
+            broken, last = Break(seq, row_id, CHANGED, detail), seq - 1
+            break
         if prev_hash != previous:
-            return report(
-                Break(
-                    seq,
-                    row_id,
-                    INSERTED,
-                    "it does not follow the entry before it (one of them was inserted or "
-                    "replaced behind the app's back)",
-                ),
-                seq - 1,
+            broken = Break(
+                seq,
+                row_id,
+                INSERTED,
+                "it does not follow the entry before it (one of them was inserted or "
+                "replaced behind the app's back)",
             )
+            last = seq - 1
+            break
         checkpoint = pinned.get(seq)
         if checkpoint is not None and checkpoint.hash != stored:
-            return report(
-                Break(
-                    seq,
-                    row_id,
-                    CHANGED,
-                    f"{checkpoint.label()} recorded another hash for this entry: the log was "
-                    "rewritten after it",
-                ),
-                seq - 1,
+            broken = Break(
+                seq,
+                row_id,
+                CHANGED,
+                f"{checkpoint.label()} recorded another hash for this entry: the log was "
+                "rewritten after it",
             )
+            last = seq - 1
+            break
         if kind == _KIND_REQUEST:
-            waiting[row_id] = (seq, tuple(outcome))
+            waiting[row_id] = (seq, tuple(row[content_end:outcome_end]))
         elif kind == _KIND_OUTCOME:
+            outcome = tuple(row[content_end:outcome_end])
             request_id = row[request_entry_at]
+            request = waiting.pop(request_id, None)
+            if request is None and defer:
+                unresolved.append((seq, row_id, request_id, outcome, count, previous))
+            else:
+                if request is None and earlier_request is not None:
+                    request = earlier_request(request_id, seq)
+                broken = _answer_problem(request, request_id, outcome, seq, row_id)
+                if broken is not None:
+                    last = seq - 1
+                    break
+        previous, expected, count = stored, seq + 1, count + 1
+    else:
+        return _Part(count, expected, previous, None, 0, list(waiting.items()), unresolved)
+    return _Part(count, expected, previous, broken, last, [], unresolved)
+
+
+def _answer_problem(
+    request: tuple[int, tuple[Any, ...]] | None,
+    request_id: int,
+    outcome: tuple[Any, ...],
+    seq: int,
+    row_id: int,
+) -> Break | None:
+    """What is wrong with outcome row ``seq`` answering ``request`` (None: no such request)."""
+    if request is None:
+        return Break(
+            seq,
+            row_id,
+            INSERTED,
+            f"it answers entry id {request_id}, which is not an earlier request without an answer",
+        )
+    if request[1] != outcome:
+        return Break(
+            request[0],
+            request_id,
+            OUTCOME_MISMATCH,
+            f"the outcome shown on the entry {_describe(request[1])} differs from "
+            f"its recorded outcome (seq {seq}) {_describe(outcome)}",
+        )
+    return None
+
+
+def _conclude(
+    parts: Sequence[_Part],
+    *,
+    pins: _Pins,
+    head: tuple[int, str] | None,
+    start: Checkpoint | None,
+    started: float,
+    earlier_request: Callable[[int, int], tuple[int, tuple[Any, ...]] | None] | None,
+    short_of_head: str,
+    head_differs: str,
+) -> VerifyReport:
+    """Join the findings of contiguous parts, in seq order, into the report one walk over
+    all of them gives: the first break, or the checks of the log's end."""
+    count = 0
+    waiting: dict[int, tuple[int, tuple[Any, ...]]] = {}
+
+    def report(broken: Break | None, last_seq: int, count: int, previous: str) -> VerifyReport:
+        return VerifyReport(count, last_seq, previous, broken, time.perf_counter() - started, start)
+
+    for part in parts:
+        for seq, row_id, request_id, outcome, before, previous in part.unresolved:
             request = waiting.pop(request_id, None)
             if request is None and earlier_request is not None:
                 request = earlier_request(request_id, seq)
-            if request is None:
-                return report(
-                    Break(
-                        seq,
-                        row_id,
-                        INSERTED,
-                        f"it answers entry id {request_id}, which is not an earlier request "
-                        "without an answer",
-                    ),
-                    seq - 1,
-                )
-            if request[1] != tuple(outcome):
-                return report(
-                    Break(
-                        request[0],
-                        request_id,
-                        OUTCOME_MISMATCH,
-                        f"the outcome shown on the entry {_describe(request[1])} differs from "
-                        f"its recorded outcome (seq {seq}) {_describe(tuple(outcome))}",
-                    ),
-                    seq - 1,
-                )
-        previous, expected, count = stored, seq + 1, count + 1
+            broken = _answer_problem(request, request_id, outcome, seq, row_id)
+            if broken is not None:
+                return report(broken, seq - 1, count + before, previous)
+        if part.broken is not None:
+            return report(part.broken, part.broken_last, count + part.count, part.previous)
+        count += part.count
+        waiting.update(part.waiting)
 
-    last = expected - 1
+    last, previous = parts[-1].expected - 1, parts[-1].previous
     for request_id, (seq, copy) in waiting.items():
         if any(value not in (None, "") for value in copy):
             return report(
@@ -629,8 +819,10 @@ def walk(
                     f"the entry shows an outcome {_describe(copy)} but no outcome was recorded",
                 ),
                 last,
+                count,
+                previous,
             )
-    for checkpoint in (latest, sealed.get(sealed_seq)):
+    for checkpoint in (pins.latest, pins.sealed.get(pins.sealed_seq)):
         if checkpoint is not None and last < checkpoint.seq:
             return report(
                 Break(
@@ -641,10 +833,16 @@ def walk(
                     f"{checkpoint.seq}: the entries after seq {last} are missing",
                 ),
                 last,
+                count,
+                previous,
             )
+    head_seq = head[0] if head else None
     if head is not None and head_seq is not None and last < head_seq:
         return report(
-            Break(expected, None, MISSING, short_of_head.format(last=last, head=head_seq)), last
+            Break(last + 1, None, MISSING, short_of_head.format(last=last, head=head_seq)),
+            last,
+            count,
+            previous,
         )
     if (
         head is not None
@@ -652,8 +850,119 @@ def walk(
         and head_seq == last
         and head[1] != previous
     ):
-        return report(Break(last, None, CHANGED, head_differs), last)
-    return report(None, last)
+        return report(Break(last, None, CHANGED, head_differs), last, count, previous)
+    return report(None, last, count, previous)
+
+
+# --- the walk in parts, across processes ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Range:
+    """One part of the log for a process to walk: seqs after ``after`` up to ``up_to`` (None:
+    to the end), the first expected to be ``expected`` and to chain from ``previous``."""
+
+    after: int
+    up_to: int | None
+    expected: int
+    previous: str
+    chunk_size: int
+    head_seq: int | None
+    pins: _Pins
+    beyond_head: str
+
+
+def _walk_range(part: _Range) -> _Part:
+    """Walk one part (in a process of its own, or in this one)."""
+    return _walk_part(
+        rows(part.chunk_size, after_seq=part.after, up_to=part.up_to),
+        ring=keyring(),
+        expected=part.expected,
+        previous=part.previous,
+        pins=part.pins,
+        head_seq=part.head_seq,
+        reread_head=_head,
+        beyond_head=part.beyond_head,
+        earlier_request=None,
+        defer=True,
+    )
+
+
+def _walk_range_in_process(part: _Range) -> _Part:
+    try:
+        return _walk_range(part)
+    finally:
+        connections.close_all()
+
+
+def _walk_parts(
+    bounds: Sequence[int],
+    *,
+    chunk_size: int,
+    processes: bool,
+    head: tuple[int, str] | None,
+    seals: Sequence[Checkpoint],
+    checkpoints: Iterable[Checkpoint],
+    start: Checkpoint | None,
+    earlier_request: Callable[[int, int], tuple[int, tuple[Any, ...]] | None] | None,
+    beyond_head: str,
+    short_of_head: str,
+    head_differs: str,
+) -> VerifyReport:
+    """``walk`` over the log cut at ``bounds``, each part by its own process.
+
+    Each part starts where the one walk would if every part before it held together: at the
+    seq after the last row before the part, chaining from that row's stored hash (the part
+    before it, when intact, ends on that very row). So a part's own first break is the one
+    walk's whenever no earlier part broke, and ``_conclude`` takes the first in seq order,
+    after resolving the outcome rows that answer requests of earlier parts.
+    """
+    started = time.perf_counter()
+    ring = keyring()
+    first = (start.seq + 1, start.hash) if start is not None else (1, GENESIS_HASH)
+    pins = _pins(ring, seals, checkpoints)
+    if isinstance(pins, Break):
+        return VerifyReport(0, 0, first[1], pins, time.perf_counter() - started, start)
+    after = first[0] - 1
+    ranges = []
+    for low, high in zip([after, *bounds], [*bounds, None], strict=True):
+        before = (
+            AuditEntry.objects.filter(seq__gt=after, seq__lte=low)
+            .order_by("-seq")
+            .values_list("seq", "hash")
+            .first()
+        )
+        expected, previous = (before[0] + 1, before[1]) if before else first
+        ranges.append(
+            _Range(
+                low,
+                high,
+                expected,
+                previous,
+                chunk_size,
+                head[0] if head else None,
+                pins,
+                beyond_head,
+            )
+        )
+    if processes:
+        # Forked processes open their own connections: close ours so none is shared.
+        connections.close_all()
+        context = multiprocessing.get_context("fork")
+        with context.Pool(len(ranges)) as pool:
+            parts = pool.map(_walk_range_in_process, ranges, chunksize=1)
+    else:
+        parts = [_walk_range(part) for part in ranges]
+    return _conclude(
+        parts,
+        pins=pins,
+        head=head,
+        start=start,
+        started=started,
+        earlier_request=earlier_request,
+        short_of_head=short_of_head,
+        head_differs=head_differs,
+    )
 
 
 def _describe(outcome: tuple[Any, ...]) -> str:
