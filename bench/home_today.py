@@ -1,6 +1,7 @@
 """Does the home page cost the same whatever today's volume?
 
-Builds a fresh SQLite database (bench/home_today-<rows>-<days>.sqlite3) holding ``--rows``
+Builds a fresh SQLite database (bench/home_today-<rows>-<days>.sqlite3), or fills the empty
+PostgreSQL database DATABASE_URL names, holding ``--rows``
 delivering request entries spread evenly over the last ``--days`` days (``--days 1``: all of
 them stamped today, the last 20 hours), copied by the database from one entry the audit log
 wrote (its body, headers and columns; 40 people; 5 % failed, 5 % rejected by Segment), then
@@ -11,6 +12,8 @@ chained (``verify_audit`` would refuse them); nothing on the home page reads the
 
     .venv/bin/python bench/home_today.py --rows 1000000 --days 120
     .venv/bin/python bench/home_today.py --rows 2000000 --days 1
+    DATABASE_URL=postgres://segadmin@127.0.0.1:5432/segadmin_home_2m_1 \
+        .venv/bin/python bench/home_today.py --rows 2000000 --days 1
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
     path = ROOT / "bench" / f"home_today-{args.rows}-{args.days}.sqlite3"
+    # PostgreSQL: name an empty database of its own in DATABASE_URL (filled on the first run).
+    url = os.environ.get("DATABASE_URL", "")
+    postgres = url.startswith(("postgres://", "postgresql://"))
     os.environ.update(
         DJANGO_SETTINGS_MODULE="segadmin.settings",
         SEGADMIN_ENV_FILE="none",
@@ -41,7 +47,7 @@ def main() -> None:
         SECRET_KEY="benchmark-secret-key-not-for-production-0123456789",
         SEGADMIN_ENCRYPTION_KEYS="dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=",
         SEGADMIN_AUDIT_KEY="benchmark-audit-key-not-for-production-0123456789",
-        DATABASE_URL=f"sqlite:///{path}",
+        DATABASE_URL=url if postgres else f"sqlite:///{path}",
         ALLOWED_HOSTS="testserver",
         LOG_LEVEL="WARNING",
         STATICFILES_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
@@ -54,6 +60,10 @@ def main() -> None:
 
     fresh = not path.exists()
     call_command("migrate", verbosity=0)
+    if postgres:
+        from segadmin.audit.models import AuditEntry
+
+        fresh = not AuditEntry.objects.exists()
     if fresh:
         started = time.perf_counter()
         fill(args.rows, args.days)
@@ -78,9 +88,11 @@ def fill(rows: int, days: int) -> None:
     from segadmin.segment import client
     from segadmin.segment.messages import build_message
 
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA synchronous = OFF")
-        cursor.execute("PRAGMA cache_size = -1000000")
+    postgres = connection.vendor == "postgresql"
+    if not postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous = OFF")
+            cursor.execute("PRAGMA cache_size = -1000000")
     users = []
     for i in range(40):
         role = "Admin" if i < 4 else "Marketer"
@@ -110,11 +122,17 @@ def fill(rows: int, days: int) -> None:
     columns = [f.column for f in AuditEntry._meta.concrete_fields if f.column != "id"]
     made = {
         "seq": f"{template.seq + 1000} + s.i",
-        "created_at": f"datetime({start.timestamp()} + s.i * {step}, 'unixepoch')",
+        "created_at": (
+            f"to_timestamp({start.timestamp()} + s.i * {step})"
+            if postgres
+            else f"datetime({start.timestamp()} + s.i * {step}, 'unixepoch')"
+        ),
         "actor_user_id": f"{first_pk} + s.i % 40",
         "outcome": "CASE s.i % 20 WHEN 0 THEN 'failed' WHEN 1 THEN 'rejected' ELSE 'sent' END",
         "response_status": "CASE s.i % 20 WHEN 0 THEN NULL WHEN 1 THEN 400 ELSE 200 END",
     }
+    if postgres:  # psycopg takes a lone % for a placeholder
+        made = {name: sql.replace(" % ", " %% ") for name, sql in made.items()}
     select = ", ".join(made.get(c, f'e."{c}"') for c in columns)
     names = ", ".join(f'"{c}"' for c in columns)
     chunk = 250_000
@@ -123,11 +141,18 @@ def fill(rows: int, days: int) -> None:
             high = min(rows, low + chunk)
             with transaction.atomic():
                 # Only this script's own integers and the model's column names are formatted in.
+                if postgres:
+                    series = f"(SELECT generate_series({low}, {high - 1}) AS i) s"
+                    prefix = ""
+                else:
+                    series = "s"
+                    prefix = (
+                        f"WITH RECURSIVE s(i) AS (SELECT {low} UNION ALL SELECT i + 1 FROM s "  # noqa: S608
+                        f"WHERE i < {high - 1}) "
+                    )
                 sql = (
-                    f"WITH RECURSIVE s(i) AS (SELECT {low} UNION ALL SELECT i + 1 FROM s "  # noqa: S608
-                    f"WHERE i < {high - 1}) "
-                    f'INSERT INTO "audit_auditentry" ({names}) SELECT {select} '
-                    f'FROM s, "audit_auditentry" e WHERE e."id" = %s'
+                    f'{prefix}INSERT INTO "audit_auditentry" ({names}) SELECT {select} '  # noqa: S608
+                    f'FROM {series}, "audit_auditentry" e WHERE e."id" = %s'
                 )
                 cursor.execute(sql, [template.pk])
             print(f"  {high:,} rows", flush=True)
