@@ -42,6 +42,7 @@ from segadmin.privacy.services import file_request
 from segadmin.segment.fake.demo import DEMO_SOURCES, DEMO_SPACE_ID, DEMO_SPACE_TOKEN, DEMO_TOKEN
 from segadmin.segment.messages import build_message
 from segadmin.sending import service as sending
+from segadmin.users import services as user_services
 
 PASSWORD = "correct horse battery staple"
 # One person per role, named as the rest of the suite names them.
@@ -172,6 +173,14 @@ def build(*, calls: int = 12) -> Demo:
         ids=["user-1004", "user-1007"],
         reason="Ticket #4521: the customer asked to be forgotten",
     )
+    # The newcomer is limited to the demo workspace (the Users page shows source limits).
+    user_services.set_limits(
+        actor=admin,
+        actor_user=people[ADMIN],
+        user=newcomer,
+        workspaces=[workspace],
+        sources=[],
+    )
     _log_ins()
     scheduler.ensure_scheduled()  # the periodic jobs' runner, queued (a task row)
     plan = TrackingPlan.objects.get(workspace=workspace)
@@ -289,6 +298,7 @@ def samples(demo: Demo) -> Samples:
         "users:role": {"pk": user.pk},
         "users:active": {"pk": user.pk},
         "users:reset": {"pk": user.pk},
+        "users:limits": {"pk": user.pk},
         "users:set_password": set_password_kwargs(User.objects.get(username="nico")),
         "plans:detail": {"pk": demo.plan.pk},
         "plans:import_detail": {"pk": TrackingPlanImport.objects.get().pk},

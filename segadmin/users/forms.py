@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
 from segadmin.accounts.roles import ROLES
+from segadmin.credentials.models import Source, Workspace
 from segadmin.lib.forms import ErrorSummaryMixin
 from segadmin.users.services import HOW, ONE_TIME_PASSWORD
 
@@ -68,3 +69,42 @@ class RoleForm(forms.Form):
 
 class ResetForm(forms.Form):
     how = HowField()
+
+
+class _ChoiceOfSources(forms.ModelMultipleChoiceField[Source]):
+    def label_from_instance(self, obj: Source) -> str:
+        where = f", in {obj.workspace.name}" if obj.workspace is not None else ""
+        return f"{obj.name} ({obj.get_region_display()}{where})"
+
+
+class _ChoiceOfWorkspaces(forms.ModelMultipleChoiceField[Workspace]):
+    def label_from_instance(self, obj: Workspace) -> str:
+        return f"{obj.name} ({obj.get_region_display()})"
+
+
+def _picker(label: str) -> forms.SelectMultiple:
+    # static/js/pickers.js makes it a searchable multiple choice (tom-select); without
+    # JavaScript it is a plain multiple select.
+    return forms.SelectMultiple(attrs={"data-multi-picker": "", "data-placeholder": label})
+
+
+class LimitsForm(forms.Form):
+    """The workspaces and sources a person is limited to (none chosen: every one)."""
+
+    workspaces = _ChoiceOfWorkspaces(
+        label="Workspaces",
+        queryset=Workspace.objects.order_by("name", "pk"),
+        required=False,
+        widget=_picker("Choose workspaces…"),
+        help_text="Every source of a chosen workspace, and the workspace itself (privacy "
+        "requests, the Public API).",
+        error_messages={"invalid_choice": "That workspace does not exist any more: choose again."},
+    )
+    sources = _ChoiceOfSources(
+        label="Sources",
+        queryset=Source.objects.select_related("workspace").order_by("name", "pk"),
+        required=False,
+        widget=_picker("Choose sources…"),
+        help_text="These sources only, not the rest of their workspace.",
+        error_messages={"invalid_choice": "That source does not exist any more: choose again."},
+    )

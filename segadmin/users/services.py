@@ -1,6 +1,7 @@
 """The one way the Users screens change a person's account: add (with a role), change the
-role, deactivate, reactivate and reset the password, each with its audit event
-(segadmin/audit/people.py) in the transaction of the change.
+role, deactivate, reactivate, reset the password and limit to chosen workspaces or sources
+(segadmin/accounts/limits.py), each with its audit event (segadmin/audit/people.py,
+segadmin/audit/limits.py) in the transaction of the change.
 
 What the rules refuse is said in a sentence (``Refused``): an Admin may not take away their
 own Admin role or deactivate themselves, and only a superuser may change a superuser.
@@ -21,12 +22,16 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from segadmin.accounts.models import PasswordToChange
+from segadmin.accounts.models import PasswordToChange, SourceLimit
 from segadmin.accounts.roles import ADMIN, ROLES, role_of
+from segadmin.audit import limits as limit_events
 from segadmin.audit import people
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from segadmin.audit.log import Actor
+    from segadmin.credentials.models import Source, Workspace
 
 ONE_TIME_PASSWORD = "one-time password"  # noqa: S105 - how a password is handed over
 SET_PASSWORD_LINK = "set-password link"  # noqa: S105 - the same, a link
@@ -142,6 +147,63 @@ def reset_password(*, actor: Actor, actor_user: User, user: User, how: str) -> H
         handover = _hand_over(user, how)
         people.password_changed(actor=actor, user=user, how=how)
     return handover
+
+
+def limits_of(user: User) -> dict[str, list[str]]:
+    """The person's limits as the audit log and the Users page name them: the chosen
+    workspaces and sources, by name ([] and [] = none: every source)."""
+    limit = SourceLimit.objects.filter(pk=user.pk).first()
+    if limit is None:
+        return {"workspaces": [], "sources": []}
+    return {
+        "workspaces": sorted(limit.workspaces.values_list("name", flat=True)),
+        "sources": sorted(limit.sources.values_list("name", flat=True)),
+    }
+
+
+def set_limits(
+    *,
+    actor: Actor,
+    actor_user: User,
+    user: User,
+    workspaces: Iterable[Workspace],
+    sources: Iterable[Source],
+) -> bool:
+    """Limit ``user`` to ``workspaces`` and ``sources`` (none of either: no limits, every
+    source), recorded as "user.limits_changed" with the choices before and after; False when
+    nothing changed. Their next request (and the next chunk of their bulk jobs) obeys it."""
+    _check_may_change(actor_user, user)
+    workspaces, sources = list(workspaces), list(sources)
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        limit = SourceLimit.objects.filter(pk=user.pk).first()
+        before_ids = _limit_ids(limit)
+        after_ids = (
+            (frozenset(w.pk for w in workspaces), frozenset(s.pk for s in sources))
+            if workspaces or sources
+            else None
+        )
+        if before_ids == after_ids:
+            return False
+        before = limits_of(user)
+        if after_ids is None:
+            SourceLimit.objects.filter(pk=user.pk).delete()
+        else:
+            limit, _ = SourceLimit.objects.get_or_create(user=user)
+            limit.workspaces.set(workspaces)
+            limit.sources.set(sources)
+            limit.save(update_fields=["updated_at"])
+        limit_events.limits_changed(actor=actor, user=user, before=before, after=limits_of(user))
+    return True
+
+
+def _limit_ids(limit: SourceLimit | None) -> tuple[frozenset[int], frozenset[int]] | None:
+    if limit is None:
+        return None
+    return (
+        frozenset(limit.workspaces.values_list("pk", flat=True)),
+        frozenset(limit.sources.values_list("pk", flat=True)),
+    )
 
 
 def choose_own_password(*, actor: Actor, user: User, password: str) -> None:

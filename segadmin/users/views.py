@@ -8,9 +8,11 @@ password: segadmin/accounts/first_login.py sends them there) and the set-passwor
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialAccount
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -28,11 +30,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from segadmin.accounts import first_login
-from segadmin.accounts.models import PasswordToChange
+from segadmin.accounts.models import PasswordToChange, SourceLimit
 from segadmin.accounts.roles import ROLES, role_of
 from segadmin.audit.log import Actor
 from segadmin.users import services
-from segadmin.users.forms import ROLE_HELP, AddPersonForm, ResetForm, RoleForm
+from segadmin.users.forms import ROLE_HELP, AddPersonForm, LimitsForm, ResetForm, RoleForm
 
 MANAGE = "accounts.manage_users"
 
@@ -71,12 +73,113 @@ def _shown_once(response: HttpResponse) -> HttpResponse:
     return response
 
 
+@dataclass(frozen=True)
+class Limits:
+    """A person's source limits as the page shows them."""
+
+    workspaces: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.workspaces or self.sources) or self.emptied
+
+    emptied: bool = False  # limited, but everything chosen was deleted since
+
+    @property
+    def text(self) -> str:
+        if not self.limited:
+            return "Every source"
+        if self.emptied:
+            return "Nothing (what was chosen was deleted)"
+        parts = [f"workspace {name}" for name in self.workspaces]
+        parts += [f"source {name}" for name in self.sources]
+        return ", ".join(parts)
+
+
+def _limits_by_person() -> dict[int, Limits]:
+    """Every limited person's limits, in three queries whatever the number of people."""
+    limited = set(SourceLimit.objects.values_list("user_id", flat=True))
+    workspaces: dict[int, list[str]] = {pk: [] for pk in limited}
+    sources: dict[int, list[str]] = {pk: [] for pk in limited}
+    chosen_workspaces = SourceLimit.workspaces.through.objects.values_list(
+        "sourcelimit_id", "workspace__name"
+    )
+    for pk, name in chosen_workspaces.order_by("workspace__name"):
+        workspaces[pk].append(name)
+    chosen_sources = SourceLimit.sources.through.objects.values_list(
+        "sourcelimit_id", "source__name"
+    )
+    for pk, name in chosen_sources.order_by("source__name"):
+        sources[pk].append(name)
+    return {
+        pk: Limits(
+            workspaces=tuple(workspaces[pk]),
+            sources=tuple(sources[pk]),
+            emptied=not workspaces[pk] and not sources[pk],
+        )
+        for pk in limited
+    }
+
+
+SIGN_IN_PASSWORD = "Password"  # noqa: S105 - a way to log in, not a password
+SIGN_IN_SSO = "Single sign-on"
+
+
+def _sign_in_methods() -> tuple[set[int], dict[int, list[str]]]:
+    """Who has a single sign-on account (by provider), and who has a second factor (its
+    kinds), from django-allauth's SocialAccount and Authenticator."""
+    sso: dict[int, list[str]] = {}
+    for user_id, provider in SocialAccount.objects.values_list("user_id", "provider"):
+        sso.setdefault(user_id, []).append(provider)
+    factors: dict[int, list[str]] = {}
+    for user_id, kind in Authenticator.objects.values_list("user_id", "type"):
+        factors.setdefault(user_id, []).append(kind)
+    return set(sso), factors
+
+
+def _sign_in(user: User, sso: set[int]) -> str:
+    methods = []
+    if user.has_usable_password():
+        methods.append(SIGN_IN_PASSWORD)
+    if user.pk in sso:
+        methods.append(SIGN_IN_SSO)
+    return " and ".join(methods) if methods else "None yet"
+
+
+# django-allauth's authenticator types, as the page names them.
+FACTOR_NAMES = {
+    Authenticator.Type.TOTP: "authenticator app",
+    Authenticator.Type.WEBAUTHN: "security key",
+}
+
+
+def _second_factor(kinds: list[str]) -> str:
+    names = [FACTOR_NAMES[k] for k in FACTOR_NAMES if k in kinds]
+    if not names:
+        return "None"
+    text = "On: " + " and ".join(names)
+    if Authenticator.Type.RECOVERY_CODES in kinds:
+        text += ", with recovery codes"
+    return text
+
+
 @permission_required(MANAGE, raise_exception=True)
 def user_list(request: HttpRequest) -> HttpResponse:
     users = User.objects.order_by("username").prefetch_related(Prefetch("groups"))
     must_change = set(PasswordToChange.objects.values_list("user_id", flat=True))
+    limits = _limits_by_person()
+    sso, factors = _sign_in_methods()
     rows = [
-        {"user": user, "role": _role(user), "status": _status(user, must_change)} for user in users
+        {
+            "user": user,
+            "role": _role(user),
+            "status": _status(user, must_change),
+            "sign_in": _sign_in(user, sso),
+            "second_factor": _second_factor(factors.get(user.pk, [])),
+            "limits": limits.get(user.pk, Limits()),
+        }
+        for user in users
     ]
     return render(request, "users/list.html", {"rows": rows})
 
@@ -109,10 +212,16 @@ def _detail(request: HttpRequest, person: User, **extra: Any) -> HttpResponse:
     must_change = set(
         PasswordToChange.objects.filter(user=person).values_list("user_id", flat=True)
     )
+    sso = set(SocialAccount.objects.filter(user=person).values_list("user_id", flat=True))
+    factors = list(Authenticator.objects.filter(user=person).values_list("type", flat=True))
     context: dict[str, Any] = {
         "person": person,
         "role": _role(person),
         "status": _status(person, must_change),
+        "sign_in": _sign_in(person, sso),
+        "second_factor": _second_factor(factors),
+        "limits": _limits_by_person().get(person.pk, Limits()),
+        "limits_form": extra.pop("limits_form", None) or _limits_form(person),
         "is_self": person.pk == request.user.pk,
         "may_change": request.user.is_superuser or not person.is_superuser,
         "role_form": extra.pop("role_form", None)
@@ -151,6 +260,47 @@ def user_role(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"{person.get_username()} is now {role}.")
     else:
         messages.info(request, f"{person.get_username()} was already {role}: nothing changed.")
+    return redirect("users:detail", pk=person.pk)
+
+
+def _limits_form(person: User) -> LimitsForm:
+    limit = SourceLimit.objects.filter(pk=person.pk).first()
+    if limit is None:
+        return LimitsForm()
+    return LimitsForm(
+        initial={
+            "workspaces": list(limit.workspaces.values_list("pk", flat=True)),
+            "sources": list(limit.sources.values_list("pk", flat=True)),
+        }
+    )
+
+
+@permission_required(MANAGE, raise_exception=True)
+@require_POST
+def user_limits(request: HttpRequest, pk: int) -> HttpResponse:
+    """Limit a person to chosen workspaces and sources, or (none chosen) lift the limits."""
+    person = get_object_or_404(User, pk=pk)
+    form = LimitsForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, person, limits_form=form, refused="Choose again.")
+    workspaces, sources = form.cleaned_data["workspaces"], form.cleaned_data["sources"]
+    try:
+        changed = services.set_limits(
+            actor=Actor.from_request(request),
+            actor_user=request.user,  # type: ignore[arg-type]
+            user=person,
+            workspaces=workspaces,
+            sources=sources,
+        )
+    except services.Refused as exc:
+        return _detail(request, person, limits_form=form, refused=str(exc))
+    name = person.get_username()
+    if not changed:
+        messages.info(request, f"{name}'s source limits were already so: nothing changed.")
+    elif not workspaces and not sources:
+        messages.success(request, f"{name} may use every source again.")
+    else:
+        messages.success(request, f"{name} is limited to the workspaces and sources chosen.")
     return redirect("users:detail", pk=person.pk)
 
 

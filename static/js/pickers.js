@@ -378,12 +378,30 @@
     });
   }
 
+  // --- Choosing several (the Users page's source limits) ----------------------------------
+
+  function enhanceMulti(select) {
+    if (select.dataset.pickerReady || typeof window.TomSelect !== "function") return;
+    select.dataset.pickerReady = "1";
+    searchable(select, {
+      maxOptions: null,
+      refreshThrottle: 0,
+      hidePlaceholder: true,
+      placeholder: select.dataset.placeholder || "",
+      plugins: { remove_button: { title: "Remove" } },
+      render: {
+        no_results: () => '<div class="no-results">Nothing by that name.</div>',
+      },
+    });
+  }
+
   function enhance(root) {
     const scope = root && root.querySelectorAll ? root : document;
     scope.querySelectorAll("details[data-kv-pool]").forEach(enhancePool);
     if (typeof window.TomSelect !== "function") return;
     scope.querySelectorAll("select[data-zone-picker]").forEach(enhanceTimestampZone);
     scope.querySelectorAll("select[data-searchable-select]").forEach(enhanceSearchable);
+    scope.querySelectorAll("select[data-multi-picker]").forEach(enhanceMulti);
     scope.querySelectorAll(".kv-row").forEach(syncDatetimeRow);
   }
 

@@ -65,3 +65,37 @@ def test_an_admin_adds_a_support_person_who_then_sees_exactly_supports_pages(
         assert [e for e in log_in_errors if "403" not in e] == []
     finally:
         context.close()
+
+
+def test_an_admin_limits_a_person_to_chosen_sources_with_the_pickers(
+    page, live_server, browser_errors, admin_user, support
+) -> None:
+    """The Users page's source limits: chosen with the searchable pickers, saved, shown in the
+    list; the page passes axe with the pickers drawn and a choice made."""
+    from tests.browser.test_accessibility import axe_violations
+    from tests.factories import make_source, make_workspace
+
+    shop = make_workspace("tok-shop-0123456789", name="Shop")
+    make_source("Web shop", "wk-web-0123456789", workspace=shop)
+    make_source("Mobile app", "wk-app-0123456789")
+    log_in(page, live_server, "ada")
+    page.goto(f"{live_server.url}/users/{support.pk}/")
+    assert page.get_by_test_id("person-limits").inner_text() == "Every source"
+    sources = page.get_by_role("combobox", name="Sources", exact=True)
+    sources.locator("xpath=ancestor::div[contains(@class, 'ts-control')]").click()
+    sources.fill("mobile")
+    sources.press("Enter")
+    workspaces = page.get_by_role("combobox", name="Workspaces", exact=True)
+    workspaces.locator("xpath=ancestor::div[contains(@class, 'ts-control')]").click()
+    workspaces.fill("sho")
+    workspaces.press("Enter")
+    page.keyboard.press("Escape")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Save the source limits").click()
+    assert page.get_by_text("sam is limited to the workspaces and sources chosen").is_visible()
+    assert page.get_by_test_id("person-limits").inner_text() == "workspace Shop, source Mobile app"
+    page.get_by_role("link", name="Users").first.click()
+    row = page.get_by_role("row", name="sam")
+    assert "Limited workspace Shop, source Mobile app" in row.inner_text()
+    assert "Password" in row.inner_text()
+    assert browser_errors == []
