@@ -196,6 +196,10 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         "form_fields": tables.form_fields(form),
     }
     bookmark = ""
+    if form.is_bound and not form.is_valid():
+        limit_events.refused_in_form(
+            actor=Actor.from_request(request), form=form, entrance="User lookup"
+        )
     if form.is_bound and form.is_valid():
         # What was asked for; by email, the one person segadmin's calls name is looked up.
         asked_type = kind = form.cleaned_data["identifier_type"]

@@ -232,8 +232,14 @@ def suppressions(request: HttpRequest) -> HttpResponse:
         try:
             chosen = field.clean(request.GET["workspace"])
         except ValidationError as exc:
-            error = " ".join(exc.messages) if field.refused else ""
-            error = error or "That workspace does not exist: choose another."
+            error = "That workspace does not exist: choose another."
+            if field.refused is not None:
+                error = " ".join(exc.messages)
+                limit_events.refused(
+                    actor=Actor.from_request(request),
+                    entrance="Current suppressions",
+                    workspace=field.refused,  # type: ignore[arg-type]
+                )
     if chosen is not None:
         try:
             answer = sending_privacy.list_suppressions(

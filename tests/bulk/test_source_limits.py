@@ -163,3 +163,21 @@ def test_the_send_service_stops_a_running_job_when_the_starters_limits_change(
     job.refresh_from_db()
     assert "You may not use the source “Other site”" in job.error
     assert fake_segment.requests == []
+
+
+def test_a_limited_admin_may_not_approve_an_import_to_another_source(
+    marketer, admin_user, source, other
+):
+    from segadmin.approvals.models import Approval
+    from segadmin.approvals.services import may_decide
+    from segadmin.audit.log import Actor
+    from segadmin.bulk import services
+
+    job = job_of(marketer, other, call_type="identify")
+    approval = services.request_start_approval(
+        job, Actor(marketer, marketer.username, "Marketer", None, ""), "MKT-1"
+    )
+    assert may_decide(admin_user, approval) is None
+    limit_to(admin_user, sources=[source])
+    assert "limited you to other sources" in (may_decide(admin_user, approval) or "")
+    assert Approval.objects.get().state == Approval.State.WAITING

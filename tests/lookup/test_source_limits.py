@@ -85,3 +85,35 @@ def test_an_unlimited_support_person_sees_the_whole_history(two_sources, support
         reverse("lookup:index"), {"identifier_type": "user_id", "identifier": "alice"}
     )
     assert response.context["found"].traits == {"a": 1, "b": 2}
+
+
+def test_the_profile_api_of_a_workspace_outside_the_limits_is_not_asked(
+    fake_segment, support
+) -> None:
+    from segadmin.credentials.models import Workspace
+    from tests.lookup.test_lookup import PROFILE_TOKEN
+
+    fake_segment.add_write_key(WRITE_KEY)
+    workspace = Workspace(name="Acme", region="us", profiles_space_id="spa_test")
+    workspace.set_public_api_token("sgp_LOOKUPpublicToken0123456789")
+    workspace.set_profiles_token(PROFILE_TOKEN)
+    workspace.save()
+    fake_segment.state.add_space("spa_test", PROFILE_TOKEN)
+    mine = make_source("Mine", WRITE_KEY)
+    add_call(user=support, source=mine, call_type="identify", user_id="alice", traits={"a": 1})
+    limit_to(support, sources=[mine])
+    client = login(support)
+    # Not offered, and not picked for them as "the only workspace with a Profile API".
+    page = client.post(
+        reverse("lookup:index"), {"identifier_type": "user_id", "identifier": "alice"}
+    )
+    assert page.context["workspace"] is None
+    assert ">Acme (US)</option>" not in page.content.decode()
+    forged = client.post(
+        reverse("lookup:index"),
+        {"identifier_type": "user_id", "identifier": "alice", "workspace": str(workspace.pk)},
+    )
+    assert "You may not act on the workspace “Acme”" in forged.content.decode()
+    assert fake_segment.requests == []
+    (entry,) = refusals()
+    assert entry.workspace_id == workspace.pk and entry.details_data["entrance"] == "User lookup"

@@ -85,3 +85,17 @@ def test_a_limited_admin_may_not_approve_a_request_for_another_workspace(
     page = client.get(reverse("privacy:list"))
     assert request not in list(page.context["page"])
     assert creates(fake) == []
+
+
+def test_current_suppressions_of_another_workspace_are_refused(
+    fake, support, workspace, other
+) -> None:
+    limit_to(support, workspaces=[workspace])
+    client = login(support)
+    page = client.get(reverse("privacy:suppressions"))
+    assert ">Other<" not in page.content.decode() and ">Other (US)<" not in page.content.decode()
+    response = client.get(reverse("privacy:suppressions"), {"workspace": other.pk})
+    assert "You may not act on the workspace “Other”" in response.content.decode()
+    assert [r for r in fake.requests if "suppressions" in r.path] == []
+    refusal = AuditEntry.objects.get(kind=Kind.EVENT, action="access.refused")
+    assert refusal.workspace_id == other.pk
