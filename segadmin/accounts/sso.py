@@ -225,6 +225,8 @@ class SingleSignOnAdapter(SocialAccountAdapter):
         if existing is None and username and _username_taken(username):
             # Never linked by name: a provider's "root" must not become segadmin's root.
             self._fail(request, "username_taken", username, None, {})
+        if existing is None:
+            _drop_an_email_already_taken(sociallogin)
         groups = groups_of(extra, settings.SEGADMIN_OIDC_GROUPS_CLAIM)
         role = role_for_groups(groups, settings.SEGADMIN_OIDC_ROLE_MAP)
         if existing is not None:
@@ -334,6 +336,18 @@ class SingleSignOnAdapter(SocialAccountAdapter):
             details=details,
         )
         raise ImmediateHttpResponse(failure_page(request, reason))
+
+
+def _drop_an_email_already_taken(sociallogin: SocialLogin) -> None:
+    """A new person whose e-mail address another account already has is created without it
+    (allauth would otherwise stop at a sign-up form, as it never links accounts by e-mail)."""
+    from allauth.account.internal.userkit import filter_users_by_email
+
+    addresses = [a.email for a in sociallogin.email_addresses if a.email]
+    if any(filter_users_by_email(address) for address in addresses):
+        sociallogin.email_addresses = []
+        if sociallogin.user is not None:
+            sociallogin.user.email = ""
 
 
 def _username_taken(username: str) -> bool:

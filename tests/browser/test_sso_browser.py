@@ -302,3 +302,16 @@ def test_single_sign_on_returns_to_the_page_that_asked_for_a_log_in(page, live_s
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{live_server.url}/lookup/")
     assert page.get_by_test_id("whoami").inner_text().split() == ["sam.support", "Support"]
+
+
+def test_a_new_person_whose_email_another_account_has_is_created_without_it(
+    page, live_server, sso
+) -> None:
+    from tests.conftest import make_user
+
+    make_user("maria", "Marketer", email="mallory.marketing@example.com")
+    sso_log_in(page, live_server, sso, "mallory.marketing")
+    assert page.get_by_test_id("whoami").inner_text().split() == ["mallory.marketing", "Marketer"]
+    created = User.objects.get(username="mallory.marketing")
+    assert created.email == ""
+    assert User.objects.get(username="maria").email == "mallory.marketing@example.com"
