@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from segadmin.accounts import limits
 from segadmin.accounts.navigation import visible_items
 from segadmin.audit.filters import visible_entries
 from segadmin.audit.models import AuditEntry, Outcome
@@ -55,9 +56,13 @@ def index(request: HttpRequest) -> HttpResponse:
     calls, over the entries the person may read in the audit log."""
     context: dict[str, Any] = {}
     if can_read_audit(request.user):
-        see_all = request.user.has_perm("accounts.view_all_audit")
-        entries = visible_entries(request.user)
+        # A reader an Admin limited to chosen sources gets the page of their own calls: the
+        # kept counts and "everyone's activity" are of every source.
+        see_all = request.user.has_perm("accounts.view_all_audit") and not limits.is_limited(
+            request.user
+        )
         own = AuditEntry.objects.listed().filter(actor_user_id=request.user.pk)
+        entries = visible_entries(request.user) if see_all else own
         scope = "all" if see_all else f"user:{request.user.pk}"
 
         def nav_urls() -> dict[str, str]:

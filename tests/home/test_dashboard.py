@@ -200,3 +200,18 @@ def test_a_marketers_failures_to_look_at_are_their_own_of_the_last_day(
     assert [entry.pk for entry in mine] == [history["today_failed"].pk]
     everyone = login(support).get(HOME).context["to_look_at"]
     assert [entry.pk for entry in everyone] == [history["today_failed"].pk]
+
+
+def test_a_support_person_limited_to_chosen_sources_sees_only_their_own_calls(
+    history, marketer, support, frozen_now
+) -> None:
+    """The chart and failures of every source are not theirs to read: the page of their own."""
+    from tests.factories import limit_to
+
+    limit_to(support, sources=[make_source("Theirs only")])
+    response = login(support).get(HOME)
+    assert response.context["see_all"] is False
+    assert response.context["activity"] == []
+    assert response.context["chart"]["total"] == 4  # their own four of the last 30 days
+    assert response.context["to_look_at"] == []  # the failed call today is the marketer's
+    assert "Your calls per day" in response.content.decode()
