@@ -181,6 +181,10 @@ def build(*, calls: int = 12) -> Demo:
         workspaces=[workspace],
         sources=[],
     )
+    # The Website source is a Production one (issue 16): its badge and its source form are in
+    # the walk (the calls above went to Backend, which asks for nothing).
+    Source.objects.filter(pk=source.pk).update(production=True)
+    source.refresh_from_db()
     _log_ins()
     scheduler.ensure_scheduled()  # the periodic jobs' runner, queued (a task row)
     plan = TrackingPlan.objects.get(workspace=workspace)

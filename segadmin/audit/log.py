@@ -118,6 +118,7 @@ def record_request(
     index: Sequence[IndexedMessage] | None = None,
     plan: dict[str, Any] | None = None,
     reason: str = "",
+    production: bool = False,
 ) -> AuditEntry:
     """Append the request entry, and one message-index row per message it carries, and
     COMMIT them, before the request is sent.
@@ -133,6 +134,9 @@ def record_request(
 
     ``reason`` is why the person sent it, in their words (optional on the call screens,
     required by Fix traits): kept with the request's secrets and any named secret masked.
+
+    ``production``: the source is a Production one and the sender confirmed it (issue 16):
+    ``details["production"]`` says so, hashed with the rest.
     """
     ensure_no_transaction()
     secrets = request.known_secrets()
@@ -171,9 +175,14 @@ def record_request(
     entry.relation = _text(relation, 32)
     entry.reason = clean_reason(reason, secrets)
     entry.bulk_job_id = _text(bulk_job_id, 100) if bulk_job_id else None
+    details: dict[str, Any] = {}
     if plan:
-        entry.details = _json({"tracking_plan": redaction.redact_json(plan)})
+        details["tracking_plan"] = redaction.redact_json(plan)
         entry.plan_violations = int(plan.get("violations") or 0)
+    if production:
+        details["production"] = "confirmed"
+    if details:
+        entry.details = _json(details)
     with transaction.atomic(durable=True):
         chain.append([entry])
         _record_index(entry, messages)

@@ -66,8 +66,22 @@ class RegionalChoiceField(forms.ModelChoiceField[Source | Workspace]):
         return obj
 
 
+class SourceSelect(forms.Select):
+    """A Source select whose Production options carry ``data-production``: the page's script
+    (static/js/forms.js) says at once that sending to one asks for a confirmation."""
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        instance = getattr(option.get("value"), "instance", None)
+        if getattr(instance, "production", False):
+            option["attrs"]["data-production"] = "true"
+        return option
+
+
 class SourceChoiceField(RegionalChoiceField):
     """Enabled sources only, by name: what a sender may choose to send to."""
+
+    widget = SourceSelect
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", "Source")

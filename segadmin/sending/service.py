@@ -167,7 +167,7 @@ def send_message(
     """
     ensure_no_transaction()
     _refuse_not_allowed(actor, source=source)
-    _refuse_disabled(source, confirm_production)
+    confirmed = _refuse_disabled(source, confirm_production)
     plan = source.plan_check()
     warnings = validate_message(message, plan)
     request = client.tracking_request(message, write_key=source.write_key(), region=source.region)
@@ -183,6 +183,7 @@ def send_message(
         plan=plan_record(plan, warnings, would) if plan else None,
         plan_problems=tuple(p for p in warnings if p.code.startswith("plan_")),
         segment_would=would,
+        production=confirmed,
     )
 
 
@@ -239,7 +240,7 @@ def send_batch(
     """
     ensure_no_transaction()
     _refuse_not_allowed(actor, source=source)
-    _refuse_disabled(source)
+    marked = _refuse_disabled(source)  # a Production source's import was confirmed at Start
     plan = source.plan_check()
     if checked is not None and same_plan(checked.plan, plan):
         warnings = validate_batch(messages, plan, each=False, encoded=encoded)
@@ -260,6 +261,7 @@ def send_batch(
         plan=plan_record(plan, warnings) if plan else None,
         plan_problems=tuple(p for p in warnings if p.code.startswith("plan_")),
         reason=reason,
+        production=marked,
     )
 
 
@@ -284,11 +286,12 @@ def send_raw(
     API call to a Production source needs ``confirm_production`` (as send_message).
     """
     ensure_no_transaction()
+    confirmed = False
     if api == "tracking":
         if source is None:
             raise ValueError("A raw Tracking API call needs a source.")
         _refuse_not_allowed(actor, source=source)
-        _refuse_disabled(source, confirm_production)
+        confirmed = _refuse_disabled(source, confirm_production)
         request = client.raw_tracking_request(
             method=method,
             path=path,
@@ -320,6 +323,7 @@ def send_raw(
         source=source,
         workspace=workspace,
         reason=reason,
+        production=confirmed,
     )
 
 
@@ -406,9 +410,10 @@ def _refuse_not_allowed(
 _UNASKED = object()
 
 
-def _refuse_disabled(source: Source, confirmation: Any = _UNASKED) -> None:
+def _refuse_disabled(source: Source, confirmation: Any = _UNASKED) -> bool:
     """Refuse a disabled source and, unless ``confirmation`` is left out (a bulk job, confirmed
-    when it was started), a Production source not confirmed by its id or name."""
+    when it was started), a Production source not confirmed by its id or name. Returns
+    whether the source is a Production one (then confirmed)."""
     # From the database, not the caller's copy: a bulk job holds its source for a whole chunk,
     # and a source marked Production since the form was drawn asks for a confirmation too.
     marked = (
@@ -420,6 +425,7 @@ def _refuse_disabled(source: Source, confirmation: Any = _UNASKED) -> None:
         raise SourceDisabled(source)
     if marked and confirmation is not _UNASKED and not production.names(source, confirmation):
         raise ProductionNotConfirmed(source)
+    return bool(marked)
 
 
 def _send(
@@ -437,6 +443,7 @@ def _send(
     plan_problems: tuple[Problem, ...] = (),
     segment_would: str = "",
     reason: str = "",
+    production: bool = False,
 ) -> Sent:
     entry = log.record_request(
         actor=actor,
@@ -449,6 +456,7 @@ def _send(
         bulk_job_id=bulk_job_id,
         index=index,
         plan=plan,
+        production=production,
     )
     try:
         result = client.send(request, profile=profile)

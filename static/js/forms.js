@@ -48,3 +48,30 @@
   document.addEventListener("DOMContentLoaded", focusSummary);
   document.addEventListener("htmx:afterSettle", focusSummary);
 })();
+
+// A send form's Source select (issue 16): choosing a Production source (its option carries
+// data-production) says at once, above Send, that sending asks for a confirmation naming it.
+// Only a hint: the server draws the confirmation box and refuses a send without it.
+(function () {
+  function update(select) {
+    const form = select.form;
+    const block = form && form.querySelector("[data-production-confirm]");
+    if (!block) return;
+    const hint = block.querySelector("[data-production-hint]");
+    const option = select.selectedOptions[0];
+    const drawnFor = block.getAttribute("data-production-for");
+    const production = option && option.hasAttribute("data-production");
+    // The server's own banner for this source is there already: no second one.
+    hint.hidden = !production || drawnFor === option.value;
+    if (production) {
+      hint.querySelector("[data-production-name]").textContent = option.textContent.replace(/ \(.*$/, "");
+    }
+    const banner = block.querySelector(".production-banner");
+    if (banner) banner.hidden = drawnFor !== (option && option.value);
+  }
+
+  document.addEventListener("change", (event) => {
+    const target = event.target;
+    if (target instanceof HTMLSelectElement && target.name === "source") update(target);
+  });
+})();

@@ -67,6 +67,8 @@ def test_a_message_confirmed_by_id_or_name_is_sent(
     )
     assert sent.result.ok
     assert len(fake_segment.messages()) == 1
+    # The audit entry says the send to a Production source was confirmed (hashed with it).
+    assert sent.entry.details_data == {"production": "confirmed"}
 
 
 def test_the_flag_is_read_from_the_database_not_the_callers_copy(
@@ -106,9 +108,11 @@ def test_a_source_that_is_not_production_needs_nothing(fake_segment: Any) -> Non
     source = make_source("Staging", WRITE_KEY)
     sent = sending.send_message(actor=Actor.system("tests"), source=source, message=_identify())
     assert sent.result.ok
+    assert "production" not in (sent.entry.details_data or {})
 
 
 def test_a_batch_is_not_asked_again(live: Source, fake_segment: Any) -> None:
     """The bulk worker's batches: the import was confirmed at Start (tests/production/test_bulk)."""
     sent = sending.send_batch(actor=Actor.system("tests"), source=live, messages=[_identify()])
     assert sent.result.ok
+    assert sent.entry.details_data == {"production": "confirmed"}
