@@ -229,3 +229,27 @@ def test_a_system_actor_has_no_limits(theirs: Source, fake_segment: Any) -> None
     message = {"type": "identify", "userId": "u-1", "messageId": "m-1"}
     sent = sending.send_message(actor=Actor.system("test"), source=theirs, message=message)
     assert sent.result.ok
+
+
+def test_an_approved_public_api_call_is_not_sent_when_the_askers_limits_changed(
+    fake_segment: Any, admin_user: User, workspace: Workspace
+) -> None:
+    from django.urls import reverse
+
+    from segadmin.approvals.models import Approval
+    from tests.calls.test_public_api_approval import call
+    from tests.conftest import make_user
+
+    fake_segment.add_workspace(TOKEN, id="ws_1")
+    asked = login(admin_user).post(reverse("calls:api"), call(workspace, reason="GDPR 9"))
+    assert "Waiting for a second Admin" in asked.content.decode()
+    approval = Approval.objects.get()
+    limit_to(admin_user, sources=[make_source("Elsewhere", WRITE_KEY)])
+    answer = login(make_user("bea", "Admin")).post(
+        reverse("approvals:decide", args=[approval.pk]), {"decision": "approve"}, follow=True
+    )
+    assert "Approved, but not sent" in answer.content.decode()
+    assert "may no longer act on the workspace" in answer.content.decode()
+    assert fake_segment.requests == []
+    (entry,) = refusals()
+    assert entry.workspace_id == workspace.pk and entry.details_data["entrance"] == "approval"
