@@ -66,11 +66,6 @@ class Limits:
             **{f"{prefix}workspace_id__in": self.workspace_ids}
         )
 
-    def describe(self) -> str:
-        if not self.restricted:
-            return "every source"
-        return "the chosen sources"
-
 
 UNRESTRICTED = Limits()
 
