@@ -103,3 +103,18 @@ def test_an_import_to_a_source_that_is_not_production_starts_as_before(
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.status == Status.DONE
+
+
+def test_the_upload_page_marks_production_sources_and_imports(
+    marketer: Any, job: BulkJob, live: Source
+) -> None:
+    page = login(marketer).get("/bulk/")
+    text = page.text
+    # The Source select says it in words and carries the flag for the script's hint.
+    assert (
+        f'<option value="{live.pk}" data-production="true">Live site (US) — Production</option>'
+        in text
+    )
+    assert 'data-testid="production-hint" hidden' in text
+    # The recent imports list marks the import to it.
+    assert 'data-testid="production-badge">Production</span>' in text

@@ -83,4 +83,10 @@ def test_a_marketer_confirms_and_sends_to_a_production_source(
         page.get_by_role("checkbox", name="Send to Production source “Live site”")
     ).not_to_be_checked()
     assert axe_violations(page) == []
+
+    # The bulk upload says it too, as the source is chosen (Start asks for the confirmation).
+    page.goto(f"{live_server.url}/bulk/")
+    page.locator("select[name=source]").select_option(label="Live site (US) — Production")
+    expect(page.get_by_test_id("production-hint")).to_contain_text("Live site")
+    assert axe_violations(page) == []
     assert browser_errors == []
