@@ -546,7 +546,11 @@ def _split(after: int, workers: int, parallel_from: int, processes: bool) -> lis
     """The seqs that end each part but the last (which has no end), or None for one walk."""
     connection = connections[AuditEntry.objects.db]
     in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()  # type: ignore[attr-defined]
-    if processes and (connection.in_atomic_block or in_memory):
+    if processes and (
+        connection.in_atomic_block
+        or in_memory
+        or "fork" not in multiprocessing.get_all_start_methods()  # Windows: one walk
+    ):
         return None
     top = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     span = top - after

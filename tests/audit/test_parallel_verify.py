@@ -265,7 +265,7 @@ def test_the_command_walks_in_parts_only_outside_a_transaction() -> None:
 @postgres_only
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_real_processes_find_what_one_walk_finds() -> None:
+def test_real_processes_find_what_one_walk_finds(monkeypatch) -> None:
     build_log()
     assert not connection.in_atomic_block
     one = verify_chain()
@@ -279,3 +279,7 @@ def test_real_processes_find_what_one_walk_finds() -> None:
         assert _same(parts, one) == _same(one, one)
     _, message, code = run_verify("--full", "--workers", "3")
     assert code == 1 and message.startswith("BROKEN at seq 25 (id ")
+    # Where processes cannot be forked (Windows), one walk.
+    monkeypatch.setattr(chain.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert chain._split(0, 3, 1, processes=True) is None
+    assert _same(verify_chain(workers=3, parallel_from=1), one) == _same(one, one)
