@@ -19,6 +19,8 @@ TEMPLATE = """\
 # Keep this file private: it holds the key that decrypts the stored Segment credentials.
 # Losing SEGADMIN_ENCRYPTION_KEYS means re-entering every token and write key.
 DEBUG=true
+# Admins may use a second factor without being made to (production requires it).
+SEGADMIN_REQUIRE_MFA=false
 SECRET_KEY={secret_key}
 SEGADMIN_ENCRYPTION_KEYS={fernet_key}
 {audit_key}# DATABASE_URL=postgres://segadmin@127.0.0.1:5432/segadmin

@@ -167,6 +167,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # A one-time password set by an Admin is changed before anything else.
     "segadmin.accounts.first_login.PasswordToChangeMiddleware",
+    # Then, under SEGADMIN_REQUIRE_MFA, an Admin without a second factor sets one up.
+    "segadmin.accounts.second_factor.RequireSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a lockout into the throttling page.
@@ -253,6 +255,18 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_FORMS = {"login": "segadmin.accounts.forms.LoginForm"}
 ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+
+# The second factor (django-allauth's MFA): an authenticator app (TOTP) with recovery codes, and
+# security keys (WebAuthn) where the browser offers them. Secrets are encrypted at rest under
+# SEGADMIN_ENCRYPTION_KEYS (segadmin.accounts.second_factor).
+MFA_ADAPTER = "segadmin.accounts.second_factor.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_TOTP_ISSUER = "segadmin"
+# Security keys over plain http work only for a local `make run` (http://127.0.0.1).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Admins must use a second factor (on by default unless DEBUG; `make run` turns it off).
+SEGADMIN_REQUIRE_MFA = env.bool("SEGADMIN_REQUIRE_MFA", default=not DEBUG)
 
 
 def trusted_proxy_settings(count: int) -> dict[str, object]:

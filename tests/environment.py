@@ -9,6 +9,8 @@ import os
 
 os.environ["SEGADMIN_ENV_FILE"] = "none"
 os.environ.setdefault("DEBUG", "false")
+# Admins' second factor is required in the tests that say so (tests/accounts/test_mfa.py).
+os.environ.setdefault("SEGADMIN_REQUIRE_MFA", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 # A fixed Fernet key for tests only (never used outside the test suite).
 os.environ.setdefault("SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")

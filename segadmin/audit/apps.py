@@ -10,7 +10,9 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from segadmin import periodic
-        from segadmin.audit import anchor, keys, logins  # noqa: F401 - keys registers audit.W001
+
+        # keys registers audit.W001; second_factor connects its signal receivers.
+        from segadmin.audit import anchor, keys, logins, second_factor  # noqa: F401
         from segadmin.audit.log import record_event
         from segadmin.credentials import services as credentials
 

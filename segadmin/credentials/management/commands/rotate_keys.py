@@ -14,13 +14,17 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from segadmin.accounts import second_factor
 from segadmin.accounts.actors import Actor
 from segadmin.credentials import crypto, services
 from segadmin.credentials.models import Source, Workspace
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every workspace token and source write key under the first key."
+    help = (
+        "Re-encrypt every workspace token, source write key and second-factor secret under "
+        "the first key."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = Actor.system("rotate_keys")
@@ -32,6 +36,10 @@ class Command(BaseCommand):
                     count, errors = services.rotate(actor=actor, model=model, pk=pk)
                     rotated += count
                     failures.extend(errors)
+            # The second factors' secrets (authenticator apps, recovery codes) too.
+            count, errors = second_factor.reencrypt_all()
+            rotated += count
+            failures.extend(errors)
         except crypto.EncryptionNotConfigured as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(

@@ -1,0 +1,66 @@
+"""The second factor in Chromium, under the real CSP: an Admin made to set up an authenticator
+app types the code computed here (RFC 6238), keeps the recovery codes, logs out and logs in
+again with a fresh code. Each page passes axe-core (the walk of every route opens them only
+as a redirect); no console error on the way."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from tests.browser.test_accessibility import axe_violations
+from tests.conftest import PASSWORD
+from tests.second_factor import totp
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_an_admin_sets_up_an_authenticator_app_and_logs_in_with_it(
+    page: Any, live_server: Any, browser_errors: list[str], admin_user: Any, settings: Any
+) -> None:
+    settings.SEGADMIN_REQUIRE_MFA = True
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    # Sent to set a second factor up before anything else.
+    page.wait_for_url(f"{live_server.url}/accounts/2fa/")
+    assert page.get_by_text("As an Admin you need a second factor").is_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="Activate").click()
+    # The password is confirmed first.
+    page.wait_for_url("**/accounts/reauthenticate/**")
+    assert axe_violations(page) == []
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url(f"{live_server.url}/accounts/2fa/totp/activate/")
+    assert page.get_by_role("img").count() >= 1  # the QR code
+    assert axe_violations(page) == []
+    secret = page.get_by_label("Authenticator secret").input_value()
+    page.get_by_label("Authenticator code").fill(totp(secret))
+    page.get_by_role("button", name="Activate").click()
+    page.wait_for_url(f"{live_server.url}/accounts/2fa/recovery-codes/")
+    codes = page.get_by_label("Unused codes").input_value().split()
+    assert len(codes) >= 5
+    assert axe_violations(page) == []
+    # Now the rest of segadmin opens.
+    page.goto(f"{live_server.url}/")
+    assert page.get_by_role("heading", name="Welcome, ada").is_visible()
+
+    page.get_by_test_id("whoami").click()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/accounts/2fa/authenticate/")
+    assert axe_violations(page) == []
+    cache.clear()  # the code typed at set-up is spent for its 30 seconds
+    page.get_by_label("Code").fill(totp(secret, at=time.time()))
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.get_by_role("heading", name="Welcome, ada").is_visible()
+    assert browser_errors == []

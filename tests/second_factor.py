@@ -1,0 +1,57 @@
+"""Helpers for tests of the second factor and re-authentication.
+
+``totp`` computes an authenticator app's code the way RFC 6238 says (HMAC-SHA1 of the 30-second
+step, dynamic truncation to 6 digits), independently of django-allauth's own code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import struct
+import time
+from typing import Any
+
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.test import Client
+
+SECRET_FIELD = re.compile(
+    r'id="authenticator_secret"[^>]*value="([A-Z2-7]+)"|value="([A-Z2-7]+)"[^>]*id="authenticator_secret"'
+)
+
+
+def totp(secret: str, at: float | None = None) -> str:
+    """The 6-digit code of ``secret`` (base32) at time ``at`` (now by default)."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = int((time.time() if at is None else at) // 30)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{value:06d}"
+
+
+def secret_on_page(html: str) -> str:
+    """The secret the authenticator app's set-up page shows (to type in instead of the QR)."""
+    match = SECRET_FIELD.search(html)
+    assert match, "no authenticator secret on the page"
+    return match.group(1) or match.group(2)
+
+
+def enrol(user: Any) -> tuple[str, list[str]]:
+    """Give ``user`` an authenticator app and recovery codes directly: (secret, codes)."""
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    codes = RecoveryCodes.activate(user).generate_codes()
+    return secret, codes
+
+
+def has_factor(user: Any) -> bool:
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+def password_log_in(client: Client, username: str, password: str) -> Any:
+    return client.post("/accounts/login/", {"username": username, "password": password})
