@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 from unittest import mock
 
+from allauth.mfa.webauthn.internal.auth import WebAuthn
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
@@ -43,6 +44,7 @@ from segadmin.segment.fake.demo import DEMO_SOURCES, DEMO_SPACE_ID, DEMO_SPACE_T
 from segadmin.segment.messages import build_message
 from segadmin.sending import service as sending
 from segadmin.users import services as user_services
+from tests.second_factor import security_key_credential
 
 PASSWORD = "correct horse battery staple"
 # One person per role, named as the rest of the suite names them.
@@ -188,6 +190,10 @@ def build(*, calls: int = 12) -> Demo:
     _log_ins()
     scheduler.ensure_scheduled()  # the periodic jobs' runner, queued (a task row)
     plan = TrackingPlan.objects.get(workspace=workspace)
+    # A security key (a second factor) of the newcomer's: its edit and remove pages open only
+    # for its owner, so the walk finds them refused (404) and tests/browser/test_mfa_browser.py
+    # checks them with axe. On the people who log in, it would add a step to every log-in.
+    key = WebAuthn.add(newcomer, "Demo security key", security_key_credential()).instance
     return Demo(
         people=people,
         workspace=workspace,
@@ -196,6 +202,7 @@ def build(*, calls: int = 12) -> Demo:
         entry=entry,
         job=job,
         privacy=privacy,
+        extra={"security_key": key},
     )
 
 
@@ -251,7 +258,7 @@ class Route:
 def routes() -> list[Route]:
     """Every named route of the URLconf, found by walking it (the admin's too)."""
 
-    def walk(patterns: Any, prefix: str, namespace: str) -> Iterator[Route]:
+    def walk(patterns: Any, prefix: str, namespace: str, outer: tuple[str, ...]) -> Iterator[Route]:
         for entry in patterns:
             if isinstance(entry, URLResolver):
                 ns = entry.namespace or ""
@@ -259,13 +266,15 @@ def routes() -> list[Route]:
                     entry.url_patterns,
                     prefix + str(entry.pattern),
                     f"{namespace}{ns}:" if ns else namespace,
+                    # An include's own parameters (allauth's keys/<int:pk>/...) count too.
+                    outer + tuple(entry.pattern.regex.groupindex),
                 )
             elif isinstance(entry, URLPattern) and entry.name:
-                params = tuple(entry.pattern.regex.groupindex)
+                params = outer + tuple(entry.pattern.regex.groupindex)
                 yield Route(f"{namespace}{entry.name}", prefix + str(entry.pattern), params)
 
     found: dict[str, Route] = {}
-    for route in walk(get_resolver().url_patterns, "", ""):
+    for route in walk(get_resolver().url_patterns, "", "", ()):
         found.setdefault(route.name, route)
     return list(found.values())
 
@@ -314,6 +323,8 @@ def samples(demo: Demo) -> Samples:
         "approvals:decide": {"pk": demo.privacy.approval.pk},
         "plans:refresh": {"pk": demo.plan.pk},
         "plans:import": {"pk": demo.workspace.pk},
+        "mfa_edit_webauthn": {"pk": demo.extra["security_key"].pk},
+        "mfa_remove_webauthn": {"pk": demo.extra["security_key"].pk},
         "admin:app_list": {"app_label": "auth"},
         "admin:auth_user_password_change": {"id": str(user.pk)},
         "admin:view_on_site": {"content_type_id": user_ct.pk, "object_id": str(user.pk)},

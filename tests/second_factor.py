@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import struct
 import time
@@ -55,3 +56,43 @@ def has_factor(user: Any) -> bool:
 
 def password_log_in(client: Client, username: str, password: str) -> Any:
     return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+def security_key_credential(rp_id: str = "localhost", name: str = "Key") -> dict[str, Any]:
+    """A security key's registration, as the browser hands it over (WebAuthn JSON): a fresh
+    P-256 key pair behind a "none" attestation. Enough for the pages that list and name keys."""
+    import hashlib as _hashlib
+    import os as _os
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from fido2.cose import ES256
+    from fido2.utils import websafe_encode
+    from fido2.webauthn import (
+        AttestationObject,
+        AttestedCredentialData,
+        AuthenticatorAttestationResponse,
+        AuthenticatorData,
+        CollectedClientData,
+        RegistrationResponse,
+    )
+
+    credential_id = _os.urandom(16)
+    public_key = ES256.from_cryptography_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+    auth_data = AuthenticatorData.create(
+        _hashlib.sha256(rp_id.encode()).digest(),
+        AuthenticatorData.FLAG.UP | AuthenticatorData.FLAG.AT,
+        0,
+        AttestedCredentialData.create(b"\0" * 16, credential_id, public_key),
+    )
+    response = RegistrationResponse(
+        raw_id=credential_id,
+        response=AuthenticatorAttestationResponse(
+            client_data=CollectedClientData.create(
+                type="webauthn.create", challenge=_os.urandom(16), origin=f"https://{rp_id}"
+            ),
+            attestation_object=AttestationObject.create("none", auth_data, {}),
+        ),
+    )
+    data = json.loads(json.dumps(dict(response), default=websafe_encode))
+    data["clientExtensionResults"] = {"credProps": {"rk": False}}
+    return data

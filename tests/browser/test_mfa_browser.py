@@ -9,11 +9,12 @@ import time
 from typing import Any
 
 import pytest
+from allauth.mfa.webauthn.internal.auth import WebAuthn
 from django.core.cache import cache
 
 from tests.browser.test_accessibility import axe_violations
-from tests.conftest import PASSWORD
-from tests.second_factor import totp
+from tests.conftest import PASSWORD, log_in
+from tests.second_factor import security_key_credential, totp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,4 +64,27 @@ def test_an_admin_sets_up_an_authenticator_app_and_logs_in_with_it(
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"{live_server.url}/")
     assert page.get_by_role("heading", name="Welcome, ada").is_visible()
+    assert browser_errors == []
+
+
+def test_the_pages_of_ones_security_keys_pass_axe(
+    page: Any, live_server: Any, browser_errors: list[str], marketer: Any
+) -> None:
+    log_in(page, live_server, "maria")
+    # Added once logged in (with it, the log-in would ask for the key, which Chromium lacks).
+    key = WebAuthn.add(marketer, "Blue key", security_key_credential()).instance
+    page.goto(f"{live_server.url}/accounts/2fa/")
+    assert page.get_by_text("You have added 1 security key").is_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="Manage").click()
+    page.wait_for_url("**/accounts/2fa/webauthn/**")
+    assert page.get_by_text("Blue key").is_visible()
+    assert axe_violations(page) == []
+    for path in (f"keys/{key.pk}/edit/", f"keys/{key.pk}/remove/"):
+        page.goto(f"{live_server.url}/accounts/2fa/webauthn/{path}")
+        if "/reauthenticate/" in page.url:
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Confirm").click()
+            page.wait_for_url(f"**/accounts/2fa/webauthn/{path}")
+        assert axe_violations(page) == [], path
     assert browser_errors == []
