@@ -14,6 +14,8 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.http import HttpRequest
 
+from segadmin.accounts import signals
+
 # Django's own wording, which the log-in page has always used.
 REFUSED_LOG_IN = (
     "Please enter a correct username and password. Note that both fields may be case-sensitive."
@@ -35,8 +37,54 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         # right. A deactivated account is refused like a wrong password (Django's behaviour).
         user = super().authenticate(request, **credentials)
         if user is not None and not user.is_active:
+            self._failed(request, credentials, reason="inactive", user=user)
             return None
         return user
+
+    def reauthenticate(self, user: Any, password: str) -> bool:
+        # A re-authentication (a recent password before a sensitive action) is no log-in: a
+        # wrong password there is not audited as a failed log-in.
+        self._reauthenticating = True
+        try:
+            return bool(super().reauthenticate(user, password))
+        finally:
+            self._reauthenticating = False
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        """A password log-in refused: a wrong password, an unknown username, or a lock-out by
+        django-axes (``request.axes_locked_out``: this failure reached the limit, or the name
+        and address were already locked out and the password was not even tried)."""
+        super().authentication_failed(request, **credentials)
+        if getattr(request, "axes_locked_out", False):
+            self._failed(request, credentials, reason="locked_out", user=None)
+        else:
+            self._failed(request, credentials, reason="", user=None)
+
+    def _failed(
+        self, request: HttpRequest, credentials: dict[str, Any], *, reason: str, user: Any
+    ) -> None:
+        if getattr(self, "_reauthenticating", False):
+            return
+        from allauth.account.utils import filter_users_by_username
+
+        from segadmin.accounts.sso import PASSWORD  # sso imports this module
+
+        # The name typed, as single sign-on's failures name who tried; never the password.
+        username = str(credentials.get("username") or "")[:150]
+        if user is None and username:
+            user = filter_users_by_username(username).first()
+        if not reason:
+            reason = "wrong_password" if user is not None else "unknown_username"
+        signals.login_failed.send(
+            sender=type(self),
+            request=request,
+            provider="",
+            method=PASSWORD,
+            reason=reason,
+            username=username,
+            user=user,
+            details={},
+        )
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]

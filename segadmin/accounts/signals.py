@@ -12,9 +12,13 @@ from django.dispatch import Signal
 
 # user, role, groups: a person logged in through the identity provider.
 sso_logged_in = Signal()
+# user, role, second_factor (the kind of second factor used, or None): a person logged in with
+# their password (provider is ""). Sent once the log-in is complete (after the second factor).
+password_logged_in = Signal()
 # A log-in refused: method ("single sign-on" or "password"), reason (a short code), username
 # (as the provider or the form named them, may be ""), user (when known, else None), details (a
-# dict, never a secret).
+# dict, never a secret). A password log-in sends it for a wrong password, an unknown username, a
+# deactivated account and a lock-out (django-axes), never for a re-authentication.
 login_failed = Signal()
 # user, before, after (role names or None), groups: the provider's groups changed a role.
 sso_role_changed = Signal()

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from allauth.account.authentication import get_authentication_records
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
@@ -400,8 +401,18 @@ def on_logged_in(
     sociallogin: SocialLogin | None = None,
     **kwargs: Any,
 ) -> None:
-    """allauth's user_logged_in: announces a log-in through the provider (not a password's)."""
+    """allauth's user_logged_in (once per log-in, after the second factor; never for a
+    re-authentication): announces a log-in through the provider, or with a password."""
     if sociallogin is None:
+        # segadmin offers no other way in (no log-in by code, no passkey log-in).
+        signals.password_logged_in.send(
+            sender=SingleSignOnAdapter,
+            request=request,
+            provider="",
+            user=user,
+            role=current_role(user),
+            second_factor=second_factor_used(request, user),
+        )
         return
     groups = groups_of(sociallogin.account.extra_data, settings.SEGADMIN_OIDC_GROUPS_CLAIM)
     signals.sso_logged_in.send(
@@ -412,3 +423,14 @@ def on_logged_in(
         role=current_role(user),
         groups=groups,
     )
+
+
+def second_factor_used(request: HttpRequest, user: User) -> str | None:
+    """The kind of second factor ("totp", "recovery_codes", "webauthn") this log-in passed, if
+    any (allauth's record of the session's authentication steps; no secret in it)."""
+    kinds = [
+        record.get("type")
+        for record in get_authentication_records(request, user)
+        if record.get("method") == "mfa"
+    ]
+    return str(kinds[-1]) if kinds and kinds[-1] else None

@@ -1,10 +1,14 @@
-"""Audit events for log-ins through single sign-on (segadmin.accounts.sso announces them):
+"""Audit events for log-ins, through single sign-on or with a password (segadmin.accounts.sso
+and segadmin.accounts.adapter announce them):
 
-- ``user.logged_in``: a person logged in through the identity provider (its name, their role
-  and groups);
+- ``user.logged_in``: a person logged in through the identity provider (method "single
+  sign-on": its name, their role and groups) or with their password (method "password": their
+  role and the kind of second factor passed, if any), once per log-in;
 - ``user.login_failed``: a log-in refused or failed: in no mapped group, a cancelled or failed
   log-in at the provider, an altered state or nonce, a password posted while password log-in
-  is off. The reason is a short code; the details never hold a secret, a code or a token;
+  is off, a wrong password, an unknown username (the name typed is the target), a deactivated
+  account, a lock-out. A re-authentication's wrong password is not a failed log-in. The
+  reason is a short code; the details never hold a secret, a password, a code or a token;
 - ``user.created``: a person's account made at their first log-in;
 - ``role.changed``: the provider's groups changed a person's role (by "single sign-on").
 
@@ -57,6 +61,29 @@ def on_logged_in(
         action=LOGGED_IN,
         user=user,
         details={"method": "single sign-on", "provider": provider, "role": role, "groups": groups},
+    )
+
+
+def on_password_logged_in(
+    sender: Any,
+    *,
+    request: HttpRequest,
+    provider: str,
+    user: User,
+    role: str | None,
+    second_factor: str | None,
+    **kwargs: Any,
+) -> None:
+    record_user_event(
+        actor=_as(user, request, role),
+        action=LOGGED_IN,
+        user=user,
+        details={
+            "method": "password",
+            "provider": provider,
+            "role": role,
+            "second_factor": second_factor,
+        },
     )
 
 
@@ -135,6 +162,9 @@ def on_role_changed(
 
 def connect() -> None:
     signals.sso_logged_in.connect(on_logged_in, dispatch_uid="audit-sso-logged-in")
+    signals.password_logged_in.connect(
+        on_password_logged_in, dispatch_uid="audit-password-logged-in"
+    )
     signals.login_failed.connect(on_login_failed, dispatch_uid="audit-login-failed")
     signals.sso_user_created.connect(on_user_created, dispatch_uid="audit-sso-user-created")
     signals.sso_role_changed.connect(on_role_changed, dispatch_uid="audit-sso-role-changed")

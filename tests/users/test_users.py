@@ -204,10 +204,14 @@ def test_deactivating_ends_the_sessions_and_reactivating_lets_them_back(
     assert _log_in("sam", PASSWORD).status_code == 200  # the form again: refused
     admin.post(reverse("users:active", args=[support.pk]), {"active": "1"})
     assert _log_in("sam", PASSWORD).status_code == 302
+    # The account's changes, and the two log-ins through the page (refused while deactivated).
     assert [e.action for e in AuditEntry.objects.filter(target_type="user").order_by("seq")] == [
         "user.deactivated",
+        "user.login_failed",
         "user.activated",
+        "user.logged_in",
     ]
+    assert AuditEntry.objects.get(action="user.login_failed").details_data["reason"] == "inactive"
 
 
 def test_resetting_a_password_hands_over_a_new_one_time_password(admin_user, support) -> None:
