@@ -216,14 +216,20 @@ def _locked_head() -> ChainHead:
 def append(entries: Sequence[AuditEntry], *, batch_size: int = 2000) -> Sequence[AuditEntry]:
     """Number, hash and insert ``entries`` at the end of the chain, in one transaction.
 
-    Runs inside the caller's transaction when there is one (its rows then commit with it);
-    otherwise commits before returning. ``created_at`` is set here, under the lock, unless
-    the caller set it, so the log's order and its clock agree.
+    Runs inside the caller's transaction when there is one (its rows then commit with it, and
+    no savepoint is made: an error here fails the caller's transaction as a whole); otherwise
+    commits before returning. ``created_at`` is set here, under the lock, unless the caller
+    set it, so the log's order and its clock agree.
+
+    One entry (every send's request and outcome, every event) is written by plain SQL: the
+    head read (and locked) and written by one statement each, the row inserted by one
+    prepared INSERT; the ORM's query building was most of the time of a send's two appends.
+    More entries (a bulk import) go through ``bulk_create``.
     """
     ring = keyring()
-    with transaction.atomic():
-        head = _locked_head()
-        seq, previous = head.last_seq, head.last_hash
+    connection = connections[AuditEntry.objects.db]
+    with transaction.atomic(using=connection.alias, savepoint=False):
+        seq, previous = _head_for_update(connection)
         now = timezone.now()
         for entry in entries:
             seq += 1
@@ -233,10 +239,66 @@ def append(entries: Sequence[AuditEntry], *, batch_size: int = 2000) -> Sequence
             if entry.created_at is None:
                 entry.created_at = now
             entry.hash = previous = row_hash(entry, ring)
-        AuditEntry.objects.bulk_create(entries, batch_size=batch_size)
+        if len(entries) == 1:
+            _insert_one(connection, entries[0])
+        else:
+            AuditEntry.objects.bulk_create(entries, batch_size=batch_size)
         counts.added(entries)  # the dashboard's kept counts, in the same transaction
-        ChainHead.objects.filter(pk=head.pk).update(last_seq=seq, last_hash=previous)
+        with connection.cursor() as cursor:
+            cursor.execute(_UPDATE_HEAD, [seq, previous])
     return entries
+
+
+_SELECT_HEAD = 'SELECT "last_seq", "last_hash" FROM "audit_chainhead" WHERE "id" = 1'
+_UPDATE_HEAD = 'UPDATE "audit_chainhead" SET "last_seq" = %s, "last_hash" = %s WHERE "id" = 1'
+
+
+def _head_for_update(connection: Any) -> tuple[int, str]:
+    """The chain head's (last seq, last hash), locked until the transaction ends: FOR UPDATE
+    where the database has it; SQLite's writers are serialised by its BEGIN IMMEDIATE."""
+    sql = _SELECT_HEAD
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        found = cursor.fetchone()
+    if found is None:
+        head = _locked_head()  # rebuilt from the last row
+        return head.last_seq, head.last_hash
+    return int(found[0]), str(found[1])
+
+
+# Per database vendor: the INSERT of one entry and the fields in its column order.
+_INSERTS: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _insert_one(connection: Any, entry: AuditEntry) -> None:
+    """INSERT one entry, every column prepared as the ORM would (``get_db_prep_save``)."""
+    prepared = _INSERTS.get(connection.vendor)
+    if prepared is None:
+        fields = [f for f in AuditEntry._meta.local_concrete_fields if not f.primary_key]
+        quote = connection.ops.quote_name
+        # From the model's own table and column names: no input in it.
+        sql = (
+            f"INSERT INTO {quote(AuditEntry._meta.db_table)} "  # noqa: S608
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})"
+        )
+        if connection.features.can_return_columns_from_insert:
+            sql += f" RETURNING {quote(AuditEntry._meta.pk.column)}"
+        prepared = _INSERTS[connection.vendor] = (sql, fields)
+    sql, fields = prepared
+    params = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.features.can_return_columns_from_insert:
+            entry.pk = cursor.fetchone()[0]
+        else:
+            entry.pk = connection.ops.last_insert_id(
+                cursor, AuditEntry._meta.db_table, AuditEntry._meta.pk.column
+            )
+    entry._state.adding = False
+    entry._state.db = connection.alias
 
 
 # --- verification ---------------------------------------------------------------------------

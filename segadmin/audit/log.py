@@ -22,7 +22,14 @@ from segadmin.accounts.actors import Actor as Actor  # re-exported: callers reco
 from segadmin.accounts.actors import clean_ip as _clean_ip
 from segadmin.audit import chain, counts
 from segadmin.audit.index import IndexedMessage, index_body, path_of
-from segadmin.audit.models import SEARCH_KEY_LENGTH, AuditEntry, Kind, Outcome, pack_body
+from segadmin.audit.models import (
+    SEARCH_KEY_LENGTH,
+    AuditEntry,
+    Kind,
+    Outcome,
+    fill_outcome_copy,
+    pack_body,
+)
 from segadmin.segment import redaction
 
 if TYPE_CHECKING:
@@ -299,7 +306,7 @@ def record_outcome(entry: AuditEntry, result: SendResult, *, request: SegmentReq
     }
     with transaction.atomic(durable=True):
         chain.append([row])
-        filled = AuditEntry.objects.filter(pk=entry.pk)._fill_outcome_copy(**copy)
+        filled = fill_outcome_copy(entry.pk, copy)
         if filled != 1:
             raise RuntimeError(f"Audit entry {entry.pk} already has an outcome")
         counts.answered(entry, outcome)  # the dashboard's kept counts move with it

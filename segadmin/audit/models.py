@@ -23,7 +23,7 @@ import zlib
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 
 from segadmin.lib import userjson
 
@@ -104,6 +104,33 @@ class AuditEntryQuerySet(_AppendOnlyQuerySet["AuditEntry"]):
     def listed(self) -> AuditEntryQuerySet:
         """The entries a person reads: requests (with their outcome copy) and events."""
         return self.exclude(kind=Kind.OUTCOME)
+
+
+# The same write as ``_fill_outcome_copy`` for one entry, as plain SQL (a send's outcome).
+_FILL_OUTCOME_COPY = (
+    'UPDATE "audit_auditentry" SET "outcome" = %s, "error" = %s, "response_status" = %s, '
+    '"attempts" = %s, "duration_ms" = %s WHERE "id" = %s AND "kind" = %s AND "outcome" IS NULL'
+)
+
+
+def fill_outcome_copy(pk: int, copy: dict[str, Any]) -> int:
+    """The outcome copy (outcome, error, response_status, attempts, duration_ms) written onto
+    request entry ``pk`` while it is still empty: the rows changed (1, or 0 when it already
+    has one)."""
+    with connections[AuditEntry.objects.db].cursor() as cursor:
+        cursor.execute(
+            _FILL_OUTCOME_COPY,
+            [
+                copy["outcome"],
+                copy["error"],
+                copy["response_status"],
+                copy["attempts"],
+                copy["duration_ms"],
+                pk,
+                str(Kind.REQUEST),
+            ],
+        )
+        return int(cursor.rowcount)
 
 
 class AuditEntry(models.Model):
