@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from axes.helpers import get_client_ip_address
 
-from segadmin.accounts.roles import role_of
+from segadmin.accounts.roles import request_role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -35,7 +35,7 @@ class Actor:
         return cls(
             user=user,
             username=user.get_username() if user else "",
-            role=(role_of(user) or "") if user else "",
+            role=(request_role(request) or "") if user else "",
             # As log-in throttling sees it: the connection's address, or the client's as the
             # trusted proxies report it (TRUSTED_PROXY_COUNT), never what a client claims.
             ip=clean_ip(get_client_ip_address(request)),

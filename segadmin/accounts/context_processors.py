@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from segadmin.accounts.navigation import visible_items
-from segadmin.accounts.roles import role_of
+from segadmin.accounts.roles import request_role
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {"nav_items": [], "current_role": None, "can_manage_users": False}
     return {
         "nav_items": visible_items(request),
-        "current_role": role_of(user),
+        "current_role": request_role(request),
         "can_manage_users": user.has_perm("accounts.manage_users"),
     }
 

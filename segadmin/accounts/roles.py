@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+    from django.http import HttpRequest
 
 MARKETER = "Marketer"
 SUPPORT = "Support"
@@ -24,3 +25,16 @@ def role_of(user: User | AnonymousUser) -> str | None:
         if role in names:
             return role
     return None
+
+
+def request_role(request: HttpRequest) -> str | None:
+    """``role_of(request.user)``, read once per request: the audit entry's actor and the
+    navigation ask it again while drawing the same answer. Read again if the request's user
+    changes (a log-in in the middle of it)."""
+    user = request.user
+    cached = getattr(request, "_segadmin_role", None)
+    if cached is not None and cached[0] is user:
+        return cached[1]  # type: ignore[no-any-return]
+    role = role_of(user)
+    request._segadmin_role = (user, role)  # type: ignore[attr-defined]
+    return role

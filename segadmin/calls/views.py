@@ -116,8 +116,9 @@ def _panel_is_enough(request: HtmxHttpRequest) -> bool:
 def _panel_answer(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     """The result panel, swapped into #call-panel, with what a send changes in the form
     (the generated message ID, the warnings above Send) as out-of-band swaps: the form the
-    person typed in stays as it is, and nothing of it is rendered again."""
-    response = render(request, template, context)
+    person typed in stays as it is, and nothing of it is rendered again. Drawn without the
+    context processors (the navigation, the messages): nothing of the page around it is."""
+    response = HttpResponse(render_to_string(template, {**context, "request": request}))
     return retarget(reswap(response, "innerHTML"), "#call-panel")
 
 
