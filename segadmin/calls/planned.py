@@ -89,7 +89,7 @@ def source_of(value: object) -> Source | None:
     text = str(value or "")
     if not text.isdigit():
         return None
-    return Source.objects.filter(pk=int(text), enabled=True).select_related("tracking_plan").first()
+    return Source.enabled_by_pk(int(text))
 
 
 def planned_for(

@@ -416,11 +416,7 @@ def _refuse_disabled(source: Source, confirmation: Any = _UNASKED) -> bool:
     whether the source is a Production one (then confirmed)."""
     # From the database, not the caller's copy: a bulk job holds its source for a whole chunk,
     # and a source marked Production since the form was drawn asks for a confirmation too.
-    marked = (
-        Source.objects.filter(pk=source.pk, enabled=True)
-        .values_list("production", flat=True)
-        .first()
-    )
+    marked = Source.production_if_enabled(source.pk)
     if marked is None:
         raise SourceDisabled(source)
     if marked and confirmation is not _UNASKED and not production.names(source, confirmation):
