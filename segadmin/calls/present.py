@@ -32,13 +32,13 @@ def pretty(body: Any) -> str:
     return str(body)
 
 
-def curl_command(request: SegmentRequest) -> str:
+def curl_command(request: SegmentRequest, redacted: dict[str, Any] | None = None) -> str:
     """An equivalent curl command whose credential is an environment variable to fill in.
 
     The Tracking API takes the write key from Basic auth, so the body's ``writeKey`` is left
-    out rather than shown masked.
+    out rather than shown masked. ``redacted``: ``request.redacted()`` when the caller has it.
     """
-    redacted = request.redacted()
+    redacted = redacted if redacted is not None else request.redacted()
     lines = [f"curl -X {request.method} {shlex.quote(request.url)}"]
     for name, value in redacted["headers"].items():
         if name.lower() == "authorization":
@@ -65,7 +65,9 @@ def curl_command(request: SegmentRequest) -> str:
     return " \\\n  ".join(lines)
 
 
-def describe_request(request: SegmentRequest) -> dict[str, Any]:
+def describe_request(request: SegmentRequest, *, curl: bool = True) -> dict[str, Any]:
+    """The request as a preview shows it; without ``curl`` (a result panel, which shows the
+    method, URL and body of what was sent) the curl command is left out."""
     redacted = request.redacted()
     return {
         "api": request.api,
@@ -74,7 +76,7 @@ def describe_request(request: SegmentRequest) -> dict[str, Any]:
         "headers": sorted(redacted["headers"].items()),
         "body": pretty(redacted["body"]),
         "body_is_json": isinstance(redacted["body"], dict | list),
-        "curl": curl_command(request),
+        "curl": curl_command(request, redacted) if curl else "",
     }
 
 
@@ -138,7 +140,7 @@ def describe_result(sent: Sent, *, show_headers: bool = False) -> dict[str, Any]
         "body": body,
         "body_is_json": parsed is not None,
         "headers": sorted(answer.headers.items()) if show_headers else [],
-        "request": describe_request(sent.request),
+        "request": describe_request(sent.request, curl=False),
         "entry_id": sent.entry.pk,
         "audit_url": audit_url(sent.entry.pk),
     }

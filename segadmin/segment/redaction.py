@@ -29,6 +29,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
@@ -92,12 +93,20 @@ def is_write_key_name(name: str) -> bool:
 # --- known secret values --------------------------------------------------------------------
 
 
-def encodings(secret: str) -> set[str]:
+def encodings(secret: str) -> frozenset[str]:
     """Every form in which ``secret`` can travel: as is, percent-encoded (both styles),
     JSON-escaped, hex (both cases), and base64 — standard and URL-safe, padded or not — of
-    the secret and of Basic auth's ``secret:``."""
+    the secret and of Basic auth's ``secret:``.
+
+    Remembered for the last few secrets, in this process's memory only (one send asks for the
+    forms of its write key a dozen times: recording the request, its outcome, the panel)."""
+    return _encodings(secret)
+
+
+@lru_cache(maxsize=64)
+def _encodings(secret: str) -> frozenset[str]:
     if not secret:
-        return set()
+        return frozenset()
     forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
     for raw in (secret.encode(), f"{secret}:".encode()):
         hexed = binascii.hexlify(raw).decode()
@@ -106,16 +115,21 @@ def encodings(secret: str) -> set[str]:
             encoded = encoder(raw).decode()
             forms.update({encoded, encoded.rstrip("=")})
     forms.discard("")
-    return forms
+    return frozenset(forms)
 
 
 def forms_of(secrets: Iterable[str]) -> list[str]:
     """The encodings of every secret, longest first, so that a longer form is masked whole
     (base64 of ``key:`` before base64 of ``key``)."""
+    return list(_forms_of(tuple(secrets)))
+
+
+@lru_cache(maxsize=64)
+def _forms_of(secrets: tuple[str, ...]) -> tuple[str, ...]:
     forms: set[str] = set()
     for secret in secrets:
-        forms |= encodings(secret)
-    return sorted(forms, key=len, reverse=True)
+        forms |= _encodings(secret)
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def scrub_text(text: str, secrets: Iterable[str]) -> str:
