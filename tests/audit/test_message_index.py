@@ -271,10 +271,10 @@ def test_user_lookup_costs_the_same_queries_when_the_user_is_in_batches(
     reader = login(support)
     query = {"identifier_type": "user_id", "identifier": "user-2"}
     reader.get(LOOKUP, query)
-    # As tests/lookup's fixed count: session, user, 2 permission lists, role, workspace
+    # As tests/lookup's fixed count: session, user, permissions (one query), role, workspace
     # choices, timeline, identifies, the latest source, the Profile API workspaces, the
     # recently viewed list (moved first, read), the person's source limits (none).
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         response = reader.get(LOOKUP, query)
     found = response.context["found"]
     assert [(line.position, line.row) for line in found.timeline] == [(0, None)] + [(1, 2)] * 3
