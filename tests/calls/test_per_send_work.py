@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from segadmin.calls.fields import timezone_names
 from segadmin.calls.forms import IdentifyForm, TrackForm
 from segadmin.credentials.models import Source
-from tests.calls.conftest import form_data
+from tests.calls.conftest import WRITE_KEY, form_data
 
 
 def _zone_select(form: IdentifyForm) -> object:
@@ -48,3 +51,30 @@ def test_a_disabled_source_is_still_refused_next_to_the_field(source: Source) ->
     form = TrackForm(data=form_data(source, event="Order Completed", user_id="u1"))
     assert not form.is_valid()
     assert form.errors["source"] == ["That source does not exist or is disabled: choose another."]
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction around: the real ones
+def test_a_send_reads_and_writes_what_it_must_once(
+    marketer_client: Client, source: Source, fake_segment: Any
+) -> None:
+    """An htmx Send (issue 17): the source read twice (the form's choice, and "still enabled?"
+    just before sending), the person's permissions and role once each, and the request and
+    outcome appended in two transactions of their own, with no savepoint inside them."""
+    fake_segment.add_write_key(WRITE_KEY)
+    data = form_data(source, user_id="u1", event="Order Completed", action="send")
+    # The first append after the tables were emptied makes the chain head (a savepoint).
+    marketer_client.post("/calls/track/", data, HTTP_HX_REQUEST="true")
+    with CaptureQueriesContext(connection) as queries:
+        response = marketer_client.post("/calls/track/", data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Sent: Segment accepted the request." in response.content.decode()
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(_source_reads(queries)) == 2
+    assert sum('FROM "auth_permission"' in q for q in sql) == 1
+    assert sum('FROM "auth_group"' in q for q in sql) == 1
+    assert not [q for q in sql if "SAVEPOINT" in q.upper()]
+    assert sum(q.startswith('INSERT INTO "audit_auditentry"') for q in sql) == 2
+    assert sum(q.startswith('UPDATE "audit_chainhead"') for q in sql) == 2
+    if connection.vendor == "sqlite":  # PostgreSQL's COMMIT is not a statement Django logs
+        assert sum(q.upper().startswith("COMMIT") for q in sql) == 2  # request, then outcome
+    assert len(sql) <= 20, sql  # 24 before issue 17's changes; the minimal view makes about 6
