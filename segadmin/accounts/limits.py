@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from segadmin.accounts.models import SourceLimit
@@ -70,12 +71,17 @@ class Limits:
 UNRESTRICTED = Limits()
 
 
+_HAS_LIMITS = 'SELECT 1 FROM "accounts_sourcelimit" WHERE "user_id" = %s'
+
+
 def read_limits(user: User | AnonymousUser | None) -> Limits:
     """``user``'s limits read from the database now (one query for an unlimited person)."""
     if user is None or not user.is_authenticated or user.pk is None:
         return UNRESTRICTED
-    if not SourceLimit.objects.filter(pk=user.pk).exists():
-        return UNRESTRICTED
+    with connection.cursor() as cursor:  # one plain SELECT: every send asks it
+        cursor.execute(_HAS_LIMITS, [user.pk])
+        if cursor.fetchone() is None:
+            return UNRESTRICTED
     through_sources = SourceLimit.sources.through.objects.filter(sourcelimit_id=user.pk)
     through_workspaces = SourceLimit.workspaces.through.objects.filter(sourcelimit_id=user.pk)
     return Limits(
