@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from segadmin.accounts import sso
 from segadmin.accounts.navigation import visible_items
 from segadmin.accounts.roles import request_role
 
@@ -12,11 +13,18 @@ from segadmin.accounts.roles import request_role
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": [], "current_role": None, "can_manage_users": False}
+        return {
+            "nav_items": [],
+            "current_role": None,
+            "can_manage_users": False,
+            "password_by_provider": False,
+        }
     return {
         "nav_items": visible_items(request),
         "current_role": request_role(request),
         "can_manage_users": user.has_perm("accounts.manage_users"),
+        # Signs in only with single sign-on: no "Change password" in the menu.
+        "password_by_provider": sso.password_managed_by_provider(user),
     }
 
 

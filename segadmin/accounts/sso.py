@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from allauth.account.authentication import get_authentication_records
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.models import SocialAccount
 from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from django.conf import settings
@@ -95,6 +96,15 @@ def password_login_allowed_for(user: User) -> bool:
     if settings.SEGADMIN_PASSWORD_LOGIN:
         return True
     return user.is_superuser and user.get_username() in settings.SEGADMIN_BREAK_GLASS_USERS
+
+
+def password_managed_by_provider(user: User) -> bool:
+    """Whether the person signs in only through the identity provider (an account linked to it
+    and no password of segadmin's): their password is the provider's to change, not ours. No
+    query for a person with a password."""
+    if user.has_usable_password():
+        return False
+    return bool(SocialAccount.objects.filter(user_id=user.pk).exists())
 
 
 # --- Groups to a role ----------------------------------------------------------------------

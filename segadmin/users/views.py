@@ -29,7 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from segadmin.accounts import first_login
+from segadmin.accounts import first_login, sso
 from segadmin.accounts.models import PasswordToChange, SourceLimit
 from segadmin.accounts.roles import ROLES, role_of
 from segadmin.audit.log import Actor
@@ -354,6 +354,14 @@ def user_reset(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def own_password(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
+    if sso.password_managed_by_provider(user):
+        # Signs in only with single sign-on: the provider keeps the password; none is set here
+        # (a posted one is ignored: it would open a way in around the provider).
+        return render(
+            request,
+            "users/own_password.html",
+            {"managed_by": sso.provider_name(), "forced": False},
+        )
     form = SetPasswordForm(user, request.POST or None)
     forced = bool(request.session.get(first_login.SESSION_KEY))
     if request.method == "POST" and form.is_valid():
