@@ -99,3 +99,44 @@ def test_an_admin_limits_a_person_to_chosen_sources_with_the_pickers(
     assert "Limited workspace Shop, source Mobile app" in row.inner_text()
     assert "Password" in row.inner_text()
     assert browser_errors == []
+
+
+def test_a_single_sign_on_person_is_told_the_provider_keeps_their_password(
+    page, live_server, browser_errors, settings
+) -> None:
+    """Signed in through the provider (a session made for them here: they have no password to
+    type), the menu offers no Change password, and the page explains; axe finds nothing."""
+    from allauth.socialaccount.models import SocialAccount
+    from django.conf import settings as django_settings
+    from django.test import Client
+
+    from tests.browser.test_accessibility import axe_violations
+    from tests.conftest import make_user
+
+    settings.SEGADMIN_OIDC_NAME = "Acme ID"
+    olga = make_user("olga.sso", "Marketer")
+    olga.set_unusable_password()
+    olga.save()
+    SocialAccount.objects.create(user=olga, provider="sso", uid="olga-sub")
+    client = Client()
+    client.force_login(olga)
+    page.context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page.goto(f"{live_server.url}/")
+    page.get_by_test_id("whoami").click()
+    assert page.get_by_role("link", name="Second factor").is_visible()
+    assert page.get_by_role("link", name="Change password").count() == 0
+    page.goto(f"{live_server.url}/users/password/")
+    assert "managed by your identity provider, Acme ID" in (
+        page.get_by_test_id("password-by-provider").inner_text()
+    )
+    assert page.get_by_label("New password").count() == 0
+    assert axe_violations(page) == []
+    assert browser_errors == []
