@@ -259,6 +259,9 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_FORMS = {"login": "segadmin.accounts.forms.LoginForm"}
 ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+# Adding or changing a token or write key, approving and Make an API call need a log-in or a
+# confirmation (password or second factor) this recent (segadmin.accounts.reauth).
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env.int("SEGADMIN_REAUTHENTICATION_SECONDS", default=300)
 
 # The second factor (django-allauth's MFA): an authenticator app (TOTP) with recovery codes, and
 # security keys (WebAuthn) where the browser offers them. Secrets are encrypted at rest under

@@ -129,6 +129,42 @@ def immediate_tasks(settings: Any) -> None:
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
+# --- Logging in in tests ------------------------------------------------------------------
+
+
+def mark_recently_authenticated(session: Any, user: User, at: float | None = None) -> None:
+    """Record in ``session`` a password log-in of ``user`` at ``at`` (now), as django-allauth
+    does at a real log-in: what re-authentication before sensitive actions looks at."""
+    import time
+
+    from allauth.account.internal.flows.login import (
+        _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+        AUTHENTICATION_METHODS_SESSION_KEY,
+    )
+
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": time.time() if at is None else at, "username": user.username}
+    ]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session.save()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_is_a_fresh_log_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Client.force_login stands for logging in: like a real log-in it leaves the record of a
+    password just given, so the sensitive actions (segadmin.accounts.reauth) work for five
+    minutes. tests/accounts/test_reauthentication.py ages or drops that record to test them."""
+    from django.test import Client
+
+    real = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        real(self, user, backend)
+        mark_recently_authenticated(self.session, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 # --- Rate limits --------------------------------------------------------------------------
 
 

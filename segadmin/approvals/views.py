@@ -12,9 +12,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from segadmin.accounts.reauth import recent_authentication_required
 from segadmin.approvals.models import Approval
 from segadmin.approvals.registry import handler_for
 from segadmin.approvals.services import APPROVE, Refused, decide, may_decide, waiting
@@ -60,8 +62,13 @@ def approval_list(request: HttpRequest) -> HttpResponse:
     return render(request, "approvals/list.html", {"pending": pending, "decided": decided})
 
 
+def _back_to_the_list(request: HttpRequest) -> str:
+    return str(reverse("approvals:list"))
+
+
 @require_POST
 @permission_required(APPROVE, raise_exception=True)
+@recent_authentication_required(back=_back_to_the_list)
 def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
     approval = get_object_or_404(Approval, pk=pk)
     back = request.POST.get("next", "")

@@ -21,6 +21,7 @@ from django_htmx.http import reswap, retarget
 
 from segadmin import sending
 from segadmin.accounts import limits
+from segadmin.accounts.reauth import recent_authentication_required
 from segadmin.audit import drafts
 from segadmin.audit import limits as limit_events
 from segadmin.audit.log import Actor
@@ -333,6 +334,7 @@ def _first_source_id(request: HttpRequest) -> int | None:
 
 @permission_required("accounts.make_api_call", raise_exception=True)
 @require_http_methods(["GET", "HEAD", "POST"])
+@recent_authentication_required()
 def api_call(request: HtmxHttpRequest) -> HttpResponse:
     status = 200
     panel: dict[str, Any] | None = None

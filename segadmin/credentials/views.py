@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from segadmin import sending
 from segadmin.accounts.actors import Actor
+from segadmin.accounts.reauth import recent_authentication_required
 from segadmin.credentials import crypto, production, services
 from segadmin.credentials.forms import ImportSourcesForm, SourceForm, WorkspaceForm
 from segadmin.credentials.models import Source, Workspace
@@ -83,6 +84,7 @@ def workspace_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(MANAGE, raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@recent_authentication_required()
 def workspace_add(request: HttpRequest) -> HttpResponse:
     form = WorkspaceForm(request.POST or None, submit_label="Add workspace")
     if form.is_valid():
@@ -111,6 +113,7 @@ def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required(MANAGE, raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@recent_authentication_required()
 def workspace_edit(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = get_object_or_404(Workspace, pk=pk)
     form = WorkspaceForm(request.POST or None, instance=workspace, submit_label="Save changes")
@@ -376,6 +379,7 @@ def source_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(MANAGE, raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@recent_authentication_required()
 def source_add(request: HttpRequest) -> HttpResponse:
     initial = {}
     if workspace_id := request.GET.get("workspace", "").strip():
@@ -402,6 +406,7 @@ def source_add(request: HttpRequest) -> HttpResponse:
 
 @permission_required(MANAGE, raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@recent_authentication_required()
 def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(Source, pk=pk)
     form = SourceForm(request.POST or None, instance=source, submit_label="Save changes")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from allauth.mfa.webauthn.internal.auth import WebAuthn
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import cache
 
 from tests.browser.test_accessibility import axe_violations
@@ -87,4 +88,29 @@ def test_the_pages_of_ones_security_keys_pass_axe(
             page.get_by_role("button", name="Confirm").click()
             page.wait_for_url(f"**/accounts/2fa/webauthn/{path}")
         assert axe_violations(page) == [], path
+    assert browser_errors == []
+
+
+def test_adding_a_workspace_asks_to_confirm_the_password_after_five_minutes(
+    page: Any, live_server: Any, browser_errors: list[str], admin_user: Any
+) -> None:
+    from django.contrib.sessions.models import Session
+
+    from tests.conftest import mark_recently_authenticated
+
+    log_in(page, live_server, "ada")
+    # Five minutes and more later: the log-in no longer counts.
+    for row in Session.objects.all():
+        store = row.get_decoded()
+        if store.get("_auth_user_id") == str(admin_user.pk):
+            session = SessionStore(session_key=row.session_key)
+            mark_recently_authenticated(session, admin_user, at=time.time() - 360)
+    page.goto(f"{live_server.url}/workspaces/add/")
+    page.wait_for_url("**/accounts/reauthenticate/**")
+    assert page.get_by_role("heading", name="Confirm Access").is_visible()
+    assert axe_violations(page) == []
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url(f"{live_server.url}/workspaces/add/")
+    assert page.get_by_label("Public API token").is_visible()
     assert browser_errors == []

@@ -1,0 +1,169 @@
+"""Re-authentication before sensitive actions (segadmin.accounts.reauth): adding or changing a
+workspace token or a source write key, approving or rejecting, and Make an API call need a
+log-in or a confirmation (password or second-factor code) in the last five minutes. Without
+one, the form's GET and a forged POST alike are sent to confirm, and nothing is stored or sent;
+after confirming with the password or with a code computed here, the page opens."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from segadmin.audit.models import AuditEntry
+from segadmin.credentials.models import Source, Workspace
+from tests.calls.conftest import WRITE_KEY
+from tests.conftest import PASSWORD, mark_recently_authenticated
+from tests.factories import make_source
+from tests.second_factor import enrol, totp
+
+pytestmark = pytest.mark.django_db
+
+CONFIRM = "/accounts/reauthenticate/"
+NEW_TOKEN = "sgp_NEWtokenAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+NEW_KEY = "newWriteKeyAbCdEfGhIjKlMnOpQr012"
+
+
+@pytest.fixture
+def source(workspace: Workspace) -> Source:
+    return make_source("Web", WRITE_KEY, workspace=workspace)
+
+
+def stale(client: Client, user: Any) -> Client:
+    """``client`` logged in as ``user`` six minutes ago, nothing confirmed since."""
+    client.force_login(user)
+    mark_recently_authenticated(client.session, user, at=time.time() - 360)
+    return client
+
+
+def actions(workspace: Workspace, source: Source) -> list[tuple[str, dict[str, Any]]]:
+    """Each sensitive page with a POST that would change or send something."""
+    return [
+        (
+            reverse("credentials:workspace_add"),
+            {"name": "Forged", "region": "us", "token": NEW_TOKEN},
+        ),
+        (
+            reverse("credentials:workspace_edit", args=[workspace.pk]),
+            {"name": "Renamed", "region": "us", "token": NEW_TOKEN},
+        ),
+        (
+            reverse("credentials:source_add"),
+            {"name": "Forged", "region": "us", "write_key": NEW_KEY},
+        ),
+        (
+            reverse("credentials:source_edit", args=[source.pk]),
+            {"name": "Renamed", "region": "us", "write_key": NEW_KEY},
+        ),
+        (
+            reverse("calls:api"),
+            {
+                "api": "tracking",
+                "method": "POST",
+                "url": "/v1/track",
+                "source": str(source.pk),
+                "body": '{"userId": "u1", "event": "Forged"}',
+                "headers__mode": "rows",
+                "query__mode": "rows",
+                "action": "send",
+            },
+        ),
+    ]
+
+
+def nothing_changed(workspace: Workspace, source: Source, entries_before: int) -> None:
+    workspace.refresh_from_db()
+    source.refresh_from_db()
+    assert workspace.name == "Acme" and workspace.public_api_token() != NEW_TOKEN
+    assert source.name == "Web" and source.write_key() == WRITE_KEY
+    assert not Workspace.objects.filter(name="Forged").exists()
+    assert not Source.objects.filter(name="Forged").exists()
+    assert AuditEntry.objects.count() == entries_before  # nothing recorded, nothing sent
+
+
+def test_each_sensitive_page_and_forged_post_asks_to_confirm_first(
+    client: Client, admin_user: Any, workspace: Workspace, source: Source, fake_segment: Any
+) -> None:
+    stale(client, admin_user)
+    before = AuditEntry.objects.count()
+    for path, data in actions(workspace, source):
+        for response in (client.get(path), client.post(path, data)):
+            assert response.status_code == 302, path
+            assert response["Location"] == f"{CONFIRM}?next={path.replace('/', '%2F')}", path
+        # htmx (the Send button of Make an API call): the whole page goes to confirm.
+        htmx = client.post(path, data, HTTP_HX_REQUEST="true")
+        assert htmx["HX-Redirect"].startswith(CONFIRM), path
+    nothing_changed(workspace, source, before)
+    assert fake_segment.messages() == []
+
+
+def test_approving_or_rejecting_asks_to_confirm_first(client: Client, admin_user: Any) -> None:
+    stale(client, admin_user)
+    for decision in ("approve", "reject"):
+        response = client.post(
+            reverse("approvals:decide", args=[12345]), {"decision": decision, "comment": ""}
+        )
+        # Sent to confirm before the approval is even looked up (this one does not exist).
+        assert response.status_code == 302
+        assert response["Location"].startswith(CONFIRM)
+        assert "next=%2Fapprovals%2F" in response["Location"]
+    mark_recently_authenticated(client.session, admin_user)
+    fresh = client.post(reverse("approvals:decide", args=[12345]), {"decision": "approve"})
+    assert fresh.status_code == 404
+
+
+def test_confirming_the_password_opens_each_page(
+    client: Client, admin_user: Any, workspace: Workspace, source: Source
+) -> None:
+    stale(client, admin_user)
+    for number, (path, _) in enumerate(actions(workspace, source)):
+        assert client.get(path).status_code == 302
+        if number == 0:
+            # A wrong password is refused (and counts towards django-axes' lock-out).
+            wrong = client.post(f"{CONFIRM}?next={path}", {"password": "wrong", "next": path})
+            assert wrong.status_code == 200
+            assert client.get(path).status_code == 302
+        confirmed = client.post(f"{CONFIRM}?next={path}", {"password": PASSWORD, "next": path})
+        assert confirmed["Location"] == path
+        assert client.get(path).status_code == 200, path
+        mark_recently_authenticated(client.session, admin_user, at=time.time() - 360)
+
+
+def test_confirming_with_a_second_factor_code_opens_the_page_and_sends(
+    client: Client, admin_user: Any, workspace: Workspace, source: Source, fake_segment: Any
+) -> None:
+    secret, _ = enrol(admin_user)
+    fake_segment.add_write_key(WRITE_KEY)
+    stale(client, admin_user)
+    path, data = actions(workspace, source)[-1]  # Make an API call
+    assert client.get(path)["Location"].startswith(CONFIRM)
+    # The confirmation page offers the code as an alternative to the password.
+    page = client.get(f"{CONFIRM}?next={path}").content.decode()
+    assert reverse("mfa_reauthenticate") in page
+    cache.clear()
+    confirmed = client.post(
+        f"{reverse('mfa_reauthenticate')}?next={path}", {"code": totp(secret), "next": path}
+    )
+    assert confirmed["Location"] == path
+    assert client.get(path).status_code == 200
+    sent = client.post(path, data)
+    assert sent.status_code == 200
+    assert len(fake_segment.messages()) == 1
+
+
+def test_a_fresh_log_in_counts_for_five_minutes(client: Client, admin_user: Any) -> None:
+    response = client.post(reverse("accounts:login"), {"username": "ada", "password": PASSWORD})
+    assert response["Location"] == "/"
+    assert client.get(reverse("credentials:workspace_add")).status_code == 200
+    mark_recently_authenticated(client.session, admin_user, at=time.time() - 301)
+    assert client.get(reverse("credentials:workspace_add")).status_code == 302
+
+
+def test_other_pages_do_not_ask(client: Client, admin_user: Any, workspace: Workspace) -> None:
+    stale(client, admin_user)
+    for path in ("/", reverse("credentials:workspace_list"), reverse("calls:identify")):
+        assert client.get(path).status_code == 200, path
