@@ -312,6 +312,7 @@ def samples(demo: Demo) -> Samples:
         "users:active": {"pk": user.pk},
         "users:reset": {"pk": user.pk},
         "users:limits": {"pk": user.pk},
+        "users:second_factor_reset": {"pk": user.pk},
         "users:set_password": set_password_kwargs(User.objects.get(username="nico")),
         "plans:detail": {"pk": demo.plan.pk},
         "plans:import_detail": {"pk": TrackingPlanImport.objects.get().pk},

@@ -54,6 +54,7 @@ EVENT_ACTIONS = (
     "user.second_factor_removed",
     "user.recovery_codes_regenerated",
     "user.second_factor_failed",
+    "user.second_factor_reset",
     "access.refused",
     "user.logged_in",
     "user.login_failed",

@@ -1,6 +1,8 @@
 """Audit events of people's second factor: one set up ("user.second_factor_added"), removed
 ("user.second_factor_removed"), recovery codes made anew ("user.recovery_codes_regenerated")
-and a wrong code or key at log-in or confirmation ("user.second_factor_failed").
+a wrong code or key at log-in or confirmation ("user.second_factor_failed"), and every one of a
+person's factors removed by an Admin on the Users page ("user.second_factor_reset", who did it
+in the entry's actor, whose in its target, the kinds removed in its details).
 
 django-allauth signals each; the details name only the kind (authenticator app, recovery codes,
 security key) and, for a failure, whether it was a log-in or a confirmation: never a secret, a
@@ -9,7 +11,7 @@ code or a key's data.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from allauth.mfa import signals
 from django.dispatch import receiver
@@ -18,10 +20,14 @@ from django.http import HttpRequest
 from segadmin.audit.log import Actor
 from segadmin.audit.people import record_user_event
 
+if TYPE_CHECKING:
+    from segadmin.audit.models import AuditEntry
+
 ADDED = "user.second_factor_added"
 REMOVED = "user.second_factor_removed"
 CODES_REGENERATED = "user.recovery_codes_regenerated"
 FAILED = "user.second_factor_failed"
+RESET = "user.second_factor_reset"
 
 KINDS = {
     "totp": "authenticator app",
@@ -71,3 +77,15 @@ def on_failed(sender: Any, request: HttpRequest, user: Any, **kw: Any) -> None:
     if authenticator is not None:
         details["kind"] = _kind(authenticator)
     record_user_event(actor=_actor(request), action=FAILED, user=user, details=details)
+
+
+def second_factor_reset(*, actor: Actor, user: Any, kinds: list[str]) -> AuditEntry:
+    """An Admin removed every second factor of ``user`` (who lost their phone or keys):
+    ``kinds`` are allauth's authenticator types removed; the details name them (and how many
+    security keys), never a secret, a code or a key's data."""
+    names = sorted({KINDS.get(kind, "second factor") for kind in kinds})
+    details: dict[str, Any] = {"removed": names}
+    keys = kinds.count("webauthn")
+    if keys:
+        details["security_keys"] = keys
+    return record_user_event(actor=actor, action=RESET, user=user, details=details)

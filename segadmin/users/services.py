@@ -1,7 +1,8 @@
 """The one way the Users screens change a person's account: add (with a role), change the
-role, deactivate, reactivate, reset the password and limit to chosen workspaces or sources
-(segadmin/accounts/limits.py), each with its audit event (segadmin/audit/people.py,
-segadmin/audit/limits.py) in the transaction of the change.
+role, deactivate, reactivate, reset the password, remove a person's second factor and limit to
+chosen workspaces or sources (segadmin/accounts/limits.py), each with its audit event
+(segadmin/audit/people.py, segadmin/audit/limits.py, segadmin/audit/second_factor.py) in the
+transaction of the change.
 
 What the rules refuse is said in a sentence (``Refused``): an Admin may not take away their
 own Admin role or deactivate themselves, and only a superuser may change a superuser.
@@ -15,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import Group, User
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
@@ -26,6 +28,7 @@ from segadmin.accounts.models import PasswordToChange, SourceLimit
 from segadmin.accounts.roles import ADMIN, ROLES, role_of
 from segadmin.audit import limits as limit_events
 from segadmin.audit import people
+from segadmin.audit import second_factor as factor_events
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -147,6 +150,28 @@ def reset_password(*, actor: Actor, actor_user: User, user: User, how: str) -> H
         handover = _hand_over(user, how)
         people.password_changed(actor=actor, user=user, how=how)
     return handover
+
+
+def remove_second_factor(*, actor: Actor, actor_user: User, user: User) -> list[str]:
+    """Remove every second factor of ``user`` (authenticator app, recovery codes, security
+    keys: django-allauth's Authenticator rows), for a person who lost their phone or keys;
+    recorded as "user.second_factor_reset" with the kinds removed. Returns the authenticator
+    types removed ([] when there were none: nothing recorded). Their next log-in asks for the
+    password only; an Admin under SEGADMIN_REQUIRE_MFA is then sent to set one up again."""
+    _check_may_change(actor_user, user)
+    if user.pk == actor_user.pk:
+        raise Refused(
+            "Manage your own second factor on the Second factor page, in the menu under your name."
+        )
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        factors = Authenticator.objects.filter(user=user)
+        kinds = sorted(str(kind) for kind in factors.values_list("type", flat=True))
+        if not kinds:
+            return []
+        factors.delete()
+        factor_events.second_factor_reset(actor=actor, user=user, kinds=kinds)
+    return kinds
 
 
 def limits_of(user: User) -> dict[str, list[str]]:

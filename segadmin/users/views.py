@@ -23,7 +23,7 @@ from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -31,6 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from segadmin.accounts import first_login, sso
 from segadmin.accounts.models import PasswordToChange, SourceLimit
+from segadmin.accounts.reauth import recent_authentication_required
 from segadmin.accounts.roles import ROLES, role_of
 from segadmin.audit.log import Actor
 from segadmin.users import services
@@ -220,6 +221,7 @@ def _detail(request: HttpRequest, person: User, **extra: Any) -> HttpResponse:
         "status": _status(person, must_change),
         "sign_in": _sign_in(person, sso),
         "second_factor": _second_factor(factors),
+        "has_second_factor": bool(factors),
         "limits": _limits_by_person().get(person.pk, Limits()),
         "limits_form": extra.pop("limits_form", None) or _limits_form(person),
         "is_self": person.pk == request.user.pk,
@@ -347,6 +349,49 @@ def user_reset(request: HttpRequest, pk: int) -> HttpResponse:
     context: dict[str, Any] = {"person": person, "role": _role(person), "added": False}
     context.update(_handover_context(request, handover))
     return _shown_once(render(request, "users/handover.html", context))
+
+
+def _back_to_the_person(request: HttpRequest) -> str:
+    # After confirming who they are the Admin comes back to the person's page (a GET of the
+    # POST-only removal would do nothing) and presses the button again.
+    match = request.resolver_match
+    if match is None:
+        return str(reverse("users:list"))
+    return str(reverse("users:detail", kwargs={"pk": match.kwargs["pk"]}))
+
+
+@permission_required(MANAGE, raise_exception=True)
+@require_POST
+@recent_authentication_required(back=_back_to_the_person)
+def user_second_factor_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove every second factor of a person who lost their phone or keys: only with the box
+    that names them ticked, never on oneself, audited with the kinds removed."""
+    person = get_object_or_404(User, pk=pk)
+    if request.POST.get("confirm") != str(person.pk):
+        return _detail(
+            request,
+            person,
+            refused=f"Tick the box that names {person.get_username()} to remove their second "
+            "factor: nothing was removed.",
+        )
+    try:
+        kinds = services.remove_second_factor(
+            actor=Actor.from_request(request),
+            actor_user=request.user,  # type: ignore[arg-type]
+            user=person,
+        )
+    except services.Refused as exc:
+        return _detail(request, person, refused=str(exc))
+    name = person.get_username()
+    if kinds:
+        messages.success(
+            request,
+            f"{name}'s second factor is removed: they log in with their password only and can "
+            "set up a new one under Second factor.",
+        )
+    else:
+        messages.info(request, f"{name} had no second factor: nothing changed.")
+    return redirect("users:detail", pk=person.pk)
 
 
 @sensitive_post_parameters()

@@ -140,3 +140,34 @@ def test_a_single_sign_on_person_is_told_the_provider_keeps_their_password(
     assert page.get_by_label("New password").count() == 0
     assert axe_violations(page) == []
     assert browser_errors == []
+
+
+def test_an_admin_removes_the_second_factor_of_a_person_who_lost_their_phone(
+    page, live_server, browser_errors, admin_user, support
+) -> None:
+    """The person's page with Remove second factor passes axe; the box naming the person is
+    needed (the browser does not send the form without it); afterwards the page says None."""
+    from allauth.mfa.models import Authenticator
+
+    from tests.browser.test_accessibility import axe_violations
+    from tests.second_factor import enrol
+
+    enrol(support)
+    log_in(page, live_server, "ada")
+    page.goto(f"{live_server.url}/users/{support.pk}/")
+    assert page.get_by_test_id("person-second-factor").inner_text() == (
+        "On: authenticator app, with recovery codes"
+    )
+    button = page.get_by_role("button", name="Remove second factor")
+    assert button.is_visible()
+    assert axe_violations(page) == []
+    button.click()  # the box is not ticked: the browser keeps the form
+    assert Authenticator.objects.filter(user=support).count() == 2
+    page.get_by_label("Remove every second factor of sam").check()
+    button.click()
+    assert page.get_by_text("sam's second factor is removed").is_visible()
+    assert page.get_by_test_id("person-second-factor").inner_text() == "None"
+    assert page.get_by_text("sam has no second factor.").is_visible()
+    assert Authenticator.objects.filter(user=support).count() == 0
+    assert axe_violations(page) == []
+    assert browser_errors == []
