@@ -262,6 +262,11 @@ ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
 # Adding or changing a token or write key, approving and Make an API call need a log-in or a
 # confirmation (password or second factor) this recent (segadmin.accounts.reauth).
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env.int("SEGADMIN_REAUTHENTICATION_SECONDS", default=300)
+# Confirm with a password or a second factor on allauth's pages; never by a code sent by e-mail
+# (segadmin sends none and does not serve that page: allauth would offer it to anyone with a
+# verified address, a person from single sign-on included). Single sign-on's own way is
+# segadmin.accounts.reauth's "Confirm with <provider>".
+ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")
 
 # The second factor (django-allauth's MFA): an authenticator app (TOTP) with recovery codes, and
 # security keys (WebAuthn) where the browser offers them. Secrets are encrypted at rest under

@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from allauth.account.authentication import get_authentication_records
+from allauth.account.internal.flows.login import record_authentication
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.models import SocialAccount
 from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
@@ -227,12 +228,15 @@ class SingleSignOnAdapter(SocialAccountAdapter):
         username = username_of(claims)
         existing = sociallogin.user if sociallogin.is_existing else None
         process = (sociallogin.state or {}).get("process")
-        if process not in (None, AuthProcess.LOGIN):
+        if process not in (None, AuthProcess.LOGIN, AuthProcess.REDIRECT):
             # Linking an identity to an account already logged in would bypass the mapping.
             self._fail(request, "not_a_login", username, existing, {"process": str(process)})
         problem = nonce_problem(sociallogin)
         if problem:
             self._fail(request, "nonce", username, existing, {"problem": problem})
+        if process == AuthProcess.REDIRECT:
+            self.confirm(request, sociallogin, username, existing)
+            return
         if existing is None and username and _username_taken(username):
             # Never linked by name: a provider's "root" must not become segadmin's root.
             self._fail(request, "username_taken", username, None, {})
@@ -261,6 +265,39 @@ class SingleSignOnAdapter(SocialAccountAdapter):
                     status=403,
                 )
             )
+
+    def confirm(
+        self,
+        request: HttpRequest,
+        sociallogin: SocialLogin,
+        username: str,
+        existing: User | None,
+    ) -> None:
+        """A re-authentication ("Confirm with <provider>", reauth.confirm_url): the person
+        logged in went through the provider again. It counts only when the provider account
+        that came back is the one linked to them, and their groups still map to a role; then it
+        is recorded as a recent authentication (allauth's record, which reauth reads) and
+        allauth's "redirect" process sends them back to the action, still logged in as before.
+        Anything else logs nobody in and records nothing."""
+        user = request.user
+        if not user.is_authenticated:
+            self._fail(request, "confirm_not_logged_in", username, existing, {})
+        if existing is None or existing.pk != user.pk:
+            details = {"came_back_as": username, "linked_to": getattr(existing, "username", "")}
+            self._fail(request, "confirm_other_account", username, existing, details)
+        groups = groups_of(sociallogin.account.extra_data, settings.SEGADMIN_OIDC_GROUPS_CLAIM)
+        role = role_for_groups(groups, settings.SEGADMIN_OIDC_ROLE_MAP)
+        self._apply_role(request, existing, role, groups)
+        if role is None:
+            self._fail(request, "no_mapped_group", username, existing, {"groups": groups})
+        record_authentication(
+            request,
+            user,
+            "socialaccount",
+            provider=sociallogin.account.provider,
+            uid=sociallogin.account.uid,
+            reauthenticated=True,
+        )
 
     def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: Any = None) -> Any:
         """A person's first log-in: the account, its role and the audit entry, together."""
@@ -335,7 +372,7 @@ class SingleSignOnAdapter(SocialAccountAdapter):
         username: str,
         user: User | None,
         details: dict[str, Any],
-    ) -> None:
+    ) -> NoReturn:
         signals.login_failed.send(
             sender=type(self),
             request=request,
@@ -377,6 +414,12 @@ FAILURE_MESSAGES = {
         "started in another browser, or be too old)."
     ),
     "nonce": "{name}'s answer did not match this log-in, so it was refused.",
+    "confirm_not_logged_in": "Log in first; a confirmation counts only for someone logged in.",
+    "confirm_other_account": (
+        "You signed in at {name} as someone other than the person logged in here, so nothing "
+        "was confirmed."
+    ),
+    "no_mapped_group": "{name} no longer puts you in a group that has a role in segadmin.",
     "not_a_login": "Accounts of {name} are linked only by logging in with them.",
     "provider_error": "{name} could not complete the log-in.",
 }
@@ -387,7 +430,12 @@ def failure_page(request: HttpRequest, reason: str) -> HttpResponse:
     return render(
         request,
         "accounts/sso_failed.html",
-        {"provider_name": provider_name(), "message": message.format(name=provider_name())},
+        {
+            "provider_name": provider_name(),
+            "message": message.format(name=provider_name()),
+            # A refused confirmation leaves the person logged in as before.
+            "confirming": reason.startswith("confirm_") and request.user.is_authenticated,
+        },
         status=400,
     )
 

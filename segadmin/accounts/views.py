@@ -6,9 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account import views as allauth_views
-from django.http import HttpResponse
+from allauth.socialaccount.providers.base.constants import AuthProcess
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET
 
-from segadmin.accounts import sso
+from segadmin.accounts import reauth, sso
 
 
 class LoginView(allauth_views.LoginView):  # type: ignore[misc]
@@ -34,3 +42,33 @@ class LoginView(allauth_views.LoginView):  # type: ignore[misc]
 
 class LogoutView(allauth_views.LogoutView):  # type: ignore[misc]
     pass
+
+
+@login_required
+@require_GET
+def confirm_with_provider(request: HttpRequest) -> HttpResponse:
+    """The confirmation page of a person who signs in only with single sign-on: "Confirm with
+    <provider>" sends them through the identity provider again (asked to sign in anew), and
+    back to ``next`` once segadmin has checked that the same person came back
+    (sso.SingleSignOnAdapter.confirm). Others confirm on allauth's page."""
+    if not reauth.confirms_with_provider(request.user):
+        raise PermissionDenied(reauth.NO_WAY_TO_CONFIRM)
+    back = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("home:index")
+    response = render(
+        request,
+        "accounts/confirm_with_provider.html",
+        {
+            "provider_name": sso.provider_name(),
+            "provider_id": settings.SEGADMIN_OIDC_PROVIDER_ID,
+            "process": AuthProcess.REDIRECT,
+            "next": back,
+        },
+    )
+    policy = sso.login_page_csp()
+    if policy is not None:
+        response._csp_config = policy  # type: ignore[attr-defined]  # read by Django's CSP
+    return response

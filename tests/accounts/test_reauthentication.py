@@ -167,3 +167,141 @@ def test_other_pages_do_not_ask(client: Client, admin_user: Any, workspace: Work
     stale(client, admin_user)
     for path in ("/", reverse("credentials:workspace_list"), reverse("calls:identify")):
         assert client.get(path).status_code == 200, path
+
+
+# --- People who sign in only with single sign-on ----------------------------------------------
+
+IDP = "https://idp.example.test"
+
+
+@pytest.fixture
+def sso_on(settings: Any) -> None:
+    from types import SimpleNamespace
+
+    from tests.oidc.segadmin_sso import configure
+
+    configure(settings, SimpleNamespace(issuer=IDP, client_id="segadmin", client_secret="s3cret"))
+
+
+def sso_only_admin(username: str = "alice.admin") -> Any:
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username, email=f"{username}@example.com")
+    user.set_unusable_password()
+    user.save()
+    user.groups.add(Group.objects.get(name="Admin"))
+    SocialAccount.objects.create(user=user, provider="sso", uid=f"sub-{username}")
+    # A verified address made allauth offer a code by e-mail, a page segadmin does not serve.
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
+
+
+def test_a_person_signing_in_only_with_sso_is_asked_to_confirm_with_the_provider(
+    client: Client, sso_on: None, source: Source
+) -> None:
+    stale(client, sso_only_admin())
+    call = reverse("calls:api")
+    answer = client.get(call)
+    assert answer.status_code == 302
+    assert answer["Location"] == f"/accounts/confirm/?next={call.replace('/', '%2F')}"
+    page = client.get(answer["Location"])
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Confirm with Test IdP" in html
+    # A POST (no provider call by a link), asking the provider to sign the person in anew, as
+    # allauth's "redirect" process: back to the page, nobody logged in again.
+    assert 'action="/accounts/oidc/sso/login/?auth_params=prompt%3Dlogin"' in html
+    assert '<input type="hidden" name="process" value="redirect">' in html
+    assert f'<input type="hidden" name="next" value="{call}">' in html
+    # The form's redirect to the provider is allowed by the page's CSP, and nothing else is.
+    policy = page["Content-Security-Policy"]
+    assert f"form-action 'self' {IDP}" in policy
+    # A forged POST is still refused without sending.
+    entries = AuditEntry.objects.count()
+    forged = client.post(call, {"source": str(source.pk), "action": "send"})
+    assert forged.status_code == 302
+    assert forged["Location"].startswith("/accounts/confirm/")
+    assert AuditEntry.objects.count() == entries
+
+
+def test_the_provider_confirmation_page_keeps_next_on_this_site(
+    client: Client, sso_on: None
+) -> None:
+    stale(client, sso_only_admin())
+    html = client.get("/accounts/confirm/?next=https://evil.example/").content.decode()
+    assert 'name="next" value="/"' in html
+    assert "evil.example" not in html
+
+
+def test_a_person_with_a_password_still_confirms_it_on_allauths_page(
+    client: Client, sso_on: None, admin_user: Any
+) -> None:
+    stale(client, admin_user)
+    answer = client.get(reverse("calls:api"))
+    assert answer["Location"].startswith(CONFIRM)
+    assert client.get("/accounts/confirm/").status_code == 403
+
+
+def test_without_sso_a_person_with_no_password_cannot_confirm_and_is_told_why(
+    client: Client, source: Source
+) -> None:
+    stale(client, sso_only_admin())  # linked, but single sign-on is not configured here
+    answer = client.get(reverse("calls:api"))
+    assert answer.status_code == 403
+    assert "log out and log in again" in answer.content.decode()
+
+
+def confirmation_coming_back(user: Any, account_of: Any, client: Client) -> tuple[Any, Any]:
+    """The provider's answer to "Confirm with …" for the person logged in as ``user`` in
+    ``client``'s session, carrying the provider account linked to ``account_of`` (None: an
+    account linked to nobody), as allauth hands it to the adapter."""
+    from allauth.socialaccount.models import SocialAccount, SocialLogin
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    if account_of is not None:
+        account = SocialAccount.objects.get(user=account_of)
+        name = account_of.username
+    else:
+        account = SocialAccount(provider="sso", uid="sub-stranger")
+        name = "stranger"
+    account.extra_data = {
+        "id_token": {"nonce": "n0nce", "groups": ["admins"], "preferred_username": name}
+    }
+    sociallogin = SocialLogin(account=account, user=account_of)
+    sociallogin.state = {"process": "redirect", "nonce": "n0nce"}
+    request = RequestFactory().get("/accounts/oidc/sso/login/callback/")
+    request.session = SessionStore(session_key=client.session.session_key)
+    request.user = user
+    return request, sociallogin
+
+
+@pytest.mark.parametrize("whose", ["own", "another person's", "nobody's"])
+def test_only_the_persons_own_provider_account_confirms(
+    client: Client, sso_on: None, whose: str
+) -> None:
+    from allauth.core.exceptions import ImmediateHttpResponse
+
+    from segadmin.accounts.reauth import recently_authenticated
+    from segadmin.accounts.sso import SingleSignOnAdapter
+
+    alice = sso_only_admin()
+    sam = sso_only_admin("sam.support")
+    stale(client, alice)
+    account_of = {"own": alice, "another person's": sam, "nobody's": None}[whose]
+    request, sociallogin = confirmation_coming_back(alice, account_of, client)
+    adapter = SingleSignOnAdapter(request)
+    if whose == "own":
+        adapter.pre_social_login(request, sociallogin)
+        assert recently_authenticated(request)
+        return
+    with pytest.raises(ImmediateHttpResponse) as refused:
+        adapter.pre_social_login(request, sociallogin)
+    assert refused.value.response.status_code == 400
+    assert b"someone other than the person logged in" in refused.value.response.content
+    assert b"still logged in" in refused.value.response.content
+    assert not recently_authenticated(request)
+    entry = AuditEntry.objects.filter(action="user.login_failed").get()
+    assert "confirm_other_account" in entry.details
