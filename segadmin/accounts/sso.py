@@ -289,7 +289,7 @@ class SingleSignOnAdapter(SocialAccountAdapter):
         role = role_for_groups(groups, settings.SEGADMIN_OIDC_ROLE_MAP)
         self._apply_role(request, existing, role, groups)
         if role is None:
-            self._fail(request, "no_mapped_group", username, existing, {"groups": groups})
+            self._fail(request, "confirm_no_mapped_group", username, existing, {"groups": groups})
         record_authentication(
             request,
             user,
@@ -419,7 +419,7 @@ FAILURE_MESSAGES = {
         "You signed in at {name} as someone other than the person logged in here, so nothing "
         "was confirmed."
     ),
-    "no_mapped_group": "{name} no longer puts you in a group that has a role in segadmin.",
+    "confirm_no_mapped_group": "{name} no longer puts you in a group that has a role in segadmin.",
     "not_a_login": "Accounts of {name} are linked only by logging in with them.",
     "provider_error": "{name} could not complete the log-in.",
 }

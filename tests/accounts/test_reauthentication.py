@@ -305,3 +305,22 @@ def test_only_the_persons_own_provider_account_confirms(
     assert not recently_authenticated(request)
     entry = AuditEntry.objects.filter(action="user.login_failed").get()
     assert "confirm_other_account" in entry.details
+
+
+def test_a_confirmation_by_someone_no_longer_in_a_mapped_group_does_not_count(
+    client: Client, sso_on: None
+) -> None:
+    from allauth.core.exceptions import ImmediateHttpResponse
+
+    from segadmin.accounts.reauth import recently_authenticated
+    from segadmin.accounts.sso import SingleSignOnAdapter
+
+    alice = sso_only_admin()
+    stale(client, alice)
+    request, sociallogin = confirmation_coming_back(alice, alice, client)
+    sociallogin.account.extra_data["id_token"]["groups"] = ["catering"]
+    with pytest.raises(ImmediateHttpResponse) as refused:
+        SingleSignOnAdapter(request).pre_social_login(request, sociallogin)
+    assert b"no longer puts you in a group" in refused.value.response.content
+    assert not recently_authenticated(request)
+    assert not alice.groups.exists()
