@@ -131,3 +131,17 @@ def test_random_editor_switches_never_produce_a_500(
     data = {**data, "editor": name, "to": to, f"{name}__type": types}
     response = admin_with_source.post(f"/calls/editor/{kind}/switch/", data)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+@pytest.mark.parametrize("forged", ["99999999999999999999999", str(2**63), str(-(2**63) - 1)])
+def test_a_source_number_no_key_can_hold_is_refused_not_a_500(
+    screen: str, forged: str, admin_with_source: Client
+) -> None:
+    # Found by the property test above: the plain SELECT of the chosen source handed SQLite a
+    # number its driver cannot bind (OverflowError), where the ORM answers no rows.
+    response = admin_with_source.post(
+        f"/calls/{screen}/", {"source": forged, "workspace": forged, "action": "preview"}
+    )
+    assert response.status_code == 422
+    assert Source.enabled_by_pk(int(forged)) is None
