@@ -42,6 +42,15 @@ from segadmin.segment.rules import PlanCheck
 CALL_PERMISSIONS = ("accounts.send_identify", "accounts.send_events", "accounts.make_api_call")
 _EDITOR_NAME = re.compile(r"[a-z][a-z_]{0,39}")
 
+# What the send service refuses before anything leaves (the answer is the result panel's error):
+# a secret that cannot be read, a source disabled meanwhile, a source outside the person's limits.
+_NOT_SENT = (
+    SecretUnreadable,
+    EncryptionNotConfigured,
+    sending.SourceDisabled,
+    sending.NotAllowed,
+)
+
 
 # --- Identify, Track, Page, Screen, Group, Alias ----------------------------------------------
 
@@ -183,15 +192,9 @@ def _send_message(request: HttpRequest, form: CallForm) -> dict[str, Any] | None
     except sending.ProductionNotConfirmed as exc:
         form.add_error(CONFIRM_PRODUCTION, str(exc))
         return None
-    except (
-        SecretUnreadable,
-        EncryptionNotConfigured,
-        sending.SourceDisabled,
-        sending.NotAllowed,
-    ) as exc:
-        return {"kind": "error", "message": str(exc), "source": source}
-    except MessageInvalid as exc:
-        # The plan changed (a new import, another enforcement) between the check and the send.
+    # MessageInvalid: the plan changed (a new import, another enforcement) between the check
+    # and the send.
+    except (*_NOT_SENT, MessageInvalid) as exc:
         return {"kind": "error", "message": str(exc), "source": source}
     return {
         "kind": "sent",
@@ -292,12 +295,7 @@ def _send_raw(request: HttpRequest, form: ApiCallForm) -> dict[str, Any] | None:
     except sending.ProductionNotConfirmed as exc:
         form.add_error(CONFIRM_PRODUCTION, str(exc))
         return None
-    except (
-        SecretUnreadable,
-        EncryptionNotConfigured,
-        sending.SourceDisabled,
-        sending.NotAllowed,
-    ) as exc:
+    except _NOT_SENT as exc:
         return {"kind": "error", "message": str(exc)}
     except UnsafeRequest as exc:  # the form's preview check makes this unlikely
         return {"kind": "error", "message": exc.message}
