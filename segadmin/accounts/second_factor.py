@@ -25,7 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from segadmin.accounts.roles import ADMIN, role_of
+from segadmin.accounts.roles import ADMIN, request_role, role_of
 
 # The kinds that are a second factor on their own (recovery codes only back them up).
 FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
@@ -114,11 +114,14 @@ def required_for(user: Any) -> bool:
     return bool(settings.SEGADMIN_REQUIRE_MFA) and role_of(user) == ADMIN
 
 
-def is_missing(user: Any) -> bool:
-    """Whether ``user`` must set a second factor up before anything else."""
+def is_missing(user: Any, request: HttpRequest | None = None) -> bool:
+    """Whether ``user`` must set a second factor up before anything else. ``request``: the
+    request ``user`` is ``request.user`` of; its role is then read once for the whole request
+    (the audit entry's actor asks it again)."""
     if not settings.SEGADMIN_REQUIRE_MFA or not user.is_authenticated:
         return False
-    return role_of(user) == ADMIN and not has_second_factor(user)
+    role = request_role(request) if request is not None else role_of(user)
+    return role == ADMIN and not has_second_factor(user)
 
 
 class RequireSecondFactorMiddleware:
@@ -131,7 +134,7 @@ class RequireSecondFactorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if settings.SEGADMIN_REQUIRE_MFA and not self._allowed(request.path):
             user = getattr(request, "user", None)
-            if user is not None and is_missing(user):
+            if user is not None and is_missing(user, request):
                 setup_url = reverse(SETUP_URL_NAME)
                 if request.headers.get("HX-Request"):
                     # A fragment asked for by htmx: the whole page goes to the set-up.
