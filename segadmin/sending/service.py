@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.db import connections
+
 from segadmin.accounts.limits import read_limits, source_refusal, workspace_refusal
 from segadmin.audit import limits as limit_events
 from segadmin.audit import log
@@ -166,8 +168,9 @@ def send_message(
     before anything is recorded.
     """
     ensure_no_transaction()
-    _refuse_not_allowed(actor, source=source)
-    confirmed = _refuse_disabled(source, confirm_production)
+    marked, limited = _source_now(source, actor)
+    _refuse_not_allowed(actor, source=source, limited=limited)
+    confirmed = _refuse_disabled(source, confirm_production, marked=marked)
     plan = source.plan_check()
     warnings = validate_message(message, plan)
     request = client.tracking_request(message, write_key=source.write_key(), region=source.region)
@@ -387,14 +390,39 @@ def get_profile_traits(
     return ProfileTraits(answer=answer, secrets=(token,) if token else ())
 
 
+# A send's source and sender as the database has them now, in one SELECT: whether the source
+# is marked Production (NULL: gone or disabled), and whether the sender has source limits.
+_SOURCE_NOW = (
+    'SELECT (SELECT "production" FROM "credentials_source" WHERE "id" = %s AND "enabled" = %s), '
+    'EXISTS (SELECT 1 FROM "accounts_sourcelimit" WHERE "user_id" = %s)'
+)
+
+
+def _source_now(source: Source, actor: Actor) -> tuple[bool | None, bool | None]:
+    """(``Source.production_if_enabled(source.pk)``, whether the actor has source limits;
+    None for a system actor), read by one query instead of two: the checks below then read
+    no more unless the person is limited."""
+    if actor.user is None or actor.user.pk is None:
+        return Source.production_if_enabled(source.pk), None
+    with connections[Source.objects.db].cursor() as cursor:
+        cursor.execute(_SOURCE_NOW, [source.pk, True, actor.user.pk])
+        production, limited = cursor.fetchone()
+    return (None if production is None else bool(production)), bool(limited)
+
+
 def _refuse_not_allowed(
-    actor: Actor, *, source: Source | None = None, workspace: Workspace | None = None
+    actor: Actor,
+    *,
+    source: Source | None = None,
+    workspace: Workspace | None = None,
+    limited: bool | None = None,
 ) -> None:
     """The last line of the source limits: whatever screen, job or resend asks, a limited
     person's message to a source (or a call on a workspace) outside their limits is refused
     and the refusal recorded. Read from the database at the moment of sending, so a limit
-    changed during a bulk job stops it. A system actor (no person) has no limits."""
-    if actor.user is None:
+    changed during a bulk job stops it. A system actor (no person) has no limits.
+    ``limited``: False when the caller has just read that the person has no limits."""
+    if actor.user is None or limited is False:
         return
     limits = read_limits(actor.user)
     if not limits.restricted:
@@ -410,13 +438,17 @@ def _refuse_not_allowed(
 _UNASKED = object()
 
 
-def _refuse_disabled(source: Source, confirmation: Any = _UNASKED) -> bool:
+def _refuse_disabled(
+    source: Source, confirmation: Any = _UNASKED, *, marked: Any = _UNASKED
+) -> bool:
     """Refuse a disabled source and, unless ``confirmation`` is left out (a bulk job, confirmed
     when it was started), a Production source not confirmed by its id or name. Returns
-    whether the source is a Production one (then confirmed)."""
+    whether the source is a Production one (then confirmed). ``marked``: what
+    ``Source.production_if_enabled`` answered just now, when the caller read it."""
     # From the database, not the caller's copy: a bulk job holds its source for a whole chunk,
     # and a source marked Production since the form was drawn asks for a confirmation too.
-    marked = Source.production_if_enabled(source.pk)
+    if marked is _UNASKED:
+        marked = Source.production_if_enabled(source.pk)
     if marked is None:
         raise SourceDisabled(source)
     if marked and confirmation is not _UNASKED and not production.names(source, confirmation):

@@ -77,6 +77,26 @@ def test_a_send_reads_and_writes_what_it_must_once(
     assert sum(q.startswith('UPDATE "audit_chainhead"') for q in sql) == 2
     if connection.vendor == "sqlite":  # PostgreSQL's COMMIT is not a statement Django logs
         assert sum(q.upper().startswith("COMMIT") for q in sql) == 2  # request, then outcome
+    # The send service's fresh look at the source and at the person's limits is one SELECT.
+    assert sum('FROM "accounts_sourcelimit"' in q for q in sql) == 2  # the form's, the send's
     # 26 before issue 17's changes (with the two looks at the person's source limits, which
-    # are counted here too); the minimal view makes about 6.
-    assert len(sql) <= 22, sql
+    # are counted here too), 22 before the send service read the source and the limits in
+    # one query; the minimal view makes about 6.
+    assert len(sql) <= 21, sql
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_role_is_read_once_when_admins_need_a_second_factor(
+    marketer_client: Client, source: Source, fake_segment: Any, settings: Any
+) -> None:
+    """Under SEGADMIN_REQUIRE_MFA the middleware asks the person's role on every request; the
+    audit entry's actor asks it again for the same request, and it is read once."""
+    settings.SEGADMIN_REQUIRE_MFA = True
+    fake_segment.add_write_key(WRITE_KEY)
+    data = form_data(source, user_id="u1", event="Order Completed", action="send")
+    marketer_client.post("/calls/track/", data, HTTP_HX_REQUEST="true")
+    with CaptureQueriesContext(connection) as queries:
+        response = marketer_client.post("/calls/track/", data, HTTP_HX_REQUEST="true")
+    assert "Sent: Segment accepted the request." in response.content.decode()
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum('FROM "auth_group"' in q for q in sql) == 1
