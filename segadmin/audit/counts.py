@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from segadmin.audit.models import READ_METHODS, AuditEntry, Kind, RequestCount
+from segadmin.audit.writes import Statement
 
 BUCKET = timedelta(minutes=15)
 _BUCKET_SECONDS = int(BUCKET.total_seconds())
@@ -45,40 +46,64 @@ def _scopes(user_id: int | None) -> list[str]:
     return ["all"] if user_id is None else ["all", f"user:{user_id}"]
 
 
-def _apply(changes: Counter[tuple[datetime, str, str]]) -> None:
+def _statements(changes: Counter[tuple[datetime, str, str]]) -> list[Statement]:
+    """The one upsert that makes ``changes`` (none when nothing changes)."""
     rows = [(b, s, o, n) for (b, s, o), n in sorted(changes.items()) if n]
     if not rows:
-        return
+        return []
     params: list[Any] = []
     for bucket, scope, outcome, n in rows:
         params += (connection.ops.adapt_datetimefield_value(bucket), scope, outcome, n)
     sql = _UPSERT.format(rows=", ".join(["(%s, %s, %s, %s)"] * len(rows)))
+    return [Statement(sql, params)]
+
+
+def _apply(changes: Counter[tuple[datetime, str, str]]) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        for statement in _statements(changes):
+            cursor.execute(statement.sql, statement.params)
 
 
-def added(entries: Iterable[AuditEntry]) -> None:
-    """Count newly appended ``entries`` (inside their append's transaction)."""
+def _added(entries: Iterable[AuditEntry]) -> Counter[tuple[datetime, str, str]]:
     changes: Counter[tuple[datetime, str, str]] = Counter()
     for entry in entries:
         if delivers(entry) and entry.created_at is not None:
             bucket = bucket_of(entry.created_at)
             for scope in _scopes(entry.actor_user_id):
                 changes[(bucket, scope, entry.outcome or "")] += 1
-    _apply(changes)
+    return changes
+
+
+def added(entries: Iterable[AuditEntry]) -> None:
+    """Count newly appended ``entries`` (inside their append's transaction)."""
+    _apply(_added(entries))
+
+
+def added_statements(entries: Iterable[AuditEntry]) -> list[Statement]:
+    """``added(entries)`` as the statements to run (``chain.append`` runs them with the row)."""
+    return _statements(_added(entries))
+
+
+def _answered(entry: AuditEntry, outcome: str) -> Counter[tuple[datetime, str, str]]:
+    changes: Counter[tuple[datetime, str, str]] = Counter()
+    if not delivers(entry) or entry.created_at is None:
+        return changes
+    bucket = bucket_of(entry.created_at)
+    for scope in _scopes(entry.actor_user_id):
+        changes[(bucket, scope, "")] -= 1
+        changes[(bucket, scope, outcome)] += 1
+    return changes
 
 
 def answered(entry: AuditEntry, outcome: str) -> None:
     """Move request ``entry`` from "no answer" to ``outcome`` (inside the outcome's
     transaction, after its copy was filled)."""
-    if not delivers(entry) or entry.created_at is None:
-        return
-    changes: Counter[tuple[datetime, str, str]] = Counter()
-    bucket = bucket_of(entry.created_at)
-    for scope in _scopes(entry.actor_user_id):
-        changes[(bucket, scope, "")] -= 1
-        changes[(bucket, scope, outcome)] += 1
-    _apply(changes)
+    _apply(_answered(entry, outcome))
+
+
+def answered_statements(entry: AuditEntry, outcome: str) -> list[Statement]:
+    """``answered(entry, outcome)`` as the statements to run with the outcome's row."""
+    return _statements(_answered(entry, outcome))
 
 
 def recount(since: datetime) -> int:

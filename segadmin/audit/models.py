@@ -25,6 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, models
 
+from segadmin.audit.writes import Statement
 from segadmin.lib import userjson
 
 # Searchable ID columns keep this many characters; the full value stays in the request body.
@@ -113,23 +114,21 @@ _FILL_OUTCOME_COPY = (
 )
 
 
-def fill_outcome_copy(pk: int, copy: dict[str, Any]) -> int:
+def fill_outcome_statement(pk: int, copy: dict[str, Any]) -> Statement:
     """The outcome copy (outcome, error, response_status, attempts, duration_ms) written onto
-    request entry ``pk`` while it is still empty: the rows changed (1, or 0 when it already
-    has one)."""
+    request entry ``pk`` while it is still empty, as a write ``chain.append`` makes with the
+    outcome's row; its ``rowcount`` is then 1, or 0 when the entry already has one."""
+    params = [copy["outcome"], copy["error"], copy["response_status"], copy["attempts"]]
+    params += [copy["duration_ms"], pk, str(Kind.REQUEST)]
+    return Statement(_FILL_OUTCOME_COPY, params, counted=True)
+
+
+def fill_outcome_copy(pk: int, copy: dict[str, Any]) -> int:
+    """``fill_outcome_statement`` made at once: the rows changed (1, or 0 when the entry
+    already has an outcome)."""
+    statement = fill_outcome_statement(pk, copy)
     with connections[AuditEntry.objects.db].cursor() as cursor:
-        cursor.execute(
-            _FILL_OUTCOME_COPY,
-            [
-                copy["outcome"],
-                copy["error"],
-                copy["response_status"],
-                copy["attempts"],
-                copy["duration_ms"],
-                pk,
-                str(Kind.REQUEST),
-            ],
-        )
+        cursor.execute(statement.sql, statement.params)
         return int(cursor.rowcount)
 
 

@@ -109,6 +109,23 @@ def test_the_outcome_can_be_recorded_only_once():
     assert verify_chain().ok
 
 
+def test_an_outcome_whose_copy_finds_no_request_to_fill_leaves_no_trace():
+    """The outcome's row, its copy and the counts are one transaction (on PostgreSQL one
+    statement): when the copy fills nothing (here: the entry is an event, not a request),
+    the outcome row and the counts go too."""
+    from segadmin.audit.models import ChainHead, RequestCount
+
+    event = an_event()
+    rows, head = AuditEntry.objects.count(), ChainHead.objects.get(pk=1).last_seq
+    counted = sorted(RequestCount.objects.values_list("scope", "outcome", "count"))
+    with pytest.raises(RuntimeError, match="already has an outcome"):
+        outcome_of(event, 200)
+    assert AuditEntry.objects.count() == rows
+    assert ChainHead.objects.get(pk=1).last_seq == head
+    assert sorted(RequestCount.objects.values_list("scope", "outcome", "count")) == counted
+    assert verify_chain().ok
+
+
 def test_an_event_recorded_inside_a_rolled_back_transaction_leaves_no_trace():
     # The credential change and its entry commit together, or neither does.
     with pytest.raises(RuntimeError), transaction.atomic():
