@@ -3,7 +3,8 @@
 Every screen asks ``has_perm`` (the view's ``permission_required``, the navigation); the
 ModelBackend reads a person's permissions once per request with two ORM queries (their own,
 their groups'), whose building cost more than the rest of a send's own checks. This backend
-reads the same set (own and groups' permissions, as "app_label.codename") by one SELECT and
+reads the same set (own and groups' permissions, as "app_label.codename") by one SELECT, with
+the person's groups and limits which the same request asks too (``accounts.person``), and
 keeps it where the ModelBackend keeps it (``_perm_cache`` on the user object, which lives as
 long as the request), so the ModelBackend after it finds it there and reads nothing.
 
@@ -16,19 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
-
-_PERMISSIONS = (
-    'SELECT "django_content_type"."app_label", "auth_permission"."codename" '
-    'FROM "auth_permission" INNER JOIN "django_content_type" '
-    'ON "auth_permission"."content_type_id" = "django_content_type"."id" '
-    'WHERE "auth_permission"."id" IN ('
-    'SELECT "permission_id" FROM "auth_user_user_permissions" WHERE "user_id" = %s '
-    'UNION SELECT "auth_group_permissions"."permission_id" FROM "auth_group_permissions" '
-    'INNER JOIN "auth_user_groups" '
-    'ON "auth_group_permissions"."group_id" = "auth_user_groups"."group_id" '
-    'WHERE "auth_user_groups"."user_id" = %s)'
-)
+from segadmin.accounts import person
 
 
 class PermissionsBackend:
@@ -43,11 +32,7 @@ class PermissionsBackend:
             or user_obj.is_superuser
         ):
             return set()  # the ModelBackend answers these
-        if not hasattr(user_obj, "_perm_cache"):
-            with connection.cursor() as cursor:
-                cursor.execute(_PERMISSIONS, [user_obj.pk, user_obj.pk])
-                user_obj._perm_cache = {f"{app}.{code}" for app, code in cursor.fetchall()}
-        return user_obj._perm_cache  # type: ignore[no-any-return]
+        return person.permissions(user_obj)
 
     def has_perm(self, user_obj: Any, perm: str, obj: Any = None) -> bool:
         return perm in self.get_all_permissions(user_obj, obj)

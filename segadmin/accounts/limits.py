@@ -103,6 +103,13 @@ def limits_of(user: User | AnonymousUser | None) -> Limits:
     return limits
 
 
+def keep(user: Any, answer: Limits) -> None:
+    """Keep ``answer`` (read with other things) on ``user`` for the rest of the request, unless
+    an answer is kept already."""
+    if not isinstance(getattr(user, _CACHE, None), Limits):
+        setattr(user, _CACHE, answer)
+
+
 def forget(user: Any) -> None:
     """Drop the answer kept on ``user`` (after their limits changed)."""
     if user is not None and hasattr(user, _CACHE):

@@ -67,3 +67,36 @@ def test_logging_in_and_sessions_still_go_through_the_model_backend() -> None:
     assert found.backend == "django.contrib.auth.backends.ModelBackend"  # type: ignore[attr-defined]
     client = login(user)
     assert client.session["_auth_user_backend"] == "django.contrib.auth.backends.ModelBackend"
+
+
+@pytest.mark.parametrize("role", ["Marketer", "Support", "Admin", None])
+def test_the_role_permissions_and_limits_of_a_request_are_one_query(role: str | None) -> None:
+    """The first of them asked reads all three (accounts.person): the same answers as each
+    reader's own query, and no other query for the other two."""
+    from segadmin.accounts import limits, roles
+
+    user = make_user(f"q-{role or 'none'}", role)
+    request = RequestFactory().get("/")
+    request.user = _fresh(user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        got_role = roles.request_role(request)
+        perms = request.user.get_all_permissions()  # type: ignore[attr-defined]
+        got_limits = limits.limits_of(request.user)
+    assert len(queries.captured_queries) == 1
+    assert got_role == roles.role_of(_fresh(user.pk)) == role
+    assert perms == ModelBackend().get_all_permissions(_fresh(user.pk))
+    assert got_limits == limits.read_limits(_fresh(user.pk)) == limits.UNRESTRICTED
+
+
+def test_a_limited_persons_limits_are_still_read_in_full() -> None:
+    from segadmin.accounts import limits, roles
+    from tests.factories import limit_to, make_source
+
+    user = make_user("q-limited", "Marketer")
+    source = make_source("Limited to", "wk_limited_0123456789")
+    limit_to(user, sources=[source])
+    request = RequestFactory().get("/")
+    request.user = _fresh(user.pk)
+    assert roles.request_role(request) == "Marketer"
+    got = limits.limits_of(request.user)
+    assert got.restricted and got.source_ids == frozenset({source.pk})

@@ -160,10 +160,10 @@ def test_the_entry_page_costs_a_fixed_number_of_queries(admin_user, django_asser
         add_call(user=admin_user, source=source, related_to=first, relation="send again")
     client = login(admin_user)
     client.get(reverse("audit:entry", args=[first.pk]))
-    # session, user, permissions (one query), role; entry, outcome row, related, neighbours,
-    # then the resend checks (source) and the template's related list; the person's source
-    # limits (one look: none).
-    with django_assert_num_queries(10):
+    # session, user, the person (permissions, role and source limits: one query); entry,
+    # outcome row, related, neighbours, then the resend checks (source) and the template's
+    # related list.
+    with django_assert_num_queries(8):
         client.get(reverse("audit:entry", args=[first.pk]))
 
 

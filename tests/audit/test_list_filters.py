@@ -258,11 +258,11 @@ def test_a_keyset_page_of_a_filtered_list_skips_the_other_entries(many, admin_us
 
 
 # --- queries per page -----------------------------------------------------------------------
-# Fixed costs: session, user, its permissions (one query), its role (the navigation), and the
-# source and workspace choices of the filter form, the person's source limits (one look:
-# none). Then the page: the first page needs one query for its rows, any other page one more
-# to know whether there are newer entries.
-BASE_QUERIES = 7
+# Fixed costs: session, user, the person (permissions, role for the navigation and source
+# limits: one query), and the source and workspace choices of the filter form. Then the page:
+# the first page needs one query for its rows, any other page one more to know whether there
+# are newer entries.
+BASE_QUERIES = 5
 
 
 @pytest.mark.parametrize(

@@ -145,9 +145,9 @@ def test_the_source_list_takes_the_same_number_of_queries_for_many_rows(
         src.set_write_key(WRITE_KEY)
         src.save()
     admin_client.get(reverse("credentials:source_list"))
-    # session, user, permissions (one query), the sources joined with their workspaces, the
-    # nav role
-    with django_assert_num_queries(5):  # type: ignore[operator]
+    # session, user, the person (permissions, the nav role and source limits: one query), the
+    # sources joined with their workspaces
+    with django_assert_num_queries(4):  # type: ignore[operator]
         admin_client.get(reverse("credentials:source_list"))
 
 

@@ -191,9 +191,9 @@ def test_the_workspace_list_takes_the_same_number_of_queries_for_many_rows(
         ws.save()
         Source.objects.create(name=f"S{number}", workspace=ws, write_key_encrypted="x")
     admin_client.get(reverse("credentials:workspace_list"))  # warm the session and permissions
-    # session, user, permissions (one query), the workspaces with their source counts, the
-    # nav role
-    with django_assert_num_queries(5):  # type: ignore[operator]
+    # session, user, the person (permissions, the nav role and source limits: one query), the
+    # workspaces with their source counts
+    with django_assert_num_queries(4):  # type: ignore[operator]
         admin_client.get(reverse("credentials:workspace_list"))
 
 

@@ -132,17 +132,17 @@ def test_the_dashboard_costs_a_fixed_number_of_queries(
 ) -> None:
     client = login(support)
     client.get(HOME)  # counts the days that are over, once
-    # session, user, permissions (one query), role; the checklist (is the install set up? no: its
+    # session, user, the person (role, permissions and source limits: one query); the
+    # checklist (is the install set up? no: its
     # four steps in one query of four EXISTS); the cached days, today and yesterday from the
     # kept quarter-hour counts (one query), the failures of the last 24 hours (kept counts)
     # and the latest of them (the first entry of the 24 hours, then the latest rejected and
-    # the latest failed), everyone's recent activity, the recent calls; the person's source
-    # limits (one look: none).
-    with django_assert_num_queries(15):
+    # the latest failed), everyone's recent activity, the recent calls.
+    with django_assert_num_queries(13):
         client.get(HOME)
     # Once set up, the checklist is the one look at SetupDone.
     SetupDone.objects.create(done_at=NOW)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(12):
         client.get(HOME)
 
 

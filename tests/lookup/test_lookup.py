@@ -278,11 +278,11 @@ def test_the_lookup_page_costs_a_fixed_number_of_queries(
     client = login(support)
     query = {"identifier_type": "user_id", "identifier": "alice"}
     client.get(LOOKUP, query)
-    # session, user, permissions (one query), role, workspace choices (the form), timeline,
-    # identifies, the latest source (for its workspace), the Profile API workspaces; the
-    # recently viewed list: this lookup moved first (one UPDATE) and the list read; the
-    # person's source limits (one look: none).
-    with django_assert_num_queries(12):
+    # session, user, the person (role, permissions and source limits: one query), workspace
+    # choices (the form), timeline, identifies, the latest source (for its workspace), the
+    # Profile API workspaces; the recently viewed list: this lookup moved first (one UPDATE)
+    # and the list read.
+    with django_assert_num_queries(10):
         client.get(LOOKUP, query)
 
 
