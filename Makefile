@@ -9,6 +9,10 @@ OIDC_PORT ?= 9000
 # What `make run` passes its task worker: look for new tasks every 0.1 s (django-tasks-db's
 # default is 1 s), so a bulk import starts sending promptly. bench/bulk_import.py reads this line.
 WORKER_OPTIONS := --interval 0.1
+# How many task workers `make run` starts: two, so that a bulk import sends from both (each
+# claims its own chunks of the file; SEGADMIN_BULK_PARALLEL, 2 by default, is how many of them
+# one import may use). bench/bulk_import.py reads this line too.
+WORKERS := 2
 
 .DEFAULT_GOAL := help
 .PHONY: help run demo test lint format check fake oidc-provider install install-dev clean FORCE
@@ -52,9 +56,11 @@ run: install .env
 	$(PY) manage.py bulk_resume
 	@# Queues the periodic jobs' runner (audit checkpoints...) unless it is queued already.
 	$(PY) manage.py start_periodic_jobs
-	@echo "Serving the dashboard on http://$(HOST):$(PORT)/ with a task worker; Ctrl-C stops both."
-	@$(PY) manage.py db_worker $(WORKER_OPTIONS) & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	@echo "Serving the dashboard on http://$(HOST):$(PORT)/ with $(WORKERS) task workers; Ctrl-C stops them all."
+	@workers=""; for i in $$(seq $(WORKERS)); do \
+		$(PY) manage.py db_worker $(WORKER_OPTIONS) & workers="$$workers $$!"; \
+	done; \
+	trap 'kill $$workers 2>/dev/null; wait $$workers 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The dashboard, sending to the local fake of Segment: try everything without a Segment account.

@@ -154,6 +154,14 @@ def _makefile_worker_options() -> list[str]:
     return []
 
 
+def _makefile_workers() -> int:
+    """The Makefile's WORKERS: how many task workers `make run` starts."""
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        if line.startswith("WORKERS "):
+            return int(line.split("=", 1)[1])
+    return 1
+
+
 class ServiceWorker:
     """One ``manage.py db_worker`` as `make run` starts it, waiting for tasks."""
 
@@ -404,7 +412,12 @@ def main() -> None:
         "--memory-rows", type=int, default=0, help="also import a file this long, for memory"
     )
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--workers", type=int, default=1, help="db_worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=_makefile_workers(),
+        help="db_worker processes (default: as many as `make run` starts, the Makefile's WORKERS)",
+    )
     parser.add_argument(
         "--plan",
         action="store_true",

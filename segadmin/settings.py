@@ -492,7 +492,7 @@ FILE_UPLOAD_HANDLERS = [
 ]
 SEGADMIN_BULK_LEASE_SECONDS = env.int("SEGADMIN_BULK_LEASE_SECONDS", default=300)
 # How many workers may share one import (one task each is queued when it starts).
-SEGADMIN_BULK_PARALLEL = env.int("SEGADMIN_BULK_PARALLEL", default=1)
+SEGADMIN_BULK_PARALLEL = env.int("SEGADMIN_BULK_PARALLEL", default=2)
 # Files up to this many rows are dry-run inside the request; larger ones by a worker.
 SEGADMIN_BULK_INLINE_DRY_RUN_ROWS = env.int("SEGADMIN_BULK_INLINE_DRY_RUN_ROWS", default=20_000)
 # How often a worker looks for imports whose worker died and queues them again (bulk_resume).

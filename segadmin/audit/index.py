@@ -156,23 +156,55 @@ def index_body(
     call_type: str,
     path: str = "",
     scrub: Callable[[str], str] | None = None,
+    rows: Sequence[int] | None = None,
 ) -> list[IndexedMessage]:
     """The index of a Tracking API request body: the items of ``{"batch": [...]}`` (the
     ``/v1/batch`` and ``/v1/import`` shape), else the body itself as one message.
 
     ``call_type`` is the entry's ("identify", "batch", "raw"...); a message's own ``type``
     wins, and a raw call's path (``/v1/identify``) names the type when the body does not.
+    ``rows``: a bulk batch's file row of each item (``unpack_rows`` of what was kept).
     """
     if not isinstance(body, dict):
         return []
     batch = body.get("batch")
     if isinstance(batch, list):
-        return index_batch(batch, scrub=scrub)
+        if rows is not None and len(rows) != len(batch):
+            rows = None  # not this body's rows: the messages are indexed without them
+        return index_batch(batch, rows=rows, scrub=scrub)
     fallback = call_type
     last = path.rstrip("/").rsplit("/", 1)[-1] if path else ""
     if last in TRACKING_CALLS:
         fallback = last
     return [index_message(body, position=0, call_type=fallback, scrub=scrub)]
+
+
+def pack_rows(rows: Sequence[int | None]) -> str:
+    """A batch's file rows as runs of consecutive rows, "2-1701,1703-1800" (a bulk batch's
+    rows are mostly consecutive: a few bytes instead of thousands of numbers); "" when a
+    message has no row."""
+    if not rows or any(row is None for row in rows):
+        return ""
+    runs = []
+    start = previous = rows[0]
+    for row in rows[1:]:
+        if row != previous + 1:  # type: ignore[operator]
+            runs.append(f"{start}-{previous}" if previous != start else str(start))
+            start = row
+        previous = row
+    runs.append(f"{start}-{previous}" if previous != start else str(start))
+    return ",".join(runs)
+
+
+def unpack_rows(text: str) -> list[int] | None:
+    """The rows ``pack_rows`` kept (None for "")."""
+    if not text:
+        return None
+    rows: list[int] = []
+    for run in text.split(","):
+        first, _, last = run.partition("-")
+        rows.extend(range(int(first), int(last or first) + 1))
+    return rows
 
 
 def path_of(url: str) -> str:

@@ -486,3 +486,36 @@ class RequestCount(models.Model):
     def __str__(self) -> str:
         outcome = self.outcome or "no answer"
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.scope} {outcome}: {self.count}"
+
+
+class PendingIndex(models.Model):
+    """A request entry whose messages are not in the message index yet.
+
+    A bulk import's batches (up to thousands of messages each) are recorded and sent without
+    their index rows: writing three random-key index entries a message into B-trees that grow
+    with the log was most of a large import's cost (a 1,000,000-row import ran at a third of
+    its speed). Their index is written after the import, a few thousand messages a
+    transaction, by ``segadmin.audit.backlog.catch_up`` (the worker that ends the import, the
+    ``audit.index_backlog`` periodic job after a crash), from the stored body, exactly as the
+    recorder would have written it. A row here is removed in the transaction that indexes it;
+    until then the pages that search by ID say that an import is still being indexed.
+
+    Not part of the chained log (the entry is); a queue, so its rows are deleted when done.
+    """
+
+    entry = models.OneToOneField(
+        AuditEntry, on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    seq = models.BigIntegerField("sequence number")
+    # The bulk file's row of each message in the body, as runs: "2-1701,1703-1800" ("" when
+    # the messages have no rows).
+    rows = models.TextField(blank=True)
+    messages = models.PositiveIntegerField(help_text="messages in the entry's body")
+
+    class Meta:
+        verbose_name = "entry waiting for the message index"
+        default_permissions = ()
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq}: {self.messages} messages to index"

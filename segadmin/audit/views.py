@@ -29,8 +29,9 @@ from segadmin.accounts import limits
 from segadmin.accounts.permissions import may_send
 from segadmin.audit import cells, drafts, export
 from segadmin.audit import limits as limit_events
+from segadmin.audit.backlog import backlog
 from segadmin.audit.chain import verify_chain
-from segadmin.audit.filters import AuditFilterForm, may_read, visible_entries
+from segadmin.audit.filters import EXACT_FIELDS, AuditFilterForm, may_read, visible_entries
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind
 from segadmin.credentials import production
@@ -160,6 +161,10 @@ def _cursor(value: str | None) -> int | None:
 
 # --- the list -------------------------------------------------------------------------------
 
+# The filters answered from the message index (audit.backlog: a bulk import's batches wait a
+# moment for their rows there).
+_INDEXED = EXACT_FIELDS
+
 
 @audit_reader
 @require_safe
@@ -191,6 +196,8 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         found_anonymous_id=found.get("anonymous_id") or "",
     )
     context = {
+        # A search by ID or email while an import's batches wait for their index rows.
+        "index_backlog": backlog() if any(found.get(name) for name in _INDEXED) else None,
         "form": form,
         "page": page,
         "see_all": see_all,

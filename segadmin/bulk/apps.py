@@ -13,7 +13,7 @@ class BulkConfig(AppConfig):
         # Imported once the apps are loaded (the services use models), as Django's ready() wants.
         from segadmin import periodic
         from segadmin.approvals.registry import register
-        from segadmin.bulk import forget, retention, services
+        from segadmin.bulk import forget, retention, services, worker
         from segadmin.bulk.approval import HANDLER
         from segadmin.lib.forget import register as register_forgetter
 
@@ -25,6 +25,11 @@ class BulkConfig(AppConfig):
             "bulk.resume",
             every=lambda: timedelta(minutes=settings.SEGADMIN_BULK_RESUME_MINUTES),
             run=services.resume_stalled,
+        )
+        # The message index of the batches of an import whose worker died before its end (the
+        # end of every import catches up too; see worker.index_backlog).
+        periodic.register(
+            "bulk.index_backlog", every=timedelta(minutes=1), run=worker.index_backlog
         )
         # Uploaded files are purged SEGADMIN_BULK_RETENTION_DAYS after their import ended.
         periodic.register("bulk.retention", every=timedelta(hours=1), run=retention.purge_expired)

@@ -30,6 +30,7 @@ from django_htmx.http import push_url
 from segadmin import sending
 from segadmin.accounts import limits
 from segadmin.audit import limits as limit_events
+from segadmin.audit.backlog import backlog
 from segadmin.audit.filters import visible_messages
 from segadmin.audit.index import email_key
 from segadmin.audit.log import Actor
@@ -216,6 +217,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         bookmark = _bookmark(asked_type, asked, form.cleaned_data["workspace"])
         recently.remember(cast(int, request.user.pk), asked_type, asked)
         context.update(
+            index_backlog=backlog(),
             found=found,
             timeline_rows=tables.timeline_rows(found.timeline),
             identify_rows=tables.identify_rows(found.identifies[:50]),

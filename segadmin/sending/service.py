@@ -228,6 +228,7 @@ def send_batch(
     checked: Checked | None = None,
     reason: str = "",
     encoded: Sequence[bytes] | None = None,
+    index_later: Sequence[int | None] | None = None,
 ) -> Sent:
     """Validate, record and send one /v1/batch request (the caller splits with
     ``segment.messages.split_into_batches``). Entries of a bulk import carry ``bulk_job_id``;
@@ -239,7 +240,9 @@ def send_batch(
     Reason, kept on each batch's audit entry. ``encoded``: each message's
     ``segment.messages.encode(message)``, when the caller has it (the bulk worker's plan
     encoded each row to measure it): the body is joined from them and its size added up,
-    rather than every message encoded twice more.
+    rather than every message encoded twice more. ``index_later``: each message's file row,
+    when the message index is to be written after the import (``audit.backlog``): ``index``
+    then need only hold the first message.
     """
     ensure_no_transaction()
     _refuse_not_allowed(actor, source=source)
@@ -261,6 +264,7 @@ def send_batch(
         bulk_job_id=bulk_job_id,
         # From the messages in hand: cheaper than parsing the 500 KB body again.
         index=index if index is not None else index_batch(messages),
+        index_later=index_later,
         plan=plan_record(plan, warnings) if plan else None,
         plan_problems=tuple(p for p in warnings if p.code.startswith("plan_")),
         reason=reason,
@@ -467,6 +471,7 @@ def _send(
     relation: str = "",
     bulk_job_id: str | None = None,
     index: list[IndexedMessage] | None = None,
+    index_later: Sequence[int | None] | None = None,
     plan: dict[str, Any] | None = None,
     plan_problems: tuple[Problem, ...] = (),
     segment_would: str = "",
@@ -483,6 +488,7 @@ def _send(
         reason=reason,
         bulk_job_id=bulk_job_id,
         index=index,
+        index_later=index_later,
         plan=plan,
         production=production,
     )

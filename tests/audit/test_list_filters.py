@@ -269,11 +269,13 @@ BASE_QUERIES = 5
     ("query", "page_queries"),
     [
         ({}, 1),
-        ({"user_id": "u5", "outcome": "sent", "call_type": "track"}, 1),
+        # A search by ID or event asks one more: whether an import's batches still wait for
+        # their message index rows (audit.backlog; the page then says so).
+        ({"user_id": "u5", "outcome": "sent", "call_type": "track"}, 2),
         # On SQLite an event name costs one more query (a capped count: see _message_filter).
         (
             {"event": "Order Completed", "anonymous_id": "a1", "message_id": "m1"},
-            2 if connection.vendor == "sqlite" else 1,
+            3 if connection.vendor == "sqlite" else 2,
         ),
         ({"bulk_job": "4f0616d8-096d-4825-a06b-cb81ea987abd"}, 1),
         ({"before": 10_000}, 2),

@@ -273,8 +273,9 @@ def test_user_lookup_costs_the_same_queries_when_the_user_is_in_batches(
     reader.get(LOOKUP, query)
     # As tests/lookup's fixed count: session, user, the person (permissions, role and source
     # limits: one query), workspace choices, timeline, identifies, the latest source, the
-    # Profile API workspaces, the recently viewed list (moved first, read).
-    with django_assert_num_queries(10):
+    # Profile API workspaces, the recently viewed list (moved first, read), the message
+    # index's backlog (audit.backlog).
+    with django_assert_num_queries(11):
         response = reader.get(LOOKUP, query)
     found = response.context["found"]
     assert [(line.position, line.row) for line in found.timeline] == [(0, None)] + [(1, 2)] * 3
