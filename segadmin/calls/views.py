@@ -26,7 +26,7 @@ from segadmin.audit import drafts
 from segadmin.audit import limits as limit_events
 from segadmin.audit.log import Actor
 from segadmin.calls import approved as approved_calls
-from segadmin.calls import editors, planned, present
+from segadmin.calls import editors, panel_html, planned, present
 from segadmin.calls.fields import timezone_options
 from segadmin.calls.forms import GROUP_EXAMPLE, PUBLIC, SCREENS, ApiCallForm, CallForm, Screen
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
@@ -41,6 +41,7 @@ from segadmin.segment.rules import PlanCheck
 
 CALL_PERMISSIONS = ("accounts.send_identify", "accounts.send_events", "accounts.make_api_call")
 _EDITOR_NAME = re.compile(r"[a-z][a-z_]{0,39}")
+_PANEL_ANSWER = "calls/call.html#panel-answer"
 
 # What the send service refuses before anything leaves (the answer is the result panel's error):
 # a secret that cannot be read, a source disabled meanwhile, a source outside the person's limits.
@@ -97,7 +98,7 @@ def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:
     production = production_context(form, sent=_was_sent(panel))
     if panel is not None and _panel_is_enough(request):
         context = {"form": form, "panel": panel, "generated_message_id": generated, **production}
-        return _panel_answer(request, "calls/call.html#panel-answer", context)
+        return _panel_answer(request, _PANEL_ANSWER, context)
     context = {
         "screen": screen,
         "form": form,
@@ -127,8 +128,12 @@ def _panel_answer(request: HttpRequest, template: str, context: dict[str, Any]) 
     """The result panel, swapped into #call-panel, with what a send changes in the form
     (the generated message ID, the warnings above Send) as out-of-band swaps: the form the
     person typed in stays as it is, and nothing of it is rendered again. Drawn without the
-    context processors (the navigation, the messages): nothing of the page around it is."""
-    response = HttpResponse(render_to_string(template, {**context, "request": request}))
+    context processors (the navigation, the messages): nothing of the page around it is. A
+    Send that went through, the hot path, is drawn by ``panel_html`` (the same bytes)."""
+    html = panel_html.answer(context, request.path) if template == _PANEL_ANSWER else None
+    if html is None:
+        html = render_to_string(template, {**context, "request": request})
+    response = HttpResponse(html)
     return retarget(reswap(response, "innerHTML"), "#call-panel")
 
 
