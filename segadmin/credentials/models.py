@@ -205,10 +205,34 @@ UNPLANNED_EVENTS = [("block", "Block"), ("warn", "Warn"), ("allow", "Allow")]
 
 # The range of a 64-bit primary key (BigAutoField): a forged number outside it finds nothing.
 _PK_MIN, _PK_MAX = -(2**63), 2**63 - 1
-_ENABLED_SOURCE = 'SELECT * FROM "credentials_source" WHERE "id" = %s AND "enabled" = %s'
 _PRODUCTION_IF_ENABLED = (
     'SELECT "production" FROM "credentials_source" WHERE "id" = %s AND "enabled" = %s'
 )
+
+
+# Per database: the enabled source's SELECT (every column, in the model's field order) and
+# the ORM's converters for its columns (position -> (converters, column)).
+_ENABLED_QUERIES: dict[str, tuple[str, list[tuple[int, Any]]]] = {}
+
+
+def _enabled_source_query(connection: Any) -> tuple[str, list[tuple[int, Any]]]:
+    found = _ENABLED_QUERIES.get(connection.alias)
+    if found is None:
+        compiler = Source.objects.all().query.get_compiler(connection=connection)
+        compiler.setup_query()
+        columns = [column for column, _sql, _alias in compiler.select]
+        fields = [column.target for column in columns]
+        if fields != list(Source._meta.concrete_fields):  # from_db takes them in this order
+            raise RuntimeError("Source's columns are not selected in its fields' order")
+        quote = connection.ops.quote_name
+        # From the model's own table and column names: no input in it.
+        sql = (
+            f"SELECT {', '.join(quote(f.column) for f in fields)} "  # noqa: S608
+            f'FROM {quote(Source._meta.db_table)} WHERE "id" = %s AND "enabled" = %s'
+        )
+        converters = list(compiler.get_converters(columns).items())
+        found = _ENABLED_QUERIES[connection.alias] = (sql, converters)
+    return found
 
 
 class Source(models.Model):
@@ -279,7 +303,21 @@ class Source(models.Model):
         source: the ORM answers such lookups with no rows, SQLite's driver would raise."""
         if not _PK_MIN <= pk <= _PK_MAX:
             return None
-        return next(iter(cls.objects.raw(_ENABLED_SOURCE, [pk, True])), None)
+        connection = connections[cls.objects.db]
+        sql, converters = _enabled_source_query(connection)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [pk, True])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        # The ORM's own conversions of each column (booleans, dates, JSON), then its own way
+        # of making an instance from a row: the same object a queryset would give, without
+        # the raw queryset's per-call column mapping (a fifth of a millisecond a send).
+        values = list(row)
+        for position, (functions, column) in converters:
+            for convert in functions:
+                values[position] = convert(values[position], column, connection)
+        return cls.from_db(connection.alias, None, values)  # type: ignore[arg-type]
 
     @classmethod
     def production_if_enabled(cls, pk: int) -> bool | None:
