@@ -153,10 +153,13 @@ class _Prepared:
     batches: Iterable[_Batch]
 
 
-def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk) -> _Prepared:
+def _prepare(job: BulkJob, plan: Plan, chunk: BulkChunk, *, small_first: bool = False) -> _Prepared:
+    """A chunk read as it is sent: each batch leaves as soon as it is full."""
     failures: list[BulkRowResult] = []
     return _Prepared(
-        chunk=chunk, failures=failures, batches=list(_batches(job, plan, chunk, failures))
+        chunk=chunk,
+        failures=failures,
+        batches=_batches(job, plan, chunk, failures, small_first=small_first),
     )
 
 
@@ -362,15 +365,21 @@ _SQLITE_CACHE_KIB = 32 * 1024
 
 
 class _Sender:
-    """Sends the prepared chunks in a background thread, batch by batch as the reading thread
-    makes them: the first batch leaves once it is full, and the worker's CPU work (reading,
-    checking, encoding) overlaps the sending thread's (the audit log's writes, the wait for
-    Segment). Inside a transaction (tests on the in-process backend) it sends inline, since
-    another thread's connection could not see the uncommitted rows."""
+    """Sends a chunk's batches as they are made: the first batch leaves once it is full.
+
+    A worker that is an import's only one (SEGADMIN_BULK_PARALLEL 1) sends in a background
+    thread, so that its CPU work (reading, checking, encoding) overlaps the sending thread's
+    (the audit log's writes, the wait for Segment). Where several workers share an import
+    (``make run`` starts two), each reads and sends in turn in one thread while the others
+    overlap it: two threads of one process share its interpreter lock, and handing batches
+    between them cost more CPU than it saved (200,000 rows, two workers, alternating runs:
+    5.5-5.8 s of CPU threaded, 5.1-5.2 s not; 33,000-35,000 against 37,000-48,000 rows/s).
+    Inside a transaction (tests on the in-process backend) it sends inline too, since another
+    thread's connection could not see the uncommitted rows."""
 
     def __init__(self, job: BulkJob, worker: str, actor: Actor) -> None:
         self.job, self.worker, self.actor = job, worker, actor
-        self.threaded = not connection.in_atomic_block
+        self.threaded = not connection.in_atomic_block and settings.SEGADMIN_BULK_PARALLEL <= 1
         self.chunks: queue.Queue[_Prepared | None] = queue.Queue(maxsize=1)
         self.idle = threading.Condition()
         self.unfinished = 0  # chunks handed over and not yet recorded (or given up)
@@ -409,8 +418,10 @@ class _Sender:
 
     def send(self, job: BulkJob, plan: Plan, chunk: BulkChunk) -> None:
         """Read, check and send one claimed chunk (in the background when threaded)."""
+        small_first, self.started = not self.started, True
         if not self.threaded:
-            _send_and_record(self.job, _prepare(job, plan, chunk), self.worker, self.actor)
+            prepared = _prepare(job, plan, chunk, small_first=small_first)
+            _send_and_record(self.job, prepared, self.worker, self.actor)
             return
         if self.thread is None:
             self.thread = threading.Thread(target=self._loop, name="bulk-sender", daemon=True)
@@ -418,7 +429,6 @@ class _Sender:
         failures: list[BulkRowResult] = []
         feed = _Feed(self)
         self._hand_over(_Prepared(chunk=chunk, failures=failures, batches=feed))
-        small_first, self.started = not self.started, True
         try:
             for batch in _batches(job, plan, chunk, failures, small_first=small_first):
                 feed.put(batch)

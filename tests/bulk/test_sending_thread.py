@@ -24,6 +24,12 @@ from tests.bulk.conftest import csv_text
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def only_worker(settings: Any) -> None:
+    """The sending thread is that of a worker that is an import's only one."""
+    settings.SEGADMIN_BULK_PARALLEL = 1
+
+
 def queued_job(marketer: Any, source: Any, rows: int, pad: int = 0) -> BulkJob:
     content = csv_text(
         ["userId", "email", "pad"],
@@ -47,9 +53,13 @@ def senders_alive() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "bulk-sender" and t.is_alive()]
 
 
+@pytest.mark.parametrize("parallel", [1, 2], ids=["sending thread", "one thread"])
 def test_the_first_batch_leaves_before_its_chunk_is_read_to_the_end(
-    marketer, source, fake_segment, monkeypatch
+    marketer, source, fake_segment, monkeypatch, settings, parallel
 ):
+    # Alone, a worker sends from its sending thread; sharing the import with another worker,
+    # it reads and sends in turn in one thread: either way a batch leaves once it is full.
+    settings.SEGADMIN_BULK_PARALLEL = parallel
     # 5,000 rows of about 250 bytes: one chunk (under 2 MB), four batches of 500 KB.
     job = queued_job(marketer, source, 5_000, pad=200)
     assert BulkChunk.objects.filter(job=job).count() == 1
@@ -65,10 +75,17 @@ def test_the_first_batch_leaves_before_its_chunk_is_read_to_the_end(
         if built == 2_000:
             # Reading waits here for the first batch to leave: a worker that sent a chunk
             # only once it had read all of it would never send it.
-            assert first_sent.wait(timeout=60), "no batch left before the chunk was read"
+            if parallel == 1:
+                assert first_sent.wait(timeout=60), "no batch left before the chunk was read"
+            else:
+                assert first_sent.is_set(), "no batch left before the chunk was read"
         return real_encoded(self, cells, row)
 
+    threads_seen: list[str] = []
+
     def noting(**kwargs: Any) -> Any:
+        if threading.current_thread().name == "bulk-sender":
+            threads_seen.append("bulk-sender")
         built_when_sent.append(built)
         sizes.append(len(kwargs["messages"]))
         first_sent.set()
@@ -79,6 +96,7 @@ def test_the_first_batch_leaves_before_its_chunk_is_read_to_the_end(
     assert worker.run_job(str(job.pk)) == Status.DONE, BulkJob.objects.get(pk=job.pk).error
     job.refresh_from_db()
     assert (job.sent, job.invalid, job.failed) == (5_000, 0, 0)
+    assert bool(threads_seen) == (parallel == 1)
     assert len(built_when_sent) == job.requests >= 3
     # The first batch was on its way while most of the chunk was still unread; it held the
     # first 100 rows only, so that it left at once; then the batches are full ones.
