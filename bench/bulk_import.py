@@ -11,7 +11,9 @@ printed apart). The CSV is uploaded through the real view (parsed, stored as chu
 apart), then Start is pressed (the real view) and the clock runs from that answer until the
 server has counted every row: the worker picking the task up, reading, checking, sending every
 row in /v1/batch requests through the send service (each request and outcome in the audit log).
-It also prints when the first rows reached the server, the worker's CPU time and its peak RSS
+It also prints when the first rows reached the server, how long after the last row the audit
+log's message index of the batches was complete (it is written after the import: audit.backlog)
+and the workers' CPU for it, the worker's CPU time and its peak RSS
 (``VmHWM``). For the official library: from the first ``identify()`` to the end of ``flush()``,
 with a queue large enough to drop nothing. The ceiling: plain ``requests`` (one keep-alive
 session) posting prebuilt bodies of 1,000 Identify messages into the same server
@@ -302,7 +304,7 @@ def segadmin_run(
     from django.test import Client
 
     from segadmin.audit.chain import verify_chain
-    from segadmin.audit.models import AuditEntry, Kind
+    from segadmin.audit.models import AuditEntry, AuditMessage, Kind, PendingIndex
     from segadmin.bulk.models import BulkJob
     from segadmin.credentials.models import Source
 
@@ -348,10 +350,23 @@ def segadmin_run(
         LAST_WORKER_CPU = SERVICE.cpu_seconds() - cpu_before
         worker_seconds, peak_mb = total, SERVICE.peak_mb()
         first_s, start_s = first - start_answered, start_answered - pressed
+        # The audit's message index of the batches follows the import (audit.backlog): how
+        # long after the last row it is complete, and the workers' CPU for it.
+        cpu_at_end = SERVICE.cpu_seconds()
+        while PendingIndex.objects.exists():
+            if time.monotonic() > deadline + 600:
+                raise SystemExit("the message index did not catch up in ten minutes")
+            time.sleep(0.05)
+        index_s, index_cpu_s = time.perf_counter() - last, SERVICE.cpu_seconds() - cpu_at_end
+        peak_mb = SERVICE.peak_mb()
     else:
         worker_seconds, peak_mb = run_worker(worker_tree)
         total = time.perf_counter() - started
         first_s = start_s = 0.0
+        index_s = index_cpu_s = 0.0
+    batches = AuditEntry.objects.filter(kind=Kind.REQUEST, bulk_job_id=str(job.pk))
+    indexed = AuditMessage.objects.filter(entry__in=batches).count()
+    assert indexed == rows, f"{indexed} of {rows} rows in the message index"
 
     job.refresh_from_db()
     got = accepted(url) - before
@@ -374,6 +389,8 @@ def segadmin_run(
         "peak_mb": peak_mb,
         "first_s": first_s,
         "start_s": start_s,
+        "index_s": index_s,
+        "index_cpu_s": index_cpu_s,
         "chain_ok": verify_chain().ok,
     }
 
@@ -502,8 +519,10 @@ def compare(url: str, path: Path, rows: int, repeat: int) -> None:
             f"at the server {1000 * ours['first_s']:.0f} ms after Start answered, Start's "
             f"answer {1000 * ours['start_s']:.0f} ms; upload {ours['upload_s']:.1f} s; worker "
             f"CPU {ours['worker_cpu_s']:.1f} s; {ours['requests']} batch requests audited, "
-            f"chain ok: {ours['chain_ok']}; worker peak RSS {ours['peak_mb']} MB); "
-            f"segment-analytics-python {official['rows_per_s']:,.0f} rows/s; plain requests "
+            f"chain ok: {ours['chain_ok']}; worker peak RSS {ours['peak_mb']} MB; message "
+            f"index complete {ours['index_s']:.1f} s after the last row, "
+            f"{ours['index_cpu_s']:.1f} s of CPU); segment-analytics-python "
+            f"{official['rows_per_s']:,.0f} rows/s; plain requests "
             f"{ceiling:,.0f} msg/s",
             flush=True,
         )
@@ -516,7 +535,8 @@ def compare(url: str, path: Path, rows: int, repeat: int) -> None:
         f"  segadmin, Start to the last row at the server: {rate:,.0f} rows/s "
         f"(first rows {1000 * statistics.median(r['first_s'] for r in ours_runs):.0f} ms after "
         f"Start; worker CPU {statistics.median(r['worker_cpu_s'] for r in ours_runs):.1f} s; "
-        f"peak RSS {max(r['peak_mb'] for r in ours_runs)} MB)\n"
+        f"peak RSS {max(r['peak_mb'] for r in ours_runs)} MB; the message index complete "
+        f"{statistics.median(r['index_s'] for r in ours_runs):.1f} s after the last row)\n"
         f"  segment-analytics-python {official_rows_version()}: {official:,.0f} rows/s\n"
         f"  plain requests, prebuilt batches of 1,000 (the ceiling): {ceiling:,.0f} msg/s\n"
         f"  segadmin / official library: {rate / official:.2f}x; segadmin / ceiling: "
