@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -49,9 +50,10 @@ def backlog() -> Backlog:
     return Backlog(entries=found["entries"] or 0, messages=found["messages"] or 0)
 
 
-def catch_up(*, most: int | None = None) -> int:
+def catch_up(*, most: int | None = None, stop: Callable[[], bool] | None = None) -> int:
     """Write the index rows of every pending entry (at most ``most`` entries); return how
-    many entries were indexed."""
+    many entries were indexed. ``stop`` is asked before each transaction: True leaves the
+    rest for later (the bulk worker's: an import started sending meanwhile)."""
     ensure_no_transaction()
     if connection.vendor == "sqlite":
         # Each message adds three entries at random places of B-trees as large as the log's
@@ -60,7 +62,7 @@ def catch_up(*, most: int | None = None) -> int:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     done = 0
-    while most is None or done < most:
+    while (most is None or done < most) and not (stop is not None and stop()):
         size = (
             ENTRIES_PER_TRANSACTION if most is None else min(ENTRIES_PER_TRANSACTION, most - done)
         )

@@ -483,14 +483,19 @@ def index_backlog() -> int:
     an import is still sending: it would take the CPU and the database from that import, whose
     own end catches up. Returns the entries indexed. Also the periodic job ``bulk.index_backlog``
     (a worker that died before its import's end)."""
-    if BulkJob.objects.filter(status=Status.RUNNING).exists():
+    if _an_import_is_sending():
         return 0
     try:
-        return backlog.catch_up()
+        # An import started meanwhile gets the machine back: its own end catches up.
+        return backlog.catch_up(stop=_an_import_is_sending)
     except Exception:
         # Left pending for the next import's end or the periodic job; the import itself is done.
         log.exception("The message index could not catch up with the bulk batches sent")
         return 0
+
+
+def _an_import_is_sending() -> bool:
+    return BulkJob.objects.filter(status=Status.RUNNING).exists()
 
 
 def _send_job(job_id: str, *, worker: str | None, poll: float) -> str:

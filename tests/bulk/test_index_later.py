@@ -10,6 +10,7 @@ nothing is lost if the worker dies in between (the periodic job catches up).
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
 import responses
@@ -150,9 +151,10 @@ def test_an_import_leaves_nothing_pending_and_every_row_indexed(
 @pytest.mark.django_db
 @responses.activate
 def test_the_backlog_waits_while_an_import_is_sending_then_the_periodic_job_catches_up(
-    marketer, source
+    marketer,
 ) -> None:
     responses.post(BATCH_URL, json={"success": True})
+    source = make_source("Website", WRITE_KEY)
     batch = messages()
     sending.send_batch(
         actor=actor(),
@@ -209,3 +211,43 @@ def test_a_search_by_id_says_when_the_index_is_still_catching_up(admin_user, sup
     searched = client.get(reverse("audit:list"), {"user_id": "u-4"})
     assert notice not in searched.content.decode()
     assert len(searched.context["page"].entries) == 1  # found inside the batch now
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_a_catch_up_gives_way_to_an_import_that_starts_sending(marketer) -> None:
+    responses.post(BATCH_URL, json={"success": True})
+    source = make_source("Website", WRITE_KEY)
+    for start in range(0, 3 * 4, 4):
+        batch = messages()
+        sending.send_batch(
+            actor=actor(),
+            source=source,
+            messages=batch,
+            index=index_batch(batch[:1]),
+            index_later=list(range(start + 2, start + 6)),
+        )
+    asked = []
+    sending_now = worker._an_import_is_sending
+
+    def started_after_the_first_transaction() -> bool:
+        # Asked before the catch-up, then before each transaction: the import starts after
+        # the first one.
+        asked.append(True)
+        if len(asked) == 3:
+            BulkJob.objects.create(
+                source=source,
+                created_by=marketer,
+                call_type="identify",
+                file_name="people.csv",
+                file_format="csv",
+                status=Status.RUNNING,
+            )
+        return sending_now()
+
+    with (
+        mock.patch.object(backlog, "ENTRIES_PER_TRANSACTION", 1),
+        mock.patch.object(worker, "_an_import_is_sending", started_after_the_first_transaction),
+    ):
+        assert worker.index_backlog() == 1
+    assert PendingIndex.objects.count() == 2  # left for that import's end
