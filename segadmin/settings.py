@@ -245,6 +245,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The name its lock-outs are keyed on and its attempts store: an account's username, or "an
+# unknown name (<keyed fingerprint>)", never the text typed (it may be a password typed into
+# the username box). segadmin.audit.logins records failed log-ins under the same name.
+AXES_USERNAME_CALLABLE = "segadmin.audit.logins.axes_username"
 
 # django-allauth: people log in by username (no e-mail needed), nobody signs themselves up
 # (segadmin.accounts.adapter closes it; single sign-on creates people on its own terms), and

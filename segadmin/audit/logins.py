@@ -6,11 +6,20 @@ and segadmin.accounts.adapter announce them):
   role and the kind of second factor passed, if any), once per log-in;
 - ``user.login_failed``: a log-in refused or failed: in no mapped group, a cancelled or failed
   log-in at the provider, an altered state or nonce, a password posted while password log-in
-  is off, a wrong password, an unknown username (the name typed is the target), a deactivated
-  account, a lock-out. A re-authentication's wrong password is not a failed log-in. The
-  reason is a short code; the details never hold a secret, a password, a code or a token;
+  is off, a wrong password, an unknown username, a deactivated account, a lock-out. A
+  re-authentication's wrong password is not a failed log-in. The reason is a short code; the
+  details never hold a secret, a password, a code or a token;
 - ``user.created``: a person's account made at their first log-in;
 - ``role.changed``: the provider's groups changed a person's role (by "single sign-on").
+
+The target of a failed password log-in is the account's username when the name typed is one
+(whatever its case), else never the text typed: people type their password into the username
+box, and this log is kept for ever. It is then "an unknown name (<fingerprint>)", the first 8
+hex digits of HMAC-SHA256 under the audit's signing key (segadmin.audit.keys) of the text, so
+repeated tries of one name can be told apart and grouped without it being readable; nothing
+reversible, not its length. django-axes keys its lock-outs and stores its attempts under the
+same description (``axes_username``, its ``AXES_USERNAME_CALLABLE``). A name given by the
+identity provider (single sign-on) is the provider's, not typed here, and stays as it came.
 
 Connected in AuditConfig.ready.
 """
@@ -18,9 +27,12 @@ Connected in AuditConfig.ready.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 from typing import TYPE_CHECKING, Any
 
 from segadmin.accounts import signals
+from segadmin.accounts.sso import PASSWORD
+from segadmin.audit import keys
 from segadmin.audit.log import Actor, record_event
 from segadmin.audit.people import CREATED, ROLE_CHANGED, record_user_event
 
@@ -31,6 +43,49 @@ if TYPE_CHECKING:
 LOGGED_IN = "user.logged_in"
 LOGIN_FAILED = "user.login_failed"
 ACTIONS = (LOGGED_IN, LOGIN_FAILED)
+
+UNKNOWN_NAME = "an unknown name"
+_TYPED_NAME_MESSAGE = b"segadmin-typed-name\x00"
+_NAMES_SEEN = "_segadmin_typed_names"  # a request's cache: text typed -> what is recorded
+
+
+def unknown_name(typed: str) -> str:
+    """What stands for a name typed that is no account's: never the text, only a keyed
+    fingerprint of it (the same text gives the same one while the signing key stays)."""
+    mac = hmac.new(keys.keyring().signing_key, _TYPED_NAME_MESSAGE + typed.encode(), "sha256")
+    return f"{UNKNOWN_NAME} ({mac.hexdigest()[:8]})"
+
+
+def recorded_name(typed: str, request: HttpRequest | None = None) -> str:
+    """The username of the account that ``typed`` names (as the log-in looks it up, so in any
+    case), or ``unknown_name(typed)``; "" for nothing typed. One query, once per request."""
+    if not typed:
+        return ""
+    seen: dict[str, str] | None = getattr(request, _NAMES_SEEN, None)
+    if seen is None:
+        seen = {}
+        if request is not None:
+            setattr(request, _NAMES_SEEN, seen)
+    if typed not in seen:
+        from allauth.account.utils import filter_users_by_username
+
+        account = filter_users_by_username(typed).first()
+        seen[typed] = account.get_username() if account is not None else unknown_name(typed)
+    return seen[typed]
+
+
+def axes_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str | None:
+    """django-axes' ``AXES_USERNAME_CALLABLE``: the name its lock-outs are keyed on and its
+    attempts store (AccessAttempt.username, its admin, its log lines), as the audit records it,
+    so a password typed as the username is not kept there either."""
+    if credentials:
+        typed = credentials.get("username")
+    else:
+        typed = getattr(request, "POST", {}).get("username")  # as the form has it, trimmed
+        typed = typed.strip() if isinstance(typed, str) else typed
+    if typed is None:
+        return None
+    return recorded_name(str(typed), request) or str(typed)
 
 
 def _by_the_provider(request: HttpRequest, provider: str) -> Actor:
@@ -99,13 +154,19 @@ def on_login_failed(
     details: dict[str, Any],
     **kwargs: Any,
 ) -> None:
+    if user is not None:
+        name = user.get_username()
+    elif method == PASSWORD:
+        name = recorded_name(username, request)  # never a password typed as the username
+    else:
+        name = username  # the identity provider's name for the person
     actor = Actor.from_request(request)
     record_event(
         actor=actor,
         action=LOGIN_FAILED,
         target_type="user",
         target_id=user.pk if user is not None else "",
-        target_name=(user.get_username() if user is not None else username) or "",
+        target_name=name or "",
         details={"method": method, "provider": provider, "reason": reason, **details},
     )
 
