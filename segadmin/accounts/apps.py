@@ -8,7 +8,11 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the log-in signal that notes a one-time password to change.
-        from segadmin.accounts import first_login  # noqa: F401
+        # Connects the log-in signal that notes whose session is whose (accounts.sessions).
+        from segadmin.accounts import (
+            first_login,  # noqa: F401
+            sessions,  # noqa: F401
+        )
 
         hide_allauth_models_from_the_admin()
 

@@ -69,3 +69,19 @@ class SourceLimit(models.Model):
 
     def __str__(self) -> str:
         return f"source limits of user {self.user_id}"
+
+
+class UserSession(models.Model):
+    """Which person a session (django_session row) is logged in as, written at log-in
+    (``accounts.sessions``) so a person's sessions are found by one indexed query when an Admin
+    deactivates them, resets their password or removes their second factor. The row goes with
+    its session (log-out, expiry's ``clearsessions``, a new session key at log-in or after a
+    password change) and with its person."""
+
+    session = models.OneToOneField(
+        "sessions.Session", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"a session of user {self.user_id}"

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from segadmin.accounts import sessions, sso
+from segadmin.accounts.sessions import end_sessions
 from segadmin.audit import people
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry
@@ -121,7 +124,11 @@ class AuditedUserAdmin(UserAdmin[User]):
         if not change:
             people.user_created(actor=Actor.from_request(request), user=obj)
         elif "is_active" in form.changed_data:
-            people.activation_changed(actor=Actor.from_request(request), user=obj)
+            # A deactivation ends their open sessions, as on the Users screen.
+            ended = None if obj.is_active else end_sessions(obj)
+            people.activation_changed(
+                actor=Actor.from_request(request), user=obj, sessions_ended=ended
+            )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         # Recorded first: the roles the account held are read from it.
@@ -140,6 +147,22 @@ class AuditedUserAdmin(UserAdmin[User]):
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
         if request.method != "POST":
             return super().user_change_password(request, id, form_url)
+        target = self.get_object(request, unquote(id))
+        if (
+            target is not None
+            and request.POST.get("usable_password") != "false"
+            and sso.password_managed_by_provider(target)
+        ):
+            # As on the Users screen: a password would be a second way in around the provider.
+            people.password_reset_refused(
+                actor=Actor.from_request(request), user=target, provider=sso.provider_name()
+            )
+            messages.error(
+                request,
+                f"{target.get_username()} signs in with single sign-on: their identity provider "
+                f"({sso.provider_name()}) manages their sign-in, so no password is set here.",
+            )
+            return HttpResponseRedirect(reverse("admin:auth_user_change", args=[target.pk]))
         # Django's view saves without a transaction and says nothing of success but a redirect:
         # the stored hash before and after tells whether the password was changed (or unset).
         with transaction.atomic():
@@ -149,7 +172,11 @@ class AuditedUserAdmin(UserAdmin[User]):
             if user is not None:
                 user.refresh_from_db(fields=["password"])
                 if user.password != before:
-                    people.password_changed(actor=Actor.from_request(request), user=user)
+                    people.password_changed(
+                        actor=Actor.from_request(request),
+                        user=user,
+                        sessions_ended=end_sessions(user, keep=_own_session(request, user)),
+                    )
         return response
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -164,6 +191,15 @@ class AuditedUserAdmin(UserAdmin[User]):
             people.roles_changed(
                 actor=Actor.from_request(request), user=user, before=before, after=after
             )
+
+
+def _own_session(request: HttpRequest, user: User) -> str | None:
+    """An Admin changing their own password keeps the session they use (Django gave it a new
+    key: noted under them again); None for anyone else's."""
+    if request.user.pk != user.pk:
+        return None
+    sessions.remember(request, user)
+    return request.session.session_key
 
 
 if admin.site.is_registered(User):

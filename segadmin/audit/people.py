@@ -4,7 +4,8 @@ deactivated (changes of roles are "role.changed", recorded with the roles before
 Every path that changes an account records through here: the Users screens
 (segadmin/users/services.py), the Django admin's user pages, the ``ensure_admin``,
 ``createsuperuser`` and ``changepassword`` commands. The details say what
-kind of change it was and never hold a password or its hash.
+kind of change it was and never hold a password or its hash; ``sessions_ended`` says how many
+of the person's open sessions the change ended (segadmin/accounts/sessions.py), when it ends them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 - an action name
 ACTIVATED = "user.activated"
 DEACTIVATED = "user.deactivated"
 ROLE_CHANGED = "role.changed"
+REFUSED = "access.refused"
 
 
 def record_user_event(
@@ -66,18 +68,41 @@ def user_deleted(*, actor: Actor, user: User) -> AuditEntry:
     )
 
 
-def password_changed(*, actor: Actor, user: User, how: str | None = None) -> AuditEntry:
+def password_changed(
+    *, actor: Actor, user: User, how: str | None = None, sessions_ended: int | None = None
+) -> AuditEntry:
     """Only whether password log-in stays possible, and ``how`` when it is not the person's
     own choice ("one-time password", "set-password link"): never the password or its hash."""
     details: dict[str, Any] = {"password_login": user.has_usable_password()}
     if how:
         details["handed_over"] = how
+    if sessions_ended is not None:
+        details["sessions_ended"] = sessions_ended
     return record_user_event(actor=actor, action=PASSWORD_CHANGED, user=user, details=details)
 
 
-def activation_changed(*, actor: Actor, user: User) -> AuditEntry:
+def activation_changed(
+    *, actor: Actor, user: User, sessions_ended: int | None = None
+) -> AuditEntry:
+    """``sessions_ended``: how many open sessions a deactivation ended."""
     action = ACTIVATED if user.is_active else DEACTIVATED
-    return record_user_event(actor=actor, action=action, user=user)
+    details = {"sessions_ended": sessions_ended} if sessions_ended is not None else None
+    return record_user_event(actor=actor, action=action, user=user, details=details)
+
+
+def password_reset_refused(*, actor: Actor, user: User, provider: str) -> AuditEntry:
+    """An Admin's password reset refused: ``user`` signs in only with single sign-on, and a
+    password of segadmin's would be a second way in around ``provider``. Nothing changed."""
+    return record_user_event(
+        actor=actor,
+        action=REFUSED,
+        user=user,
+        details={
+            "entrance": "Reset the password",
+            "why": "signs in only with single sign-on: the identity provider manages it",
+            "provider": provider,
+        },
+    )
 
 
 def access_of(user: User, *, superuser: bool) -> dict[str, Any]:

@@ -79,13 +79,18 @@ def on_failed(sender: Any, request: HttpRequest, user: Any, **kw: Any) -> None:
     record_user_event(actor=_actor(request), action=FAILED, user=user, details=details)
 
 
-def second_factor_reset(*, actor: Actor, user: Any, kinds: list[str]) -> AuditEntry:
+def second_factor_reset(
+    *, actor: Actor, user: Any, kinds: list[str], sessions_ended: int | None = None
+) -> AuditEntry:
     """An Admin removed every second factor of ``user`` (who lost their phone or keys):
     ``kinds`` are allauth's authenticator types removed; the details name them (and how many
-    security keys), never a secret, a code or a key's data."""
+    security keys), never a secret, a code or a key's data; ``sessions_ended``: how many of
+    their open sessions it ended."""
     names = sorted({KINDS.get(kind, "second factor") for kind in kinds})
     details: dict[str, Any] = {"removed": names}
     keys = kinds.count("webauthn")
     if keys:
         details["security_keys"] = keys
+    if sessions_ended is not None:
+        details["sessions_ended"] = sessions_ended
     return record_user_event(actor=actor, action=RESET, user=user, details=details)

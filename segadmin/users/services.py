@@ -5,7 +5,14 @@ chosen workspaces or sources (segadmin/accounts/limits.py), each with its audit 
 transaction of the change.
 
 What the rules refuse is said in a sentence (``Refused``): an Admin may not take away their
-own Admin role or deactivate themselves, and only a superuser may change a superuser.
+own Admin role or deactivate themselves, only a superuser may change a superuser, and nobody
+gives a password to a person who signs in only with single sign-on (their identity provider
+manages their sign-in; the refusal is recorded as "access.refused").
+
+Deactivating a person, resetting their password and removing their second factor end every
+open session of theirs in the same transaction (segadmin/accounts/sessions.py; the audit
+event says how many: "sessions_ended"): their next request is sent to log in. A new role or
+new source limits apply from their next request, without logging them out.
 A one-time password or a set-password link is returned to be shown once, never stored in
 clear or written to the audit log.
 """
@@ -24,8 +31,10 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from segadmin.accounts import sso
 from segadmin.accounts.models import PasswordToChange, SourceLimit
 from segadmin.accounts.roles import ADMIN, ROLES, role_of
+from segadmin.accounts.sessions import end_sessions
 from segadmin.audit import limits as limit_events
 from segadmin.audit import people
 from segadmin.audit import second_factor as factor_events
@@ -135,27 +144,38 @@ def set_active(*, actor: Actor, actor_user: User, user: User, active: bool) -> b
             return False
         user.is_active = active
         user.save(update_fields=["is_active"])
-        people.activation_changed(actor=actor, user=user)
+        ended = None if active else end_sessions(user)
+        people.activation_changed(actor=actor, user=user, sessions_ended=ended)
     return True
 
 
 def reset_password(*, actor: Actor, actor_user: User, user: User, how: str) -> Handover:
     """A new one-time password (to change at first log-in) or a set-password link; the old
-    password stops working and every session of the person ends."""
+    password stops working and every session of the person ends. Refused (and recorded) for
+    a person who signs in only with single sign-on: a password would be a second way in."""
     _check_may_change(actor_user, user)
     if user.pk == actor_user.pk:
         raise Refused("Change your own password with Change password, in the menu under your name.")
+    if sso.password_managed_by_provider(user):
+        provider = sso.provider_name()
+        people.password_reset_refused(actor=actor, user=user, provider=provider)
+        raise Refused(
+            f"{user.get_username()} signs in with single sign-on: their identity provider "
+            f"({provider}) manages their sign-in, so segadmin gives them no password. "
+            "Nothing was changed."
+        )
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         handover = _hand_over(user, how)
-        people.password_changed(actor=actor, user=user, how=how)
+        people.password_changed(actor=actor, user=user, how=how, sessions_ended=end_sessions(user))
     return handover
 
 
 def remove_second_factor(*, actor: Actor, actor_user: User, user: User) -> list[str]:
     """Remove every second factor of ``user`` (authenticator app, recovery codes, security
     keys: django-allauth's Authenticator rows), for a person who lost their phone or keys;
-    recorded as "user.second_factor_reset" with the kinds removed. Returns the authenticator
+    recorded as "user.second_factor_reset" with the kinds removed; every open session of theirs
+    ends (a session opened with the factor must not outlive it). Returns the authenticator
     types removed ([] when there were none: nothing recorded). Their next log-in asks for the
     password only; an Admin under SEGADMIN_REQUIRE_MFA is then sent to set one up again."""
     _check_may_change(actor_user, user)
@@ -170,7 +190,9 @@ def remove_second_factor(*, actor: Actor, actor_user: User, user: User) -> list[
         if not kinds:
             return []
         factors.delete()
-        factor_events.second_factor_reset(actor=actor, user=user, kinds=kinds)
+        factor_events.second_factor_reset(
+            actor=actor, user=user, kinds=kinds, sessions_ended=end_sessions(user)
+        )
     return kinds
 
 
@@ -231,10 +253,14 @@ def _limit_ids(limit: SourceLimit | None) -> tuple[frozenset[int], frozenset[int
     )
 
 
-def choose_own_password(*, actor: Actor, user: User, password: str) -> None:
-    """The person sets their own password (after a one-time password or from a link)."""
+def choose_own_password(
+    *, actor: Actor, user: User, password: str, keep_session: str | None = None
+) -> None:
+    """The person sets their own password (after a one-time password or from a link); every
+    other session of theirs ends (``keep_session``: the key of the one they are using)."""
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
         PasswordToChange.objects.filter(user=user).delete()
-        people.password_changed(actor=actor, user=user)
+        ended = end_sessions(user, keep=keep_session)
+        people.password_changed(actor=actor, user=user, sessions_ended=ended)

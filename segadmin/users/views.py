@@ -29,7 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from segadmin.accounts import first_login, sso
+from segadmin.accounts import first_login, sessions, sso
 from segadmin.accounts.models import PasswordToChange, SourceLimit
 from segadmin.accounts.reauth import recent_authentication_required
 from segadmin.accounts.roles import ROLES, role_of
@@ -213,18 +213,21 @@ def _detail(request: HttpRequest, person: User, **extra: Any) -> HttpResponse:
     must_change = set(
         PasswordToChange.objects.filter(user=person).values_list("user_id", flat=True)
     )
-    sso = set(SocialAccount.objects.filter(user=person).values_list("user_id", flat=True))
+    linked = set(SocialAccount.objects.filter(user=person).values_list("user_id", flat=True))
     factors = list(Authenticator.objects.filter(user=person).values_list("type", flat=True))
     context: dict[str, Any] = {
         "person": person,
         "role": _role(person),
         "status": _status(person, must_change),
-        "sign_in": _sign_in(person, sso),
+        "sign_in": _sign_in(person, linked),
         "second_factor": _second_factor(factors),
         "has_second_factor": bool(factors),
         "limits": _limits_by_person().get(person.pk, Limits()),
         "limits_form": extra.pop("limits_form", None) or _limits_form(person),
         "is_self": person.pk == request.user.pk,
+        # Signs in only with single sign-on: no password to reset (services refuses one).
+        "person_password_by_provider": not person.has_usable_password() and bool(linked),
+        "provider": sso.provider_name(),
         "may_change": request.user.is_superuser or not person.is_superuser,
         "role_form": extra.pop("role_form", None)
         or RoleForm(initial={"role": role_of(person) or ""}),
@@ -414,8 +417,10 @@ def own_password(request: HttpRequest) -> HttpResponse:
             actor=Actor.from_request(request),
             user=user,
             password=form.cleaned_data["new_password1"],
+            keep_session=request.session.session_key,
         )
-        update_session_auth_hash(request, user)
+        update_session_auth_hash(request, user)  # a new session key: noted under them again
+        sessions.remember(request, user)
         first_login.password_changed(request)
         messages.success(request, "Your password is changed.")
         return redirect("home:index")

@@ -157,7 +157,7 @@ def test_changing_a_password_in_the_admin_is_recorded_without_it(admin_client, m
     assert marketer.check_password(NEW_PASSWORD)
     [event] = user_events("user.password_changed")
     assert_by_ada_about(event, marketer)
-    assert event.details_data == {"password_login": True}
+    assert event.details_data == {"password_login": True, "sessions_ended": 0}
     assert_no_password_anywhere(NEW_PASSWORD, marketer.password, old_hash)
 
 
@@ -170,7 +170,7 @@ def test_turning_password_log_in_off_in_the_admin_is_recorded(admin_client, mark
     marketer.refresh_from_db()
     assert not marketer.has_usable_password()
     [event] = user_events("user.password_changed")
-    assert event.details_data == {"password_login": False}
+    assert event.details_data == {"password_login": False, "sessions_ended": 0}
 
 
 def test_a_too_short_new_password_is_refused_and_nothing_is_recorded(admin_client, marketer):

@@ -74,6 +74,7 @@ def test_an_admin_removes_every_second_factor_of_a_person_and_it_is_audited(
     assert entry.details_data == {
         "removed": ["authenticator app", "recovery codes", "security key"],
         "security_keys": 1,
+        "sessions_ended": 0,
     }
     for secret_text in (secret, totp(secret), *codes):
         assert secret_text not in entry.details
@@ -180,5 +181,12 @@ def test_an_admin_whose_factor_was_removed_is_sent_to_set_one_up(
     assert theirs.get("/").status_code == 200
     assert login(admin_user).post(_url(other), {"confirm": str(other.pk)}).status_code == 302
     assert _kinds(other) == []
+    # Their session ended with the factor; logged in again with the password alone, they are
+    # sent to set one up.
     response = theirs.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    again = Client()
+    answer = again.post(reverse("accounts:login"), {"username": "otto", "password": PASSWORD})
+    assert answer.status_code == 302
+    response = again.get("/")
     assert response.status_code == 302 and response["Location"] == reverse("mfa_index")

@@ -103,7 +103,8 @@ def test_the_one_time_password_must_be_changed_at_the_first_log_in(admin_user) -
     assert not PasswordToChange.objects.filter(user=nina).exists()
     changed = _events("user.password_changed")[-1]
     assert changed.username == "nina" and changed.target_name == "nina"
-    assert changed.details_data == {"password_login": True}
+    # The one-time password's session is kept (no other was open).
+    assert changed.details_data == {"password_login": True, "sessions_ended": 0}
 
 
 def test_a_weak_new_password_is_refused_next_to_the_field(admin_user) -> None:
@@ -227,7 +228,11 @@ def test_resetting_a_password_hands_over_a_new_one_time_password(admin_user, sup
     assert theirs.get("/").status_code == 302  # the old session ended
     (event,) = _events("user.password_changed")
     assert event.username == "ada" and event.target_name == "sam"
-    assert event.details_data == {"password_login": True, "handed_over": "one-time password"}
+    assert event.details_data == {
+        "password_login": True,
+        "handed_over": "one-time password",
+        "sessions_ended": 1,
+    }
 
 
 def test_resetting_with_a_link_stops_the_old_password(admin_user, support) -> None:
@@ -238,7 +243,11 @@ def test_resetting_with_a_link_stops_the_old_password(admin_user, support) -> No
     support.refresh_from_db()
     assert not support.has_usable_password()
     (event,) = _events("user.password_changed")
-    assert event.details_data == {"password_login": False, "handed_over": "set-password link"}
+    assert event.details_data == {
+        "password_login": False,
+        "handed_over": "set-password link",
+        "sessions_ended": 0,
+    }
 
 
 def test_only_a_superuser_may_change_a_superuser(admin_user, superuser) -> None:
