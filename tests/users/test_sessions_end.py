@@ -1,10 +1,10 @@
 """An Admin's change that must log a person out ends every open session of theirs at once
 (their rows in django_session go, found through ``accounts.UserSession``): deactivation, a
 password reset (Users page, Django admin, ``changepassword``) and the removal of their second
-factor; the audit event says how many ("sessions_ended"). A role change keeps them logged in
-and applies at their next request. Nobody is given a password who signs in only with single
-sign-on: the Users page offers no reset, a forged POST, the Django admin and ``changepassword``
-are refused (recorded as "access.refused"), and nothing changes."""
+factor; the audit event says how many ("sessions_ended"). A role or source-limit change keeps
+them logged in and applies at their next request. Nobody is given a password who signs in only
+with single sign-on: the Users page offers no reset, a forged POST, the Django admin and
+``changepassword`` are refused (recorded as "access.refused"), and nothing changes."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from django.urls import reverse
 from segadmin.accounts.models import UserSession
 from segadmin.audit.models import AuditEntry
 from tests.conftest import PASSWORD, make_user
-from tests.factories import change_form, login
+from tests.factories import change_form, login, make_source
 from tests.second_factor import enrol
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +133,25 @@ def test_a_role_change_keeps_the_person_logged_in_and_applies_at_their_next_requ
     assert _sessions_of(other) == 1
     login(admin_user).post(reverse("users:role", args=[other.pk]), {"role": "Admin"})
     assert theirs.get(reverse("users:list")).status_code == 200
+
+
+def test_new_source_limits_keep_the_person_logged_in_and_apply_at_their_next_request(
+    admin_user: User, marketer: User
+) -> None:
+    mine = make_source("Mine", "wk-mine-0123456789")
+    theirs = make_source("Theirs", "wk-theirs-0123456789")
+    browser = login(marketer)
+    html = browser.get("/calls/track/").content.decode()
+    assert f'<option value="{mine.pk}"' in html and f'<option value="{theirs.pk}"' in html
+    response = login(admin_user).post(
+        reverse("users:limits", args=[marketer.pk]), {"sources": [mine.pk]}
+    )
+    assert response.status_code == 302
+    page = browser.get("/calls/track/")
+    assert page.status_code == 200  # still logged in
+    html = page.content.decode()
+    assert f'<option value="{mine.pk}"' in html and f'<option value="{theirs.pk}"' not in html
+    assert _sessions_of(marketer) == 1
 
 
 def test_choosing_ones_own_password_ends_the_other_sessions_and_keeps_this_one(
