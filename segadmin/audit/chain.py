@@ -20,9 +20,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from segadmin.audit import anchor, counts
+from segadmin.audit import processes as part_processes
 from segadmin.audit.anchor import Checkpoint
 from segadmin.audit.keys import Keyring, keyring
 from segadmin.audit.models import AuditEntry, ChainHead, ChainSeal, Kind
@@ -624,8 +625,9 @@ def verify_chain(
     full walk finds it.
 
     With ``workers`` above 1 and at least ``parallel_from`` entries to read, the seq range is
-    cut into that many contiguous parts, each walked by its own process (``processes``; False
-    walks them one after the other in this one, which the tests use), and the parts' findings
+    cut into that many contiguous parts, each walked by its own process (``processes``, started
+    by "forkserver" or "spawn", never fork: see processes.py; False walks them one after the
+    other in this one, which the tests use), and the parts' findings
     are joined in seq order: the report is the one the single walk gives. Outside a
     transaction only, and not on an in-memory database (the processes open their own
     connections); otherwise, one walk.
@@ -671,9 +673,7 @@ def _split(after: int, workers: int, parallel_from: int, processes: bool) -> lis
     connection = connections[AuditEntry.objects.db]
     in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()  # type: ignore[attr-defined]
     if processes and (
-        connection.in_atomic_block
-        or in_memory
-        or "fork" not in multiprocessing.get_all_start_methods()  # Windows: one walk
+        connection.in_atomic_block or in_memory or part_processes.settings_module() is None
     ):
         return None
     top = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
@@ -1200,11 +1200,16 @@ def _walk_parts(
             )
         )
     if processes:
-        # Forked processes open their own connections: close ours so none is shared.
-        connections.close_all()
-        context = multiprocessing.get_context("fork")
-        with context.Pool(len(ranges)) as pool:
-            parts = pool.map(_walk_range_in_process, ranges, chunksize=1)
+        # Started without fork() (processes.py), each sets Django up from what we hand it.
+        # An executor, not multiprocessing's Pool: a process that dies, or fails to set up,
+        # raises BrokenProcessPool here instead of being replaced for ever.
+        with ProcessPoolExecutor(
+            len(ranges),
+            mp_context=part_processes.context(),
+            initializer=part_processes.set_up,
+            initargs=(part_processes.current(),),
+        ) as pool:
+            parts = list(pool.map(_walk_range_in_process, ranges))
     else:
         parts = [_walk_range(part) for part in ranges]
     return _conclude(

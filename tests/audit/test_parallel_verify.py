@@ -2,18 +2,28 @@
 its findings must be exactly those of the one walk (which entry, what is wrong, how far the
 log held, the last good hash). Each tampering below is checked both ways, with the parts cut
 at every place (parts walked one after the other in this process, inside the test's
-transaction); the last test runs real processes on PostgreSQL, which needs committed rows."""
+transaction); the last tests run real processes (started without fork) on PostgreSQL, which
+needs committed rows."""
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
+import os
+import threading
+import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.test import override_settings
 
-from segadmin.audit import anchor, chain
+from segadmin.audit import anchor, chain, processes
 from segadmin.audit.chain import CHANGED, INSERTED, OUTCOME_MISMATCH, verify_chain
+from segadmin.audit.keys import key_id, keyring
 from segadmin.audit.models import AuditEntry, ChainHead, Kind
 from tests.audit.conftest import postgres_only, run_verify, tamper
 from tests.audit.entries import add_call, make_events
@@ -279,7 +289,104 @@ def test_real_processes_find_what_one_walk_finds(monkeypatch) -> None:
         assert _same(parts, one) == _same(one, one)
     _, message, code = run_verify("--full", "--workers", "3")
     assert code == 1 and message.startswith("BROKEN at seq 25 (id ")
-    # Where processes cannot be forked (Windows), one walk.
-    monkeypatch.setattr(chain.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    assert chain._split(0, 3, 1, processes=True) is None
+    # Where there is no forkserver (Windows, and macOS by default), the parts start by spawn.
+    monkeypatch.setattr(processes.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    started = _record_contexts(monkeypatch)
+    assert chain._split(0, 3, 1, processes=True) == [9, 18]
     assert _same(verify_chain(workers=3, parallel_from=1), one) == _same(one, one)
+    assert [c.get_start_method() for c in started] == ["spawn"]
+
+
+def _record_contexts(monkeypatch) -> list:
+    """The multiprocessing contexts the walk in parts starts its processes with, as it goes."""
+    started = []
+    choose = processes.context
+
+    def recorded():
+        started.append(choose())
+        return started[-1]
+
+    monkeypatch.setattr(chain.part_processes, "context", recorded)
+    return started
+
+
+def test_the_parts_are_started_without_fork(monkeypatch) -> None:
+    """fork() copies into the child any lock another thread holds at that moment: the parts
+    start by forkserver where there is one, else spawn, whatever the platform's default."""
+    assert processes.context().get_start_method() == (
+        "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    monkeypatch.setattr(
+        processes.multiprocessing, "get_all_start_methods", lambda: ["fork", "spawn"]
+    )
+    assert processes.context().get_start_method() == "spawn"
+
+
+def _child_settings() -> tuple:
+    """In a part's process: the database and key it uses."""
+    from django.conf import settings
+
+    from segadmin.audit.keys import keyring
+
+    return settings.DATABASES["default"]["NAME"], connection.vendor, keyring().signing_id
+
+
+@override_settings(SEGADMIN_AUDIT_KEYS=["a-key-only-this-test-sets-0123456789abcdef"])
+def test_a_part_sets_django_up_as_its_parent_is() -> None:
+    """Nothing is inherited from the parent's memory: a part sets Django up from what the parent
+    hands it, the test database's name and keys set by override_settings included."""
+    setup = processes.current()
+    assert setup.databases["default"]["NAME"] == connection.settings_dict["NAME"]
+    assert setup.settings_module == "segadmin.settings"
+    seen = _in_a_part(setup, _child_settings)
+    assert seen == (connection.settings_dict["NAME"], connection.vendor, keyring().signing_id)
+    assert keyring().signing_id == key_id(b"a-key-only-this-test-sets-0123456789abcdef")
+
+
+def test_a_part_that_cannot_set_up_fails_the_check_instead_of_hanging() -> None:
+    setup = dataclasses.replace(processes.current(), settings_module="segadmin.no_such_settings")
+    with pytest.raises(BrokenProcessPool):
+        _in_a_part(setup, _child_settings)
+
+
+def _in_a_part(setup: processes.ProcessSetup, function: Callable[[], tuple]) -> tuple:
+    with ProcessPoolExecutor(
+        1, mp_context=processes.context(), initializer=processes.set_up, initargs=(setup,)
+    ) as pool:
+        return pool.submit(function).result(timeout=120)
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_no_fork_warning_from_a_process_with_threads(monkeypatch) -> None:
+    """Run from a process that holds a thread (as the test runner and web servers do), the
+    walk in parts forks nothing: Python's warning that fork() may deadlock is not raised."""
+    build_log()
+    tamper("UPDATE audit_auditentry SET user_agent = 'changed' WHERE seq = 20")
+    one = verify_chain()
+    started = _record_contexts(monkeypatch)
+    stop = threading.Event()
+    holder = threading.Thread(target=stop.wait, daemon=True)
+    holder.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parts = verify_chain(workers=2, parallel_from=1)
+        fork_warnings = [w for w in caught if "fork" in str(w.message)]
+        # The same watch sees a fork from this process (a child that exits at once).
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+    finally:
+        stop.set()
+        holder.join()
+    assert fork_warnings == []
+    assert any(
+        issubclass(w.category, DeprecationWarning) and "fork" in str(w.message) for w in seen
+    )
+    assert [c.get_start_method() for c in started] == ["forkserver"]
+    assert _same(parts, one) == _same(one, one) and one.broken.seq == 20
