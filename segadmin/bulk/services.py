@@ -348,11 +348,15 @@ def start(job: BulkJob, actor: Actor, *, confirm_production: Any = None) -> bool
         job.refresh_from_db(fields=["dry_run"])
         raise _start_refused(job)
     if updated:
-        # One task per worker that may share the job: each claims its own chunks, and a task
-        # that finds the job finished returns at once.
-        for _ in range(max(1, settings.SEGADMIN_BULK_PARALLEL)):
-            run_bulk_job.enqueue(str(job.pk))
+        _queue_runs(job)
     return bool(updated)
+
+
+def _queue_runs(job: BulkJob) -> None:
+    """One task per worker that may share the job: each claims its own chunks, and a task
+    that finds the job finished returns at once."""
+    for _ in range(max(1, settings.SEGADMIN_BULK_PARALLEL)):
+        run_bulk_job.enqueue(str(job.pk))
 
 
 def cancel(job: BulkJob) -> bool:
@@ -381,7 +385,7 @@ def resume(job: BulkJob) -> bool:
         _stop(job, problem)
         raise JobRefused(problem)
     BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
-    run_bulk_job.enqueue(str(job.pk))
+    _queue_runs(job)  # as Start does: a resumed import goes on with every worker it may use
     return True
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from segadmin import periodic
+from segadmin.bulk import services
 from segadmin.bulk.models import BulkChunk, BulkJob, ChunkStatus, Status
 from segadmin.bulk.tasks import run_bulk_job
 from segadmin.periodic.models import PeriodicJob
@@ -116,3 +117,16 @@ def test_the_periodic_job_ends_a_stalled_import_whose_uploader_was_deactivated(
     assert job.status == Status.FAILED
     assert "maria, who uploaded this import, is deactivated." in job.error
     assert queued_runs(job) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resumed_import_is_queued_for_every_worker_it_may_use(client, marketer, source, settings):
+    # As Start does: each worker that may share the import (SEGADMIN_BULK_PARALLEL) gets a run.
+    settings.SEGADMIN_BULK_PARALLEL = 3
+    client.force_login(marketer)
+    job = started(client, source, "again")
+    assert queued_runs(job) == 0  # Start's three runs were taken by workers that then died
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    resumed, stopped = services.resume_stalled()
+    assert [item.pk for item in resumed] == [job.pk] and stopped == []
+    assert queued_runs(job) == 3
