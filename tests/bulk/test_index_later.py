@@ -57,6 +57,32 @@ def messages() -> list[dict[str, Any]]:
     ]
 
 
+def send_later(
+    source: Any, rows: list[int], batch: list[dict[str, Any]] | None = None
+) -> AuditEntry:
+    """A batch (of ``messages()``) sent the bulk worker's way: its index kept for later."""
+    batch = batch or messages()
+    return sending.send_batch(
+        actor=actor(),
+        source=source,
+        messages=batch,
+        bulk_job_id="job-1",
+        index=index_batch(batch[:1], rows=rows[:1]),
+        index_later=rows,
+    ).entry
+
+
+def running_import(source: Any, user: Any) -> BulkJob:
+    return BulkJob.objects.create(
+        source=source,
+        created_by=user,
+        call_type="identify",
+        file_name="people.csv",
+        file_format="csv",
+        status=Status.RUNNING,
+    )
+
+
 def index_rows(entry: AuditEntry) -> list[tuple[Any, ...]]:
     return list(AuditMessage.objects.filter(entry=entry).order_by("position").values_list(*INDEXED))
 
@@ -80,14 +106,7 @@ def test_a_batch_sent_with_its_index_later_gets_the_same_index_rows_after_catchi
         actor=actor(), source=source, messages=batch, index=index_batch(batch, rows=rows)
     ).entry
     # The bulk worker's way: the first message's values only, the rows kept for later.
-    later = sending.send_batch(
-        actor=actor(),
-        source=source,
-        messages=batch,
-        bulk_job_id="job-1",
-        index=index_batch(batch[:1], rows=rows[:1]),
-        index_later=rows,
-    ).entry
+    later = send_later(source, rows, batch)
     assert index_rows(later) == []
     pending = PendingIndex.objects.get()
     assert (pending.entry_id, pending.seq, pending.rows, pending.messages) == (
@@ -118,14 +137,7 @@ def test_a_catch_up_writes_a_few_entries_a_transaction_and_can_stop_midway() -> 
     responses.post(BATCH_URL, json={"success": True})
     source = make_source("Website", WRITE_KEY)
     for start in range(0, 5 * 4, 4):
-        batch = messages()
-        sending.send_batch(
-            actor=actor(),
-            source=source,
-            messages=batch,
-            index=index_batch(batch[:1]),
-            index_later=list(range(start + 2, start + 6)),
-        )
+        send_later(source, list(range(start + 2, start + 6)))
     assert backlog.catch_up(most=2) == 2
     assert PendingIndex.objects.count() == 3
     assert AuditMessage.objects.count() == 8
@@ -155,22 +167,8 @@ def test_the_backlog_waits_while_an_import_is_sending_then_the_periodic_job_catc
 ) -> None:
     responses.post(BATCH_URL, json={"success": True})
     source = make_source("Website", WRITE_KEY)
-    batch = messages()
-    sending.send_batch(
-        actor=actor(),
-        source=source,
-        messages=batch,
-        index=index_batch(batch[:1]),
-        index_later=[2, 3, 4, 5],
-    )
-    running = BulkJob.objects.create(
-        source=source,
-        created_by=marketer,
-        call_type="identify",
-        file_name="people.csv",
-        file_format="csv",
-        status=Status.RUNNING,
-    )
+    send_later(source, [2, 3, 4, 5])
+    running = running_import(source, marketer)
     assert worker.index_backlog() == 0  # it would take the CPU from that import
     assert PendingIndex.objects.count() == 1
     BulkJob.objects.filter(pk=running.pk).update(status=Status.DONE)
@@ -185,14 +183,7 @@ def test_the_backlog_waits_while_an_import_is_sending_then_the_periodic_job_catc
 def test_a_search_by_id_says_when_the_index_is_still_catching_up(admin_user, support) -> None:
     responses.post(BATCH_URL, json={"success": True})
     source = make_source("Website", WRITE_KEY)
-    batch = messages()
-    sending.send_batch(
-        actor=actor(),
-        source=source,
-        messages=batch,
-        index=index_batch(batch[:1]),
-        index_later=[2, 3, 4, 5],
-    )
+    send_later(source, [2, 3, 4, 5])
     notice = 'data-testid="index-backlog"'
     client = login(support)
     searched = client.get(reverse("audit:list"), {"user_id": "u-4"})
@@ -219,14 +210,7 @@ def test_a_catch_up_gives_way_to_an_import_that_starts_sending(marketer) -> None
     responses.post(BATCH_URL, json={"success": True})
     source = make_source("Website", WRITE_KEY)
     for start in range(0, 3 * 4, 4):
-        batch = messages()
-        sending.send_batch(
-            actor=actor(),
-            source=source,
-            messages=batch,
-            index=index_batch(batch[:1]),
-            index_later=list(range(start + 2, start + 6)),
-        )
+        send_later(source, list(range(start + 2, start + 6)))
     asked = []
     sending_now = worker._an_import_is_sending
 
@@ -235,14 +219,7 @@ def test_a_catch_up_gives_way_to_an_import_that_starts_sending(marketer) -> None
         # the first one.
         asked.append(True)
         if len(asked) == 3:
-            BulkJob.objects.create(
-                source=source,
-                created_by=marketer,
-                call_type="identify",
-                file_name="people.csv",
-                file_format="csv",
-                status=Status.RUNNING,
-            )
+            running_import(source, marketer)
         return sending_now()
 
     with (
