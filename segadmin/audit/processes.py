@@ -34,7 +34,11 @@ def context() -> BaseContext:
     available = multiprocessing.get_all_start_methods()
     for method in START_METHODS:
         if method in available:
-            return multiprocessing.get_context(method)
+            context = multiprocessing.get_context(method)
+            if method == "forkserver":
+                # Taken when this process starts its forkserver (the first time only).
+                context.set_forkserver_preload(["__main__", "segadmin.audit.preload"])
+            return context
     return multiprocessing.get_context("spawn")
 
 

@@ -322,6 +322,29 @@ def test_the_parts_are_started_without_fork(monkeypatch) -> None:
     assert processes.context().get_start_method() == "spawn"
 
 
+def test_the_forkserver_imports_djangos_modules_once_for_every_part() -> None:
+    """What it preloads imports without settings and never fails (a failure there would stop
+    the forkserver, and every check in parts with it)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys; import segadmin.audit.preload as p; "
+        "print(sorted(set(p.MODULES) - set(sys.modules)))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(chain.__file__).parents[2],
+        check=True,
+    )
+    assert done.stdout.strip() == "[]", done.stderr
+
+
 def _child_settings() -> tuple:
     """In a part's process: the database and key it uses."""
     from django.conf import settings
