@@ -75,6 +75,18 @@ def make_user(username: str, role: str | None, **extra: Any) -> User:
     return user
 
 
+def make_sso_user(username: str, role: str | None, *, uid: str) -> User:
+    """A person who signs in only with single sign-on: no usable password, one provider
+    account (``uid``, the provider's subject)."""
+    from allauth.socialaccount.models import SocialAccount
+
+    user = make_user(username, role)
+    user.set_unusable_password()
+    user.save()
+    SocialAccount.objects.create(user=user, provider="sso", uid=uid)
+    return user
+
+
 @pytest.fixture
 def marketer(db: None) -> User:
     return make_user("maria", "Marketer", email="maria@example.com")

@@ -106,18 +106,14 @@ def test_a_single_sign_on_person_is_told_the_provider_keeps_their_password(
 ) -> None:
     """Signed in through the provider (a session made for them here: they have no password to
     type), the menu offers no Change password, and the page explains; axe finds nothing."""
-    from allauth.socialaccount.models import SocialAccount
     from django.conf import settings as django_settings
     from django.test import Client
 
     from tests.browser.test_accessibility import axe_violations
-    from tests.conftest import make_user
+    from tests.conftest import make_sso_user
 
     settings.SEGADMIN_OIDC_NAME = "Acme ID"
-    olga = make_user("olga.sso", "Marketer")
-    olga.set_unusable_password()
-    olga.save()
-    SocialAccount.objects.create(user=olga, provider="sso", uid="olga-sub")
+    olga = make_sso_user("olga.sso", "Marketer", uid="olga-sub")
     client = Client()
     client.force_login(olga)
     page.context.add_cookies(

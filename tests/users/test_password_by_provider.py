@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from segadmin.audit.models import AuditEntry
-from tests.conftest import make_user
+from tests.conftest import make_sso_user, make_user
 from tests.factories import login
 
 CHANGE = reverse("users:own_password")
@@ -22,11 +22,7 @@ MENU_ITEM = f'href="{CHANGE}">Change password</a>'
 @pytest.fixture
 def sso_only(db: None, settings: Any) -> User:
     settings.SEGADMIN_OIDC_NAME = "Acme ID"
-    user = make_user("olga.sso", "Admin")
-    user.set_unusable_password()
-    user.save()
-    SocialAccount.objects.create(user=user, provider="sso", uid="olga-sub")
-    return user
+    return make_sso_user("olga.sso", "Admin", uid="olga-sub")
 
 
 def test_the_menu_has_no_change_password_for_a_single_sign_on_person(sso_only: User) -> None:

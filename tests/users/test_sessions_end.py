@@ -24,7 +24,7 @@ from django.urls import reverse
 
 from segadmin.accounts.models import UserSession
 from segadmin.audit.models import AuditEntry
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, make_sso_user, make_user
 from tests.factories import change_form, login, make_source
 from tests.second_factor import enrol
 
@@ -246,11 +246,7 @@ def test_the_sessions_open_before_the_upgrade_are_noted_by_the_migration(
 @pytest.fixture
 def sso_only(db: None, settings: Any) -> User:
     settings.SEGADMIN_OIDC_NAME = "Acme ID"
-    user = make_user("olga", "Support")
-    user.set_unusable_password()
-    user.save()
-    SocialAccount.objects.create(user=user, provider="sso", uid="olga-sub")
-    return user
+    return make_sso_user("olga", "Support", uid="olga-sub")
 
 
 def _nothing_changed(user: User, password_hash: str) -> None:
