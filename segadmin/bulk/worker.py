@@ -358,10 +358,6 @@ class _Feed:
 _FEED_BATCHES = 4
 # At most this many rows in the first batch a worker sends for a job (then full batches).
 FIRST_BATCH_ROWS = 100
-# Pages of SQLite's cache for the sending thread's connection (KiB; the default is 2 MB): the
-# audit's message index takes each batch's IDs in random places of its B-trees, and a file of a
-# million rows makes them larger than the default cache many times over.
-_SQLITE_CACHE_KIB = 32 * 1024
 
 
 class _Sender:
@@ -389,9 +385,6 @@ class _Sender:
 
     def _loop(self) -> None:
         try:
-            if connection.vendor == "sqlite":
-                with connection.cursor() as cursor:
-                    cursor.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
             while (prepared := self.chunks.get()) is not None:
                 try:
                     if self.failure is None:
