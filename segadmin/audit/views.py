@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -37,6 +38,7 @@ from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind
 from segadmin.credentials import production
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.lib import userjson
+from segadmin.lib.reason import reason_field
 from segadmin.segment import rules
 from segadmin.segment.errors import MessageInvalid
 from segadmin.segment.messages import CALL_TYPES
@@ -314,11 +316,23 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _entry_page(request, entry)
 
 
+class SendAgainForm(forms.Form):
+    """Send again's one field: the call screens' optional Reason, same label and limits."""
+
+    reason = reason_field()
+
+
 def _entry_page(
-    request: HttpRequest, entry: AuditEntry, *, production_errors: list[str] | None = None
+    request: HttpRequest,
+    entry: AuditEntry,
+    *,
+    production_errors: list[str] | None = None,
+    send_again_form: SendAgainForm | None = None,
 ) -> HttpResponse:
     """An entry's page; ``production_errors``: why Send again was refused (a Production source
-    not confirmed), shown next to the confirmation box, with status 422."""
+    not confirmed), shown next to the confirmation box; ``send_again_form``: the Reason as
+    posted (refused next to the field when too long). Either refusal answers 422."""
+    form = send_again_form if send_again_form is not None else SendAgainForm()
     # The answer lives on the chained outcome row (the request row holds a copy of the verdict).
     outcome_row = (
         AuditEntry.objects.filter(request_entry=entry).first()
@@ -364,11 +378,12 @@ def _entry_page(
         # Send again to a Production source asks for a confirmation naming it (issue 16).
         "production_source": entry.source if entry.source and entry.source.production else None,
         "production_errors": production_errors or [],
+        "send_again_form": form,
         "production_question": (
             f"Send again to Production source “{entry.source.name}”" if entry.source else ""
         ),
     }
-    status = 422 if production_errors else 200
+    status = 422 if production_errors or form.errors else 200
     return render(request, "audit/entry.html", context, status=status)
 
 
@@ -378,7 +393,8 @@ def _entry_page(
 @audit_reader
 @require_POST
 def send_again(request: HttpRequest, pk: int) -> HttpResponse:
-    """Repeat the exact message, same message ID, to the same source, linked to the original.
+    """Repeat the exact message, same message ID, to the same source, linked to the original,
+    with the person's optional Reason on the new entry.
 
     A message that had no timestamp gets the time it was first sent, so an event that never
     arrived is recorded when it happened, not now.
@@ -392,6 +408,9 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
             )
         messages.error(request, f"Not sent again: {problem}")
         return redirect("audit:entry", pk=entry.pk)
+    form = SendAgainForm(request.POST)
+    if not form.is_valid():
+        return _entry_page(request, entry, send_again_form=form)
     message = sent_message(entry)
     assert message is not None and entry.source is not None
     first = entry.request_body_data.get("sentAt") if entry.request_body else None
@@ -404,10 +423,11 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
             message=message,
             related_to=entry,
             relation=drafts.SEND_AGAIN,
+            reason=form.cleaned_data["reason"],
             confirm_production=request.POST.get(production.FIELD),
         )
     except sending.ProductionNotConfirmed as exc:
-        return _entry_page(request, entry, production_errors=[str(exc)])
+        return _entry_page(request, entry, production_errors=[str(exc)], send_again_form=form)
     except (
         SecretUnreadable,
         EncryptionNotConfigured,

@@ -120,3 +120,30 @@ def test_the_user_lookup_and_the_verify_page_render_cleanly(
     assert "The audit log is intact." in page.get_by_test_id("verify-result").inner_text()
     shot(page, "verify")
     assert browser_errors == []
+
+
+def test_a_marketer_sends_again_with_a_reason_shown_on_the_new_entry(
+    page: Any,
+    live_server: Any,
+    browser_errors: list[str],
+    marketer: Any,
+    fake_segment: Any,
+) -> None:
+    fake_segment.add_write_key(WRITE_KEY)
+    original = add_call(
+        user=marketer, source=make_source("Web shop"), status=None, error="timed out after 5 s"
+    )
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    log_in(page, live_server, marketer.username)
+    page.goto(f"{live_server.url}/audit/{original.pk}/")
+    reason = page.get_by_label("Reason", exact=True)
+    assert reason.get_attribute("maxlength") == "500"
+    reason.fill("SUP-42: the first one timed out")
+    shot(page, "audit-entry-send-again-reason")
+    page.get_by_role("button", name="Send again").click()
+    page.wait_for_url("**/audit/*/")
+    assert "Sent again as entry" in page.locator(".alert-success").inner_text()
+    assert page.get_by_test_id("entry-reason").inner_text() == "SUP-42: the first one timed out"
+    shot(page, "audit-entry-sent-again-with-reason")
+    assert len(fake_segment.messages("/v1/track")) == 1
+    assert browser_errors == []
