@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -50,6 +51,10 @@ SSO = "single sign-on"
 PASSWORD = "password"  # noqa: S105 - a log-in method's name
 # The most powerful first: a person in several mapped groups gets the highest role.
 BY_POWER = (ADMIN, SUPPORT, MARKETER)
+# A confirmation's state keeps when it started (time.time()); the provider's sign-in must be
+# no older than that, give or take this much difference between its clock and ours.
+CONFIRM_STARTED = "confirm_started_at"
+AUTH_TIME_SKEW_SECONDS = 30
 
 
 # --- Settings ------------------------------------------------------------------------------
@@ -173,7 +178,13 @@ def set_role(user: User, role: str | None) -> None:
 class NonceCheckingOIDCProvider(OpenIDConnectProvider):  # type: ignore[misc]
     """allauth's OpenID Connect provider sends no nonce. This one sends a fresh one with each
     authorisation request and keeps it in the log-in's state (in the session);
-    SingleSignOnAdapter.pre_social_login compares it with the ID token's."""
+    SingleSignOnAdapter.pre_social_login compares it with the ID token's.
+
+    A confirmation (allauth's "redirect" process, from "Confirm with <provider>") always asks
+    the provider for a fresh sign-in, ``prompt=login`` and ``max_age=0``, whatever the browser
+    posted (the ``auth_params`` of the request are the browser's to leave out), and keeps when
+    it started in the state: SingleSignOnAdapter.confirm requires the ID token's ``auth_time``
+    to be no older."""
 
     # allauth finds the provider's URLs (and templates) by this package, not this module's.
     package = "allauth.socialaccount.providers.openid_connect"
@@ -191,9 +202,28 @@ class NonceCheckingOIDCProvider(OpenIDConnectProvider):  # type: ignore[misc]
         if auth_params is None:
             auth_params = self.get_auth_params()
         auth_params = {**auth_params, "nonce": nonce}
+        if process == AuthProcess.REDIRECT:
+            auth_params.update({"prompt": "login", "max_age": "0"})
+            kwargs[CONFIRM_STARTED] = time.time()
         return super().redirect(  # type: ignore[no-any-return]
             request, process, next_url, data, auth_params=auth_params, nonce=nonce, **kwargs
         )
+
+
+def freshness_problem(sociallogin: SocialLogin) -> str | None:
+    """Why the ID token does not show a sign-in at the provider made for this confirmation
+    (its ``auth_time`` no earlier than the confirmation's start, less the allowed clock skew),
+    or None when it does."""
+    started = (sociallogin.state or {}).get(CONFIRM_STARTED)
+    id_token = sociallogin.account.extra_data.get("id_token")
+    auth_time = id_token.get("auth_time") if isinstance(id_token, dict) else None
+    if not isinstance(started, int | float) or isinstance(started, bool):
+        return "the confirmation's start was not recorded"
+    if not isinstance(auth_time, int | float) or isinstance(auth_time, bool):
+        return "the ID token carries no auth_time"
+    if auth_time < started - AUTH_TIME_SKEW_SECONDS:
+        return "the sign-in at the provider is older than the confirmation"
+    return None
 
 
 def nonce_problem(sociallogin: SocialLogin) -> str | None:
@@ -278,10 +308,16 @@ class SingleSignOnAdapter(SocialAccountAdapter):
         that came back is the one linked to them, and their groups still map to a role; then it
         is recorded as a recent authentication (allauth's record, which reauth reads) and
         allauth's "redirect" process sends them back to the action, still logged in as before.
+        The provider must have signed them in anew for it: the ID token's ``auth_time`` no
+        earlier than the confirmation's start (a provider answering from its own session, as
+        it does when the request does not ask for a fresh sign-in, confirms nothing).
         Anything else logs nobody in and records nothing."""
         user = request.user
         if not user.is_authenticated:
             self._fail(request, "confirm_not_logged_in", username, existing, {})
+        stale = freshness_problem(sociallogin)
+        if stale:
+            self._fail(request, "confirm_not_fresh", username, existing, {"problem": stale})
         if existing is None or existing.pk != user.pk:
             details = {"came_back_as": username, "linked_to": getattr(existing, "username", "")}
             self._fail(request, "confirm_other_account", username, existing, details)
@@ -418,6 +454,10 @@ FAILURE_MESSAGES = {
     "confirm_other_account": (
         "You signed in at {name} as someone other than the person logged in here, so nothing "
         "was confirmed."
+    ),
+    "confirm_not_fresh": (
+        "{name} did not ask you to sign in again, so nothing was confirmed. Try again; "
+        "{name} should ask for your password."
     ),
     "confirm_no_mapped_group": "{name} no longer puts you in a group that has a role in segadmin.",
     "not_a_login": "Accounts of {name} are linked only by logging in with them.",

@@ -210,9 +210,9 @@ def test_a_person_signing_in_only_with_sso_is_asked_to_confirm_with_the_provider
     assert page.status_code == 200
     html = page.content.decode()
     assert "Confirm with Test IdP" in html
-    # A POST (no provider call by a link), asking the provider to sign the person in anew, as
-    # allauth's "redirect" process: back to the page, nobody logged in again.
-    assert 'action="/accounts/oidc/sso/login/?auth_params=prompt%3Dlogin"' in html
+    # A POST (no provider call by a link), as allauth's "redirect" process: back to the page,
+    # nobody logged in again. The fresh sign-in is asked for by the server, not by the form.
+    assert 'action="/accounts/oidc/sso/login/"' in html
     assert '<input type="hidden" name="process" value="redirect">' in html
     assert f'<input type="hidden" name="next" value="{call}">' in html
     # The form's redirect to the provider is allowed by the page's CSP, and nothing else is.
@@ -267,11 +267,17 @@ def confirmation_coming_back(user: Any, account_of: Any, client: Client) -> tupl
     else:
         account = SocialAccount(provider="sso", uid="sub-stranger")
         name = "stranger"
+    started = time.time() - 20
     account.extra_data = {
-        "id_token": {"nonce": "n0nce", "groups": ["admins"], "preferred_username": name}
+        "id_token": {
+            "nonce": "n0nce",
+            "groups": ["admins"],
+            "preferred_username": name,
+            "auth_time": int(started) + 10,  # signed in at the provider after pressing Confirm
+        }
     }
     sociallogin = SocialLogin(account=account, user=account_of)
-    sociallogin.state = {"process": "redirect", "nonce": "n0nce"}
+    sociallogin.state = {"process": "redirect", "nonce": "n0nce", "confirm_started_at": started}
     request = RequestFactory().get("/accounts/oidc/sso/login/callback/")
     request.session = SessionStore(session_key=client.session.session_key)
     request.user = user
@@ -324,3 +330,102 @@ def test_a_confirmation_by_someone_no_longer_in_a_mapped_group_does_not_count(
     assert b"no longer puts you in a group" in refused.value.response.content
     assert not recently_authenticated(request)
     assert not alice.groups.exists()
+
+
+@pytest.mark.parametrize(
+    ("auth_time", "problem"),
+    [
+        ("an hour before", "the sign-in at the provider is older than the confirmation"),
+        ("a minute before", "the sign-in at the provider is older than the confirmation"),
+        ("missing", "the ID token carries no auth_time"),
+        ("not a number", "the ID token carries no auth_time"),
+    ],
+)
+def test_a_confirmation_whose_sign_in_at_the_provider_is_not_fresh_does_not_count(
+    client: Client, sso_on: None, auth_time: str, problem: str
+) -> None:
+    """The provider answered from a sign-in older than the confirmation (its own session), or
+    did not say when the person signed in: nothing is confirmed, and the refusal is audited."""
+    from allauth.core.exceptions import ImmediateHttpResponse
+
+    from segadmin.accounts.reauth import recently_authenticated
+    from segadmin.accounts.sso import SingleSignOnAdapter
+
+    alice = sso_only_admin()
+    stale(client, alice)
+    request, sociallogin = confirmation_coming_back(alice, alice, client)
+    started = sociallogin.state["confirm_started_at"]
+    claims = sociallogin.account.extra_data["id_token"]
+    if auth_time == "missing":
+        del claims["auth_time"]
+    else:
+        claims["auth_time"] = {
+            "an hour before": int(started) - 3600,
+            "a minute before": int(started) - 60,
+            "not a number": str(int(started)),
+        }[auth_time]
+    with pytest.raises(ImmediateHttpResponse) as refused:
+        SingleSignOnAdapter(request).pre_social_login(request, sociallogin)
+    assert refused.value.response.status_code == 400
+    assert b"did not ask you to sign in again" in refused.value.response.content
+    assert b"still logged in" in refused.value.response.content
+    assert not recently_authenticated(request)
+    entry = AuditEntry.objects.filter(action="user.login_failed").get()
+    assert entry.target_name == "alice.admin"
+    assert entry.details_data["reason"] == "confirm_not_fresh"
+    assert entry.details_data["problem"] == problem
+    assert entry.details_data["method"] == "single sign-on"
+
+
+def test_a_sign_in_within_the_clock_skew_of_the_confirmations_start_counts(
+    client: Client, sso_on: None
+) -> None:
+    from segadmin.accounts.reauth import recently_authenticated
+    from segadmin.accounts.sso import AUTH_TIME_SKEW_SECONDS, SingleSignOnAdapter
+
+    alice = sso_only_admin()
+    stale(client, alice)
+    request, sociallogin = confirmation_coming_back(alice, alice, client)
+    started = sociallogin.state["confirm_started_at"]
+    sociallogin.account.extra_data["id_token"]["auth_time"] = int(started) - (
+        AUTH_TIME_SKEW_SECONDS - 5
+    )
+    SingleSignOnAdapter(request).pre_social_login(request, sociallogin)
+    assert recently_authenticated(request)
+
+
+def test_a_confirmation_asks_the_provider_for_a_fresh_sign_in_whatever_the_form_posted(
+    client: Client, sso: Any
+) -> None:
+    """Against the real provider's discovery document: the form's post to allauth's log-in
+    view, with or without the browser's own auth_params, goes to the provider with
+    prompt=login and max_age=0, and the state keeps when the confirmation started."""
+    from urllib.parse import parse_qs, urlsplit
+
+    stale(client, sso_only_admin())
+    before = time.time()
+    for query in ("", "?auth_params=prompt%3Dnone%26max_age%3D99999", "?auth_params=prompt%3D"):
+        answer = client.post(
+            f"/accounts/oidc/sso/login/{query}", {"process": "redirect", "next": "/calls/api/"}
+        )
+        assert answer.status_code == 302, query
+        location = urlsplit(answer["Location"])
+        assert f"{location.scheme}://{location.netloc}" == sso.issuer
+        params = parse_qs(location.query)
+        assert params["prompt"] == ["login"], query
+        assert params["max_age"] == ["0"], query
+    states = client.session["socialaccount_states"]
+    started = [state["confirm_started_at"] for state, *_ in states.values()]
+    assert len(started) == 3
+    assert all(before <= at <= time.time() for at in started)
+
+
+def test_a_log_in_is_not_asked_to_sign_in_again_at_the_provider(client: Client, sso: Any) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    answer = client.post("/accounts/oidc/sso/login/", {"process": "login"})
+    params = parse_qs(urlsplit(answer["Location"]).query)
+    assert "prompt" not in params
+    assert "max_age" not in params
+    [(state, *_)] = client.session["socialaccount_states"].values()
+    assert "confirm_started_at" not in state

@@ -87,6 +87,30 @@ def test_an_sso_only_admin_confirms_with_the_provider_and_the_call_page_opens(
     assert browser_errors == []
 
 
+def test_a_confirmation_forged_without_prompt_login_still_asks_at_the_provider(
+    page: Any, live_server: Any, browser_errors: list[str], sso: Any
+) -> None:
+    """The provider still holds the browser's session from the log-in: a confirmation form
+    whose address asks for no fresh sign-in (or for none at all, prompt=none) is still made to
+    sign in at the provider, and only then counts."""
+    alice = stale_admin(page, live_server, sso)
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(sso.issuer))
+    page.get_by_test_id("sso-confirm").evaluate(
+        "form => { form.action = form.action.split('?')[0] + '?auth_params=prompt%3Dnone'; }"
+    )
+    page.get_by_role("button", name=f"Confirm with {PROVIDER_NAME}").click()
+    page.wait_for_url(
+        lambda url: url.startswith(f"{origin}/interaction/") or url.startswith(live_server.url)
+    )
+    assert page.url.startswith(f"{origin}/interaction/"), page.url
+    assert not sessions_recently_authenticated(alice)
+    sign_in_at_provider(page, sso, "alice.admin")
+    page.wait_for_url(f"{live_server.url}{CALL}")
+    assert page.get_by_role("heading", name="Make an API call").is_visible()
+    assert sessions_recently_authenticated(alice)
+    assert browser_errors == []
+
+
 def test_confirming_as_another_person_at_the_provider_confirms_nothing(
     page: Any, live_server: Any, browser_errors: list[str], sso: Any
 ) -> None:

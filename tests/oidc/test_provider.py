@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlparse
 
@@ -39,7 +40,11 @@ def _follow(session: requests.Session, response: requests.Response) -> requests.
 
 
 def code_flow(
-    provider: OIDCProvider, username: str, password: str = PASSWORD, nonce: str = "n-1"
+    provider: OIDCProvider,
+    username: str,
+    password: str = PASSWORD,
+    nonce: str = "n-1",
+    **params: str,
 ) -> dict[str, Any]:
     session = requests.Session()
     config = session.get(f"{provider.issuer}/.well-known/openid-configuration", timeout=10).json()
@@ -57,6 +62,7 @@ def code_flow(
             "nonce": nonce,
             "code_challenge": challenge,
             "code_challenge_method": "S256",
+            **params,
         }
     )
     authorize = f"{config['authorization_endpoint']}?{query}"
@@ -139,3 +145,13 @@ def test_the_wrong_nonce_switch_changes_the_id_tokens_nonce(oidc_provider: OIDCP
     oidc_provider.issue_wrong_nonce()
     token = code_flow(oidc_provider, "mallory.marketing", nonce="asked-for")["id_token"]
     assert token["nonce"] != "asked-for"
+
+
+def test_asked_for_a_fresh_sign_in_the_id_token_says_when_it_was(
+    oidc_provider: OIDCProvider,
+) -> None:
+    """segadmin's confirmations ask with prompt=login and max_age=0 and require auth_time."""
+    before = int(time.time())
+    result = code_flow(oidc_provider, "alice.admin", prompt="login", max_age="0")
+    assert 'for="username">Username<' in result["login_page"]
+    assert before - 5 <= result["id_token"]["auth_time"] <= time.time() + 5
