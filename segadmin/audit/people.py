@@ -26,6 +26,9 @@ ACTIVATED = "user.activated"
 DEACTIVATED = "user.deactivated"
 ROLE_CHANGED = "role.changed"
 REFUSED = "access.refused"
+# How a first password was handed over (``handed_over``): one to change at the first log-in
+# (segadmin/accounts/first_login.py), given by the Users screen or printed by ``ensure_admin``.
+ONE_TIME_PASSWORD = "one-time password"  # noqa: S105 - how a password is handed over
 
 
 def record_user_event(

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from segadmin.audit.log import Actor
     from segadmin.credentials.models import Source, Workspace
 
-ONE_TIME_PASSWORD = "one-time password"  # noqa: S105 - how a password is handed over
+ONE_TIME_PASSWORD = people.ONE_TIME_PASSWORD
 SET_PASSWORD_LINK = "set-password link"  # noqa: S105 - the same, a link
 HOW = (ONE_TIME_PASSWORD, SET_PASSWORD_LINK)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
+
 import pytest
+from django.core.management import call_command
 
 from tests.conftest import PASSWORD, log_in
 
@@ -23,4 +27,30 @@ def test_logging_in_shows_the_home_page_with_no_console_errors(
     page.get_by_test_id("whoami").click()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(f"{live_server.url}/accounts/login/")
+    assert browser_errors == []
+
+
+def test_the_first_admin_chooses_their_own_password_at_the_first_log_in(
+    page, live_server, browser_errors
+) -> None:
+    """`make run`'s first account: the printed password leads to Choose your own password."""
+    out = io.StringIO()
+    call_command("ensure_admin", stdout=out)
+    password = out.getvalue().split("password: ", 1)[1].split()[0]
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/users/password/")
+    assert page.get_by_test_id("must-change").is_visible()
+    if os.environ.get("SEGADMIN_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["SEGADMIN_SCREENSHOTS"], "first-admin.png"))
+    page.goto(f"{live_server.url}/audit/")  # any other page leads back
+    page.wait_for_url(f"{live_server.url}/users/password/")
+    page.locator("#id_new_password1").fill("the first admin's own long secret")
+    page.locator("#id_new_password2").fill("the first admin's own long secret")
+    page.get_by_role("button", name="Save the password").click()
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.get_by_role("heading", name="Welcome, admin").is_visible()
     assert browser_errors == []

@@ -1,4 +1,9 @@
-"""Create the `admin` account on the first run, on the record, and print its password once."""
+"""Create the `admin` account on the first run, on the record, and print its password once.
+
+The password is a one-time password, as when an Admin adds a person under Users: the first
+log-in leads to choosing one's own before any other page (segadmin/accounts/first_login.py), so
+a password that went through a terminal, its scroll-back or a CI log does not stay the way in.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from segadmin.accounts.models import PasswordToChange
 from segadmin.accounts.roles import ADMIN
 from segadmin.audit import people
 from segadmin.audit.log import Actor
@@ -34,12 +40,17 @@ class Command(BaseCommand):
         with transaction.atomic():
             user = User.objects.create_superuser(username=username, email="", password=password)
             user.groups.add(Group.objects.get(name=ADMIN))
-            people.user_created(actor=Actor.system("ensure_admin"), user=user)
+            PasswordToChange.objects.create(user=user)
+            people.user_created(
+                actor=Actor.system("ensure_admin"), user=user, how=people.ONE_TIME_PASSWORD
+            )
         bar = "=" * 64
         self.stdout.write(
             f"\n{bar}\n  Created the first account. Log in at {login_url(host, port)}\n"
             f"  username: {username}\n  password: {password}\n"
-            f"  This password is shown only once: change it after logging in.\n{bar}\n"
+            "  This password is shown only once. Your first log-in with it asks you\n"
+            "  to choose your own password before anything else.\n"
+            f"{bar}\n"
         )
 
 
