@@ -20,6 +20,9 @@ password_logged_in = Signal()
 # dict, never a secret). A password log-in sends it for a wrong password, an unknown username, a
 # deactivated account and a lock-out (django-axes), never for a re-authentication.
 login_failed = Signal()
+# user, role: a person logged in confirmed who they are by signing in at the identity provider
+# again ("Confirm with <provider>", before a sensitive action); no token or claim but the role.
+sso_reauthenticated = Signal()
 # user, before, after (role names or None), groups: the provider's groups changed a role.
 sso_role_changed = Signal()
 # user, role, groups: a person's account was made at their first log-in.

@@ -307,10 +307,11 @@ class SingleSignOnAdapter(SocialAccountAdapter):
         logged in went through the provider again. It counts only when the provider account
         that came back is the one linked to them, and their groups still map to a role; then it
         is recorded as a recent authentication (allauth's record, which reauth reads) and
-        allauth's "redirect" process sends them back to the action, still logged in as before.
-        The provider must have signed them in anew for it: the ID token's ``auth_time`` no
-        earlier than the confirmation's start (a provider answering from its own session, as
-        it does when the request does not ask for a fresh sign-in, confirms nothing).
+        allauth's "redirect" process sends them back to the action, still logged in as before
+        (announced for the audit log: sso_reauthenticated). The provider must have signed them
+        in anew for it: the ID token's ``auth_time`` no earlier than the confirmation's start
+        (a provider answering from its own session, as it does when the request does not ask
+        for a fresh sign-in, confirms nothing).
         Anything else logs nobody in and records nothing."""
         user = request.user
         if not user.is_authenticated:
@@ -333,6 +334,9 @@ class SingleSignOnAdapter(SocialAccountAdapter):
             provider=sociallogin.account.provider,
             uid=sociallogin.account.uid,
             reauthenticated=True,
+        )
+        signals.sso_reauthenticated.send(
+            sender=type(self), request=request, provider=provider_name(), user=existing, role=role
         )
 
     def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: Any = None) -> Any:

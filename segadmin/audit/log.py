@@ -60,6 +60,7 @@ EVENT_ACTIONS = (
     "access.refused",
     "user.logged_in",
     "user.login_failed",
+    "user.reauthenticated",
     "approval.requested",
     "approval.approved",
     "approval.rejected",

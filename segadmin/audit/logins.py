@@ -9,6 +9,9 @@ and segadmin.accounts.adapter announce them):
   is off, a wrong password, an unknown username, a deactivated account, a lock-out. A
   re-authentication's wrong password is not a failed log-in. The reason is a short code; the
   details never hold a secret, a password, a code or a token;
+- ``user.reauthenticated``: a person logged in confirmed who they are by signing in at the
+  identity provider again before a sensitive action (method "single sign-on": its name and
+  their role; never a token or a claim of it);
 - ``user.created``: a person's account made at their first log-in;
 - ``role.changed``: the provider's groups changed a person's role (by "single sign-on").
 
@@ -42,7 +45,8 @@ if TYPE_CHECKING:
 
 LOGGED_IN = "user.logged_in"
 LOGIN_FAILED = "user.login_failed"
-ACTIONS = (LOGGED_IN, LOGIN_FAILED)
+REAUTHENTICATED = "user.reauthenticated"
+ACTIONS = (LOGGED_IN, LOGIN_FAILED, REAUTHENTICATED)
 
 UNKNOWN_NAME = "an unknown name"
 _TYPED_NAME_MESSAGE = b"segadmin-typed-name\x00"
@@ -142,6 +146,23 @@ def on_password_logged_in(
     )
 
 
+def on_reauthenticated(
+    sender: Any,
+    *,
+    request: HttpRequest,
+    provider: str,
+    user: User,
+    role: str | None,
+    **kwargs: Any,
+) -> None:
+    record_user_event(
+        actor=_as(user, request, role),
+        action=REAUTHENTICATED,
+        user=user,
+        details={"method": "single sign-on", "provider": provider, "role": role},
+    )
+
+
 def on_login_failed(
     sender: Any,
     *,
@@ -225,6 +246,9 @@ def connect() -> None:
     signals.sso_logged_in.connect(on_logged_in, dispatch_uid="audit-sso-logged-in")
     signals.password_logged_in.connect(
         on_password_logged_in, dispatch_uid="audit-password-logged-in"
+    )
+    signals.sso_reauthenticated.connect(
+        on_reauthenticated, dispatch_uid="audit-sso-reauthenticated"
     )
     signals.login_failed.connect(on_login_failed, dispatch_uid="audit-login-failed")
     signals.sso_user_created.connect(on_user_created, dispatch_uid="audit-sso-user-created")

@@ -302,6 +302,16 @@ def test_only_the_persons_own_provider_account_confirms(
     if whose == "own":
         adapter.pre_social_login(request, sociallogin)
         assert recently_authenticated(request)
+        # On the record: who confirmed, how and with which provider; no token, no claim.
+        entry = AuditEntry.objects.get(action="user.reauthenticated")
+        assert (entry.username, entry.role) == ("alice.admin", "Admin")
+        assert (entry.target_type, entry.target_name) == ("user", "alice.admin")
+        assert entry.details_data == {
+            "method": "single sign-on",
+            "provider": "Test IdP",
+            "role": "Admin",
+        }
+        assert "n0nce" not in entry.details
         return
     with pytest.raises(ImmediateHttpResponse) as refused:
         adapter.pre_social_login(request, sociallogin)
@@ -311,6 +321,7 @@ def test_only_the_persons_own_provider_account_confirms(
     assert not recently_authenticated(request)
     entry = AuditEntry.objects.filter(action="user.login_failed").get()
     assert "confirm_other_account" in entry.details
+    assert not AuditEntry.objects.filter(action="user.reauthenticated").exists()
 
 
 def test_a_confirmation_by_someone_no_longer_in_a_mapped_group_does_not_count(
@@ -375,6 +386,7 @@ def test_a_confirmation_whose_sign_in_at_the_provider_is_not_fresh_does_not_coun
     assert entry.details_data["reason"] == "confirm_not_fresh"
     assert entry.details_data["problem"] == problem
     assert entry.details_data["method"] == "single sign-on"
+    assert not AuditEntry.objects.filter(action="user.reauthenticated").exists()
 
 
 def test_a_sign_in_within_the_clock_skew_of_the_confirmations_start_counts(
@@ -392,6 +404,7 @@ def test_a_sign_in_within_the_clock_skew_of_the_confirmations_start_counts(
     )
     SingleSignOnAdapter(request).pre_social_login(request, sociallogin)
     assert recently_authenticated(request)
+    assert AuditEntry.objects.filter(action="user.reauthenticated").count() == 1
 
 
 def test_a_confirmation_asks_the_provider_for_a_fresh_sign_in_whatever_the_form_posted(

@@ -17,9 +17,10 @@ from django.contrib.sessions.models import Session
 
 from segadmin.accounts.reauth import recently_authenticated
 from tests.browser.test_accessibility import axe_violations
+from tests.browser.test_audit_browser import shot
 from tests.conftest import mark_recently_authenticated
 from tests.oidc.fixture import PASSWORD
-from tests.oidc.segadmin_sso import PROVIDER_NAME, audit_events, sso_log_in
+from tests.oidc.segadmin_sso import PROVIDER_NAME, all_audit_text, audit_events, sso_log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,8 +83,30 @@ def test_an_sso_only_admin_confirms_with_the_provider_and_the_call_page_opens(
     assert page.get_by_role("heading", name="Make an API call").is_visible()
     assert page.get_by_test_id("whoami").inner_text().split() == ["alice.admin", "Admin"]
     assert sessions_recently_authenticated(alice)
-    # A confirmation is no new log-in: no second log-in entry.
+    # A confirmation is no new log-in: no second log-in entry, but a confirmation's.
     assert len(audit_events("user.logged_in")) == 1
+    [confirmed] = audit_events("user.reauthenticated")
+    assert (confirmed["username"], confirmed["role"], confirmed["target"]) == (
+        "alice.admin",
+        "Admin",
+        "alice.admin",
+    )
+    assert confirmed["details"] == {
+        "method": "single sign-on",
+        "provider": PROVIDER_NAME,
+        "role": "Admin",
+    }
+    assert sso.client_secret not in all_audit_text()
+    # The audit list shows it as the other account events (under the page's CSP).
+    page.goto(f"{live_server.url}/audit/")
+    row = page.locator("tr", has_text="user.reauthenticated")
+    assert row.count() == 1
+    assert "user alice.admin" in row.inner_text()
+    shot(page, "sso-reauthenticated-audit-list")
+    row.get_by_role("link").click()
+    page.wait_for_load_state()
+    assert '"provider": "Test IdP"' in page.get_by_text('"method": "single sign-on"').inner_text()
+    shot(page, "sso-reauthenticated-audit-entry")
     assert browser_errors == []
 
 
