@@ -5,8 +5,8 @@ person (``UserSession``, by Django's ``user_logged_in``, which password, single 
 second-factor log-ins all send), so ``end_sessions`` deletes a person's sessions by one indexed
 query instead of decoding every session. Their next request finds no session and is sent to
 log in. Deactivation, a password reset by an Admin (or by the Django admin or
-``changepassword``) and the removal of their second factor end them; a role or source-limit
-change does not need to, as both are read again on every request.
+``changepassword``), the removal of their second factor and the deletion of their account end
+them; a role or source-limit change does not need to, as both are read again on every request.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.models import Session
+from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
 from segadmin.accounts.models import UserSession
@@ -29,6 +30,15 @@ def note_session(sender: Any, request: HttpRequest | None, user: Any, **kwargs: 
     """Note the session a log-in opened (login() has saved it under a new key already)."""
     if request is not None:
         remember(request, user)
+
+
+@receiver(pre_delete, sender="auth.User", dispatch_uid="segadmin-end-sessions-of-deleted")
+def end_sessions_of_deleted(sender: Any, instance: User, **kwargs: Any) -> None:
+    """A deleted person's sessions end with their account, whoever deletes it (the Django admin,
+    which ends them first to put the count in the audit event, a script, the shell): the notes
+    would go with the account by cascade, leaving their django_session rows behind, found by
+    nothing. A signal, because a deletion has no other single place to hook."""
+    end_sessions(instance)
 
 
 def remember(request: HttpRequest, user: User) -> None:

@@ -131,16 +131,21 @@ class AuditedUserAdmin(UserAdmin[User]):
             )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        # Recorded first: the roles the account held are read from it.
-        people.user_deleted(actor=Actor.from_request(request), user=obj)
-        super().delete_model(request, obj)
+        # Recorded first: the roles the account held are read from it. Their sessions end
+        # first too, as a deactivation's do (the notes of whose session is whose go with the
+        # account); the count goes in the event.
+        with transaction.atomic():
+            ended = end_sessions(obj)
+            people.user_deleted(actor=Actor.from_request(request), user=obj, sessions_ended=ended)
+            super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         # "Delete selected" (Django checks each user's delete permission before this).
         actor = Actor.from_request(request)
         with transaction.atomic():
             for user in queryset:
-                people.user_deleted(actor=actor, user=user)
+                ended = end_sessions(user)
+                people.user_deleted(actor=actor, user=user, sessions_ended=ended)
             super().delete_queryset(request, queryset)
 
     @method_decorator(sensitive_post_parameters())

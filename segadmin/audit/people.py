@@ -60,15 +60,14 @@ def user_created(*, actor: Actor, user: User, how: str | None = None) -> AuditEn
     return record_user_event(actor=actor, action=CREATED, user=user, details=details)
 
 
-def user_deleted(*, actor: Actor, user: User) -> AuditEntry:
-    """Call before the row goes: the roles it held are read from it."""
+def user_deleted(*, actor: Actor, user: User, sessions_ended: int | None = None) -> AuditEntry:
+    """Call before the row goes: the roles it held are read from it. ``sessions_ended``: how
+    many open sessions of theirs the deletion ended (ended before the row goes)."""
     roles = sorted(user.groups.values_list("name", flat=True))
-    return record_user_event(
-        actor=actor,
-        action=DELETED,
-        user=user,
-        details={"roles": roles, "superuser": user.is_superuser},
-    )
+    details: dict[str, Any] = {"roles": roles, "superuser": user.is_superuser}
+    if sessions_ended is not None:
+        details["sessions_ended"] = sessions_ended
+    return record_user_event(actor=actor, action=DELETED, user=user, details=details)
 
 
 def password_changed(

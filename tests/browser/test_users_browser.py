@@ -1,11 +1,16 @@
 """An Admin adds a Support person in one step in Chromium; that person logs in with the
-one-time password, chooses their own, and sees exactly Support's pages."""
+one-time password, chooses their own, and sees exactly Support's pages. Deleting a person in
+the Django admin logs their open browser out."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
 
+from segadmin.accounts.models import UserSession
 from segadmin.accounts.navigation import NAVIGATION
 from tests.conftest import log_in
 
@@ -167,3 +172,34 @@ def test_an_admin_removes_the_second_factor_of_a_person_who_lost_their_phone(
     assert Authenticator.objects.filter(user=support).count() == 0
     assert axe_violations(page) == []
     assert browser_errors == []
+
+
+def test_deleting_a_person_in_the_django_admin_logs_their_browser_out(
+    page, live_server, browser_errors, admin_user, support, browser
+) -> None:
+    context = browser.new_context()
+    theirs = context.new_page()
+    try:
+        log_in(theirs, live_server, "sam")
+        assert theirs.get_by_role("heading", name="Welcome, sam").is_visible()
+        assert UserSession.objects.filter(user=support).count() == 1
+        pk = support.pk
+
+        log_in(page, live_server, "ada")
+        page.goto(f"{live_server.url}/admin/auth/user/{pk}/delete/")
+        if os.environ.get("SEGADMIN_SCREENSHOTS"):
+            shots = os.environ["SEGADMIN_SCREENSHOTS"]
+            page.screenshot(path=os.path.join(shots, "admin-delete-user.png"), full_page=True)
+        page.get_by_role("button", name="Yes, I\u2019m sure").click()  # Django's words
+        page.wait_for_url(f"{live_server.url}/admin/auth/user/")
+        assert browser_errors == []
+
+        # Their open page no longer works: the next request is sent to log in.
+        theirs.reload()
+        theirs.wait_for_url(f"{live_server.url}/accounts/login/**")
+        assert not UserSession.objects.filter(user_id=pk).exists()
+        assert not any(
+            s.get_decoded().get("_auth_user_id") == str(pk) for s in Session.objects.all()
+        )
+    finally:
+        context.close()

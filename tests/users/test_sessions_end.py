@@ -318,3 +318,111 @@ def test_a_person_with_a_password_and_single_sign_on_may_still_be_reset(
         reverse("users:reset", args=[support.pk]), {"how": "one-time password"}
     )
     assert response.status_code == 200 and response.context["password"]
+
+
+# --- deleting a person ----------------------------------------------------------------------
+
+
+def _keys_of(browsers: list[Client]) -> list[str]:
+    return [browser.session.session_key for browser in browsers]
+
+
+def _no_session_left(user_pk: int, keys: list[str]) -> bool:
+    return (
+        not Session.objects.filter(session_key__in=keys).exists()
+        and not UserSession.objects.filter(user_id=user_pk).exists()
+        and not UserSession.objects.filter(session_id__in=keys).exists()
+    )
+
+
+def test_deleting_a_person_in_the_django_admin_ends_every_session_of_theirs(
+    admin_user: User, support: User, sams_browsers: list[Client]
+) -> None:
+    pk, keys = support.pk, _keys_of(sams_browsers)
+    admin = login(admin_user)
+    response = admin.post(reverse("admin:auth_user_delete", args=[pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=pk).exists()
+    assert _no_session_left(pk, keys)
+    for browser in sams_browsers:
+        assert _sent_to_log_in(browser)
+    assert admin.get(reverse("users:list")).status_code == 200  # the Admin's own stays
+    assert _event("user.deleted").details_data == {
+        "roles": ["Support"],
+        "superuser": False,
+        "sessions_ended": 3,
+    }
+
+
+def test_deleting_several_people_at_once_ends_each_ones_sessions(
+    admin_user: User, support: User, marketer: User, sams_browsers: list[Client]
+) -> None:
+    marias = [_logged_in_by_the_form(marketer)]
+    keys = _keys_of(sams_browsers) + _keys_of(marias)
+    response = login(admin_user).post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [support.pk, marketer.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert _no_session_left(support.pk, keys) and _no_session_left(marketer.pk, keys)
+    for browser in sams_browsers + marias:
+        assert _sent_to_log_in(browser)
+    ended = {
+        entry.target_name: entry.details_data["sessions_ended"]
+        for entry in AuditEntry.objects.filter(action="user.deleted")
+    }
+    assert ended == {"sam": 3, "maria": 1}
+
+
+@pytest.mark.parametrize("how", ["instance", "queryset"])
+def test_any_deletion_of_a_user_ends_their_sessions(
+    how: str, support: User, sams_browsers: list[Client]
+) -> None:
+    # The shell, a script, another app: not only the Django admin.
+    pk, keys = support.pk, _keys_of(sams_browsers)
+    if how == "instance":
+        support.delete()
+    else:
+        User.objects.filter(username="sam").delete()
+    assert _no_session_left(pk, keys)
+    for browser in sams_browsers:
+        assert _sent_to_log_in(browser)
+
+
+def test_deleting_a_person_leaves_everyone_elses_sessions(
+    support: User, marketer: User, sams_browsers: list[Client]
+) -> None:
+    maria = _logged_in_by_the_form(marketer)
+    support.delete()
+    assert maria.get("/").status_code == 200
+    assert UserSession.objects.filter(user=marketer).count() == 1
+
+
+@pytest.mark.parametrize("persona_name", ["marketer", "support"])
+def test_a_forged_deletion_by_a_marketer_or_support_ends_nothing(
+    persona: Any, persona_name: str, admin_user: User
+) -> None:
+    target = make_user("otto", "Admin")
+    theirs = _logged_in_by_the_form(target)
+    forger = login(persona(persona_name))
+    forger.post(reverse("admin:auth_user_delete", args=[target.pk]), {"post": "yes"})
+    forger.post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [target.pk], "post": "yes"},
+    )
+    assert User.objects.filter(pk=target.pk).exists()
+    assert theirs.get("/").status_code == 200
+    assert UserSession.objects.filter(user=target).count() == 1
+    assert not AuditEntry.objects.filter(action="user.deleted").exists()
+
+
+def test_an_admin_may_not_delete_a_superuser_nor_end_their_sessions(
+    admin_user: User, superuser: User
+) -> None:
+    theirs = login(superuser)
+    response = login(admin_user).post(
+        reverse("admin:auth_user_delete", args=[superuser.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 403
+    assert theirs.get("/").status_code == 200
+    assert _sessions_of(superuser) == 1
