@@ -12,7 +12,7 @@ class AuditConfig(AppConfig):
         from segadmin import periodic
 
         # keys registers audit.W001; second_factor connects its signal receivers.
-        from segadmin.audit import anchor, keys, logins, second_factor  # noqa: F401
+        from segadmin.audit import anchor, counts, keys, logins, second_factor  # noqa: F401
         from segadmin.audit.log import record_event
         from segadmin.credentials import services as credentials
 
@@ -28,3 +28,5 @@ class AuditConfig(AppConfig):
             every=lambda: timedelta(minutes=settings.SEGADMIN_AUDIT_CHECKPOINT_MINUTES),
             run=anchor.checkpoint_head,
         )
+        # The home page's quarter-hour counts, once older than anything a page reads.
+        periodic.register("audit.prune_request_counts", every=timedelta(days=1), run=counts.prune)

@@ -6,6 +6,10 @@ answer yet), in the transaction that appends it (``chain.append``); its outcome 
 one from "" to the outcome in the outcome's transaction (``log.record_outcome``). Each change
 is one ``INSERT ... ON CONFLICT DO UPDATE SET count = count + n``: atomic on SQLite and
 PostgreSQL, so writers at the same time never lose a count.
+
+Rows older than anything the home page reads (``KEPT_FOR``) are deleted by ``prune``, the
+periodic job ``audit.prune_request_counts``; the days they counted are kept in the home
+page's DailyCount, or counted in the log again (``first_bucket`` says where the rows begin).
 """
 
 from __future__ import annotations
@@ -16,11 +20,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from segadmin.audit.models import READ_METHODS, AuditEntry, Kind, RequestCount
 from segadmin.audit.writes import Statement
 
 BUCKET = timedelta(minutes=15)
+# How long the counts are kept. The home page reads the last 30 local days of them (the chart,
+# segadmin/home/dashboard.py DAYS; a day in a zone ahead of UTC starts up to 14 hours before
+# UTC's) and the last 24 hours (the failures); a few days more, so that a setting or zone
+# change never makes a page read a pruned quarter hour.
+KEPT_FOR = timedelta(days=35)
+# Rows deleted per transaction by ``prune``, so that writers appending counts (every send)
+# never wait long for it.
+PRUNE_CHUNK = 5_000
 _BUCKET_SECONDS = int(BUCKET.total_seconds())
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -89,6 +102,10 @@ def _answered(entry: AuditEntry, outcome: str) -> Counter[tuple[datetime, str, s
     if not delivers(entry) or entry.created_at is None:
         return changes
     bucket = bucket_of(entry.created_at)
+    if bucket < _oldest_kept():
+        # An answer recorded after its quarter hour was pruned (or is about to be): no page
+        # reads that quarter hour, and the move would write its rows again.
+        return changes
     for scope in _scopes(entry.actor_user_id):
         changes[(bucket, scope, "")] -= 1
         changes[(bucket, scope, outcome)] += 1
@@ -132,6 +149,25 @@ def recount(since: datetime) -> int:
     return len(changes)
 
 
+def _oldest_kept() -> datetime:
+    return bucket_of(timezone.now() - KEPT_FOR)
+
+
+def prune() -> int:
+    """Delete the counts of quarter hours older than ``KEPT_FOR`` (the periodic job
+    ``audit.prune_request_counts``); returns the rows deleted. ``PRUNE_CHUNK`` rows per
+    transaction, so an append waiting to count its entry is never held up for long."""
+    cutoff = _oldest_kept()
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            old = RequestCount.objects.filter(bucket__lt=cutoff).order_by()
+            ids = list(old.values_list("pk", flat=True)[:PRUNE_CHUNK])
+            if not ids:
+                return deleted
+            deleted += RequestCount.objects.filter(pk__in=ids).delete()[0]
+
+
 def by_bucket(scope: str, start: datetime, end: datetime) -> list[tuple[datetime, str, int]]:
     """``(bucket, outcome, n)`` kept for ``scope`` in quarter hours from ``start`` to before
     ``end`` (outcome "" for no answer)."""
@@ -143,7 +179,9 @@ def by_bucket(scope: str, start: datetime, end: datetime) -> list[tuple[datetime
 
 
 def first_bucket() -> datetime | None:
-    """The earliest quarter hour with a kept count: requests from then on are all counted.
-    (Every request counts under "all": its rows are the (scope, bucket) index's first.)"""
+    """The earliest quarter hour with a kept count: requests from then on are all counted
+    (``prune`` deletes every row before a quarter hour, never some of one's, so this stays
+    true after it). Every request counts under "all": its rows are the (scope, bucket)
+    index's first."""
     kept = RequestCount.objects.filter(scope="all").order_by("bucket")
     return kept.values_list("bucket", flat=True).first()
