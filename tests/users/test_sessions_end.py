@@ -426,3 +426,22 @@ def test_an_admin_may_not_delete_a_superuser_nor_end_their_sessions(
     assert response.status_code == 403
     assert theirs.get("/").status_code == 200
     assert _sessions_of(superuser) == 1
+
+
+def _sessions_of_pk(pk: int) -> int:
+    return sum(
+        1 for session in Session.objects.all() if session.get_decoded().get(SESSION_KEY) == str(pk)
+    )
+
+
+def test_an_admin_who_deletes_their_own_account_is_logged_out_cleanly(admin_user: User) -> None:
+    pk = admin_user.pk
+    elsewhere = _logged_in_by_the_form(admin_user)
+    admin = login(admin_user)
+    response = admin.post(reverse("admin:auth_user_delete", args=[pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=pk).exists()
+    assert not UserSession.objects.filter(user_id=pk).exists()
+    assert _sessions_of_pk(pk) == 0
+    assert _sent_to_log_in(admin) and _sent_to_log_in(elsewhere)
+    assert _event("user.deleted").details_data["sessions_ended"] == 2
