@@ -163,6 +163,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A single sign-on session's Log out form may follow the redirect to the provider's
+    # end-session endpoint (after the CSP middleware, so its policy is the one sent).
+    "segadmin.accounts.provider_logout.FormActionMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # django-allauth's log-in stages (password, then the second factor) and re-authentication.
@@ -364,6 +367,9 @@ SEGADMIN_OIDC_SCOPES = env.list(
     "SEGADMIN_OIDC_SCOPES", default=["openid", "profile", "email", "groups"]
 )
 SEGADMIN_SSO_ENABLED = bool(SEGADMIN_OIDC_ISSUER and SEGADMIN_OIDC_CLIENT_ID)
+# Log out of a single sign-on session goes on to the provider's end_session_endpoint, when it
+# has one (segadmin.accounts.provider_logout); false: it ends the segadmin session only.
+SEGADMIN_OIDC_LOGOUT = env.bool("SEGADMIN_OIDC_LOGOUT", default=True)
 # The allauth app's provider ID: the callback is /accounts/oidc/sso/login/callback/.
 SEGADMIN_OIDC_PROVIDER_ID = "sso"
 # false: single sign-on only, but for the superusers named in SEGADMIN_BREAK_GLASS_USERS.

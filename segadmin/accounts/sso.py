@@ -37,7 +37,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 
-from segadmin.accounts import signals
+from segadmin.accounts import provider_logout, signals
 from segadmin.accounts.adapter import SocialAccountAdapter
 from segadmin.accounts.roles import ADMIN, MARKETER, ROLES, SUPPORT
 
@@ -184,10 +184,20 @@ class NonceCheckingOIDCProvider(OpenIDConnectProvider):  # type: ignore[misc]
     the provider for a fresh sign-in, ``prompt=login`` and ``max_age=0``, whatever the browser
     posted (the ``auth_params`` of the request are the browser's to leave out), and keeps when
     it started in the state: SingleSignOnAdapter.confirm requires the ID token's ``auth_time``
-    to be no older."""
+    to be no older.
+
+    A log-in keeps the discovery document's ``end_session_endpoint`` in its state too, for
+    Log out to go on to the provider (segadmin.accounts.provider_logout): from the document
+    allauth fetches for this redirect anyway (one adapter, so one fetch)."""
 
     # allauth finds the provider's URLs (and templates) by this package, not this module's.
     package = "allauth.socialaccount.providers.openid_connect"
+    _adapter: Any = None
+
+    def get_oauth2_adapter(self, request: HttpRequest) -> Any:
+        if self._adapter is None or self._adapter.request is not request:
+            self._adapter = super().get_oauth2_adapter(request)
+        return self._adapter
 
     def redirect(
         self,
@@ -205,6 +215,14 @@ class NonceCheckingOIDCProvider(OpenIDConnectProvider):  # type: ignore[misc]
         if process == AuthProcess.REDIRECT:
             auth_params.update({"prompt": "login", "max_age": "0"})
             kwargs[CONFIRM_STARTED] = time.time()
+        else:
+            try:
+                config = self.get_oauth2_adapter(request).openid_config
+            except (OSError, ValueError):  # requests' errors are OSErrors; bad JSON
+                config = {}  # allauth's own use of it below fails, and says so, as before
+            endpoint = provider_logout.endpoint_in(config)
+            if endpoint:
+                kwargs[provider_logout.STATE_KEY] = endpoint
         return super().redirect(  # type: ignore[no-any-return]
             request, process, next_url, data, auth_params=auth_params, nonce=nonce, **kwargs
         )
@@ -516,6 +534,7 @@ def on_logged_in(
             second_factor=second_factor_used(request, user),
         )
         return
+    provider_logout.remember(request, sociallogin)
     groups = groups_of(sociallogin.account.extra_data, settings.SEGADMIN_OIDC_GROUPS_CLAIM)
     signals.sso_logged_in.send(
         sender=SingleSignOnAdapter,

@@ -10,13 +10,13 @@ from allauth.socialaccount.providers.base.constants import AuthProcess
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
-from segadmin.accounts import reauth, sso
+from segadmin.accounts import provider_logout, reauth, sso
 
 
 class LoginView(allauth_views.LoginView):  # type: ignore[misc]
@@ -41,7 +41,15 @@ class LoginView(allauth_views.LoginView):  # type: ignore[misc]
 
 
 class LogoutView(allauth_views.LogoutView):  # type: ignore[misc]
-    pass
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Ends the segadmin session; after a log-in through the identity provider, then sends
+        the browser on to the provider's end-session endpoint (provider_logout), read from the
+        session before it ends. Nothing is asked of the provider here."""
+        target = provider_logout.logout_url(self.request)
+        response: HttpResponse = super().post(*args, **kwargs)
+        if target and isinstance(response, HttpResponseRedirect):
+            return HttpResponseRedirect(target)
+        return response
 
 
 @login_required

@@ -121,7 +121,9 @@ def test_a_single_sign_on_log_in_is_still_one_entry(marketer, db: None) -> None:
     request = RequestFactory().get("/")
     request.session = {}  # type: ignore[assignment]
     request.user = marketer
-    sociallogin: Any = SimpleNamespace(account=SimpleNamespace(extra_data={"groups": ["m"]}))
+    sociallogin: Any = SimpleNamespace(
+        account=SimpleNamespace(extra_data={"groups": ["m"]}), state={"process": "login"}
+    )
     user_logged_in.send(
         sender=type(marketer),
         request=request,

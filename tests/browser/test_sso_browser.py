@@ -13,6 +13,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.models import Group, User
 
 from segadmin.accounts.navigation import NAVIGATION
+from tests.browser.test_audit_browser import shot
 from tests.conftest import PASSWORD
 from tests.oidc.segadmin_sso import (
     CALLBACK_PATH,
@@ -20,6 +21,7 @@ from tests.oidc.segadmin_sso import (
     all_audit_text,
     audit_events,
     sso_log_in,
+    sso_log_out,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,11 +68,50 @@ def test_a_marketing_person_logs_in_as_a_marketer_and_logs_out(
     assert logged_in["details"]["groups"] == ["marketing"]
     assert logged_in["details"]["provider"] == PROVIDER_NAME
 
-    page.get_by_test_id("whoami").click()
-    page.get_by_role("button", name="Log out").click()
-    page.wait_for_url(f"{live_server.url}/accounts/login/")
+    sso_log_out(page, live_server, sso)
     assert_logged_out(page, live_server)
     assert sso.client_secret not in all_audit_text()
+    assert browser_errors == []
+
+
+def test_log_out_ends_the_session_at_the_provider_too(
+    page, live_server, browser_errors, sso
+) -> None:
+    """The next person at the browser pressing "Log in with …" is asked who they are, not
+    signed straight in as the one who logged out."""
+    sso_log_in(page, live_server, sso, "alice.admin")
+    page.get_by_test_id("whoami").click()
+    page.get_by_role("button", name="Log out").click()
+    # segadmin's session is over before the provider is asked.
+    page.wait_for_url(f"{sso.issuer}/session/end**")
+    assert "client_id=" in page.url and "post_logout_redirect_uri=" in page.url
+    assert page.get_by_role("heading", name="Test identity provider: sign out").is_visible()
+    shot(page, "sso-provider-sign-out")
+    page.get_by_role("button", name="Yes, sign me out").click()
+    page.wait_for_url(f"{live_server.url}/accounts/login/")
+    assert page.get_by_role("button", name=f"Log in with {PROVIDER_NAME}").is_visible()
+    shot(page, "sso-after-provider-sign-out")
+    assert_logged_out(page, live_server)
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_role("button", name=f"Log in with {PROVIDER_NAME}").click()
+    page.wait_for_url(f"{sso.issuer}/interaction/**")
+    assert page.get_by_label("Username").is_visible()
+    sso_log_in(page, live_server, sso, "sam.support")
+    assert page.get_by_test_id("whoami").inner_text().split() == ["sam.support", "Support"]
+    assert browser_errors == []
+
+
+def test_staying_signed_in_at_the_provider_still_logs_out_of_segadmin(
+    page, live_server, browser_errors, sso
+) -> None:
+    sso_log_in(page, live_server, sso, "mallory.marketing")
+    page.get_by_test_id("whoami").click()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{sso.issuer}/session/end**")
+    page.get_by_role("button", name="No, stay signed in").click()
+    page.wait_for_url(f"{live_server.url}/accounts/login/")
+    assert_logged_out(page, live_server)
     assert browser_errors == []
 
 
@@ -111,12 +152,10 @@ def test_a_role_change_at_the_provider_is_the_role_at_the_next_log_in(
 ) -> None:
     sso_log_in(page, live_server, sso, "sam.support")
     assert page.get_by_test_id("whoami").inner_text().split() == ["sam.support", "Support"]
-    page.get_by_test_id("whoami").click()
-    page.get_by_role("button", name="Log out").click()
-    page.wait_for_url(f"{live_server.url}/accounts/login/")
+    sso_log_out(page, live_server, sso)
 
     sso.set_groups("sam.support", ["marketing"])
-    sso_log_in(page, live_server, sso, "sam.support")  # the provider remembers the browser
+    sso_log_in(page, live_server, sso, "sam.support")
     assert page.get_by_test_id("whoami").inner_text().split() == ["sam.support", "Marketer"]
     assert nav_labels(page) == labels_for("Marketer")
     user = User.objects.get(username="sam.support")
@@ -129,9 +168,7 @@ def test_a_role_change_at_the_provider_is_the_role_at_the_next_log_in(
     assert changed["details"]["groups"] == ["marketing"]
 
     # Out of every mapped group: refused, and the account keeps no role.
-    page.get_by_test_id("whoami").click()
-    page.get_by_role("button", name="Log out").click()
-    page.wait_for_url(f"{live_server.url}/accounts/login/")
+    sso_log_out(page, live_server, sso)
     sso.set_groups("sam.support", ["finance"])
     sso_log_in(page, live_server, sso, "sam.support", expect_home=False)
     assert page.get_by_role("heading", name="You have no access to segadmin").is_visible()

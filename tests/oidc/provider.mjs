@@ -7,12 +7,17 @@
 //
 //   node tests/oidc/provider.mjs [--port 9000] [--host 127.0.0.1]
 //        [--client-id segadmin] [--client-secret SECRET] [--redirect-uri URI ...]
-//        [--users FILE] [--groups-claim groups] [--wrong-nonce]
+//        [--post-logout-redirect-uri URI ...] [--users FILE] [--groups-claim groups]
+//        [--wrong-nonce]
 //
 // --port 0 picks a free port. Once it listens it prints one line, "issuer: http://HOST:PORT",
 // then the people it knows (the test fixture waits for that line).
 // --redirect-uri: the client's redirect URIs; without one, any http(s) address on this machine
 //   (127.0.0.1, localhost, ::1; any port, any path) is accepted, so a test server on a random port works.
+// --post-logout-redirect-uri: where the client may send people back after signing them out
+//   here (RP-initiated logout, at the end_session_endpoint of the discovery document); without
+//   one, any such address on this machine, as for --redirect-uri. The sign-out asks "Sign out?"
+//   on a small page of its own (Yes / No), as oidc-provider does without an id_token_hint.
 // --users FILE: a JSON file {"users": [{"username", "password", "groups", "email", "name",
 //   "sub"}...], "wrong_nonce": false}, read again at every log-in and token, so a test can move
 //   a person to another group, or make the ID tokens carry a wrong nonce, while it runs.
@@ -35,6 +40,7 @@ const { values: options } = parseArgs({
     'client-id': { type: 'string', default: 'segadmin' },
     'client-secret': { type: 'string', default: 'segadmin-local-test-secret' },
     'redirect-uri': { type: 'string', multiple: true, default: [] },
+    'post-logout-redirect-uri': { type: 'string', multiple: true, default: [] },
     users: { type: 'string', default: '' },
     'groups-claim': { type: 'string', default: 'groups' },
     'wrong-nonce': { type: 'boolean', default: false },
@@ -89,6 +95,9 @@ const provider = new Provider(issuer, {
       redirect_uris: options['redirect-uri'].length
         ? options['redirect-uri']
         : ['http://127.0.0.1/accounts/oidc/sso/login/callback/'],
+      post_logout_redirect_uris: options['post-logout-redirect-uri'].length
+        ? options['post-logout-redirect-uri']
+        : ['http://127.0.0.1/accounts/login/'],
       grant_types: ['authorization_code'],
       response_types: ['code'],
     },
@@ -104,7 +113,25 @@ const provider = new Provider(issuer, {
   },
   // The claims of the asked scopes go into the ID token too (as Okta and Keycloak can).
   conformIdTokenClaims: false,
-  features: { devInteractions: { enabled: false } },
+  features: {
+    devInteractions: { enabled: false },
+    // RP-initiated logout (on by default): its pages are ours, as the defaults load web fonts.
+    rpInitiatedLogout: {
+      enabled: true,
+      async logoutSource(ctx, form) {
+        ctx.type = 'html';
+        ctx.body = page('Sign out', `<h1>Test identity provider: sign out</h1>
+<p>Sign out of the test identity provider in this browser?</p>
+${form}
+<p><button type="submit" form="op.logoutForm" name="logout" value="yes">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button></p>`);
+      },
+      async postLogoutSuccessSource(ctx) {
+        ctx.type = 'html';
+        ctx.body = page('Signed out', '<h1>Test identity provider: signed out</h1>');
+      },
+    },
+  },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, sub) {
     const user = bySub(sub);
@@ -133,14 +160,23 @@ const provider = new Provider(issuer, {
 if (!options['redirect-uri'].length) {
   // Any address on this machine: the test server listens on a port chosen at random.
   provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(value) {
-    try {
-      const url = new URL(value);
-      return ['http:', 'https:'].includes(url.protocol) && loopbackHosts.has(url.hostname)
-        && !url.hash;
-    } catch {
-      return false;
-    }
+    return loopbackAddress(value);
   };
+}
+
+if (!options['post-logout-redirect-uri'].length) {
+  provider.Client.prototype.postLogoutRedirectUriAllowed = function postLogoutRedirectUriAllowed(value) {
+    return loopbackAddress(value);
+  };
+}
+
+function loopbackAddress(value) {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol) && loopbackHosts.has(url.hostname) && !url.hash;
+  } catch {
+    return false;
+  }
 }
 
 // A wrong nonce in every ID token, when asked: the client must refuse the log-in.
@@ -256,6 +292,11 @@ async function interaction(req, res, uid, action) {
 
 const handle = provider.callback();
 server.on('request', async (req, res) => {
+  if (new URL(req.url, issuer).pathname === '/favicon.ico') {
+    res.writeHead(204, { 'Cache-Control': 'max-age=3600' }); // none: no 404 in the console
+    res.end();
+    return;
+  }
   const match = /^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login|confirm|abort))?$/.exec(
     new URL(req.url, issuer).pathname,
   );

@@ -65,6 +65,17 @@ def sso_log_in(
         page.wait_for_url(f"{live_server.url}{CALLBACK_PATH}**")
 
 
+def sso_log_out(page: Any, live_server: Any, provider: OIDCProvider) -> None:
+    """Presses Log out (in the menu under the person's name): segadmin's session ends, then the
+    provider asks whether to sign out there too (RP-initiated logout); "Yes" ends its session
+    and sends the browser back to segadmin's log-in page."""
+    page.get_by_test_id("whoami").click()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{provider.issuer}/**")
+    page.get_by_role("button", name="Yes, sign me out").click()
+    page.wait_for_url(f"{live_server.url}/accounts/login/")
+
+
 def audit_events(action: str) -> list[dict[str, Any]]:
     """The audit log's entries of one action, oldest first, details decoded."""
     from segadmin.audit.models import AuditEntry
