@@ -105,7 +105,8 @@ def record_event(
     """
     if action not in EVENT_ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}; expected one of {EVENT_ACTIONS}")
-    entry = AuditEntry(kind=Kind.EVENT, action=action, **_who(actor))
+    entry = _new_entry(Kind.EVENT, actor)
+    entry.action = action
     entry.target_type = _text(target_type, 32)
     entry.target_id = _text(str(target_id), 64)
     entry.target_name = _text(target_name, 255)
@@ -161,7 +162,7 @@ def record_request(
     """
     ensure_no_transaction()
     secrets = request.known_secrets()
-    entry = AuditEntry(kind=Kind.REQUEST, **_who(actor))
+    entry = _new_entry(Kind.REQUEST, actor)
     if source is not None:
         entry.source = source
         entry.source_ref, entry.source_name = str(source.pk), _text(source.name, 255)
@@ -324,7 +325,8 @@ def record_outcome(entry: AuditEntry, result: SendResult, *, request: SegmentReq
         outcome, error = Outcome.SENT, ""
     else:
         outcome, error = Outcome.REJECTED, ""
-    row = AuditEntry(kind=Kind.OUTCOME, request_entry=entry)
+    row = _new_entry(Kind.OUTCOME)
+    row.request_entry = entry
     row.outcome, row.error, row.response_status = outcome, error, result.status
     row.attempts, row.duration_ms = result.attempts, float(result.duration_ms)
     row.response_headers = _json(answer.headers)
@@ -373,14 +375,29 @@ def _built_by_the_client(request: SegmentRequest) -> bool:
 # --- small helpers --------------------------------------------------------------------------
 
 
-def _who(actor: Actor) -> dict[str, Any]:
-    return {
-        "actor_user": actor.user,
-        "username": _text(actor.username, 150),
-        "role": _text(actor.role, 32),
-        "ip": _clean_ip(actor.ip) or "",
-        "user_agent": _text(actor.user_agent, 500),
-    }
+# Every column's default, in the model's column order: text, bytes, numbers and None, none
+# of them mutable, so every new entry may share them.
+_DEFAULTS = tuple(field.get_default() for field in AuditEntry._meta.concrete_fields)
+
+
+def _new_entry(kind: str, actor: Actor | None = None) -> AuditEntry:
+    """A new, unsaved entry of ``kind`` by ``actor`` (None: an outcome row, which names no
+    one), every other column at its default.
+
+    Built from the defaults as positional values, the way Django builds a row read from the
+    database: ``AuditEntry(kind=..., username=...)`` looks each of the 46 columns up among the
+    keywords (a KeyError for nearly all) before calling its default, which took 0.24 ms of
+    each of a send's two entries in the call screens' benchmark.
+    """
+    entry = AuditEntry(*_DEFAULTS)  # type: ignore[misc]  # positional: django-stubs types keywords
+    entry.kind = kind
+    if actor is not None:
+        entry.actor_user = actor.user
+        entry.username = _text(actor.username, 150)
+        entry.role = _text(actor.role, 32)
+        entry.ip = _clean_ip(actor.ip) or ""
+        entry.user_agent = _text(actor.user_agent, 500)
+    return entry
 
 
 def _file_under(entry: AuditEntry, kind: str, target_id: str | int, name: str) -> None:
