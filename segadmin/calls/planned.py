@@ -239,10 +239,11 @@ def attach(form: Any) -> None:
             source = None  # outside the person's limits: refused when cleaned, no plan shown
     planned = planned_for(source, call_type, event, version)
     form.planned = planned
-    _offer_versions(form, planned, redraw_url=reverse("calls:planned_editor", args=[call_type]))
+    redraw_url = reverse("calls:planned_editor", args=[call_type])  # once: reverse() is slow
+    _offer_versions(form, planned, redraw_url=redraw_url)
     form.fields[editor].widget.planned = planned
     redraw = {
-        "hx-get": reverse("calls:planned_editor", args=[call_type]),
+        "hx-get": redraw_url,
         "hx-trigger": "change",
         "hx-target": f"#id_{editor}",
         "hx-swap": "outerHTML",
