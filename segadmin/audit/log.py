@@ -37,6 +37,7 @@ from segadmin.segment import redaction
 if TYPE_CHECKING:
     from segadmin.credentials.models import Source, Workspace
     from segadmin.segment.client import SegmentRequest, SendResult
+    from segadmin.segment.redaction import RedactedAnswer
 
 EVENT_ACTIONS = (
     "credential.created",
@@ -310,15 +311,24 @@ def _index_statements(messages: Sequence[IndexedMessage], pk: Any, seq: int) -> 
     return statements
 
 
-def record_outcome(entry: AuditEntry, result: SendResult, *, request: SegmentRequest) -> AuditEntry:
+def record_outcome(
+    entry: AuditEntry,
+    result: SendResult,
+    *,
+    request: SegmentRequest,
+    answer: RedactedAnswer | None = None,
+) -> AuditEntry:
     """Append the outcome row for ``entry`` and copy the outcome onto it, in one transaction.
 
     Outcome: 2xx is "sent", any other status "rejected by Segment", no answer "failed: <reason>".
-    Returns the outcome row; ``entry`` gets the copied values in memory too.
+    Returns the outcome row; ``entry`` gets the copied values in memory too. ``answer``:
+    ``result.redacted(request.known_secrets())`` when the caller has made it (the send service,
+    which hands the same to the result panel).
     """
     ensure_no_transaction()
     # The same redacted answer the result panels show (segadmin/calls/present.py).
-    answer = result.redacted(request.known_secrets())
+    if answer is None:
+        answer = result.redacted(request.known_secrets())
     if result.status is None:
         outcome, error = Outcome.FAILED, _text(answer.error or "no answer from Segment", 500)
     elif 200 <= result.status < 300:

@@ -46,6 +46,7 @@ from segadmin.segment.client import (
 )
 from segadmin.segment.errors import Problem
 from segadmin.segment.messages import validate_batch, validate_message
+from segadmin.segment.redaction import RedactedAnswer
 from segadmin.segment.rules import PlanCheck
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ class Sent:
     # names...), and what Segment's Protocols settings for the source would do ("" = no plan).
     plan_problems: tuple[Problem, ...] = ()
     segment_would: str = ""
+    # Segment's answer redacted, as the audit log stored it: the result panel shows the same.
+    answer: RedactedAnswer | None = None
 
     @property
     def plan_violations(self) -> list[Problem]:
@@ -499,13 +502,15 @@ def _send(
         # on the record rather than leave "no answer recorded".
         log.record_outcome(entry, _crashed(exc), request=request)
         raise
-    log.record_outcome(entry, result, request=request)
+    answer = result.redacted(request.known_secrets())
+    log.record_outcome(entry, result, request=request, answer=answer)
     return Sent(
         entry=entry,
         result=result,
         request=request,
         plan_problems=plan_problems,
         segment_would=segment_would,
+        answer=answer,
     )
 
 
