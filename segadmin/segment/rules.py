@@ -413,15 +413,20 @@ def _check_fields(
 ) -> None:
     reserved = RESERVED.get(call_type, {})
     for name, value in fields.items():
+        kind = type(value)
         field = reserved.get(name)
         if field is not None:
+            # An email that looks like one: what _check_reserved finds in it is nothing.
+            if field.kind == EMAIL and kind is str and _EMAIL.fullmatch(value) is not None:
+                continue
             _check_reserved(f"{key}.{name}", name, field, value, problems)
             continue
         # What _check_values decides at once, without building the path (a bulk import asks
-        # this of every cell): text that is not shaped like a date, numbers, booleans, null.
-        kind = type(value)
+        # this of every cell): text that is not shaped like a date, or a real date (its
+        # problem is cached: a date-time column's cells were just read by the same reader),
+        # numbers, booleans, null.
         if kind is str:
-            if not datetimes.looks_like_date(value):
+            if not datetimes.looks_like_date(value) or datetimes.date_problem(value) is None:
                 continue
         elif kind is int or kind is float or kind is bool or value is None:
             continue

@@ -7,6 +7,7 @@ from itertools import pairwise
 
 import pytest
 
+import segadmin
 from segadmin.bulk import dryrun, worker
 from segadmin.bulk.models import BulkJob
 from segadmin.segment import messages as segment_messages
@@ -16,9 +17,12 @@ from segadmin.segment.messages import (
     MAX_BATCH_BYTES,
     MAX_BATCH_ITEMS,
     encode,
+    encode_text,
     split_into_batches,
 )
 from tests.bulk.conftest import csv_text, upload
+
+LIBRARY = {"name": segment_messages.LIBRARY_NAME, "version": segadmin.__version__}
 
 
 def sized(sizes: list[int]) -> list[tuple[str, int]]:
@@ -92,14 +96,24 @@ def test_the_worker_encodes_each_message_once_to_batch_it(client, marketer, sour
     assert upload(client, csv_text(["userId", "plan"], rows), source=source).status_code == 302
     job = BulkJob.objects.get()
     [chunk] = job.chunks.all()
-    encoded: list[object] = []
+    whole: list[object] = []
+    parts: list[object] = []
 
     def counting(value: object) -> bytes:
-        encoded.append(value)
+        whole.append(value)
         return encode(value)
+
+    def counting_parts(value: object) -> str:
+        parts.append(value)
+        return encode_text(value)
 
     monkeypatch.setattr("segadmin.bulk.plan.encode", counting)
     monkeypatch.setattr(segment_messages, "encode", counting)
+    monkeypatch.setattr("segadmin.bulk.plan.encode_text", counting_parts)
     prepared = worker._prepare(job, dryrun.plan_for(job), chunk)
     assert sum(len(batch) for batch, *_ in prepared.batches) == 300
-    assert len(encoded) == 300
+    # The context every message of the job shares once, then each row's traits once (the
+    # rest of a message is its IDs); no message is encoded again, whole, to be measured or
+    # batched.
+    assert parts == [{"library": LIBRARY}] + [{"plan": "pro"}] * 300
+    assert whole == []
