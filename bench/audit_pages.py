@@ -49,6 +49,8 @@ os.environ.setdefault("SEGADMIN_AUDIT_KEY", "benchmark-audit-key-not-for-product
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'audit_pages.sqlite3'}")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# The Admins it reads as have no second factor: without this, DEBUG off sends them to set one up.
+os.environ.setdefault("SEGADMIN_REQUIRE_MFA", "false")
 os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
 
 MARKER = "bench: Web shop"
@@ -517,10 +519,13 @@ def fill_index(messages: int, chunk: int = 20_000) -> int:
     last = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     first_rows = (
         'INSERT INTO audit_auditmessage ("entry_id", "seq", "position", "call_type", "user_id",'
-        ' "anonymous_id", "message_id", "event", "row")'
+        ' "anonymous_id", "message_id", "event", "row", "email")'
         " SELECT id, seq, 0, CASE call_type WHEN 'batch' THEN 'identify' ELSE call_type END,"
         " NULLIF(user_id, ''), NULLIF(anonymous_id, ''), NULLIF(message_id, ''),"
-        " NULLIF(event, ''), CASE WHEN bulk_job_id IS NULL THEN NULL ELSE 1 END"
+        " NULLIF(event, ''), CASE WHEN bulk_job_id IS NULL THEN NULL ELSE 1 END,"
+        # fill()'s Identify traits.email: user{who}@example.com for user ID user-{who}.
+        " CASE WHEN call_type IN ('identify', 'batch') AND user_id LIKE 'user-%%'"
+        " THEN 'user' || SUBSTR(user_id, 6) || '@example.com' END"
         " FROM audit_auditentry WHERE seq > %s AND seq <= %s AND kind = 'request'"
         " AND api = 'tracking' ORDER BY seq"
     )
@@ -530,13 +535,13 @@ def fill_index(messages: int, chunk: int = 20_000) -> int:
     batch_rows = (
         _POSITIONS  # noqa: S608
         + 'INSERT INTO audit_auditmessage ("entry_id", "seq", "position", "call_type",'
-        ' "user_id", "anonymous_id", "message_id", "event", "row")'
+        ' "user_id", "anonymous_id", "message_id", "event", "row", "email")'
         " SELECT id, seq, p, CASE WHEN h2 %% 1000 < 400 THEN 'track' ELSE 'identify' END,"
         " 'user-' || CAST(h1 %% 200000 AS TEXT), NULL, "
         + _MESSAGE_ID[connection.vendor]
-        + f", CASE WHEN h2 %% 1000 < 400 THEN CASE (h2 / 1000) %% 8 {pick} END END, p + 1 FROM ("
-        + _HASHED
-        + ") batch ORDER BY seq, p"
+        + f", CASE WHEN h2 %% 1000 < 400 THEN CASE (h2 / 1000) %% 8 {pick} END END, p + 1,"
+        " CASE WHEN h2 %% 1000 >= 400 THEN 'user' || CAST(h1 %% 200000 AS TEXT)"
+        " || '@example.com' END FROM (" + _HASHED + ") batch ORDER BY seq, p"
     )
     indexes = AuditMessage._meta.indexes
     # SQLite's schema editor needs foreign-key checks off before the transaction opens.
@@ -617,6 +622,13 @@ def measure(repeat: int, *, export: bool) -> None:
     audit = reverse("audit:list")
     batch = listed.filter(call_type="batch").order_by("-seq").first()
     inside = AuditMessage.objects.filter(entry=batch, position=5).first() if batch else None
+    inside_email = (
+        AuditMessage.objects.filter(entry=batch, position__gte=5, email__isnull=False).first()
+        if batch
+        else None
+    )
+    # The email of the sampled user's Identify calls (fill(): user{who}@example.com).
+    busy_email = f"user{busy_user.removeprefix('user-')}@example.com"
 
     pages: list[tuple[str, Client, str, dict[str, Any]]] = [
         ("list: first page", admin, audit, {}),
@@ -636,6 +648,8 @@ def measure(repeat: int, *, export: bool) -> None:
         ("filter: anonymous ID", admin, audit, {"anonymous_id": anon}),
         ("filter: event name", admin, audit, {"event": "Password Reset"}),
         ("filter: message ID", admin, audit, {"message_id": sample.message_id}),
+        ("filter: email", admin, audit, {"email": busy_email}),
+        ("filter: email, a marketer's own", marketer, audit, {"email": busy_email}),
         (
             "filter: combined (source+outcome+call type)",
             admin,
@@ -666,6 +680,18 @@ def measure(repeat: int, *, export: bool) -> None:
                     {"user_id": inside.user_id},
                 ),
                 ("filter: import (bulk job)", admin, audit, {"bulk_job": batch.bulk_job_id}),
+                *(
+                    [
+                        (
+                            "filter: email of a batch's message",
+                            admin,
+                            audit,
+                            {"email": inside_email.email},
+                        )
+                    ]
+                    if inside_email is not None
+                    else []
+                ),
                 (
                     "user lookup (a user of a batch's 6th message)",
                     support,

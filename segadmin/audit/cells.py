@@ -69,9 +69,11 @@ def _what(entry: Any) -> str:
     return "".join(parts)
 
 
-def _ids(entry: Any, found_user_id: str, found_anonymous_id: str) -> str:
+def _ids(entry: Any, found_user_id: str, found_anonymous_id: str, found_email: str = "") -> str:
     """The IDs a row is for: the ones the filter found when they are further inside a batch
-    than the entry's own (first-message) columns."""
+    than the entry's own (first-message) columns. Found by email inside a batch, the row
+    names the email alone: the batch's first user need not be the person with it."""
+    in_batch = entry.call_type == "batch" or bool(entry.bulk_job_id)
     parts = []
     for label, own, found in (
         ("user", entry.user_id, found_user_id),
@@ -83,11 +85,17 @@ def _ids(entry: Any, found_user_id: str, found_anonymous_id: str) -> str:
                 f'<code>{escape(found)}</code> <span class="text-body-secondary">in this batch'
                 "</span></div>"
             )
-        elif own:
+        elif own and not (found_email and in_batch and not found):
             parts.append(
                 f'<div><span class="text-body-secondary">{label}</span> '
                 f"<code>{escape(own)}</code></div>"
             )
+    if found_email:
+        where = ' <span class="text-body-secondary">in this batch</span>' if in_batch else ""
+        parts.append(
+            f'<div><span class="text-body-secondary">email</span> '
+            f"<code>{escape(found_email)}</code>{where}</div>"
+        )
     return "".join(parts)
 
 
@@ -98,6 +106,7 @@ def list_rows(
     zone: tzinfo,
     found_user_id: str = "",
     found_anonymous_id: str = "",
+    found_email: str = "",
 ) -> list[SafeString]:
     """One ``<tr>`` per entry of the audit list (the columns of ``views.LIST_COLUMNS``)."""
     rows = []
@@ -107,6 +116,7 @@ def list_rows(
         if e.role:
             who += f'<div class="text-body-secondary">{escape(e.role)}</div>'
         where = e.source_name or e.workspace_name
+        ids = _ids(e, found_user_id, found_anonymous_id, found_email)
         rows.append(
             mark_safe(  # noqa: S308 - every value in it is escaped
                 f'<tr data-seq="{e.seq}">'
@@ -115,7 +125,7 @@ def list_rows(
                 f'<td class="small">{who}</td>'
                 f'<td class="small">{_what(e)}</td>'
                 f'<td class="small">{escape(where) if where else DASH}</td>'
-                f'<td class="small audit-ids">{_ids(e, found_user_id, found_anonymous_id)}</td>'
+                f'<td class="small audit-ids">{ids}</td>'
                 f'<td class="small">{_badge(e)}</td>'
                 "</tr>"
             )

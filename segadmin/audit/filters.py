@@ -2,7 +2,7 @@
 
 Every filter is an equality on a column with a ``(column, seq)`` index, or a date range on
 ``created_at``; the list then pages by ``seq`` (keyset), so any combination stays fast. The
-user ID, anonymous ID, message ID and event name are looked for in the message index
+user ID, anonymous ID, message ID, event name and email are looked for in the message index
 (``AuditMessage``, one row per message, also inside batches), by the same kind of index.
 """
 
@@ -75,6 +75,11 @@ OUTCOME_CHOICES = [
 ROLE_CHOICES = [("", "Any"), *[(role, role) for role in ROLES], ("system", "system")]
 # Fields searched exactly, on the message index's column of the same name.
 EXACT_FIELDS = ("user_id", "anonymous_id", "event", "message_id")
+# Every filter answered from the message index: the exact ones and the email (compared as the
+# index keeps it, trimmed and lower-cased: index.email_key, as User lookup does).
+INDEXED_FIELDS = (*EXACT_FIELDS, "email")
+# The words User lookup uses for the same mistake.
+NOT_AN_EMAIL = "Enter an email address, such as ada@example.com."
 # An event name with at least this many messages is "common" (see _message_filter).
 COMMON_EVENT = 5000
 # Filters only those who read every entry get (a Marketer's list is theirs alone).
@@ -144,6 +149,11 @@ class AuditFilterForm(forms.Form):
     )
     event = forms.CharField(label="Event Name", required=False, widget=_text_input("exact"))
     message_id = forms.CharField(label="Message ID", required=False, widget=_text_input("exact"))
+    email = forms.CharField(
+        label="Email",
+        required=False,
+        widget=_text_input("exact, any case"),
+    )
     bulk_job = forms.UUIDField(
         label="Import",
         required=False,
@@ -186,6 +196,12 @@ class AuditFilterForm(forms.Form):
             field = self.fields[name]
             assert isinstance(field, forms.ModelChoiceField)
             field.choices = [choice for choice in field.iterator(field)]  # noqa: C416 - no len()
+
+    def clean_email(self) -> str:
+        value = self.cleaned_data.get("email") or ""
+        if value and not email_key(value):
+            raise forms.ValidationError(NOT_AN_EMAIL)
+        return email_key(value) if value else ""
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -259,7 +275,7 @@ class AuditFilterForm(forms.Form):
         if filters.get("violations"):
             # Exactly the condition of the partial index audit_plan_violations_seq.
             queryset = queryset.filter(plan_violations__gt=0)
-        for name in EXACT_FIELDS:
+        for name in INDEXED_FIELDS:
             if name in filters:
                 queryset = queryset.filter(_message_filter(name, filters[name]))
         return queryset
@@ -339,7 +355,11 @@ def may_read(user: Any, entry: AuditEntry) -> bool:
 
 def messages_with(column: str, value: str) -> AuditMessageQuerySet:
     """The indexed messages whose ``column`` (user_id, anonymous_id, event, message_id) is
-    exactly ``value``, wherever they are: a single call or any message of a batch."""
+    exactly ``value``, or whose email is ``value`` as the index keeps it, wherever they are: a
+    single call or any message of a batch."""
+    if column == "email":
+        # email_key("") is "", never NULL: an equality, so the partial index is used.
+        return AuditMessage.objects.filter(email=email_key(value))
     if column not in EXACT_FIELDS:
         raise ValueError(f"The message index has no column {column!r}")
     return AuditMessage.objects.filter(**{column: search_key(value)})

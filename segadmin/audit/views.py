@@ -32,7 +32,7 @@ from segadmin.audit import cells, drafts, export
 from segadmin.audit import limits as limit_events
 from segadmin.audit.backlog import backlog
 from segadmin.audit.chain import verify_chain
-from segadmin.audit.filters import EXACT_FIELDS, AuditFilterForm, may_read, visible_entries
+from segadmin.audit.filters import INDEXED_FIELDS, AuditFilterForm, may_read, visible_entries
 from segadmin.audit.log import Actor
 from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind
 from segadmin.credentials import production
@@ -165,7 +165,7 @@ def _cursor(value: str | None) -> int | None:
 
 # The filters answered from the message index (audit.backlog: a bulk import's batches wait a
 # moment for their rows there).
-_INDEXED = EXACT_FIELDS
+_INDEXED = INDEXED_FIELDS
 
 
 @audit_reader
@@ -196,6 +196,7 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         zone=timezone.get_current_timezone(),
         found_user_id=found.get("user_id") or "",
         found_anonymous_id=found.get("anonymous_id") or "",
+        found_email=found.get("email") or "",
     )
     context = {
         # A search by ID or email while an import's batches wait for their index rows.

@@ -147,3 +147,47 @@ def test_a_marketer_sends_again_with_a_reason_shown_on_the_new_entry(
     shot(page, "audit-entry-sent-again-with-reason")
     assert len(fake_segment.messages("/v1/track")) == 1
     assert browser_errors == []
+
+
+@pytest.mark.parametrize("who", ["ada", "marketer"])
+def test_the_email_filter_finds_the_calls_with_an_email_for_each_role(
+    page: Any,
+    live_server: Any,
+    browser_errors: list[str],
+    admin_user: Any,
+    marketer: Any,
+    support: Any,
+    log: dict,
+    who: str,
+) -> None:
+    # Support's own call with the same email: an Admin finds it, the Marketer does not.
+    theirs = add_call(
+        user=support,
+        source=make_source("Support desk", "wk_SUPPORTdesk0123456789abcdef"),
+        call_type="identify",
+        user_id="alice",
+        traits={"email": "alice@example.com"},
+    )
+    username = who if who == "ada" else marketer.username
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    log_in(page, live_server, username)
+    page.get_by_role("link", name="Audit log").first.click()
+    page.wait_for_url("**/audit/")
+    page.get_by_label("Email", exact=True).fill("  ALICE@example.com ")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/audit/?**")
+    assert "email=" in page.url
+    rows = page.get_by_test_id("audit-table").locator("tbody tr")
+    seqs = sorted(int(rows.nth(i).get_attribute("data-seq")) for i in range(rows.count()))
+    expected = [log["failed"].seq] + ([theirs.seq] if who == "ada" else [])
+    assert seqs == sorted(expected)
+    assert "alice@example.com" in rows.first.locator(".audit-ids").inner_text()
+    shot(page, f"audit-email-filter-{who}")
+
+    page.get_by_label("Email", exact=True).fill("alice at example")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
+    assert "Enter an email address, such as ada@example.com." in page.content()
+    assert page.get_by_test_id("filter-errors").is_visible()
+    shot(page, f"audit-email-filter-error-{who}")
+    assert browser_errors == []
