@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from segadmin.accounts.roles import ADMIN, request_role, role_of
 
@@ -148,6 +148,13 @@ class RequireSecondFactorMiddleware:
 
     @staticmethod
     def _allowed(path: str) -> bool:
-        if path.startswith(("/static/", reverse(SETUP_URL_NAME))):
-            return True
-        return path in {reverse(name) for name in ALLOWED_URL_NAMES}
+        setup, exact = _allowed_paths(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+        return path.startswith(("/static/", setup)) or path in exact
+
+
+@lru_cache(maxsize=8)
+def _allowed_paths(urlconf: Any, script_prefix: str) -> tuple[str, frozenset[str]]:
+    """The set-up pages' prefix and the other allowed paths, reversed once per URLconf and
+    script prefix (what ``reverse`` depends on) rather than four times a request."""
+    setup = reverse(SETUP_URL_NAME, urlconf=urlconf)
+    return setup, frozenset(reverse(name, urlconf=urlconf) for name in ALLOWED_URL_NAMES)

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 
 from segadmin.accounts import second_factor
 from segadmin.audit.models import AuditEntry
@@ -215,6 +215,22 @@ def test_once_set_up_the_admin_goes_on_and_cannot_remove_the_last_one(
     assert Authenticator.objects.filter(user=admin_user, type="totp").exists()
     assert response.status_code == 200
     assert "Admins must keep a second factor" in response.content.decode()
+
+
+def test_the_allowed_paths_follow_the_script_prefix(mfa_required: None) -> None:
+    """Reversed once per URLconf and script prefix: served under a sub-path, the sub-path's
+    pages are the allowed ones, and back at the root the root's again."""
+    allowed = second_factor.RequireSecondFactorMiddleware._allowed
+    logout, setup = reverse("accounts:logout"), reverse("mfa_index")
+    assert allowed(logout) and allowed(setup + "totp/activate/")
+    set_script_prefix("/sub/")
+    try:
+        assert allowed("/sub" + logout) and allowed("/sub" + setup)
+        assert not allowed(logout) and not allowed(setup)
+    finally:
+        set_script_prefix("/")
+    assert allowed(logout) and not allowed("/sub" + logout)
+    assert not allowed("/") and not allowed(reverse("users:list"))
 
 
 @pytest.mark.parametrize("who", ["marketer", "support"])
