@@ -5,6 +5,7 @@ job with the reason instead of leaving a thread waiting."""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import threading
@@ -182,3 +183,31 @@ def test_a_source_disabled_during_the_job_stops_it_from_the_sending_thread(
     job.refresh_from_db()
     assert "disabled" in job.error
     assert len(fake_segment.messages("/v1/batch")) < 12_000
+
+
+def test_an_import_runs_with_fewer_garbage_collections_and_gives_the_threshold_back(
+    marketer, source, monkeypatch
+):
+    before = gc.get_threshold()
+    seen: dict[str, tuple[int, int, int]] = {}
+    sending_job = worker._send_job
+    catching_up = worker.index_backlog
+
+    def sending(*args: Any, **kwargs: Any) -> str:
+        seen["sending"] = gc.get_threshold()
+        return sending_job(*args, **kwargs)
+
+    def indexing() -> int:
+        seen["indexing"] = gc.get_threshold()
+        return catching_up()
+
+    monkeypatch.setattr(worker, "_send_job", sending)
+    monkeypatch.setattr(worker, "index_backlog", indexing)
+    job = queued_job(marketer, source, 300)
+    assert worker.run_job(str(job.pk)) == Status.DONE
+    young = max(worker.GC_YOUNG_THRESHOLD, before[0])
+    assert seen == {"sending": (young, *before[1:]), "indexing": (young, *before[1:])}
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), worker.fewer_collections():
+        raise RuntimeError("a job stopped by an error")
+    assert gc.get_threshold() == before
