@@ -9,9 +9,13 @@ and segadmin.accounts.adapter announce them):
   is off, a wrong password, an unknown username, a deactivated account, a lock-out. A
   re-authentication's wrong password is not a failed log-in. The reason is a short code; the
   details never hold a secret, a password, a code or a token;
-- ``user.reauthenticated``: a person logged in confirmed who they are by signing in at the
-  identity provider again before a sensitive action (method "single sign-on": its name and
-  their role; never a token or a claim of it);
+- ``user.reauthenticated``: a person logged in confirmed who they are before a sensitive
+  action: by signing in at the identity provider again (method "single sign-on": its name and
+  their role; never a token or a claim of it), or on django-allauth's confirmation pages with
+  their password (method "password") or a second-factor code or key (method "second factor",
+  with its kind); once per confirmation, never the password or the code. A wrong one is
+  recorded as before: a wrong code as ``user.second_factor_failed``, a wrong password not at
+  all (it is no failed log-in);
 - ``user.created``: a person's account made at their first log-in;
 - ``role.changed``: the provider's groups changed a person's role (by "single sign-on").
 
@@ -33,8 +37,10 @@ import dataclasses
 import hmac
 from typing import TYPE_CHECKING, Any
 
+from allauth.account.signals import authentication_step_completed
+
 from segadmin.accounts import signals
-from segadmin.accounts.sso import PASSWORD
+from segadmin.accounts.sso import PASSWORD, current_role
 from segadmin.audit import keys
 from segadmin.audit.log import Actor, record_event
 from segadmin.audit.people import CREATED, ROLE_CHANGED, record_user_event
@@ -163,6 +169,34 @@ def on_reauthenticated(
     )
 
 
+# allauth's names of the confirmations it runs itself (its pages), as the audit names them. A
+# confirmation through the provider ("socialaccount") is announced by segadmin.accounts.sso
+# (sso_reauthenticated) with the provider's name, and recorded by on_reauthenticated.
+CONFIRMED_ON_ALLAUTHS_PAGES = {"password": "password", "mfa": "second factor"}
+
+
+def on_authentication_step(
+    sender: Any, *, request: HttpRequest, user: User, method: str, **extra: Any
+) -> None:
+    """allauth's authentication_step_completed, sent each time it records an authentication in
+    the session (allauth.account.internal.flows.login.record_authentication): a successful
+    confirmation by password or second factor (``reauthenticated``) is a
+    ``user.reauthenticated``. Log-ins are recorded once complete (on_password_logged_in)."""
+    if not extra.get("reauthenticated") or method not in CONFIRMED_ON_ALLAUTHS_PAGES:
+        return
+    role = current_role(user)
+    details: dict[str, Any] = {
+        "method": CONFIRMED_ON_ALLAUTHS_PAGES[method],
+        "provider": "",
+        "role": role,
+    }
+    if method == "mfa":
+        details["second_factor"] = str(extra.get("type") or "")  # "totp", never the code
+    record_user_event(
+        actor=_as(user, request, role), action=REAUTHENTICATED, user=user, details=details
+    )
+
+
 def on_login_failed(
     sender: Any,
     *,
@@ -243,6 +277,9 @@ def on_role_changed(
 
 
 def connect() -> None:
+    authentication_step_completed.connect(
+        on_authentication_step, dispatch_uid="audit-confirmed-on-allauths-pages"
+    )
     signals.sso_logged_in.connect(on_logged_in, dispatch_uid="audit-sso-logged-in")
     signals.password_logged_in.connect(
         on_password_logged_in, dispatch_uid="audit-password-logged-in"

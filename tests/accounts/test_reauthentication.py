@@ -155,6 +155,72 @@ def test_confirming_with_a_second_factor_code_opens_the_page_and_sends(
     assert len(fake_segment.messages()) == 1
 
 
+def reauthenticated_entries() -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(action="user.reauthenticated").order_by("seq"))
+
+
+def test_a_confirmation_by_password_is_on_the_record_once_and_a_wrong_one_as_before(
+    client: Client, admin_user: Any
+) -> None:
+    """A successful password confirmation: one ``user.reauthenticated`` (method "password"), as a
+    confirmation through the provider is; a wrong password still records nothing (it is no
+    failed log-in, and nothing else names it)."""
+    stale(client, admin_user)
+    path = reverse("calls:api")
+    before = AuditEntry.objects.count()
+    wrong = client.post(f"{CONFIRM}?next={path}", {"password": "wrong-guess", "next": path})
+    assert wrong.status_code == 200
+    assert AuditEntry.objects.count() == before
+    confirmed = client.post(f"{CONFIRM}?next={path}", {"password": PASSWORD, "next": path})
+    assert confirmed["Location"] == path
+    [entry] = reauthenticated_entries()
+    assert (entry.username, entry.role) == ("ada", "Admin")
+    assert (entry.target_type, entry.target_name) == ("user", "ada")
+    assert entry.details_data == {"method": "password", "provider": "", "role": "Admin"}
+    assert PASSWORD not in entry.details and "wrong-guess" not in entry.details
+    assert AuditEntry.objects.count() == before + 1
+    assert client.get(path).status_code == 200  # opening the page records nothing more
+    assert len(reauthenticated_entries()) == 1
+
+
+@pytest.mark.parametrize("kind", ["authenticator app", "recovery code"])
+def test_a_confirmation_by_a_second_factor_is_on_the_record_once_and_a_wrong_code_as_before(
+    client: Client, admin_user: Any, kind: str
+) -> None:
+    secret, codes = enrol(admin_user)
+    stale(client, admin_user)
+    path = reverse("calls:api")
+    mfa_confirm = f"{reverse('mfa_reauthenticate')}?next={path}"
+    cache.clear()
+    wrong = client.post(mfa_confirm, {"code": "000000", "next": path})
+    assert wrong.status_code == 200
+    [failed] = AuditEntry.objects.filter(action="user.second_factor_failed")
+    assert failed.details_data["during"] == "confirmation"
+    assert reauthenticated_entries() == []
+    code = totp(secret) if kind == "authenticator app" else codes[0]
+    confirmed = client.post(mfa_confirm, {"code": code, "next": path})
+    assert confirmed["Location"] == path
+    [entry] = reauthenticated_entries()
+    assert (entry.username, entry.role, entry.target_name) == ("ada", "Admin", "ada")
+    assert entry.details_data == {
+        "method": "second factor",
+        "provider": "",
+        "role": "Admin",
+        "second_factor": "totp" if kind == "authenticator app" else "recovery_codes",
+    }
+    assert code not in entry.details and secret not in entry.details
+    assert AuditEntry.objects.filter(action="user.second_factor_failed").count() == 1
+    assert client.get(path).status_code == 200
+    assert len(reauthenticated_entries()) == 1
+
+
+def test_a_log_in_is_no_confirmation_on_the_record(client: Client, admin_user: Any) -> None:
+    response = client.post(reverse("accounts:login"), {"username": "ada", "password": PASSWORD})
+    assert response["Location"] == "/"
+    assert AuditEntry.objects.filter(action="user.logged_in").count() == 1
+    assert reauthenticated_entries() == []
+
+
 def test_a_fresh_log_in_counts_for_five_minutes(client: Client, admin_user: Any) -> None:
     response = client.post(reverse("accounts:login"), {"username": "ada", "password": PASSWORD})
     assert response["Location"] == "/"
