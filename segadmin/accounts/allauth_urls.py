@@ -10,8 +10,11 @@ The second factor (``2fa/``) and single sign-on (``3rdparty/`` and the providers
 from __future__ import annotations
 
 from allauth.account import urls as account_urls
+from allauth.socialaccount import app_settings as socialaccount_settings
 from allauth.urls import build_provider_urlpatterns
 from django.urls import URLPattern, URLResolver, include, path
+
+from segadmin.accounts import sso
 
 ACCOUNT_PAGES = {
     "account_login",
@@ -19,6 +22,9 @@ ACCOUNT_PAGES = {
     "account_inactive",
     "account_reauthenticate",
 }
+
+_prefix = socialaccount_settings.OPENID_CONNECT_URL_PREFIX
+OIDC_PREFIX = f"{_prefix}/" if _prefix else ""
 
 urlpatterns: list[URLPattern | URLResolver] = [
     pattern
@@ -28,5 +34,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns += [
     path("2fa/", include("allauth.mfa.urls")),
     path("3rdparty/", include("allauth.socialaccount.urls")),
+    # The way back from the identity provider: allauth's view, with segadmin's checked adapter
+    # (sso.callback), at the address of allauth's own, which stays for reverse().
+    path(f"{OIDC_PREFIX}<str:provider_id>/login/callback/", sso.callback),
     *build_provider_urlpatterns(),
 ]

@@ -12,6 +12,11 @@ segadmin's roles.
   missing or altered state is refused by allauth. Both land on the failure page.
 - Every log-in, refusal, failure and role change is announced (segadmin.accounts.signals) for
   the audit log to record.
+- A provider that cannot be reached (down, a closed port, no answer within
+  SOCIALACCOUNT_REQUESTS_TIMEOUT) or answers no usable discovery document, at the log-in's or
+  confirmation's start or on the way back (its token, userinfo or keys endpoint), gives the
+  failure page with status 502 (reason provider_unreachable), never a 500; password log-in
+  asks the provider nothing and keeps working.
 """
 
 from __future__ import annotations
@@ -24,16 +29,21 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from allauth.account.authentication import get_authentication_records
+from allauth.account.internal.decorators import login_not_required
 from allauth.account.internal.flows.login import record_authentication
 from allauth.core.exceptions import ImmediateHttpResponse
-from allauth.socialaccount.models import SocialAccount
+from allauth.socialaccount.adapter import get_adapter
+from allauth.socialaccount.models import SocialAccount, SocialApp
+from allauth.socialaccount.providers.base import ProviderException
 from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
+from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
+from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 
@@ -172,6 +182,76 @@ def set_role(user: User, role: str | None) -> None:
         user.groups.add(Group.objects.get(name=role))
 
 
+# --- The provider's discovery document, checked ----------------------------------------------
+
+# What the log-in uses of the discovery document (segadmin always fetches userinfo).
+DISCOVERY_ENDPOINTS = (
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "userinfo_endpoint",
+    "jwks_uri",
+)
+
+
+class ProviderUnreachable(ProviderException):  # type: ignore[misc]
+    """The identity provider did not answer, or not with a usable discovery document.
+    ``kind`` is the failure's kind only (the class name of requests' error, or
+    "DiscoveryDocument"), never an exception's text, which may quote an address or an answer.
+    A ProviderException, so allauth's callback hands it to on_authentication_error as it does
+    requests' own errors. (requests' errors are OSErrors: segadmin catches them so, and never
+    imports requests outside its Segment client.)"""
+
+    def __init__(self, kind: str, problem: str = "") -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.problem = problem
+
+
+class CheckedOIDCAdapter(OpenIDConnectOAuth2Adapter):  # type: ignore[misc]
+    """allauth's OpenID Connect adapter, whose discovery document (fetched through allauth's
+    requests session, with its timeout) is a JSON object naming the endpoints the log-in uses,
+    or ProviderUnreachable: allauth would raise whatever its use of a bad one raised (a
+    KeyError, an AttributeError), uncaught. Where allauth reads it outside its own error
+    handling (get_client, first thing at the callback), the failure page is answered."""
+
+    @property
+    def openid_config(self) -> dict[str, Any]:
+        if not hasattr(self, "_openid_config"):
+            try:
+                config = super().openid_config
+            except OSError as error:  # requests': down, a timeout, an error status, not JSON
+                raise ProviderUnreachable(type(error).__name__) from error
+            except (AttributeError, TypeError, ValueError) as error:  # JSON, but no object
+                raise ProviderUnreachable(
+                    "DiscoveryDocument", "the discovery document is not a JSON object"
+                ) from error
+            missing = [key for key in DISCOVERY_ENDPOINTS if not isinstance(config.get(key), str)]
+            if missing:
+                del self._openid_config
+                raise ProviderUnreachable(
+                    "DiscoveryDocument", f"the discovery document lacks {', '.join(missing)}"
+                )
+        return self._openid_config  # type: ignore[no-any-return]
+
+    def get_client(self, request: HttpRequest, app: Any) -> Any:
+        try:
+            return super().get_client(request, app)
+        except ProviderUnreachable as error:
+            get_adapter(request).provider_unreachable(request, error)
+
+
+@login_not_required  # type: ignore[untyped-decorator]
+def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
+    """allauth's OpenID Connect callback view (served at its address, before allauth's own in
+    the URLconf), with CheckedOIDCAdapter: allauth's builds its adapter itself."""
+    try:
+        view = OAuth2CallbackView.adapter_view(CheckedOIDCAdapter(request, provider_id))
+        return view(request)  # type: ignore[no-any-return]
+    except SocialApp.DoesNotExist as error:
+        raise Http404 from error
+
+
 # --- The provider: allauth's, with a nonce --------------------------------------------------
 
 
@@ -192,6 +272,7 @@ class NonceCheckingOIDCProvider(OpenIDConnectProvider):  # type: ignore[misc]
 
     # allauth finds the provider's URLs (and templates) by this package, not this module's.
     package = "allauth.socialaccount.providers.openid_connect"
+    oauth2_adapter_class = CheckedOIDCAdapter
     _adapter: Any = None
 
     def get_oauth2_adapter(self, request: HttpRequest) -> Any:
@@ -207,6 +288,10 @@ class NonceCheckingOIDCProvider(OpenIDConnectProvider):  # type: ignore[misc]
         data: Any = None,
         **kwargs: Any,
     ) -> HttpResponse:
+        try:
+            config = self.get_oauth2_adapter(request).openid_config
+        except ProviderUnreachable as error:
+            get_adapter(request).provider_unreachable(request, error)
         nonce = secrets.token_urlsafe(32)
         auth_params = kwargs.pop("auth_params", None)
         if auth_params is None:
@@ -216,10 +301,6 @@ class NonceCheckingOIDCProvider(OpenIDConnectProvider):  # type: ignore[misc]
             auth_params.update({"prompt": "login", "max_age": "0"})
             kwargs[CONFIRM_STARTED] = time.time()
         else:
-            try:
-                config = self.get_oauth2_adapter(request).openid_config
-            except (OSError, ValueError):  # requests' errors are OSErrors; bad JSON
-                config = {}  # allauth's own use of it below fails, and says so, as before
             endpoint = provider_logout.endpoint_in(config)
             if endpoint:
                 kwargs[provider_logout.STATE_KEY] = endpoint
@@ -385,6 +466,9 @@ class SingleSignOnAdapter(SocialAccountAdapter):
         """A failed log-in at the provider or on the way back (cancelled, an error from the
         provider, a missing or altered state, a code that could not be exchanged)."""
         context = extra_context or {}
+        if isinstance(exception, OSError | ProviderUnreachable):  # requests' errors: OSErrors
+            # The token, userinfo or keys endpoint could not be reached or answered no JSON.
+            self.provider_unreachable(request, exception)
         if context.get("state") is None and "state_id" in context:
             reason = "state"
         elif error == AuthError.CANCELLED:
@@ -402,6 +486,19 @@ class SingleSignOnAdapter(SocialAccountAdapter):
             details["exception"] = type(exception).__name__
         logger.info("single sign-on failed: %s %s", reason, details)
         self._fail(request, reason, "", None, details)
+
+    def provider_unreachable(self, request: HttpRequest, error: Exception) -> NoReturn:
+        """The provider could not be reached, or answered nothing usable: the failure page
+        (502), audited as a failed log-in (reason provider_unreachable) naming the kind of
+        failure only, never an address, a code or a secret. During a confirmation the person
+        stays logged in as before, and is the entry's target."""
+        details = {"exception": getattr(error, "kind", type(error).__name__)}
+        problem = getattr(error, "problem", "")
+        if problem:
+            details["problem"] = problem
+        logger.warning("single sign-on: %s could not be reached: %s", provider_name(), details)
+        user = request.user if request.user.is_authenticated else None
+        self._fail(request, "provider_unreachable", "", user, details)
 
     # --- helpers ---
 
@@ -484,7 +581,13 @@ FAILURE_MESSAGES = {
     "confirm_no_mapped_group": "{name} no longer puts you in a group that has a role in segadmin.",
     "not_a_login": "Accounts of {name} are linked only by logging in with them.",
     "provider_error": "{name} could not complete the log-in.",
+    "provider_unreachable": (
+        "segadmin could not reach {name}, or {name} did not answer as it should. It may be "
+        "down or unreachable from segadmin; try again in a few minutes."
+    ),
 }
+# A failure of the provider, not of the request: 502 Bad Gateway; any other refusal: 400.
+FAILURE_STATUS = {"provider_unreachable": 502}
 
 
 def failure_page(request: HttpRequest, reason: str) -> HttpResponse:
@@ -495,10 +598,12 @@ def failure_page(request: HttpRequest, reason: str) -> HttpResponse:
         {
             "provider_name": provider_name(),
             "message": message.format(name=provider_name()),
-            # A refused confirmation leaves the person logged in as before.
-            "confirming": reason.startswith("confirm_") and request.user.is_authenticated,
+            # A refused confirmation leaves the person logged in as before (a provider out of
+            # reach fails a log-in or, for someone logged in, a confirmation).
+            "confirming": (reason.startswith("confirm_") or reason == "provider_unreachable")
+            and request.user.is_authenticated,
         },
-        status=400,
+        status=FAILURE_STATUS.get(reason, 400),
     )
 
 

@@ -352,3 +352,41 @@ def test_a_new_person_whose_email_another_account_has_is_created_without_it(
     created = User.objects.get(username="mallory.marketing")
     assert created.email == ""
     assert User.objects.get(username="maria").email == "mallory.marketing@example.com"
+
+
+def test_with_the_provider_down_log_in_with_it_fails_on_a_page_and_passwords_still_work(
+    page, live_server, browser_errors, settings, marketer
+) -> None:
+    """The provider's port closed: "Log in with …" answers segadmin's failure page (502,
+    naming the provider, not its address), on the record; the password form still logs in."""
+    import socket
+    from types import SimpleNamespace
+
+    from tests.oidc.segadmin_sso import configure
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    secret = "client-secret-of-a-provider-that-is-down"
+    configure(settings, SimpleNamespace(issuer=down, client_id="segadmin", client_secret=secret))
+    page.goto(f"{live_server.url}/accounts/login/")
+    with page.expect_response(lambda r: r.url.endswith("/accounts/oidc/sso/login/")) as answer:
+        page.get_by_role("button", name=f"Log in with {PROVIDER_NAME}").click()
+    assert answer.value.status == 502
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name=f"Log-in with {PROVIDER_NAME} failed").is_visible()
+    text = page.get_by_test_id("sso-failed").inner_text()
+    assert f"could not reach {PROVIDER_NAME}" in text
+    assert down.split("//")[1] not in page.content() and secret not in page.content()
+    shot(page, "sso-provider-down")
+    [failed] = audit_events("user.login_failed")
+    assert failed["details"]["reason"] == "provider_unreachable"
+    assert failed["details"]["exception"] == "ConnectionError"
+    assert secret not in all_audit_text()
+    page.get_by_role("link", name="Back to the log-in page").click()
+    page.get_by_label("Username").fill(marketer.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.wait_for_url(f"{live_server.url}/")
+    # Chromium reports the page's own 502 on its console; nothing else went wrong.
+    assert [e for e in browser_errors if "status of 502 (Bad Gateway)" not in e] == []

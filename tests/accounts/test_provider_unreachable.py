@@ -1,0 +1,277 @@
+"""The identity provider down or broken: "Log in with <provider>", "Confirm with <provider>" and
+the way back from it answer segadmin's single sign-on failure page (502, naming the provider,
+never its address or a secret) and are audited as a failed log-in, reason provider_unreachable;
+never a 500. Password log-in (and break-glass) keeps working meanwhile.
+
+The provider here is a socket on this machine: a closed port, one that accepts and never
+answers (allauth's requests time out after SOCIALACCOUNT_REQUESTS_TIMEOUT, kept short here), or
+a small HTTP server answering a discovery document that is not JSON, or one whose token
+endpoint is one of the first two.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.test import Client
+
+from segadmin.audit.models import AuditEntry
+from tests.conftest import PASSWORD, make_sso_user, mark_recently_authenticated
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "s3cret-of-the-client-Zq9"
+LOGIN = "/accounts/oidc/sso/login/"
+CALLBACK = "/accounts/oidc/sso/login/callback/"
+
+
+def closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def silent() -> Iterator[str]:
+    """A port that accepts connections (the kernel's backlog) and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+class FakeProvider:
+    """A discovery document at /.well-known/openid-configuration: ``document`` is its body
+    (bytes), sent as JSON; ``token_endpoint`` where it says the token endpoint is."""
+
+    def __init__(self) -> None:
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = provider.document()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.token_endpoint = f"{self.url}/token"
+        self.body: bytes | None = None
+
+    def document(self) -> bytes:
+        if self.body is not None:
+            return self.body
+        return json.dumps(
+            {
+                "issuer": self.url,
+                "authorization_endpoint": f"{self.url}/auth",
+                "token_endpoint": self.token_endpoint,
+                "userinfo_endpoint": f"{self.url}/me",
+                "jwks_uri": f"{self.url}/jwks",
+                "end_session_endpoint": f"{self.url}/session/end",
+            }
+        ).encode()
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    provider = FakeProvider()
+    thread = threading.Thread(target=provider.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield provider
+    finally:
+        provider.server.shutdown()
+        provider.server.server_close()
+
+
+def point_at(settings: Any, issuer: str) -> None:
+    from tests.oidc.segadmin_sso import configure
+
+    configure(settings, SimpleNamespace(issuer=issuer, client_id="segadmin", client_secret=SECRET))
+    settings.SOCIALACCOUNT_REQUESTS_TIMEOUT = 0.5
+
+
+def assert_unreachable_page(response: Any, issuer: str, *, confirming: bool) -> None:
+    assert response.status_code == 502
+    html = response.content.decode()
+    assert "Test IdP" in html
+    assert "could not reach Test IdP" in html
+    if confirming:
+        assert "Confirming with Test IdP failed" in html
+        assert "still logged in" in html
+    else:
+        assert "Log-in with Test IdP failed" in html
+        assert "You are not logged in" in html
+    netloc = urlsplit(issuer).netloc
+    assert netloc not in html and SECRET not in html
+
+
+def assert_audited(target: str, caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    entry = AuditEntry.objects.filter(action="user.login_failed").get()
+    details: dict[str, Any] = entry.details_data
+    assert details["reason"] == "provider_unreachable"
+    assert details["method"] == "single sign-on"
+    assert details["provider"] == "Test IdP"
+    assert entry.target_name == target
+    assert SECRET not in entry.details and "127.0.0.1:" not in entry.details
+    assert SECRET not in caplog.text
+    return details
+
+
+def the_provider(case: str, silent: str, fake: FakeProvider) -> str:
+    """The issuer for ``case``: down (a closed port), silent (a timeout), or answering a
+    discovery document that is not JSON, JSON but no object, or lacking its endpoints."""
+    if case == "closed port":
+        return closed_port()
+    if case == "timeout":
+        return silent
+    fake.body = {
+        "not JSON": b"<html><body>Bad gateway</body></html>",
+        "JSON but not an object": b'["issuer"]',
+        "no endpoints": b'{"issuer": "x"}',
+    }[case]
+    return fake.url
+
+
+CASES = ["closed port", "timeout", "not JSON", "JSON but not an object", "no endpoints"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_log_in_with_the_provider_down_shows_the_failure_page_and_is_audited(
+    client: Client,
+    settings: Any,
+    silent: str,
+    fake_provider: FakeProvider,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    issuer = the_provider(case, silent, fake_provider)
+    point_at(settings, issuer)
+    response = client.post(LOGIN, {"process": "login"})
+    assert_unreachable_page(response, issuer, confirming=False)
+    details = assert_audited("", caplog)
+    assert details["exception"]
+    assert client.get("/").status_code == 302  # nobody logged in
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_confirm_with_the_provider_down_shows_the_failure_page_and_keeps_the_session(
+    client: Client,
+    settings: Any,
+    silent: str,
+    fake_provider: FakeProvider,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+) -> None:
+    issuer = the_provider(case, silent, fake_provider)
+    point_at(settings, issuer)
+    alice = make_sso_user("alice.admin", "Admin", uid="sub-alice")
+    client.force_login(alice)
+    mark_recently_authenticated(client.session, alice, at=0)
+    response = client.post(LOGIN, {"process": "redirect", "next": "/calls/api/"})
+    assert_unreachable_page(response, issuer, confirming=True)
+    assert_audited("alice.admin", caplog)
+    assert client.get("/").status_code == 200  # still logged in, nothing confirmed
+    assert client.get("/calls/api/").status_code == 302
+    assert not AuditEntry.objects.filter(action="user.reauthenticated").exists()
+
+
+def started(client: Client, fake: FakeProvider, data: dict[str, str]) -> str:
+    """Starts a log-in (or confirmation) at the fake provider; its state's id."""
+    answer = client.post(LOGIN, data)
+    assert answer.status_code == 302
+    location = urlsplit(answer["Location"])
+    assert location.netloc == urlsplit(fake.url).netloc
+    return parse_qs(location.query)["state"][0]
+
+
+@pytest.mark.parametrize("failure", ["token endpoint closed", "token endpoint silent", "gone"])
+@pytest.mark.parametrize("process", ["login", "redirect"])
+def test_the_way_back_with_the_provider_down_shows_the_failure_page_and_is_audited(
+    client: Client,
+    settings: Any,
+    silent: str,
+    fake_provider: FakeProvider,
+    caplog: pytest.LogCaptureFixture,
+    failure: str,
+    process: str,
+) -> None:
+    """The browser comes back with a code, and the provider's token endpoint cannot be
+    reached, or its discovery document is no longer JSON ("gone")."""
+    point_at(settings, fake_provider.url)
+    if failure == "token endpoint closed":
+        fake_provider.token_endpoint = closed_port()
+    elif failure == "token endpoint silent":
+        fake_provider.token_endpoint = silent
+    if process == "redirect":
+        alice = make_sso_user("alice.admin", "Admin", uid="sub-alice")
+        client.force_login(alice)
+    state = started(client, fake_provider, {"process": process, "next": "/calls/api/"})
+    if failure == "gone":
+        fake_provider.body = b"<html>maintenance</html>"
+    response = client.get(CALLBACK, {"state": state, "code": "a-code-from-the-provider"})
+    assert_unreachable_page(response, fake_provider.url, confirming=process == "redirect")
+    assert "a-code-from-the-provider" not in response.content.decode()
+    details = assert_audited("alice.admin" if process == "redirect" else "", caplog)
+    assert "a-code-from-the-provider" not in json.dumps(details)
+    assert not AuditEntry.objects.filter(action="user.logged_in").exists()
+    assert not AuditEntry.objects.filter(action="user.reauthenticated").exists()
+
+
+def test_password_log_in_and_break_glass_work_while_the_provider_is_down(
+    client: Client, settings: Any, admin_user: Any, superuser: Any
+) -> None:
+    point_at(settings, closed_port())
+    page = client.get("/accounts/login/")
+    assert page.status_code == 200
+    assert "Log in with Test IdP" in page.content.decode()
+    answer = client.post("/accounts/login/", {"username": "ada", "password": PASSWORD})
+    assert answer["Location"] == "/"
+    assert client.get("/").status_code == 200
+    client.logout()
+    settings.SEGADMIN_PASSWORD_LOGIN = False
+    settings.SEGADMIN_BREAK_GLASS_USERS = ["root"]
+    assert client.get("/accounts/login/?break-glass").status_code == 200
+    answer = client.post("/accounts/login/", {"username": "root", "password": PASSWORD})
+    assert answer["Location"] == "/"
+    assert client.get("/").status_code == 200
+
+
+def test_a_provider_name_that_does_not_resolve_is_the_same_failure(
+    client: Client,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A DNS failure (the resolver answered no address; asked nothing here)."""
+    issuer = "https://idp.example.test"
+    real = socket.getaddrinfo
+
+    def no_such_name(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "idp.example.test":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    point_at(settings, issuer)
+    response = client.post(LOGIN, {"process": "login"})
+    assert_unreachable_page(response, issuer, confirming=False)
+    assert assert_audited("", caplog)["exception"] == "ConnectionError"
