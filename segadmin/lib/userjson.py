@@ -9,6 +9,7 @@ the stack, or accept something no screen or Segment can use), and text over ``MA
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 # Levels of objects and lists, the outermost counting as one: {"a": [1]} is two levels deep.
@@ -94,6 +95,15 @@ def loads(
         ) from None
     except UnicodeDecodeError:
         raise JSONRefused(f"{what} is not valid JSON: it is not UTF-8 text.") from None
+    except JSONRefused:
+        raise
+    except ValueError:
+        # json.loads reads every integer with int(), which refuses more digits than
+        # sys.get_int_max_str_digits() (4,300 by default).
+        raise JSONRefused(
+            f"{what} holds a number too large to read: more than "
+            f"{sys.get_int_max_str_digits():,} digits."
+        ) from None
     except RecursionError:
         raise TooDeep(too_deep(what, max_depth)) from None
     if isinstance(value, dict | list):

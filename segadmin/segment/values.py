@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -82,7 +83,10 @@ def parse_number(text: str) -> int | float:
     if match is None:
         raise ValueInvalid(f"{quoted(text)} is not a number, like 42 or 19.99.", "not_number")
     if match.group(1) is None and match.group(2) is None:
-        return int(stripped)
+        try:
+            return int(stripped)
+        except ValueError:  # more digits than Python reads (sys.get_int_max_str_digits)
+            raise ValueInvalid(f"{quoted(text)} is too large a number.", "not_number") from None
     number = float(stripped)
     if number in (float("inf"), float("-inf")):
         raise ValueInvalid(f"{quoted(text)} is too large a number.", "not_number")
@@ -178,6 +182,11 @@ def _to_text(value: Any) -> Any:
     return value if type(value) is str else to_type(TEXT, value)
 
 
+# The most digits Python reads as an int (4,300 unless the process changed it); longer numbers
+# take parse_number's way, which refuses them as too large.
+_INT_DIGITS = sys.get_int_max_str_digits() or 10**9
+
+
 def _to_number(value: Any) -> Any:
     # Plain ASCII digits without a leading zero: what the number pattern reads as an int.
     if (
@@ -185,6 +194,7 @@ def _to_number(value: Any) -> Any:
         and value.isdigit()
         and value.isascii()
         and (value[0] != "0" or len(value) == 1)
+        and len(value) <= _INT_DIGITS
     ):
         return int(value)
     return to_type(NUMBER, value)

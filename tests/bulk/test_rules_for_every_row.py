@@ -135,3 +135,18 @@ def test_warnings_are_counted_apart_and_the_rows_are_still_sent(
     job.refresh_from_db()
     assert (job.status, job.sent, job.failed) == (Status.DONE, 2, 0)
     assert sorted(m["userId"] for m in fake_segment.messages("/v1/batch")) == ["u1", "u2"]
+
+
+@pytest.mark.django_db
+def test_a_number_cell_with_more_digits_than_python_reads_is_a_row_problem(
+    client, marketer, source, fake_segment
+):
+    client.force_login(marketer)
+    rows = [[f"u{n}", str(n)] for n in range(1, 201)]
+    rows[4][1] = "1" * 5000  # the spreadsheet's row 6
+    job, _html = upload_and_dry_run(client, source, csv_text(["userId", "seats"], rows), "identify")
+    assert job.proposals["seats"] == "number"
+    assert (job.dry_run["valid"], job.dry_run["invalid"]) == (199, 1)
+    [(row, column, reason)] = job.dry_run["errors"]
+    assert (row, column) == (6, "seats")
+    assert reason.endswith("is too large a number.")

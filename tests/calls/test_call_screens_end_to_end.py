@@ -337,3 +337,24 @@ def test_the_form_keeps_everything_typed_after_an_error(
     assert f'<option value="{source.pk}" selected>' in html
     assert "“many” is not a number, like 42 or 19.99." in html
     assert fake_segment.requests == []
+
+
+HUGE_NUMBER = "1" * 5000  # more digits than Python reads as an int (4,300)
+
+
+@pytest.mark.parametrize("mode", ["rows", "json"])
+def test_a_number_with_more_digits_than_python_reads_is_refused_not_an_error(
+    mode: str, marketer_client: Client, source: Source, fake_segment: Any
+) -> None:
+    if mode == "rows":
+        traits = rows_data("traits", custom=[("seats", "number", HUGE_NUMBER)])
+        expected = "is too large a number."
+    else:
+        traits = {"traits__mode": "json", "traits__json": '{"seats": ' + HUGE_NUMBER + "}"}
+        expected = "Traits (JSON) holds a number too large to read: more than 4,300 digits."
+    data = {**form_data(source, user_id="u-1"), **traits, "action": "send"}
+    response = marketer_client.post("/calls/identify/", data)
+    assert response.status_code == 422
+    assert expected in response.content.decode()
+    assert fake_segment.requests == []
+    assert not AuditEntry.objects.exists()

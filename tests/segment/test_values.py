@@ -88,3 +88,32 @@ def test_a_value_that_does_not_fit_its_type_is_refused_with_a_sentence_about_it(
 )
 def test_text_is_recognised_by_the_kind_it_looks_like(text, kind):
     assert kind_of_text(text) == kind
+
+
+# Python refuses to read an integer of more than 4,300 digits (sys.get_int_max_str_digits):
+# such a number is refused as "too large", like 1e999, at every entrance, never an error.
+HUGE = "1" * 5000
+
+
+def test_a_number_with_more_digits_than_python_reads_is_too_large() -> None:
+    from segadmin.segment.values import NUMBER, converter
+
+    for read in (lambda: to_type(NUMBER, HUGE), lambda: converter(NUMBER)(HUGE)):
+        with pytest.raises(ValueInvalid) as caught:
+            read()
+        assert caught.value.code == "not_number"
+        assert caught.value.message.endswith("is too large a number.")
+
+
+def test_json_with_a_number_of_more_digits_than_python_reads_is_refused() -> None:
+    from segadmin.lib import userjson
+
+    for strict in (True, False):
+        with pytest.raises(userjson.JSONRefused) as caught:
+            userjson.loads('{"seats": ' + HUGE + "}", what="Traits (JSON)", strict=strict)
+        assert str(caught.value) == (
+            "Traits (JSON) holds a number too large to read: more than 4,300 digits."
+        )
+    with pytest.raises(ValueInvalid) as refused:
+        to_type("json", "[" + HUGE + "]")
+    assert refused.value.code == "not_json"
