@@ -251,3 +251,27 @@ def test_a_value_listed_under_a_secret_name_is_scrubbed_wherever_else_it_appears
         "data": {"source": {"name": "site ****", "writeKeys": [MASK], "tokens": MASK}}
     }
     assert answer.headers == {"X-Echo": MASK}
+
+
+def test_known_secrets_are_worked_out_once_and_follow_the_headers() -> None:
+    """Asked three times a send: the same answer as ``request_secrets``, a list of the caller's
+    own each time, never in ``repr()``, and worked out again if the headers change in place."""
+    body = json.dumps({"writeKey": "rawBodyKey1234", "userId": "u"}).encode()
+    request = client.SegmentRequest(
+        api="tracking",
+        method="POST",
+        url="https://api.segment.io/v1/identify",
+        headers={"Authorization": "Basic " + base64.b64encode(b"firstKey1:").decode()},
+        body=body,
+        call_type="raw",
+        secrets=("givenSecret1",),
+    )
+    first = request.known_secrets()
+    assert first == redaction.request_secrets(request)
+    assert {"firstKey1", "rawBodyKey1234", "givenSecret1"} <= set(first)
+    first.append("changed by the caller")
+    assert request.known_secrets() == redaction.request_secrets(request)
+    assert "firstKey1" not in repr(request)
+    request.headers["Authorization"] = "Bearer otherToken99"
+    assert request.known_secrets() == redaction.request_secrets(request)
+    assert "otherToken99" in request.known_secrets() and "firstKey1" not in request.known_secrets()

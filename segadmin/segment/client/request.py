@@ -66,8 +66,16 @@ class SegmentRequest:
             return None
 
     def known_secrets(self) -> list[str]:
-        """Every secret this request carries (see ``redaction.request_secrets``)."""
-        return redaction.request_secrets(self)
+        """Every secret this request carries (see ``redaction.request_secrets``). Worked out
+        once per request (a send asks three times: the audit entry, the answer, the panel);
+        a new list each time, so a caller may change its own. The headers are the one field
+        that could change in place: the answer is kept with the headers it was worked out from."""
+        headers = tuple(self.headers.items())
+        cached = self.__dict__.get("_known_secrets")
+        if cached is None or cached[0] != headers:
+            cached = (headers, tuple(redaction.request_secrets(self)))
+            object.__setattr__(self, "_known_secrets", cached)  # frozen: only this cache
+        return list(cached[1])
 
     def redacted(self) -> dict[str, Any]:
         """``{"method", "url", "headers", "body"}`` safe to store and show: Authorization
