@@ -37,7 +37,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
         reason = (
             f"The form sent was larger than {size / (1024 * 1024):.1f} MB, the most one form "
             "may send (files are counted apart): nothing was saved or sent. Go back and send "
-            "less at once; for many users, use a bulk import."
+            f"less at once; {_for_more(request)}."
         )
     elif isinstance(exception, TooManyFieldsSent):
         reason = (
@@ -46,6 +46,14 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
             "once; for many users, use a bulk import."
         )
     return render(request, "400.html", {"reason": reason, "status": status}, status=status)
+
+
+def _for_more(request: HttpRequest) -> str:
+    """Where a form too large should go instead: a privacy request takes its IDs as a file;
+    elsewhere, many users are a bulk import."""
+    if request.path.startswith(reverse("privacy:list")):
+        return "for many IDs, upload them as a file (“Or a file of IDs”)"
+    return "for many users, use a bulk import"
 
 
 @require_safe

@@ -34,3 +34,14 @@ def test_a_huge_form_sent_with_an_upload_is_a_clear_413(client, marketer):
         {"file": SimpleUploadedFile("u.csv", b"userId\nu1\n"), "note": "x" * 3_000_000},
     )
     assert response.status_code == 413
+
+
+def test_too_many_ids_typed_into_a_privacy_request_are_told_to_come_as_a_file(client, admin_user):
+    client.force_login(admin_user)
+    ids = "\n".join(f"user-{n:032d}" for n in range(100_000))  # 3.8 MB typed
+    response = client.post("/privacy/new/", {"ids": ids})
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "The form sent was larger than 2.5 MB" in page
+    assert "upload them as a file (“Or a file of IDs”)" in page
+    assert "bulk import" not in page
