@@ -19,8 +19,13 @@ PUBLIC = {"/accounts/login/", "/healthz", "/favicon.ico", "/users/set-password/1
 # lands on and the one of a single sign-on the person cancelled at their identity provider.
 PUBLIC |= {"/accounts/inactive/", "/accounts/3rdparty/login/cancelled/"}
 # Single sign-on's entrance and the identity provider's way back: public by nature; a provider
-# that is not configured is not found.
-SSO_ENTRANCES = {"/accounts/oidc/1/login/", "/accounts/oidc/1/login/callback/"}
+# that is not configured is not found. The way back is listed twice: allauth's own route and
+# segadmin's (sso.callback, the same address, taken first), whose provider_id is a <str:>.
+SSO_ENTRANCES = {
+    "/accounts/oidc/1/login/",
+    "/accounts/oidc/1/login/callback/",
+    "/accounts/oidc/x/login/callback/",
+}
 
 
 def _all_paths(patterns: list, prefix: str = "") -> Iterator[str]:
