@@ -15,6 +15,7 @@ view's.
     .venv/bin/python bench/call_screens.py --sends 300
     .venv/bin/python bench/call_screens.py --sends 300 --full-page   # no htmx: the whole page
     .venv/bin/python bench/call_screens.py --profile identify --sends 100   # cProfile
+    .venv/bin/python bench/call_screens.py --sends 300 --breakdown   # where own time goes
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/segadmin_calls_bench \
         .venv/bin/python bench/call_screens.py --sends 300
 
@@ -36,6 +37,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._stopwatch import STOPWATCH  # noqa: E402
 from bench._support import start_fake  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segadmin.settings")
@@ -120,18 +122,32 @@ def main() -> None:
         choices=[name for name, _path, _build in SCREENS],
         help="cProfile that screen's sends instead of timing them; prints the top functions",
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time the parts of each post: outside the view (middleware, session, log-in), "
+        "the two audit entries (the minimal view's two rows), the rest of the view",
+    )
     args = parser.parse_args()
 
     fake = start_fake()
     url = fake.url
     os.environ["SEGMENT_TRACKING_API_URL"] = url
     try:
-        run(args.sends, args.warmup, htmx=not args.full_page, profile=args.profile)
+        run(
+            args.sends,
+            args.warmup,
+            htmx=not args.full_page,
+            profile=args.profile,
+            breakdown=args.breakdown,
+        )
     finally:
         fake.stop()
 
 
-def run(sends: int, warmup: int, *, htmx: bool, profile: str | None) -> None:
+def run(
+    sends: int, warmup: int, *, htmx: bool, profile: str | None, breakdown: bool = False
+) -> None:
     import django
 
     django.setup()
@@ -152,6 +168,8 @@ def run(sends: int, warmup: int, *, htmx: bool, profile: str | None) -> None:
         source = Source(name="Bench source", region="us")
         source.set_write_key("wk_bench_0123456789abcdefghij")
         source.save()
+    if breakdown:
+        _start_stopwatch(settings)
     client = Client(headers={"HX-Request": "true"} if htmx else {})
     client.force_login(user)
 
@@ -164,12 +182,15 @@ def run(sends: int, warmup: int, *, htmx: bool, profile: str | None) -> None:
         f"interleaved, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     samples: dict[str, dict[str, list[float]]] = {
-        name: {"total": [], "http": [], "own": [], "cpu": []} for name, _p, _b in SCREENS
+        name: {column: [] for column in ("total", "http", "own", "cpu", "view")}
+        for name, _p, _b in SCREENS
     }
     # One send of each screen in turn: the machine's load weighs on every column alike.
     for index in range(warmup + sends):
         for name, path, build in SCREENS:
+            STOPWATCH.begin(name)
             took, cpu_ms, segment_ms = _post(client, name, path, build(source.pk, index), index)
+            STOPWATCH.end(keep=index >= warmup)
             if index < warmup:
                 continue
             sample = samples[name]
@@ -177,6 +198,8 @@ def run(sends: int, warmup: int, *, htmx: bool, profile: str | None) -> None:
             sample["http"].append(segment_ms)
             sample["own"].append(took - segment_ms)
             sample["cpu"].append(cpu_ms)
+            if breakdown:
+                sample["view"].append(STOPWATCH.post["view"] - segment_ms)
     print(
         f"{'screen':<10} {'total ms':>9} {'Segment ms':>11} {'own ms':>8} {'own p95':>8} "
         f"{'CPU ms':>7} {'own / minimal':>14}"
@@ -190,6 +213,38 @@ def run(sends: int, warmup: int, *, htmx: bool, profile: str | None) -> None:
             f"{name:<10} {statistics.median(sample['total']):>9.1f} "
             f"{statistics.median(sample['http']):>11.1f} {own:>8.1f} {p95:>8.1f} "
             f"{statistics.median(sample['cpu']):>7.1f} {own / minimal:>13.2f}x"
+        )
+    if breakdown:
+        _print_breakdown(samples)
+
+
+def _start_stopwatch(settings) -> None:
+    """Time the view inside the middleware stack, the audit log's two entries a send (the
+    request, then the outcome) and the minimal view's two rows."""
+    from django.contrib.admin.models import LogEntry
+
+    from segadmin.audit import log
+
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "bench._stopwatch.ViewStopwatch"]
+    STOPWATCH.wrap(log, "record_request", "two entries")
+    STOPWATCH.wrap(log, "record_outcome", "two entries")
+    STOPWATCH.wrap(LogEntry.objects, "create", "two entries")
+
+
+def _print_breakdown(samples: dict[str, dict[str, list[float]]]) -> None:
+    """Medians of each part of a post's own time (medians: close to adding up, not exactly).
+    The view's time is without Segment's, as the own time is."""
+    print(
+        f"\nmedian ms a post {'own':>6} {'outside the view':>17} {'view':>6} "
+        f"{'two entries / rows':>19} {'rest of the view':>17}"
+    )
+    for name, _path, _build in SCREENS:
+        own = statistics.median(samples[name]["own"])
+        view = statistics.median(samples[name]["view"])
+        rows = STOPWATCH.median(name, "two entries")
+        print(
+            f"{name:<16} {own:>6.2f} {own - view:>17.2f} {view:>6.2f} {rows:>19.2f} "
+            f"{view - rows:>17.2f}"
         )
 
 
