@@ -10,10 +10,10 @@ screen and label (not during the warm-up: ``end(keep=False)``).
 from __future__ import annotations
 
 import statistics
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from functools import wraps
+from time import perf_counter
 from typing import Any
 
 
@@ -33,14 +33,14 @@ class Stopwatch:
                 self.posts[(self.screen, label)].append(ms)
 
     def add(self, label: str, started: float) -> None:
-        self.post[label] += (time.perf_counter() - started) * 1000
+        self.post[label] += (perf_counter() - started) * 1000
 
     def wrap(self, owner: Any, name: str, label: str) -> None:
         timed: Callable[..., Any] = getattr(owner, name)
 
         @wraps(timed)
         def timing(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started = perf_counter()
             try:
                 return timed(*args, **kwargs)
             finally:
@@ -63,7 +63,7 @@ class ViewStopwatch:
         self.get_response = get_response
 
     def __call__(self, request: Any) -> Any:
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             return self.get_response(request)
         finally:

@@ -82,3 +82,27 @@ def test_an_unknown_bench_sink_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("BENCH_SINK", "counting")
     with pytest.raises(SystemExit, match="BENCH_SINK is 'counting': use 'fake' or 'count'"):
         start_fake()
+
+
+def test_the_stopwatch_sums_a_posts_spans_per_label_and_keeps_none_from_the_warm_up(monkeypatch):
+    from types import SimpleNamespace
+
+    from bench import _stopwatch
+
+    clock = iter([0.0, 0.002, 0.010, 0.013, 0.020, 0.021])  # three calls: 2 ms, 3 ms, 1 ms
+    monkeypatch.setattr(_stopwatch, "perf_counter", lambda: next(clock))
+    watch = _stopwatch.Stopwatch()
+    owner = SimpleNamespace(work=lambda n: n * 2)
+    watch.wrap(owner, "work", "two entries")
+
+    watch.begin("warm-up")
+    assert owner.work(1) == 2
+    watch.end(keep=False)
+    watch.begin("identify")
+    assert owner.work(2) == 4
+    assert owner.work(3) == 6
+    watch.end()
+
+    assert watch.median("identify", "two entries") == pytest.approx(4.0)
+    assert watch.median("warm-up", "two entries") == 0.0
+    assert watch.median("identify", "view") == 0.0
