@@ -449,6 +449,8 @@ def main() -> None:
         "older commit, sharing this database), alternating with this tree's",
     )
     args = parser.parse_args()
+    if args.before and not args.plan:
+        parser.error("--before compares the worker with a tracking plan: give --plan with it")
     _environment(args.database_url)
     global WORKERS
     WORKERS = args.workers
