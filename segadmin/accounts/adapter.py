@@ -43,12 +43,13 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
 
     def reauthenticate(self, user: Any, password: str) -> bool:
         # A re-authentication (a recent password before a sensitive action) is no log-in: a
-        # wrong password there is not audited as a failed log-in.
-        self._reauthenticating = True
+        # wrong password there is announced as a failed confirmation of ``user`` (the person
+        # logged in), not as a failed log-in.
+        self._reauthenticating = user
         try:
             return bool(super().reauthenticate(user, password))
         finally:
-            self._reauthenticating = False
+            self._reauthenticating = None
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
         """A password log-in refused: a wrong password, an unknown username, or a lock-out by
@@ -63,7 +64,15 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     def _failed(
         self, request: HttpRequest, credentials: dict[str, Any], *, reason: str, user: Any
     ) -> None:
-        if getattr(self, "_reauthenticating", False):
+        reauthenticating = getattr(self, "_reauthenticating", None)
+        if reauthenticating is not None:
+            signals.password_confirmation_failed.send(
+                sender=type(self),
+                request=request,
+                provider="",
+                user=reauthenticating,
+                reason=reason or "wrong_password",
+            )
             return
         from allauth.account.utils import filter_users_by_username
 

@@ -62,6 +62,7 @@ EVENT_ACTIONS = (
     "user.logged_in",
     "user.login_failed",
     "user.reauthenticated",
+    "user.password_failed",
     "approval.requested",
     "approval.approved",
     "approval.rejected",

@@ -13,9 +13,12 @@ and segadmin.accounts.adapter announce them):
   action: by signing in at the identity provider again (method "single sign-on": its name and
   their role; never a token or a claim of it), or on django-allauth's confirmation pages with
   their password (method "password") or a second-factor code or key (method "second factor",
-  with its kind); once per confirmation, never the password or the code. A wrong one is
-  recorded as before: a wrong code as ``user.second_factor_failed``, a wrong password not at
-  all (it is no failed log-in);
+  with its kind); once per confirmation, never the password or the code. A wrong code there
+  is a ``user.second_factor_failed`` (during "confirmation", segadmin.audit.second_factor);
+- ``user.password_failed``: a wrong password on that confirmation page, in the same shape
+  (the person logged in as actor and target, during "confirmation"; a ``reason`` only when it
+  was no plain wrong password: "locked_out" by django-axes). It is no failed log-in (the person
+  is logged in), and never holds the password typed;
 - ``user.created``: a person's account made at their first log-in;
 - ``role.changed``: the provider's groups changed a person's role (by "single sign-on").
 
@@ -52,7 +55,8 @@ if TYPE_CHECKING:
 LOGGED_IN = "user.logged_in"
 LOGIN_FAILED = "user.login_failed"
 REAUTHENTICATED = "user.reauthenticated"
-ACTIONS = (LOGGED_IN, LOGIN_FAILED, REAUTHENTICATED)
+PASSWORD_FAILED = "user.password_failed"  # noqa: S105 - an audit action's name
+ACTIONS = (LOGGED_IN, LOGIN_FAILED, REAUTHENTICATED, PASSWORD_FAILED)
 
 UNKNOWN_NAME = "an unknown name"
 _TYPED_NAME_MESSAGE = b"segadmin-typed-name\x00"
@@ -197,6 +201,19 @@ def on_authentication_step(
     )
 
 
+def on_password_confirmation_failed(
+    sender: Any, *, request: HttpRequest, user: User, reason: str, **kwargs: Any
+) -> None:
+    """A wrong password on allauth's confirmation page: recorded as a wrong code there is
+    (``user.second_factor_failed``, during "confirmation"), never the password typed."""
+    details: dict[str, Any] = {"during": "confirmation"}
+    if reason != "wrong_password":
+        details["reason"] = reason
+    record_user_event(
+        actor=Actor.from_request(request), action=PASSWORD_FAILED, user=user, details=details
+    )
+
+
 def on_login_failed(
     sender: Any,
     *,
@@ -288,5 +305,8 @@ def connect() -> None:
         on_reauthenticated, dispatch_uid="audit-sso-reauthenticated"
     )
     signals.login_failed.connect(on_login_failed, dispatch_uid="audit-login-failed")
+    signals.password_confirmation_failed.connect(
+        on_password_confirmation_failed, dispatch_uid="audit-password-confirmation-failed"
+    )
     signals.sso_user_created.connect(on_user_created, dispatch_uid="audit-sso-user-created")
     signals.sso_role_changed.connect(on_role_changed, dispatch_uid="audit-sso-role-changed")

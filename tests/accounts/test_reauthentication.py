@@ -6,6 +6,8 @@ after confirming with the password or with a code computed here, the page opens.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from typing import Any
 
@@ -159,28 +161,126 @@ def reauthenticated_entries() -> list[AuditEntry]:
     return list(AuditEntry.objects.filter(action="user.reauthenticated").order_by("seq"))
 
 
-def test_a_confirmation_by_password_is_on_the_record_once_and_a_wrong_one_as_before(
-    client: Client, admin_user: Any
+def password_failures() -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(action="user.password_failed").order_by("seq"))
+
+
+WRONG = "wrong-guess-Qx7pL"
+
+
+def confirmation_form_token(client: Client, path: str) -> str:
+    """Opens the confirmation page as a browser does; the form's CSRF token."""
+    page = client.get(f"{CONFIRM}?next={path}")
+    assert page.status_code == 200
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    assert match
+    return match.group(1)
+
+
+def test_a_confirmation_by_password_is_on_the_record_once_and_a_wrong_one_too(
+    client: Client, admin_user: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A successful password confirmation: one ``user.reauthenticated`` (method "password"), as a
-    confirmation through the provider is; a wrong password still records nothing (it is no
-    failed log-in, and nothing else names it)."""
-    stale(client, admin_user)
+    """The confirmation form as a browser posts it (the page first, its CSRF token): a wrong
+    password is ``user.password_failed`` (during "confirmation"), as a wrong code is
+    ``user.second_factor_failed``, never a failed log-in and never the password typed; the
+    right one then is one ``user.reauthenticated`` (method "password")."""
+    caplog.set_level(logging.DEBUG)
+    browser = Client(enforce_csrf_checks=True)
+    stale(browser, admin_user)
     path = reverse("calls:api")
     before = AuditEntry.objects.count()
-    wrong = client.post(f"{CONFIRM}?next={path}", {"password": "wrong-guess", "next": path})
+    token = confirmation_form_token(browser, path)
+    wrong = browser.post(
+        f"{CONFIRM}?next={path}",
+        {"csrfmiddlewaretoken": token, "password": WRONG, "next": path},
+    )
     assert wrong.status_code == 200
-    assert AuditEntry.objects.count() == before
-    confirmed = client.post(f"{CONFIRM}?next={path}", {"password": PASSWORD, "next": path})
+    assert "Incorrect password" in wrong.content.decode()
+    assert WRONG not in wrong.content.decode()
+    [failed] = password_failures()
+    assert (failed.username, failed.role) == ("ada", "Admin")
+    assert (failed.target_type, failed.target_id, failed.target_name) == (
+        "user",
+        str(admin_user.pk),
+        "ada",
+    )
+    assert failed.details_data == {"during": "confirmation"}
+    assert AuditEntry.objects.count() == before + 1  # no failed log-in, no confirmation
+    assert browser.get(path).status_code == 302  # nothing confirmed
+
+    token = confirmation_form_token(browser, path)
+    confirmed = browser.post(
+        f"{CONFIRM}?next={path}",
+        {"csrfmiddlewaretoken": token, "password": PASSWORD, "next": path},
+    )
     assert confirmed["Location"] == path
     [entry] = reauthenticated_entries()
     assert (entry.username, entry.role) == ("ada", "Admin")
     assert (entry.target_type, entry.target_name) == ("user", "ada")
     assert entry.details_data == {"method": "password", "provider": "", "role": "Admin"}
-    assert PASSWORD not in entry.details and "wrong-guess" not in entry.details
-    assert AuditEntry.objects.count() == before + 1
-    assert client.get(path).status_code == 200  # opening the page records nothing more
-    assert len(reauthenticated_entries()) == 1
+    assert AuditEntry.objects.count() == before + 2
+    assert browser.get(path).status_code == 200  # opening the page records nothing more
+    assert len(reauthenticated_entries()) == 1 and len(password_failures()) == 1
+    everything = caplog.text + "".join(e.details for e in AuditEntry.objects.all())
+    assert WRONG not in everything and PASSWORD not in everything
+
+
+def test_a_forged_confirmation_post_with_a_wrong_password_is_on_the_record_too(
+    client: Client, admin_user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Posted straight to the confirmation address (no page opened, no next), as a script
+    holding the session would: the password is tried, so the failure is recorded alike."""
+    caplog.set_level(logging.DEBUG)
+    stale(client, admin_user)
+    wrong = client.post(CONFIRM, {"password": WRONG})
+    assert wrong.status_code == 200
+    assert WRONG not in wrong.content.decode()
+    [failed] = password_failures()
+    assert (failed.username, failed.target_name) == ("ada", "ada")
+    assert failed.details_data == {"during": "confirmation"}
+    assert not AuditEntry.objects.filter(action="user.login_failed").exists()
+    assert reauthenticated_entries() == []
+    assert WRONG not in caplog.text + failed.details
+    # Then the right one, forged alike: one confirmation, nothing more for the failure.
+    assert client.post(CONFIRM, {"password": PASSWORD}).status_code == 302
+    assert len(reauthenticated_entries()) == 1 and len(password_failures()) == 1
+    assert PASSWORD not in caplog.text
+    # The audit log shows it, and not what was typed.
+    for page in (reverse("audit:list"), reverse("audit:entry", args=[failed.pk])):
+        html = client.get(page).content.decode()
+        assert "user.password_failed" in html and WRONG not in html, page
+
+
+def test_each_wrong_confirmation_up_to_the_lock_out_is_one_entry(
+    client: Client, admin_user: Any
+) -> None:
+    """Wrong passwords on the confirmation page count towards django-axes' lock-out; each is
+    one ``user.password_failed``, the ones at and after the lock-out saying so."""
+    stale(client, admin_user)
+    for _ in range(5):
+        client.post(CONFIRM, {"password": WRONG})
+    locked = client.post(CONFIRM, {"password": PASSWORD})  # the right one, while locked out
+    assert locked.status_code == 429
+    assert reauthenticated_entries() == []
+    assert [entry.details_data for entry in password_failures()] == [
+        {"during": "confirmation"}
+    ] * 4 + [{"during": "confirmation", "reason": "locked_out"}] * 2
+    assert not AuditEntry.objects.filter(action="user.login_failed").exists()
+    everything = "".join(e.details for e in AuditEntry.objects.all())
+    assert WRONG not in everything and PASSWORD not in everything
+
+
+def test_a_cross_site_confirmation_post_tries_no_password_and_records_nothing(
+    admin_user: Any,
+) -> None:
+    """Without the form's CSRF token the post is refused before any password is tried."""
+    browser = Client(enforce_csrf_checks=True)
+    stale(browser, admin_user)
+    before = AuditEntry.objects.count()
+    refused = browser.post(CONFIRM, {"password": WRONG})
+    assert refused.status_code == 403
+    assert WRONG not in refused.content.decode()
+    assert AuditEntry.objects.count() == before
 
 
 @pytest.mark.parametrize("kind", ["authenticator app", "recovery code"])
