@@ -11,6 +11,10 @@ environment for a benchmark that does not ask, starts ``bench/count_server.py`` 
 counts the messages of each request without checking or storing them, so the figure is the
 sender's alone. Both answer the control calls the benchmarks use (``/_fake/reset``,
 ``/_fake/write_keys``, ``/_fake/state`` with ``counts.accepted``).
+
+The benchmarks that run Django in their own process call ``use_bench_environment`` first,
+before ``django.setup()``: the settings module, fixed keys, their own SQLite file (never the
+development database) and plain static storage.
 """
 
 from __future__ import annotations
@@ -29,8 +33,42 @@ from types import TracebackType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"  # ignored by git: absent in a fresh checkout
 SINKS = ("fake", "count")  # BENCH_SINK: what the benchmarks send to
 STARTUP_SECONDS = 60.0  # Django's start-up on a loaded 2-core machine can take several seconds
+
+
+def use_bench_environment(
+    sqlite_file: Path,
+    *,
+    allowed_hosts: str = "testserver",
+    require_mfa: bool | None = None,
+) -> None:
+    """Set the environment Django reads its settings from, for a benchmark in this process.
+
+    Values the caller's environment already has win (DATABASE_URL=postgres://... to measure
+    PostgreSQL), except that no ``.env`` file is read, static files use plain storage (no
+    ``collectstatic`` needed to render pages) and ``ALLOWED_HOSTS`` is ``allowed_hosts`` (the
+    test Client's ``testserver``). Without DATABASE_URL the database is ``sqlite_file``; its
+    folder is made if missing. ``require_mfa=False`` lets Admins without a second factor in
+    (with DEBUG off they would be sent to set one up); None leaves the settings' default.
+    """
+    sqlite_file.parent.mkdir(exist_ok=True)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segadmin.settings")
+    os.environ["SEGADMIN_ENV_FILE"] = "none"
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
+    # A fixed Fernet key and audit key for benchmarks only (never used outside them).
+    os.environ.setdefault(
+        "SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA="
+    )
+    os.environ.setdefault("SEGADMIN_AUDIT_KEY", "benchmark-audit-key-not-for-production-0123456789")
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{sqlite_file}")
+    os.environ["ALLOWED_HOSTS"] = allowed_hosts
+    os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    if require_mfa is not None:
+        os.environ.setdefault("SEGADMIN_REQUIRE_MFA", str(require_mfa).lower())
 
 
 def _server_environment() -> dict[str, str]:

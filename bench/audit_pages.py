@@ -40,18 +40,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segadmin.settings")
-os.environ["SEGADMIN_ENV_FILE"] = "none"
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
-os.environ.setdefault("SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
-os.environ.setdefault("SEGADMIN_AUDIT_KEY", "benchmark-audit-key-not-for-production-0123456789")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'audit_pages.sqlite3'}")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-# The Admins it reads as have no second factor: without this, DEBUG off sends them to set one up.
-os.environ.setdefault("SEGADMIN_REQUIRE_MFA", "false")
-os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
+
+from bench._support import use_bench_environment  # noqa: E402
+
+# bench/audit_pages.sqlite3, not under bench/results: audit_pages_compare.py and the README's
+# steps name it there. The Admins it reads as have no second factor.
+use_bench_environment(
+    ROOT / "bench" / "audit_pages.sqlite3",
+    allowed_hosts="testserver,127.0.0.1,localhost",
+    require_mfa=False,
+)
 
 MARKER = "bench: Web shop"
 DAYS = 120

@@ -32,20 +32,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segadmin.settings")
-os.environ["SEGADMIN_ENV_FILE"] = "none"
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
-os.environ.setdefault("SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
-os.environ.setdefault("SEGADMIN_AUDIT_KEY", "benchmark-audit-key-not-for-production-0123456789")
-os.environ.setdefault("SEGADMIN_REQUIRE_MFA", "false")
-(ROOT / "bench" / "results").mkdir(exist_ok=True)  # ignored by git: absent in a fresh checkout
-os.environ.setdefault(
-    "DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'results' / 'privacy_request.sqlite3'}"
-)
-os.environ["ALLOWED_HOSTS"] = "testserver"
-os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from bench._support import RESULTS, use_bench_environment  # noqa: E402
+
+# The Admin who approves has no second factor.
+use_bench_environment(RESULTS / "privacy_request.sqlite3", require_mfa=False)
 
 
 class QueryTimer:

@@ -36,13 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segadmin.settings")
-os.environ["SEGADMIN_ENV_FILE"] = "none"
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
-os.environ.setdefault("SEGADMIN_ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
-os.environ.setdefault("SEGADMIN_AUDIT_KEY", "benchmark-audit-key-not-for-production-0123456789")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'results' / 'audit.sqlite3'}")
+
+from bench._support import RESULTS, use_bench_environment  # noqa: E402
+
+use_bench_environment(RESULTS / "audit.sqlite3")
 
 
 def main() -> None:

@@ -1,9 +1,11 @@
-"""The benchmarks' shared tools: the counting server, and starting a server in its own process."""
+"""The benchmarks' shared tools: the counting server, starting a server in its own process, the
+stopwatch of call_screens.py --breakdown, and the environment the benchmarks run Django in."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import threading
 from collections.abc import Iterator
 
@@ -11,7 +13,7 @@ import pytest
 import requests
 
 from bench import count_server
-from bench._support import start_fake
+from bench._support import start_fake, use_bench_environment
 
 
 @pytest.fixture
@@ -106,3 +108,73 @@ def test_the_stopwatch_sums_a_posts_spans_per_label_and_keeps_none_from_the_warm
     assert watch.median("identify", "two entries") == pytest.approx(4.0)
     assert watch.median("warm-up", "two entries") == 0.0
     assert watch.median("identify", "view") == 0.0
+
+
+BENCH_VARIABLES = (
+    "DJANGO_SETTINGS_MODULE",
+    "SEGADMIN_ENV_FILE",
+    "DEBUG",
+    "SECRET_KEY",
+    "SEGADMIN_ENCRYPTION_KEYS",
+    "SEGADMIN_AUDIT_KEY",
+    "DATABASE_URL",
+    "ALLOWED_HOSTS",
+    "STATICFILES_BACKEND",
+    "LOG_LEVEL",
+    "SEGADMIN_REQUIRE_MFA",
+)
+
+
+@pytest.fixture
+def bench_variables(monkeypatch):
+    """None of the variables use_bench_environment sets, and all of them put back afterwards."""
+    for name in BENCH_VARIABLES:
+        monkeypatch.setenv(name, "")  # remembers the value before, put back after the test
+        monkeypatch.delenv(name)
+
+
+def test_the_bench_environment_uses_its_own_sqlite_file_and_plain_static_storage(
+    bench_variables, tmp_path
+):
+    database = tmp_path / "results" / "bench.sqlite3"
+    use_bench_environment(database)
+    assert database.parent.is_dir()
+    assert os.environ["DATABASE_URL"] == f"sqlite:///{database}"
+    assert os.environ["DJANGO_SETTINGS_MODULE"] == "segadmin.settings"
+    assert os.environ["SEGADMIN_ENV_FILE"] == "none"
+    assert os.environ["DEBUG"] == "false"
+    assert os.environ["ALLOWED_HOSTS"] == "testserver"
+    assert os.environ["STATICFILES_BACKEND"] == (
+        "django.contrib.staticfiles.storage.StaticFilesStorage"
+    )
+    assert os.environ["LOG_LEVEL"] == "WARNING"
+    for key in ("SECRET_KEY", "SEGADMIN_ENCRYPTION_KEYS", "SEGADMIN_AUDIT_KEY"):
+        assert os.environ[key]
+    assert "SEGADMIN_REQUIRE_MFA" not in os.environ  # the settings' default
+
+
+def test_the_bench_environment_keeps_the_callers_database_and_keys(
+    bench_variables, monkeypatch, tmp_path
+):
+    callers = {
+        "DATABASE_URL": "postgres://bench@127.0.0.1/bench",
+        "SECRET_KEY": "the-callers-secret-key",
+        "SEGADMIN_ENV_FILE": ".env",
+        "ALLOWED_HOSTS": "example.com",
+        "SEGADMIN_REQUIRE_MFA": "true",
+    }
+    for name, value in callers.items():
+        monkeypatch.setenv(name, value)
+    use_bench_environment(
+        tmp_path / "unused.sqlite3", allowed_hosts="testserver,localhost", require_mfa=False
+    )
+    assert os.environ["DATABASE_URL"] == "postgres://bench@127.0.0.1/bench"
+    assert os.environ["SECRET_KEY"] == "the-callers-secret-key"
+    assert os.environ["SEGADMIN_REQUIRE_MFA"] == "true"
+    assert os.environ["SEGADMIN_ENV_FILE"] == "none"  # never a .env
+    assert os.environ["ALLOWED_HOSTS"] == "testserver,localhost"
+
+
+def test_the_bench_environment_can_let_admins_in_without_a_second_factor(bench_variables, tmp_path):
+    use_bench_environment(tmp_path / "bench.sqlite3", require_mfa=False)
+    assert os.environ["SEGADMIN_REQUIRE_MFA"] == "false"
