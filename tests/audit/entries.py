@@ -9,13 +9,24 @@ from django.contrib.auth.models import User
 
 from segadmin.accounts.roles import role_of
 from segadmin.audit.log import Actor, record_event, record_outcome, record_request
-from segadmin.audit.models import AuditEntry
+from segadmin.audit.models import AuditEntry, AuditMessage
 from segadmin.credentials.models import Source
 from segadmin.segment import client
 from segadmin.segment.messages import build_message
 from tests import factories
 
 WRITE_KEY = "wk_AUDITviewsSecretKey0123456789"
+# A message-index row's own columns, as index_rows reads them by default.
+INDEXED = (
+    "position",
+    "call_type",
+    "user_id",
+    "anonymous_id",
+    "message_id",
+    "event",
+    "row",
+    "email",
+)
 
 
 def actor_for(user: User | None, username: str = "system") -> Actor:
@@ -95,3 +106,8 @@ def add_call(
         )
         record_outcome(entry, result, request=request)
     return entry
+
+
+def index_rows(entry: AuditEntry, fields: tuple[str, ...] = INDEXED) -> list[tuple[Any, ...]]:
+    """The message-index rows of ``entry`` in their order, each the tuple of ``fields``."""
+    return list(AuditMessage.objects.filter(entry=entry).order_by("position").values_list(*fields))

@@ -25,21 +25,12 @@ from segadmin.audit.models import AuditEntry, AuditMessage, Kind, PendingIndex
 from segadmin.bulk import worker
 from segadmin.bulk.models import BulkJob, Status
 from segadmin.segment.messages import build_message
+from tests.audit.entries import index_rows
 from tests.bulk.test_imports_are_findable import identify_rows, run_import
 from tests.factories import login, make_source
 
 WRITE_KEY = "wk_live_0123456789abcdefSECRET"
 BATCH_URL = "https://api.segment.io/v1/batch"
-INDEXED = (
-    "position",
-    "call_type",
-    "user_id",
-    "anonymous_id",
-    "message_id",
-    "event",
-    "row",
-    "email",
-)
 
 
 def actor() -> Actor:
@@ -81,10 +72,6 @@ def running_import(source: Any, user: Any) -> BulkJob:
         file_format="csv",
         status=Status.RUNNING,
     )
-
-
-def index_rows(entry: AuditEntry) -> list[tuple[Any, ...]]:
-    return list(AuditMessage.objects.filter(entry=entry).order_by("position").values_list(*INDEXED))
 
 
 def test_rows_are_kept_as_runs_and_read_back() -> None:

@@ -17,7 +17,7 @@ from segadmin.audit.index import IndexedMessage
 from segadmin.audit.log import record_event, write_index
 from segadmin.audit.models import AuditEntry, AuditMessage
 from segadmin.privacy.models import PrivacyRequest
-from tests.audit.entries import actor_for
+from tests.audit.entries import actor_for, index_rows
 from tests.factories import login
 from tests.privacy.conftest import creates
 
@@ -44,10 +44,19 @@ def ids_of(prefix: str, count: int) -> list[str]:
 
 
 def indexed(entry: AuditEntry) -> list[tuple]:
-    return list(
-        AuditMessage.objects.filter(entry=entry)
-        .order_by("position")
-        .values_list("seq", "position", "call_type", "user_id", "anonymous_id", "email", "row")
+    return index_rows(
+        entry, ("seq", "position", "call_type", "user_id", "anonymous_id", "email", "row")
+    )
+
+
+def an_entry() -> AuditEntry:
+    """An entry to write index rows under: a privacy request's, recorded by the system."""
+    return record_event(
+        actor=actor_for(None, "system"),
+        action="privacy.requested",
+        target_type="privacy_request",
+        target_id=1,
+        target_name="test",
     )
 
 
@@ -58,13 +67,7 @@ def statements(block) -> int:
 
 
 def test_every_index_row_is_written_as_given() -> None:
-    entry = record_event(
-        actor=actor_for(None, "system"),
-        action="privacy.requested",
-        target_type="privacy_request",
-        target_id=1,
-        target_name="test",
-    )
+    entry = an_entry()
     rows = [
         IndexedMessage(
             position=n,
@@ -79,21 +82,7 @@ def test_every_index_row_is_written_as_given() -> None:
         for n in range(MANY)
     ]
     write_index(entry.pk, entry.seq, rows)
-    got = list(
-        AuditMessage.objects.filter(entry=entry)
-        .order_by("position")
-        .values_list(
-            "position",
-            "call_type",
-            "user_id",
-            "anonymous_id",
-            "message_id",
-            "event",
-            "row",
-            "email",
-        )
-    )
-    assert got == [
+    assert index_rows(entry) == [
         (
             r.position,
             r.call_type,
@@ -113,13 +102,7 @@ def test_every_index_row_is_written_as_given() -> None:
 def test_writing_an_index_takes_the_same_statements_for_ten_rows_or_thousands() -> None:
     # (A COPY is not among Django's captured queries: both count 0.)
     def write(count: int) -> tuple[AuditEntry, int]:
-        entry = record_event(
-            actor=actor_for(None, "system"),
-            action="privacy.requested",
-            target_type="privacy_request",
-            target_id=1,
-            target_name="test",
-        )
+        entry = an_entry()
         rows = [
             IndexedMessage(position=n, call_type="privacy", user_id=f"u-{n}", row=n or None)
             for n in range(count)
