@@ -135,59 +135,51 @@ def assert_audited(target: str, caplog: pytest.LogCaptureFixture) -> dict[str, A
     return details
 
 
-def the_provider(case: str, silent: str, fake: FakeProvider) -> str:
-    """The issuer for ``case``: down (a closed port), silent (a timeout), or answering a
-    discovery document that is not JSON, JSON but no object, or lacking its endpoints."""
-    if case == "closed port":
-        return closed_port()
-    if case == "timeout":
-        return silent
-    fake.body = {
-        "not JSON": b"<html><body>Bad gateway</body></html>",
-        "JSON but not an object": b'["issuer"]',
-        "no endpoints": b'{"issuer": "x"}',
-    }[case]
-    return fake.url
-
-
 CASES = ["closed port", "timeout", "not JSON", "JSON but not an object", "no endpoints"]
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.fixture(params=CASES)
+def provider_down(
+    request: pytest.FixtureRequest, settings: Any, silent: str, fake_provider: FakeProvider
+) -> str:
+    """The issuer of a provider down in each of CASES' ways, segadmin pointed at it: a closed
+    port, silent (a timeout), or answering a discovery document that is not JSON, JSON but no
+    object, or lacking its endpoints."""
+    case = request.param
+    if case == "closed port":
+        issuer = closed_port()
+    elif case == "timeout":
+        issuer = silent
+    else:
+        fake_provider.body = {
+            "not JSON": b"<html><body>Bad gateway</body></html>",
+            "JSON but not an object": b'["issuer"]',
+            "no endpoints": b'{"issuer": "x"}',
+        }[case]
+        issuer = fake_provider.url
+    point_at(settings, issuer)
+    return issuer
+
+
 def test_log_in_with_the_provider_down_shows_the_failure_page_and_is_audited(
-    client: Client,
-    settings: Any,
-    silent: str,
-    fake_provider: FakeProvider,
-    caplog: pytest.LogCaptureFixture,
-    case: str,
+    client: Client, provider_down: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    issuer = the_provider(case, silent, fake_provider)
-    point_at(settings, issuer)
     response = client.post(LOGIN, {"process": "login"})
-    assert_unreachable_page(response, issuer, confirming=False)
+    assert_unreachable_page(response, provider_down, confirming=False)
     details = assert_audited("", caplog)
     assert details["exception"]
     assert client.get("/").status_code == 302  # nobody logged in
 
 
-@pytest.mark.parametrize("case", CASES)
 def test_confirm_with_the_provider_down_shows_the_failure_page_and_keeps_the_session(
-    client: Client,
-    settings: Any,
-    silent: str,
-    fake_provider: FakeProvider,
-    caplog: pytest.LogCaptureFixture,
-    case: str,
+    client: Client, provider_down: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    issuer = the_provider(case, silent, fake_provider)
-    point_at(settings, issuer)
     alice = make_sso_user("alice.admin", "Admin", uid="sub-alice")
     client.force_login(alice)
     mark_recently_authenticated(client.session, alice, at=0)
     response = client.post(LOGIN, {"process": "redirect", "next": "/calls/api/"})
-    assert_unreachable_page(response, issuer, confirming=True)
+    assert_unreachable_page(response, provider_down, confirming=True)
     assert_audited("alice.admin", caplog)
     assert client.get("/").status_code == 200  # still logged in, nothing confirmed
     assert client.get("/calls/api/").status_code == 302
