@@ -24,6 +24,13 @@ EXPORT = reverse("audit:export")
 OTHER_KEY = "wk_EMAILotherKey0123456789abcdef"
 
 
+def identify(user, source, email: str, user_id: str = "nina-1"):
+    """An Identify by ``user`` to ``source`` with ``email`` in its traits."""
+    return add_call(
+        user=user, source=source, call_type="identify", user_id=user_id, traits={"email": email}
+    )
+
+
 @pytest.fixture
 def nina(marketer, support):
     """Nina's email on calls by a Marketer and by Support, to two sources, and someone else."""
@@ -31,13 +38,7 @@ def nina(marketer, support):
     return {
         "mine": mine,
         "theirs": theirs,
-        "m_identify": add_call(
-            user=marketer,
-            source=mine,
-            call_type="identify",
-            user_id="nina-1",
-            traits={"email": "  Nina@Example.COM "},
-        ),
+        "m_identify": identify(marketer, mine, "  Nina@Example.COM "),
         "m_track": add_call(
             user=marketer,
             source=mine,
@@ -45,20 +46,8 @@ def nina(marketer, support):
             event="Signed Up",
             context={"traits": {"email": "nina@example.com"}},
         ),
-        "s_identify": add_call(
-            user=support,
-            source=theirs,
-            call_type="identify",
-            user_id="nina-1",
-            traits={"email": "nina@example.com"},
-        ),
-        "other": add_call(
-            user=marketer,
-            source=mine,
-            call_type="identify",
-            user_id="other",
-            traits={"email": "someone@example.com"},
-        ),
+        "s_identify": identify(support, theirs, "nina@example.com"),
+        "other": identify(marketer, mine, "someone@example.com", user_id="other"),
         "no_email": add_call(user=marketer, source=mine, user_id="nina-1"),
     }
 
