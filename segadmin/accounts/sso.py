@@ -15,16 +15,21 @@ segadmin's roles.
 - A provider that cannot be reached (down, a closed port, no answer within
   SOCIALACCOUNT_REQUESTS_TIMEOUT) or answers no usable discovery document, at the log-in's or
   confirmation's start or on the way back (its token, userinfo or keys endpoint), gives the
-  failure page with status 502 (reason provider_unreachable), never a 500; password log-in
-  asks the provider nothing and keeps working.
+  failure page with status 502 (reason provider_unreachable), never a 500; so does a token
+  endpoint answering an error status (5xx, or a 4xx that is no OAuth error) or a body that
+  carries no token (CheckedOAuth2Client), while an OAuth error answer (a 4xx with a JSON
+  "error", such as invalid_grant) is a refused code (reason provider_error, 400). Password
+  log-in asks the provider nothing and keeps working.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -36,6 +41,7 @@ from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.models import SocialAccount, SocialApp
 from allauth.socialaccount.providers.base import ProviderException
 from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
+from allauth.socialaccount.providers.oauth2.client import OAuth2Client, OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
@@ -196,8 +202,8 @@ DISCOVERY_ENDPOINTS = (
 
 class ProviderUnreachable(ProviderException):  # type: ignore[misc]
     """The identity provider did not answer, or not with a usable discovery document.
-    ``kind`` is the failure's kind only (the class name of requests' error, or
-    "DiscoveryDocument"), never an exception's text, which may quote an address or an answer.
+    ``kind`` is the failure's kind only (the class name of requests' error, "DiscoveryDocument"
+    or "TokenEndpoint"), never an exception's text, which may quote an address or an answer.
     A ProviderException, so allauth's callback hands it to on_authentication_error as it does
     requests' own errors. (requests' errors are OSErrors: segadmin catches them so, and never
     imports requests outside its Segment client.)"""
@@ -208,12 +214,85 @@ class ProviderUnreachable(ProviderException):  # type: ignore[misc]
         self.problem = problem
 
 
+# The token endpoint's answers while CheckedOAuth2Client exchanges a code (None otherwise):
+# kept by the response hook SingleSignOnAdapter puts on allauth's requests sessions, as allauth
+# raises the same error for every answer that carries no token and keeps no status.
+_token_answers: ContextVar[list[Any] | None] = ContextVar("token_answers", default=None)
+
+
+def _keep_token_answer(response: Any, *args: Any, **kwargs: Any) -> Any:
+    answers = _token_answers.get()
+    if answers is not None:
+        answers.append(response)
+    return response
+
+
+def token_answer_problem(status: int, body: bytes) -> str | None:
+    """Why the token endpoint's answer to a code exchange, which gave no token, shows a
+    provider at fault (as if out of reach), or None when it refused the code: an OAuth error
+    answer (RFC 6749, 5.2: a JSON object with an "error", with a 4xx or, as some providers
+    send it, a 2xx). Names the status or the kind of body only, never the body: it may echo
+    the code or the client secret posted to it."""
+    if 200 <= status < 300 or 400 <= status < 500:
+        try:
+            answer = json.loads(body)
+        except ValueError:  # not JSON, nor UTF-8
+            answer = None
+        if isinstance(answer, dict) and isinstance(answer.get("error"), str) and answer["error"]:
+            return None
+        if status < 300:
+            if not isinstance(answer, dict):
+                return "the token endpoint's answer is not a JSON object"
+            return "the token endpoint's answer carries no access token"
+    return f"the token endpoint answered status {status}"
+
+
+class CheckedOAuth2Client(OAuth2Client):  # type: ignore[misc]
+    """allauth's client, whose code exchange tells a provider at fault from a refused code.
+    allauth raises OAuth2Error (the 400 failure page, as for a refused code) for any answer
+    other than 200 or 201 with a token, with the answer's body in its text, and fails
+    uncaught (a 500) on a 200 without a Content-Type or with JSON that is no object. Here an
+    error status or an answer with no token nor OAuth error is ProviderUnreachable ("the
+    provider did not answer as it should": 502), an OAuth error answer stays OAuth2Error."""
+
+    def get_access_token(
+        self, code: str, pkce_code_verifier: str | None = None, extra_data: Any = None
+    ) -> Any:
+        answers: list[Any] = []
+        reset = _token_answers.set(answers)
+        failure: Exception | None = None
+        try:
+            data = super().get_access_token(
+                code, pkce_code_verifier=pkce_code_verifier, extra_data=extra_data
+            )
+        except (OAuth2Error, KeyError, TypeError, ValueError) as error:
+            # ValueError: requests' JSONDecodeError (an OSError too) and the like.
+            failure, data = error, None
+        finally:
+            _token_answers.reset(reset)
+        if isinstance(data, dict) and isinstance(data.get("access_token"), str):
+            return data
+        if not answers:  # no answer to read (cannot happen: allauth raised before asking)
+            raise failure or OAuth2Error("no access token")
+        answer = answers[-1]
+        problem = token_answer_problem(answer.status_code, answer.content)
+        if problem:
+            raise ProviderUnreachable("TokenEndpoint", problem) from None
+        # A refused code: allauth's error as before, never a KeyError or TypeError of its own.
+        if isinstance(failure, OAuth2Error):
+            raise failure
+        raise OAuth2Error("Error retrieving access token") from None
+
+
 class CheckedOIDCAdapter(OpenIDConnectOAuth2Adapter):  # type: ignore[misc]
     """allauth's OpenID Connect adapter, whose discovery document (fetched through allauth's
     requests session, with its timeout) is a JSON object naming the endpoints the log-in uses,
     or ProviderUnreachable: allauth would raise whatever its use of a bad one raised (a
     KeyError, an AttributeError), uncaught. Where allauth reads it outside its own error
-    handling (get_client, first thing at the callback), the failure page is answered."""
+    handling (get_client, first thing at the callback), the failure page is answered. Its
+    code exchange is CheckedOAuth2Client's."""
+
+    client_class = CheckedOAuth2Client
 
     @property
     def openid_config(self) -> dict[str, Any]:
@@ -344,6 +423,13 @@ def nonce_problem(sociallogin: SocialLogin) -> str | None:
 
 class SingleSignOnAdapter(SocialAccountAdapter):
     """allauth's social account adapter for segadmin's single sign-on."""
+
+    def get_requests_session(self) -> Any:
+        """allauth's session for the provider (its timeout), which lets CheckedOAuth2Client
+        read the token endpoint's answer."""
+        session = super().get_requests_session()
+        session.hooks["response"].append(_keep_token_answer)
+        return session
 
     def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: Any) -> Any:
         user = super().populate_user(request, sociallogin, data)

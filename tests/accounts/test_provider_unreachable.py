@@ -6,7 +6,8 @@ never a 500. Password log-in (and break-glass) keeps working meanwhile.
 The provider here is a socket on this machine: a closed port, one that accepts and never
 answers (allauth's requests time out after SOCIALACCOUNT_REQUESTS_TIMEOUT, kept short here), or
 a small HTTP server answering a discovery document that is not JSON, or one whose token
-endpoint is one of the first two.
+endpoint is one of the first two, or answers an error status or a body with no token (the
+provider at fault, the same failure), or a proper OAuth error (a refused code, as before).
 """
 
 from __future__ import annotations
@@ -52,16 +53,28 @@ def silent() -> Iterator[str]:
 
 class FakeProvider:
     """A discovery document at /.well-known/openid-configuration: ``document`` is its body
-    (bytes), sent as JSON; ``token_endpoint`` where it says the token endpoint is."""
+    (bytes), sent as JSON; ``token_endpoint`` where it says the token endpoint is. Its own
+    token endpoint (/token) answers ``token_answer``: a status, a Content-Type (None: no such
+    header) and a body, where ``{posted}`` stands for the form posted to it (the code and the
+    client secret: as a debugging server's error page might echo them)."""
 
     def __init__(self) -> None:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = provider.document()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+                self.answer(200, "application/json", provider.document())
+
+            def do_POST(self) -> None:
+                posted = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                provider.posted.append(posted.decode())
+                status, content_type, body = provider.token_answer
+                self.answer(status, content_type, body.replace(b"{posted}", posted))
+
+            def answer(self, status: int, content_type: str | None, body: bytes) -> None:
+                self.send_response(status)
+                if content_type is not None:
+                    self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -73,6 +86,8 @@ class FakeProvider:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.token_endpoint = f"{self.url}/token"
         self.body: bytes | None = None
+        self.token_answer: tuple[int, str | None, bytes] = (500, "text/plain", b"")
+        self.posted: list[str] = []
 
     def document(self) -> bytes:
         if self.body is not None:
@@ -92,7 +107,10 @@ class FakeProvider:
 @pytest.fixture
 def fake_provider() -> Iterator[FakeProvider]:
     provider = FakeProvider()
-    thread = threading.Thread(target=provider.server.serve_forever, daemon=True)
+    # Polled often, so that shutting it down after each test takes no half second.
+    thread = threading.Thread(
+        target=provider.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield provider
@@ -226,6 +244,122 @@ def test_the_way_back_with_the_provider_down_shows_the_failure_page_and_is_audit
     assert "a-code-from-the-provider" not in json.dumps(details)
     assert not AuditEntry.objects.filter(action="user.logged_in").exists()
     assert not AuditEntry.objects.filter(action="user.reauthenticated").exists()
+
+
+CODE = "a-code-from-the-provider"
+# What the token endpoint answers that is no OAuth answer: an error status (whatever its body),
+# or a success that carries no token in JSON. The way back takes the provider-unreachable path.
+BROKEN_TOKEN_ANSWERS = {
+    "500 echoing the form": (500, "text/html", b"<h1>Internal Server Error</h1>{posted}"),
+    "502 empty": (502, None, b""),
+    "503 JSON": (503, "application/json", b'{"error": "temporarily_unavailable"}'),
+    "504 JSON echoing the form": (504, "application/json", b'{"message": "{posted}"}'),
+    "404 page": (404, "text/html", b"<html>Not Found</html>"),
+    "400 not JSON": (400, "text/plain", b"Bad Request: {posted}"),
+    "200 HTML": (200, "text/html; charset=utf-8", b"<html>Sign in</html>"),
+    "200 garbled JSON": (200, "application/json", b'{"access_token": "xyz'),
+    "200 JSON not an object": (200, "application/json", b'"access_token"'),
+    "200 JSON a number": (200, "application/json", b"5"),
+    "200 JSON without a token": (200, "application/json", b'{"token_type": "Bearer"}'),
+    "200 no Content-Type": (200, None, b"access_token"),
+}
+# A proper OAuth error answer (RFC 6749, 5.2): the code was refused, as before.
+REFUSALS = {
+    "400 invalid_grant": (
+        400,
+        "application/json",
+        b'{"error": "invalid_grant", "error_description": "bad code: {posted}"}',
+    ),
+    "401 invalid_client": (401, "application/json; charset=utf-8", b'{"error": "invalid_client"}'),
+    # Some providers send their OAuth error with a 200.
+    "200 invalid_grant": (200, "application/json", b'{"error": "invalid_grant"}'),
+}
+
+
+def back_with_a_code(
+    client: Client, settings: Any, fake: FakeProvider, answer: Any, process: str
+) -> Any:
+    """Starts a log-in (or a confirmation, for alice), then comes back with a code that the
+    fake token endpoint answers with ``answer``."""
+    point_at(settings, fake.url)
+    fake.token_answer = answer
+    if process == "redirect":
+        alice = make_sso_user("alice.admin", "Admin", uid="sub-alice")
+        client.force_login(alice)
+        mark_recently_authenticated(client.session, alice, at=0)
+    state = started(client, fake, {"process": process, "next": "/calls/api/"})
+    response = client.get(CALLBACK, {"state": state, "code": CODE})
+    [posted] = fake.posted  # the code was exchanged once, with the client secret
+    assert CODE in posted and SECRET in posted
+    return response
+
+
+def assert_nothing_logged_in(client: Client, process: str) -> None:
+    assert not AuditEntry.objects.filter(action="user.logged_in").exists()
+    assert not AuditEntry.objects.filter(action="user.reauthenticated").exists()
+    if process == "redirect":
+        assert client.get("/").status_code == 200  # still logged in, nothing confirmed
+        assert client.get("/calls/api/").status_code == 302
+    else:
+        assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("answer", list(BROKEN_TOKEN_ANSWERS))
+@pytest.mark.parametrize("process", ["login", "redirect"])
+def test_a_token_endpoint_error_status_or_unreadable_answer_is_the_provider_unreachable(
+    client: Client,
+    settings: Any,
+    fake_provider: FakeProvider,
+    caplog: pytest.LogCaptureFixture,
+    answer: str,
+    process: str,
+) -> None:
+    """Not a refused code (allauth folds every answer without a token into one error, the
+    400 page): the provider failed, so the 502 page and reason provider_unreachable, naming
+    the status or what was wrong, never the body, the code or the client secret."""
+    caplog.set_level(logging.DEBUG)
+    response = back_with_a_code(
+        client, settings, fake_provider, BROKEN_TOKEN_ANSWERS[answer], process
+    )
+    assert_unreachable_page(response, fake_provider.url, confirming=process == "redirect")
+    assert CODE not in response.content.decode()
+    details = assert_audited("alice.admin" if process == "redirect" else "", caplog)
+    assert details["exception"] == "TokenEndpoint"
+    status = BROKEN_TOKEN_ANSWERS[answer][0]
+    if status != 200:
+        assert details["problem"] == f"the token endpoint answered status {status}"
+    everything = json.dumps(details) + caplog.text
+    assert CODE not in everything and "Internal Server Error" not in everything
+    assert_nothing_logged_in(client, process)
+
+
+@pytest.mark.parametrize("answer", list(REFUSALS))
+@pytest.mark.parametrize("process", ["login", "redirect"])
+def test_a_token_endpoint_refusing_the_code_is_still_the_refused_log_in(
+    client: Client,
+    settings: Any,
+    fake_provider: FakeProvider,
+    caplog: pytest.LogCaptureFixture,
+    answer: str,
+    process: str,
+) -> None:
+    """An OAuth error answer (4xx, JSON with "error"): the provider refused the code; the
+    failure page with 400, reason provider_error, as before."""
+    caplog.set_level(logging.DEBUG)
+    response = back_with_a_code(client, settings, fake_provider, REFUSALS[answer], process)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Test IdP could not complete the log-in." in html
+    assert CODE not in html and SECRET not in html
+    entry = AuditEntry.objects.filter(action="user.login_failed").get()
+    assert entry.details_data == {
+        "method": "single sign-on",
+        "provider": "Test IdP",
+        "reason": "provider_error",
+        "exception": "OAuth2Error",
+    }
+    assert CODE not in caplog.text and SECRET not in caplog.text
+    assert_nothing_logged_in(client, process)
 
 
 def test_password_log_in_and_break_glass_work_while_the_provider_is_down(
