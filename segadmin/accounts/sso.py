@@ -201,7 +201,8 @@ DISCOVERY_ENDPOINTS = (
 
 
 class ProviderUnreachable(ProviderException):  # type: ignore[misc]
-    """The identity provider did not answer, or not with a usable discovery document.
+    """The identity provider did not answer, or not with a usable discovery document or token
+    endpoint answer.
     ``kind`` is the failure's kind only (the class name of requests' error, "DiscoveryDocument"
     or "TokenEndpoint"), never an exception's text, which may quote an address or an answer.
     A ProviderException, so allauth's callback hands it to on_authentication_error as it does
@@ -272,7 +273,7 @@ class CheckedOAuth2Client(OAuth2Client):  # type: ignore[misc]
             _token_answers.reset(reset)
         if isinstance(data, dict) and isinstance(data.get("access_token"), str):
             return data
-        if not answers:  # no answer to read (cannot happen: allauth raised before asking)
+        if not answers:  # allauth failed before asking: its error, as it was
             raise failure or OAuth2Error("no access token")
         answer = answers[-1]
         problem = token_answer_problem(answer.status_code, answer.content)
