@@ -80,8 +80,12 @@ fake: install .env
 oidc-provider: node_modules/.installed
 	node tests/oidc/provider.mjs --port $(OIDC_PORT)
 
+# The suite runs in one process per core (pytest-xdist), at most TEST_WORKERS_MAX of them, each
+# with its own test database; TEST_WORKERS=0 runs it in this process (for pdb, or one test).
+TEST_WORKERS ?= auto
+TEST_WORKERS_MAX ?= 4
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses $(TEST_WORKERS_MAX) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
