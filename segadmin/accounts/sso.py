@@ -13,12 +13,13 @@ segadmin's roles.
 - Every log-in, refusal, failure and role change is announced (segadmin.accounts.signals) for
   the audit log to record.
 - A provider that cannot be reached (down, a closed port, no answer within
-  SOCIALACCOUNT_REQUESTS_TIMEOUT) or answers no usable discovery document, at the log-in's or
-  confirmation's start or on the way back (its token, userinfo or keys endpoint), gives the
-  failure page with status 502 (reason provider_unreachable), never a 500; so does a token
-  endpoint answering an error status (5xx, or a 4xx that is no OAuth error) or a body that
-  carries no token (CheckedOAuth2Client), while an OAuth error answer (a 4xx with a JSON
-  "error", such as invalid_grant) is a refused code (reason provider_error, 400). Password
+  SOCIALACCOUNT_REQUESTS_TIMEOUT, no whole answer within three times it: provider_http) or
+  answers no usable discovery document, at the log-in's or confirmation's start or on the way
+  back (its token, userinfo or keys endpoint), gives the failure page with status 502 (reason
+  provider_unreachable), never a 500; so does a token endpoint answering an error status (5xx,
+  or a 4xx that is no OAuth error) or a body that carries no token (CheckedOAuth2Client), or a
+  userinfo answer naming no subject, while an OAuth error answer (a 4xx with a JSON "error",
+  such as invalid_grant) is a refused code (reason provider_error, 400). Password
   log-in asks the provider nothing and keeps working.
 """
 
@@ -37,6 +38,7 @@ from allauth.account.authentication import get_authentication_records
 from allauth.account.internal.decorators import login_not_required
 from allauth.account.internal.flows.login import record_authentication
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount import app_settings as socialaccount_settings
 from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.models import SocialAccount, SocialApp
 from allauth.socialaccount.providers.base import ProviderException
@@ -55,6 +57,7 @@ from django.utils.crypto import constant_time_compare
 
 from segadmin.accounts import provider_logout, signals
 from segadmin.accounts.adapter import SocialAccountAdapter
+from segadmin.accounts.provider_http import ProviderSession
 from segadmin.accounts.roles import ADMIN, MARKETER, ROLES, SUPPORT
 
 if TYPE_CHECKING:
@@ -203,11 +206,11 @@ DISCOVERY_ENDPOINTS = (
 class ProviderUnreachable(ProviderException):  # type: ignore[misc]
     """The identity provider did not answer, or not with a usable discovery document or token
     endpoint answer.
-    ``kind`` is the failure's kind only (the class name of requests' error, "DiscoveryDocument"
-    or "TokenEndpoint"), never an exception's text, which may quote an address or an answer.
-    A ProviderException, so allauth's callback hands it to on_authentication_error as it does
-    requests' own errors. (requests' errors are OSErrors: segadmin catches them so, and never
-    imports requests outside its Segment client.)"""
+    ``kind`` is the failure's kind only (the class name of requests' error, "DiscoveryDocument",
+    "TokenEndpoint" or "UserInfo"), never an exception's text, which may quote an address or an
+    answer. A ProviderException, so allauth's callback hands it to on_authentication_error as
+    it does requests' own errors. (requests' errors are OSErrors: segadmin catches them so;
+    only its Segment client and the provider's session, provider_http, import requests.)"""
 
     def __init__(self, kind: str, problem: str = "") -> None:
         super().__init__(kind)
@@ -355,6 +358,17 @@ class NonceCheckingOIDCProvider(OpenIDConnectProvider):  # type: ignore[misc]
     oauth2_adapter_class = CheckedOIDCAdapter
     _adapter: Any = None
 
+    def extract_uid(self, data: Any) -> str:
+        """The person's subject ("sub") in the userinfo answer (else the ID token, as allauth
+        picks). An answer that is no JSON object or names no subject is the provider
+        answering nothing usable: the failure page (502), not a 500."""
+        picked = data.get("userinfo") or data.get("id_token") or data
+        field = self.app.settings.get("uid_field", "sub")
+        subject = picked.get(field) if isinstance(picked, dict) else None
+        if not isinstance(subject, str) or not subject:
+            raise ProviderUnreachable("UserInfo", "the provider's answer names no subject")
+        return str(super().extract_uid(data))
+
     def get_oauth2_adapter(self, request: HttpRequest) -> Any:
         if self._adapter is None or self._adapter.request is not request:
             self._adapter = super().get_oauth2_adapter(request)
@@ -426,9 +440,9 @@ class SingleSignOnAdapter(SocialAccountAdapter):
     """allauth's social account adapter for segadmin's single sign-on."""
 
     def get_requests_session(self) -> Any:
-        """allauth's session for the provider (its timeout), which lets CheckedOAuth2Client
-        read the token endpoint's answer."""
-        session = super().get_requests_session()
+        """The session for the provider: allauth's timeout, and a deadline on each whole
+        request (provider_http); it lets CheckedOAuth2Client read the token endpoint's answer."""
+        session = ProviderSession(socialaccount_settings.REQUESTS_TIMEOUT)
         session.hooks["response"].append(_keep_token_answer)
         return session
 

@@ -1,13 +1,14 @@
-"""The identity provider down or broken: "Log in with <provider>", "Confirm with <provider>" and
-the way back from it answer segadmin's single sign-on failure page (502, naming the provider,
-never its address or a secret) and are audited as a failed log-in, reason provider_unreachable;
-never a 500. Password log-in (and break-glass) keeps working meanwhile.
+"""The identity provider down, broken or too slow: "Log in with <provider>", "Confirm with
+<provider>" and the way back from it answer segadmin's single sign-on failure page (502, naming
+the provider, never its address or a secret) and are audited as a failed log-in, reason
+provider_unreachable; never a 500. Password log-in (and break-glass) keeps working meanwhile.
 
 The provider here is a socket on this machine: a closed port, one that accepts and never
 answers (allauth's requests time out after SOCIALACCOUNT_REQUESTS_TIMEOUT, kept short here), or
 a small HTTP server answering a discovery document that is not JSON, or one whose token
 endpoint is one of the first two, or answers an error status or a body with no token (the
-provider at fault, the same failure), or a proper OAuth error (a refused code, as before).
+provider at fault, the same failure), or a userinfo answer naming nobody, or one that drips its
+answer a byte at a time past the deadline; or a proper OAuth error (a refused code, as before).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -23,8 +26,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from django.test import Client
 
+from segadmin.accounts.provider_http import DEADLINE_TIMEOUTS, ProviderSession
 from segadmin.audit.models import AuditEntry
 from tests.conftest import PASSWORD, make_sso_user, mark_recently_authenticated
 
@@ -56,13 +61,17 @@ class FakeProvider:
     (bytes), sent as JSON; ``token_endpoint`` where it says the token endpoint is. Its own
     token endpoint (/token) answers ``token_answer``: a status, a Content-Type (None: no such
     header) and a body, where ``{posted}`` stands for the form posted to it (the code and the
-    client secret: as a debugging server's error page might echo them)."""
+    client secret: as a debugging server's error page might echo them). Its userinfo endpoint
+    (/me) answers ``userinfo`` (JSON), if set."""
 
     def __init__(self) -> None:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path == "/me" and provider.userinfo is not None:
+                    self.answer(200, "application/json", provider.userinfo)
+                    return
                 self.answer(200, "application/json", provider.document())
 
             def do_POST(self) -> None:
@@ -88,6 +97,7 @@ class FakeProvider:
         self.body: bytes | None = None
         self.token_answer: tuple[int, str | None, bytes] = (500, "text/plain", b"")
         self.posted: list[str] = []
+        self.userinfo: bytes | None = None  # /me's answer (None: the discovery document)
 
     def document(self) -> bytes:
         if self.body is not None:
@@ -401,3 +411,178 @@ def test_a_provider_name_that_does_not_resolve_is_the_same_failure(
     response = client.post(LOGIN, {"process": "login"})
     assert_unreachable_page(response, issuer, confirming=False)
     assert assert_audited("", caplog)["exception"] == "ConnectionError"
+
+
+# A userinfo answer (the token answered with no ID token, so allauth asks for it) that names
+# nobody: allauth read its "sub" and answered 500.
+NO_SUBJECT = {
+    "no sub": b'{"email": "ada@example.com", "preferred_username": "ada"}',
+    "not an object": b'["sub", "ada"]',
+    "sub not a string": b'{"sub": 5}',
+    "sub empty": b'{"sub": ""}',
+    "sub null": b'{"sub": null}',
+}
+
+
+@pytest.mark.parametrize("answer", list(NO_SUBJECT))
+def test_a_userinfo_answer_that_names_no_subject_is_the_provider_unreachable(
+    client: Client,
+    settings: Any,
+    fake_provider: FakeProvider,
+    caplog: pytest.LogCaptureFixture,
+    answer: str,
+) -> None:
+    fake_provider.userinfo = NO_SUBJECT[answer]
+    response = back_with_a_code(
+        client,
+        settings,
+        fake_provider,
+        (200, "application/json", b'{"access_token": "abc", "token_type": "Bearer"}'),
+        "login",
+    )
+    assert_unreachable_page(response, fake_provider.url, confirming=False)
+    details = assert_audited("", caplog)
+    assert details["exception"] == "UserInfo"
+    assert details["problem"] == "the provider's answer names no subject"
+    assert_nothing_logged_in(client, "login")
+
+
+# --- A provider that answers a byte at a time ------------------------------------------------
+# SOCIALACCOUNT_REQUESTS_TIMEOUT bounds each wait between bytes, not a whole answer, so each
+# request to the provider also has a deadline (three times that timeout:
+# segadmin.accounts.provider_http). Past it the log-in, the confirmation and the way back get
+# the failure page (502, provider_unreachable), not a worker held for minutes. Here the timeout
+# is 0.5 s (point_at), so the deadline is 1.5 s, and the provider drips a byte every 0.05 s:
+# each wait is short, the whole answer would take 20 s or more.
+
+GAP = 0.05  # seconds between two bytes
+BODY = b'{"access_token": "' + b"x" * 400 + b'", "token_type": "Bearer"}'
+# Far less than the 20 s or more the dripped answer takes, far more than the 1.5 s deadline.
+WITHIN = 8.0
+
+
+class Dripper(socketserver.ThreadingTCPServer):
+    """Answers every request 200 with BODY, dripping a byte every GAP seconds: its body only
+    (``what="body"``, with a Content-Length or, ``length=False``, read until the connection
+    ends), or its status line and headers too (``what="head"``)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, what: str = "body", *, length: bool = True) -> None:
+        self.what, self.length = what, length
+        self.stopped = threading.Event()
+        super().__init__(("127.0.0.1", 0), _Drip)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Drip(socketserver.BaseRequestHandler):
+    server: Dripper
+
+    def handle(self) -> None:
+        self.request.recv(65536)  # the request (its body, if any, is not needed)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        head += b"Content-Length: %d\r\n" % len(BODY) if self.server.length else b""
+        head += b"Connection: close\r\n\r\n"
+        if self.server.what == "body":
+            self.request.sendall(head)
+            self.drip(BODY)
+        else:
+            self.drip(head + BODY)
+
+    def drip(self, data: bytes) -> None:
+        for index in range(len(data)):
+            if self.server.stopped.wait(GAP):
+                return
+            try:
+                self.request.sendall(data[index : index + 1])
+            except OSError:  # the client gave up: shut down at its deadline
+                return
+
+
+@pytest.fixture
+def dripper(request: pytest.FixtureRequest) -> Iterator[Dripper]:
+    what, length = getattr(request, "param", ("body", True))
+    server = Dripper(what, length=length)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stopped.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "dripper", [("body", True), ("body", False), ("head", True)], indirect=True
+)
+def test_a_request_dripped_past_its_deadline_fails_as_a_timeout(dripper: Dripper) -> None:
+    session = ProviderSession(0.5)
+    assert session.deadline == DEADLINE_TIMEOUTS * 0.5
+    started_at = time.monotonic()
+    with pytest.raises(requests.exceptions.Timeout, match=r"no whole answer within 1\.5 s"):
+        session.get(f"{dripper.url}/token")
+    took = time.monotonic() - started_at
+    assert session.deadline <= took < WITHIN
+
+
+def test_an_answer_within_the_deadline_is_read_whole(fake_provider: FakeProvider) -> None:
+    session = ProviderSession(0.5)
+    fake_provider.token_answer = (200, "application/json", BODY)
+    answer = session.post(fake_provider.token_endpoint, data={"code": "c"})
+    assert answer.status_code == 200
+    assert answer.json()["token_type"] == "Bearer"
+    time.sleep(session.deadline + 0.2)  # the timer was stopped: the session still works
+    assert session.post(fake_provider.token_endpoint, data={"code": "d"}).content == BODY
+
+
+def test_a_discovery_document_dripped_is_the_provider_unreachable(
+    client: Client, settings: Any, dripper: Dripper, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    point_at(settings, dripper.url)
+    started_at = time.monotonic()
+    response = client.post(LOGIN, {"process": "login"})
+    assert time.monotonic() - started_at < WITHIN
+    assert_unreachable_page(response, dripper.url, confirming=False)
+    details = assert_audited("", caplog)
+    assert details["exception"] == "Timeout"
+
+
+@pytest.mark.parametrize("process", ["login", "redirect"])
+def test_a_token_endpoint_dripping_its_answer_is_the_provider_unreachable(
+    client: Client,
+    settings: Any,
+    fake_provider: FakeProvider,
+    dripper: Dripper,
+    caplog: pytest.LogCaptureFixture,
+    process: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    point_at(settings, fake_provider.url)
+    fake_provider.token_endpoint = f"{dripper.url}/token"
+    if process == "redirect":
+        alice = make_sso_user("alice.admin", "Admin", uid="sub-alice")
+        client.force_login(alice)
+        mark_recently_authenticated(client.session, alice, at=0)
+    state = started(client, fake_provider, {"process": process, "next": "/calls/api/"})
+    started_at = time.monotonic()
+    response = client.get(CALLBACK, {"state": state, "code": "a-code-from-the-provider"})
+    assert time.monotonic() - started_at < WITHIN
+    assert_unreachable_page(response, fake_provider.url, confirming=process == "redirect")
+    details = assert_audited("alice.admin" if process == "redirect" else "", caplog)
+    assert details["exception"] == "Timeout"
+    assert "a-code-from-the-provider" not in response.content.decode() + str(details)
+
+
+def test_a_deadline_shuts_only_its_own_request(dripper: Dripper) -> None:
+    """Two requests at once, one dripped: the other, already answered, is unharmed."""
+    with socket.create_connection(dripper.server_address) as unrelated:
+        session = ProviderSession(0.2)
+        with pytest.raises(requests.exceptions.Timeout):
+            session.get(dripper.url)
+        unrelated.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert unrelated.recv(1)  # still connected: the deadline shut nothing of it
