@@ -3,9 +3,11 @@ functions (record_request / record_outcome), as the send service would."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.http import StreamingHttpResponse
 
 from segadmin.accounts.roles import role_of
 from segadmin.audit.log import Actor, record_event, record_outcome, record_request
@@ -111,3 +113,8 @@ def add_call(
 def index_rows(entry: AuditEntry, fields: tuple[str, ...] = INDEXED) -> list[tuple[Any, ...]]:
     """The message-index rows of ``entry`` in their order, each the tuple of ``fields``."""
     return list(AuditMessage.objects.filter(entry=entry).order_by("position").values_list(*fields))
+
+
+def exported_lines(response: StreamingHttpResponse) -> list[dict[str, Any]]:
+    """The records of a JSON Lines audit export, read back from its streamed answer."""
+    return [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]

@@ -5,15 +5,13 @@ links and in the export."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import responses
 from django.urls import reverse
 
 from segadmin.audit import backlog
 from segadmin.audit.models import AuditEntry
-from tests.audit.entries import WRITE_KEY, add_call, make_source
+from tests.audit.entries import WRITE_KEY, add_call, exported_lines, make_source
 from tests.audit.test_message_index import a_batch
 from tests.bulk.test_index_later import BATCH_URL, send_later
 from tests.factories import limit_to, login
@@ -176,7 +174,7 @@ def test_the_filter_stays_in_the_links_of_the_next_pages(nina, admin_user, setti
 def test_the_export_takes_the_email_filter(nina, admin_user) -> None:
     response = login(admin_user).get(EXPORT, {"format": "jsonl", "email": "Nina@example.com"})
     assert response.status_code == 200
-    lines = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    lines = exported_lines(response)
     assert sorted((line["seq"] for line in lines), reverse=True) == seqs(
         nina, "m_identify", "m_track", "s_identify"
     )
@@ -194,7 +192,7 @@ def test_who_may_not_export_cannot_export_by_email(nina, persona, who) -> None:
 def test_the_export_of_a_limited_admin_by_email_holds_only_their_sources(nina, admin_user):
     limit_to(admin_user, sources=[nina["theirs"]])
     response = login(admin_user).get(EXPORT, {"format": "jsonl", "email": "nina@example.com"})
-    lines = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    lines = exported_lines(response)
     assert [line["seq"] for line in lines] == [nina["s_identify"].seq]
 
 

@@ -5,14 +5,12 @@ without limits are unaffected."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.contrib.auth.models import User
 
 from segadmin.audit.log import record_event
 from segadmin.audit.models import AuditEntry, Kind
-from tests.audit.entries import WRITE_KEY, actor_for, add_call, make_source
+from tests.audit.entries import WRITE_KEY, actor_for, add_call, exported_lines, make_source
 from tests.factories import limit_to, login, make_workspace
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +96,7 @@ def test_the_export_of_a_limited_admin_holds_only_their_sources_entries(log, adm
     client = login(admin_user)
     response = client.get("/audit/export/", {"format": "jsonl"})
     assert response.status_code == 200
-    lines = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    lines = exported_lines(response)
     assert {line["seq"] for line in lines} == {entries["mine"].seq}
     full = client.get("/audit/export/", {"format": "jsonl", "full": "1"})
     assert full.status_code == 403
