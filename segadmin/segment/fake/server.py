@@ -118,27 +118,6 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
-
     # --- routing ----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
@@ -203,6 +182,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
             finally:
                 tracking.accept(self.state, arrival)
+
+    # http.server calls do_<METHOD>; every method goes through the same routing.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
     # --- Tracking API -----------------------------------------------------------------------
 
