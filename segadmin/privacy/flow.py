@@ -21,11 +21,11 @@ from segadmin.accounts import limits
 from segadmin.approvals.models import Approval
 from segadmin.approvals.registry import Handler
 from segadmin.audit.index import IndexedMessage
-from segadmin.audit.log import Actor, record_event
+from segadmin.audit.log import Actor
 from segadmin.credentials import crypto
 from segadmin.lib.forget import forget
 from segadmin.privacy.models import STUCK_AFTER, Chunk, PrivacyRequest, StatusChange
-from segadmin.privacy.services import details_of, index_of
+from segadmin.privacy.services import details_of, index_of, record_privacy_event
 from segadmin.segment.client import ApiError
 from segadmin.segment.client.regulations import Created
 from segadmin.sending import privacy as sending_privacy
@@ -75,14 +75,11 @@ def _not_sent(request: PrivacyRequest, reason: str, *, actor: Actor) -> None:
         PrivacyRequest.objects.filter(pk=request.pk).update(
             state=PrivacyRequest.State.NOT_SENT, not_sent_reason=reason
         )
-        record_event(
-            actor=actor,
-            action="privacy.not_sent",
-            target_type="privacy_request",
-            target_id=request.pk,
-            target_name=request.summary()[:255],
+        record_privacy_event(
+            request,
+            "privacy.not_sent",
             details={"privacy_request": request.pk, "reason": reason},
-            index=index_of(request),
+            actor=actor,
         )
 
 
@@ -192,12 +189,9 @@ def release(request: PrivacyRequest, number: int, *, actor: Actor) -> str:
                 not_sent_reason=f"Call {number} was released without an answer recorded: "
                 "Segment may have received it. Retry sends it again.",
             )
-        record_event(
-            actor=actor,
-            action="privacy.call_released",
-            target_type="privacy_request",
-            target_id=request.pk,
-            target_name=request.summary()[:255],
+        record_privacy_event(
+            request,
+            "privacy.call_released",
             details={
                 "privacy_request": request.pk,
                 "call": number,
@@ -205,7 +199,8 @@ def release(request: PrivacyRequest, number: int, *, actor: Actor) -> str:
                 "sending_since": chunk.sending_since.isoformat() if chunk.sending_since else None,
                 "warning": "Segment may have received this call; Retry sends it again.",
             },
-            index=index_of(request, [line for line in chunk.ids.split("\n") if line]),
+            actor=actor,
+            ids=[line for line in chunk.ids.split("\n") if line],
         )
     return ""
 
@@ -245,12 +240,9 @@ def _record_change(
             status=status, status_changed_at=now, checked_at=now
         )
         StatusChange.objects.create(chunk=chunk, status=status, seen_at=now)
-        record_event(
-            actor=actor,
-            action="privacy.status_changed",
-            target_type="privacy_request",
-            target_id=request.pk,
-            target_name=request.summary()[:255],
+        record_privacy_event(
+            request,
+            "privacy.status_changed",
             details={
                 "privacy_request": request.pk,
                 "call": chunk.number,
@@ -258,7 +250,8 @@ def _record_change(
                 "from": chunk.status,
                 "to": status,
             },
-            index=index_of(request, ids),
+            actor=actor,
+            ids=ids,
         )
 
 
@@ -315,14 +308,11 @@ def purge_kept_files(request: PrivacyRequest, *, actor: Actor) -> str:
     removed = forget(request.subject_type, set(request.id_list))
     imports = removed.get("bulk imports", {}).get("imports", {})
     rows = sum(item["rows_removed"] + item["failed_rows_cleared"] for item in imports.values())
-    record_event(
-        actor=actor,
-        action="privacy.files_purged",
-        target_type="privacy_request",
-        target_id=request.pk,
-        target_name=request.summary()[:255],
+    record_privacy_event(
+        request,
+        "privacy.files_purged",
         details={"privacy_request": request.pk, "removed": removed},
-        index=index_of(request),
+        actor=actor,
     )
     return f" Their rows were removed from {len(imports)} kept import file(s) ({rows} rows)."
 

@@ -4,6 +4,8 @@ sending layer, which services may not)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from segadmin.approvals.models import Approval
@@ -32,6 +34,27 @@ def index_of(request: PrivacyRequest, ids: list[str] | None = None) -> list[Inde
         )
         for position, value in enumerate(request.id_list if ids is None else ids)
     ]
+
+
+def record_privacy_event(
+    request: PrivacyRequest,
+    action: str,
+    *,
+    details: dict[str, Any],
+    actor: Actor,
+    ids: list[str] | None = None,
+) -> None:
+    """Record ``action`` on ``request`` in the audit log, indexed under the people it names
+    (``ids``: only these, e.g. one call's; default: all of the request's)."""
+    record_event(
+        actor=actor,
+        action=action,
+        target_type="privacy_request",
+        target_id=request.pk,
+        target_name=request.summary()[:255],
+        details=details,
+        index=index_of(request, ids),
+    )
 
 
 def details_of(request: PrivacyRequest) -> dict[str, object]:
@@ -92,15 +115,8 @@ def file_request(
             )
             for number, start in enumerate(range(0, len(ids), MAX_IDS_PER_CALL), start=1)
         )
-        index = index_of(request, ids)
-        record_event(
-            actor=actor,
-            action="privacy.requested",
-            target_type="privacy_request",
-            target_id=request.pk,
-            target_name=request.summary()[:255],
-            details=details_of(request),
-            index=index,
+        record_privacy_event(
+            request, "privacy.requested", details=details_of(request), actor=actor, ids=ids
         )
         request.approval = request_approval(
             actor=actor,
