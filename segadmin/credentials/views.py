@@ -16,6 +16,7 @@ from django.db import IntegrityError
 from django.db.models import Count, Model, ProtectedError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from segadmin import sending
@@ -72,6 +73,32 @@ def _save_with_audit(
     return saved
 
 
+def _edit(
+    request: HttpRequest, form: WorkspaceForm | SourceForm, kind: str, done: str
+) -> HttpResponse:
+    """The edit page of a workspace or a source (``kind``): the changes saved with their audit
+    entry, or "Nothing changed.", then back to ``done``; the form again when refused."""
+    obj = form.instance
+    if form.is_valid():
+        changed = form.changed_labels()
+        if not changed:
+            messages.info(request, "Nothing changed.")
+            return redirect(done)
+        if _save_with_audit(request, form, details={"changed": changed}) is not None:
+            messages.success(request, f"{kind.capitalize()} “{obj}” saved.")
+            return redirect(done)
+    return render(
+        request,
+        f"credentials/{kind}_form.html",
+        {
+            "form": form,
+            "title": f"Edit {kind} “{obj}”",
+            "object": obj,
+            "unreadable": _unreadable(obj),
+        },
+    )
+
+
 # --- Workspaces -----------------------------------------------------------------------------
 
 
@@ -117,24 +144,7 @@ def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def workspace_edit(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = get_object_or_404(Workspace, pk=pk)
     form = WorkspaceForm(request.POST or None, instance=workspace, submit_label="Save changes")
-    if form.is_valid():
-        changed = form.changed_labels()
-        if not changed:
-            messages.info(request, "Nothing changed.")
-            return redirect("credentials:workspace_detail", pk=pk)
-        if _save_with_audit(request, form, details={"changed": changed}) is not None:
-            messages.success(request, f"Workspace “{workspace}” saved.")
-            return redirect("credentials:workspace_detail", pk=pk)
-    return render(
-        request,
-        "credentials/workspace_form.html",
-        {
-            "form": form,
-            "title": f"Edit workspace “{workspace}”",
-            "object": workspace,
-            "unreadable": _unreadable(workspace),
-        },
-    )
+    return _edit(request, form, "workspace", reverse("credentials:workspace_detail", args=[pk]))
 
 
 @permission_required(MANAGE, raise_exception=True)
@@ -410,24 +420,7 @@ def source_add(request: HttpRequest) -> HttpResponse:
 def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(Source, pk=pk)
     form = SourceForm(request.POST or None, instance=source, submit_label="Save changes")
-    if form.is_valid():
-        changed = form.changed_labels()
-        if not changed:
-            messages.info(request, "Nothing changed.")
-            return redirect("credentials:source_list")
-        if _save_with_audit(request, form, details={"changed": changed}) is not None:
-            messages.success(request, f"Source “{source}” saved.")
-            return redirect("credentials:source_list")
-    return render(
-        request,
-        "credentials/source_form.html",
-        {
-            "form": form,
-            "title": f"Edit source “{source}”",
-            "object": source,
-            "unreadable": _unreadable(source),
-        },
-    )
+    return _edit(request, form, "source", reverse("credentials:source_list"))
 
 
 @permission_required(MANAGE, raise_exception=True)
