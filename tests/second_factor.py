@@ -25,10 +25,22 @@ SECRET_FIELD = re.compile(
 )
 
 
+# allauth accepts a code in its own 30-second step only (MFA_TOTP_TOLERANCE 0): a code worked out
+# near a step's end may reach the server in the next one on a busy machine.
+MARGIN = 8.0  # seconds a code worked out for "now" stays valid at least
+
+
 def totp(secret: str, at: float | None = None) -> str:
-    """The 6-digit code of ``secret`` (base32) at time ``at`` (now by default)."""
+    """The 6-digit code of ``secret`` (base32) at time ``at``. By default now, once at least
+    MARGIN seconds of its step are left (it waits for the next step otherwise), so that the
+    code is still valid when the page or the test client hands it to the server."""
+    if at is None:
+        left = 30 - time.time() % 30
+        if left < MARGIN:
+            time.sleep(left + 0.05)
+        at = time.time()
     key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
-    counter = int((time.time() if at is None else at) // 30)
+    counter = int(at // 30)
     digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
     offset = digest[-1] & 0x0F
     value = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
