@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from segadmin.segment.fake.state import decode_cursor, encode_cursor, now_iso
+from segadmin.segment.fake.state import encode_cursor, now_iso, pagination_of
 
 if TYPE_CHECKING:
     from segadmin.segment.fake.state import FakeState, FakeWorkspace
@@ -224,13 +224,7 @@ def _page(
     items: list[Any], key: str, query: str, *, most: int = 1000
 ) -> tuple[int, dict[str, Any]]:
     """One page; ``pagination.count`` and ``pagination[count]`` alike (§0)."""
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    count_text = params.get("pagination.count", params.get("pagination[count]", "200"))
-    cursor = params.get("pagination.cursor", params.get("pagination[cursor]"))
-    try:
-        count = int(count_text)
-    except ValueError:
-        count = 0
+    count, offset = pagination_of(query)
     if not 1 <= count <= 1000:
         return 422, _error(
             "input-validation",
@@ -238,7 +232,6 @@ def _page(
             field="pagination.count",
         )
     count = min(count, most)
-    offset = decode_cursor(cursor) if cursor else 0
     if offset is None or offset < 0:
         return 422, _error(
             "input-validation", '"pagination.cursor" is not valid', field="pagination.cursor"

@@ -34,7 +34,7 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from segadmin.segment.fake.state import decode_cursor, encode_cursor, now_iso
+from segadmin.segment.fake.state import encode_cursor, now_iso, pagination_of
 
 if TYPE_CHECKING:
     from segadmin.segment.fake.state import FakeState, FakeWorkspace
@@ -264,16 +264,9 @@ def _create(
 
 
 def _page(items: list[Any], query: str) -> tuple[int, Any, dict[str, Any] | None]:
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    count_text = params.get("pagination.count", params.get("pagination[count]", "200"))
-    cursor = params.get("pagination.cursor", params.get("pagination[cursor]"))
-    try:
-        count = int(count_text)
-    except ValueError:
-        count = 0
+    count, offset = pagination_of(query)
     if not 1 <= count <= 1000:
         return 422, _error("input-validation", '"pagination.count" must be 1 to 1000'), None
-    offset = decode_cursor(cursor) if cursor else 0
     if offset is None or offset < 0:
         return 422, _error("input-validation", '"pagination.cursor" is not valid'), None
     pagination: dict[str, Any] = {"current": encode_cursor(offset), "totalEntries": len(items)}

@@ -28,6 +28,7 @@ from segadmin.segment.fake.state import (
     Fault,
     decode_cursor,
     encode_cursor,
+    pagination_of,
 )
 
 MAX_BODY = 8 * 1024 * 1024  # larger bodies get a 413 before being read
@@ -383,13 +384,7 @@ def _fault_answer(fault: Fault, api: str) -> tuple[int, Any, dict[str, str]]:
 
 def _sources_page(sources: list[Any], workspace: Any, query: str) -> tuple[int, Any]:
     """One page of sources; accepts ``pagination.count`` and ``pagination[count]`` alike."""
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    count_text = params.get("pagination.count", params.get("pagination[count]", "200"))
-    cursor = params.get("pagination.cursor", params.get("pagination[cursor]"))
-    try:
-        count = int(count_text)
-    except ValueError:
-        count = 0
+    count, offset = pagination_of(query)
     if not 1 <= count <= 1000:
         return 422, _public_error(
             "input-validation",
@@ -398,7 +393,6 @@ def _sources_page(sources: list[Any], workspace: Any, query: str) -> tuple[int, 
         )
     if workspace.max_page_size:
         count = min(count, workspace.max_page_size)
-    offset = decode_cursor(cursor) if cursor else 0
     if offset is None or offset < 0:
         return 422, _public_error(
             "input-validation", '"pagination.cursor" is not valid', field="pagination.cursor"

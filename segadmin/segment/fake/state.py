@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
 
 from segadmin.segment import datetimes
 
@@ -86,6 +87,20 @@ def decode_cursor(cursor: str) -> int | None:
         return int(base64.b64decode(cursor.encode(), validate=True).decode())
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def pagination_of(query: str) -> tuple[int, int | None]:
+    """The page size and offset a Public API query asks for, ``pagination.count`` and
+    ``pagination[count]`` alike (§0): the size 200 when not given and 0 when not a number; the
+    offset 0 when no cursor is given and None when the cursor is not valid."""
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    count_text = params.get("pagination.count", params.get("pagination[count]", "200"))
+    cursor = params.get("pagination.cursor", params.get("pagination[cursor]"))
+    try:
+        count = int(count_text)
+    except ValueError:
+        count = 0
+    return count, decode_cursor(cursor) if cursor else 0
 
 
 @dataclass
