@@ -165,6 +165,13 @@ def submitted_form(html: str, css_class: str) -> dict[str, str]:
     return dict(reader.values)
 
 
+def open_call(page: Any, live_server: Any, call_type: str, source: Source, user_id: str) -> None:
+    """Open the ``call_type`` screen in the browser, choose ``source`` and type ``user_id``."""
+    page.goto(f"{live_server.url}/calls/{call_type}/")
+    page.get_by_label("Source").select_option(str(source.pk))
+    page.get_by_label("User ID").fill(user_id)
+
+
 def search_and_choose(page: Any, label: str, text: str) -> None:
     """Type ``text`` into the searchable select (tom-select) labelled ``label`` and press
     Enter, as a person picks the first match."""

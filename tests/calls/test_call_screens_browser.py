@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from segadmin.credentials.models import Source
-from tests.calls.conftest import WRITE_KEY, search_and_choose
+from tests.calls.conftest import WRITE_KEY, open_call, search_and_choose
 from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,9 +64,7 @@ def test_an_identify_built_in_the_editor_is_previewed_sent_and_received_with_its
     ready: Page, live_server: Any, source: Source, fake_segment: Any, browser_errors: list[str]
 ) -> None:
     page = ready
-    page.goto(f"{live_server.url}/calls/identify/")
-    page.get_by_label("Source").select_option(str(source.pk))
-    page.get_by_label("User ID").fill("u-1001")
+    open_call(page, live_server, "identify", source, "u-1001")
     page.get_by_role("button", name="New UUID").click()
     anonymous_id = page.get_by_label("Anonymous ID").input_value()
     assert len(anonymous_id) == 36
@@ -179,9 +177,7 @@ def test_a_track_with_revenue_and_currency_is_sent_as_numbers_and_a_code(
     ready: Page, live_server: Any, source: Source, fake_segment: Any, browser_errors: list[str]
 ) -> None:
     page = ready
-    page.goto(f"{live_server.url}/calls/track/")
-    page.get_by_label("Source").select_option(str(source.pk))
-    page.get_by_label("User ID").fill("u-1001")
+    open_call(page, live_server, "track", source, "u-1001")
     page.get_by_label("Event Name").fill("Order Completed")
     add_reserved(page, "property", "revenue", "Revenue").fill("19.99")
     add_reserved(page, "property", "currency", "Currency")

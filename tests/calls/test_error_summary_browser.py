@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from segadmin.credentials.models import Source
-from tests.calls.conftest import WRITE_KEY
+from tests.calls.conftest import WRITE_KEY, open_call
 from tests.calls.test_call_screens_browser import add_reserved
 from tests.conftest import log_in
 
@@ -37,9 +37,7 @@ def test_a_refused_send_focuses_the_summary_and_its_links_focus_each_field(
     ready: Page, live_server: Any, source: Source, fake_segment: Any, browser_errors: list[str]
 ) -> None:
     page = ready
-    page.goto(f"{live_server.url}/calls/track/")
-    page.get_by_label("Source").select_option(str(source.pk))
-    page.get_by_label("User ID").fill("u-1001")
+    open_call(page, live_server, "track", source, "u-1001")
     page.get_by_label("Event Name").fill("Order Completed")
     add_reserved(page, "property", "revenue", "Revenue").fill("lots")
     page.get_by_role("button", name="Send", exact=True).click()
@@ -71,9 +69,7 @@ def test_a_json_mode_error_links_to_the_json_box(
     ready: Page, live_server: Any, source: Source, fake_segment: Any, browser_errors: list[str]
 ) -> None:
     page = ready
-    page.goto(f"{live_server.url}/calls/identify/")
-    page.get_by_label("Source").select_option(str(source.pk))
-    page.get_by_label("User ID").fill("u-1001")
+    open_call(page, live_server, "identify", source, "u-1001")
     page.get_by_role("button", name="Edit Traits as JSON").click()
     box = page.get_by_label("Traits (JSON)")
     box.fill('{"plan": ')

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from segadmin.credentials.models import Source
-from tests.calls.conftest import WRITE_KEY, search_and_choose
+from tests.calls.conftest import WRITE_KEY, open_call, search_and_choose
 from tests.calls.test_call_screens_browser import add_custom, add_reserved
 from tests.conftest import log_in
 
@@ -83,9 +83,7 @@ def test_date_time_traits_get_a_date_time_input_with_their_zone(
     tokyo: tuple[Page, list[str]], live_server: Any, source: Source
 ) -> None:
     page, errors = tokyo
-    page.goto(f"{live_server.url}/calls/identify/")
-    page.get_by_label("Source").select_option(str(source.pk))
-    page.get_by_label("User ID").fill("u-1")
+    open_call(page, live_server, "identify", source, "u-1")
 
     created = add_reserved(page, "trait", "createdAt")
     when = page.get_by_label("Date and time of createdAt")
@@ -126,9 +124,7 @@ def test_the_currency_is_searchable(
     tokyo: tuple[Page, list[str]], live_server: Any, source: Source
 ) -> None:
     page, errors = tokyo
-    page.goto(f"{live_server.url}/calls/track/")
-    page.get_by_label("Source").select_option(str(source.pk))
-    page.get_by_label("User ID").fill("u-1")
+    open_call(page, live_server, "track", source, "u-1")
     page.get_by_label("Event Name").fill("Order Completed")
     add_reserved(page, "property", "revenue", "Revenue").fill("12.5")
     add_reserved(page, "property", "currency", "Currency")

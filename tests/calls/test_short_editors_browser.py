@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from segadmin.credentials.models import Source
-from tests.calls.conftest import WRITE_KEY
+from tests.calls.conftest import WRITE_KEY, open_call
 from tests.calls.test_call_screens_browser import add_reserved
 from tests.conftest import PASSWORD, log_in
 
@@ -121,9 +121,7 @@ def test_without_javascript_the_short_form_still_sends_reserved_and_custom_trait
         page.get_by_label("Username").fill("maria")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        page.goto(f"{live_server.url}/calls/identify/")
-        page.get_by_label("Source").select_option(str(source.pk))
-        page.get_by_label("User ID").fill("u-9")
+        open_call(page, live_server, "identify", source, "u-9")
         page.get_by_label("Name of a custom trait").fill("plan")
         page.get_by_label("Value of a custom trait").fill("pro")
         # The reserved fields are a folded list of their own: open it, type into one.
