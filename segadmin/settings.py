@@ -260,8 +260,9 @@ AXES_USERNAME_CALLABLE = "segadmin.audit.logins.axes_username"
 ACCOUNT_ADAPTER = "segadmin.accounts.adapter.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "segadmin.accounts.sso.SingleSignOnAdapter"
 # Each request to the identity provider (its discovery document, token, userinfo and keys) waits
-# at most this many seconds to connect and between bytes (allauth's default, written out): a
-# provider down or silent gives the single sign-on failure page (502), not a hung worker.
+# at most this many seconds to connect and between bytes (allauth's default, written out), and
+# is over within three times it (segadmin.accounts.provider_http): a provider down, silent or
+# dripping its answer gives the single sign-on failure page (502), not a hung worker.
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 5
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]

@@ -114,7 +114,7 @@ def _actor(job: BulkJob) -> Actor:
 def _describe(sent: sending.Sent) -> tuple[str, str]:
     result = sent.result
     # Segment's words as the audit log stores them: an answer quoting the key shows it masked.
-    answer = result.redacted(sent.request.known_secrets())
+    answer = sent.redacted_answer()
     if result.status is None:
         return FailureKind.NO_ANSWER, f"No answer from Segment: {answer.error or 'unknown'}."
     text = answer.text().strip().replace("\n", " ")

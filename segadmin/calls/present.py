@@ -135,9 +135,7 @@ def describe_result(sent: Sent, *, show_headers: bool = False) -> dict[str, Any]
     """The result panel, drawn from the redacted answer the audit log stores (never the
     live body: the Public API lists write keys)."""
     result = sent.result
-    answer = sent.answer
-    if answer is None:
-        answer = result.redacted(sent.request.known_secrets())
+    answer = sent.redacted_answer()
     parsed = answer.json()
     body = pretty(parsed) if parsed is not None else answer.text()
     verdict, tone = _verdict(sent.request, result, answer.error)

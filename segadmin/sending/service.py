@@ -115,6 +115,13 @@ class Sent:
     def plan_violations(self) -> list[Problem]:
         return rules.plan_violations(self.plan_problems)
 
+    def redacted_answer(self) -> RedactedAnswer:
+        """Segment's answer as the audit log stored it (secrets masked): the one the send
+        made, or made again from the result for a Sent built without it."""
+        if self.answer is not None:
+            return self.answer
+        return self.result.redacted(self.request.known_secrets())
+
 
 # At most this many findings are kept in one entry's details (a bulk batch can have thousands).
 MAX_RECORDED_FINDINGS = 200

@@ -67,7 +67,7 @@ class SegmentRequest:
 
     def known_secrets(self) -> list[str]:
         """Every secret this request carries (see ``redaction.request_secrets``). Worked out
-        once per request (a send asks three times: the audit entry, the answer, the panel);
+        once per request (a send asks twice: its audit entry, then its answer's redaction);
         a new list each time, so a caller may change its own. The headers are the one field
         that could change in place: the answer is kept with the headers it was worked out from."""
         headers = tuple(self.headers.items())
