@@ -38,6 +38,7 @@ from segadmin.audit.models import AuditEntry, AuditEntryQuerySet, Kind
 from segadmin.credentials import production
 from segadmin.credentials.crypto import EncryptionNotConfigured, SecretUnreadable
 from segadmin.lib import userjson
+from segadmin.lib.ids import whole_number
 from segadmin.lib.reason import reason_field
 from segadmin.segment import rules
 from segadmin.segment.errors import MessageInvalid
@@ -156,9 +157,10 @@ def keyset_page(
 def _cursor(value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if value.isdigit() and len(value) <= 18:
-        return int(value)
-    raise ValueError(value)
+    cursor = whole_number(value)
+    if cursor is None:
+        raise ValueError(value)
+    return cursor
 
 
 # --- the list -------------------------------------------------------------------------------

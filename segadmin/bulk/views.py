@@ -36,6 +36,7 @@ from segadmin.bulk.models import BulkJob, Status
 from segadmin.bulk.plan import ERROR_COLUMN, field_label, unmapped_required
 from segadmin.credentials import production
 from segadmin.lib.htmx import HtmxHttpRequest
+from segadmin.lib.ids import whole_number
 from segadmin.lib.spreadsheet import csv_lines
 
 PERMISSION = "accounts.bulk_import"
@@ -345,8 +346,8 @@ def _progress_page(request: HttpRequest, job: BulkJob) -> HttpResponse:
     if job.is_finished:
         after = request.GET.get("after", "")
         failures = job.failures.order_by("row")
-        if after.isdigit():
-            failures = failures.filter(row__gt=int(after))
+        if (after_row := whole_number(after)) is not None:
+            failures = failures.filter(row__gt=after_row)
         page = list(failures[: FAILURES_PER_PAGE + 1])
         context["failures"] = [
             {"result": f, "audit_url": _audit_url(f.audit_entry_id) if f.audit_entry_id else None}

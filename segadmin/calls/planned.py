@@ -25,6 +25,7 @@ from django.utils.safestring import SafeString
 
 from segadmin.calls.spec import VALUE_TYPES
 from segadmin.credentials.models import Source
+from segadmin.lib.ids import whole_number
 from segadmin.segment import plans
 from segadmin.segment.values import BOOLEAN, DATETIME, LIST, NULL, NUMBER, OBJECT, TEXT
 
@@ -87,10 +88,8 @@ def source_of(value: object) -> Source | None:
     """The enabled source a form's ``source`` value names, or None."""
     if isinstance(value, Source):
         return value if value.enabled else None
-    text = str(value or "")
-    if not text.isdigit():
-        return None
-    return Source.enabled_by_pk(int(text))
+    pk = whole_number(str(value or ""))
+    return None if pk is None else Source.enabled_by_pk(pk)
 
 
 def planned_for(
@@ -143,7 +142,7 @@ def version_of(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    return whole_number(text, max_digits=9)
 
 
 def _fields(

@@ -34,6 +34,7 @@ from segadmin.credentials.fields import SourceChoiceField, production_context
 from segadmin.credentials.production import FIELD as CONFIRM_PRODUCTION
 from segadmin.lib.forms import refused_status
 from segadmin.lib.htmx import HtmxHttpRequest
+from segadmin.lib.ids import whole_number
 from segadmin.segment import client, rules
 from segadmin.segment.errors import MessageInvalid, Problem, UnsafeRequest
 from segadmin.segment.messages import MAX_MESSAGE_BYTES, message_size
@@ -58,7 +59,7 @@ _NOT_SENT = (
 
 def _source_initial(request: HttpRequest) -> dict[str, Any]:
     source = request.GET.get("source", "")
-    return {"source": source} if source.isdigit() else {}
+    return {"source": source} if whole_number(source) is not None else {}
 
 
 def _call_screen(request: HtmxHttpRequest, screen: Screen) -> HttpResponse:

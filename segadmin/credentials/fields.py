@@ -14,6 +14,7 @@ from django import forms
 from segadmin.accounts import limits
 from segadmin.credentials import production
 from segadmin.credentials.models import Source, Workspace
+from segadmin.lib.ids import whole_number
 
 
 class RegionalChoiceField(forms.ModelChoiceField[Source | Workspace]):
@@ -122,8 +123,8 @@ class SourceChoiceField(RegionalChoiceField):
         return limits.source_refusal(obj)
 
     def _outside(self, value: Any) -> Any:
-        text = str(value or "")
-        return Source.objects.filter(pk=int(text), enabled=True).first() if text.isdigit() else None
+        pk = whole_number(str(value or ""))
+        return Source.objects.filter(pk=pk, enabled=True).first() if pk is not None else None
 
 
 class WorkspaceChoiceField(RegionalChoiceField):
@@ -149,8 +150,8 @@ class WorkspaceChoiceField(RegionalChoiceField):
         return limits.workspace_refusal(obj)
 
     def _outside(self, value: Any) -> Any:
-        text = str(value or "")
-        return Workspace.objects.filter(pk=int(text)).first() if text.isdigit() else None
+        pk = whole_number(str(value or ""))
+        return Workspace.objects.filter(pk=pk).first() if pk is not None else None
 
 
 def production_confirmation() -> forms.CharField:
@@ -187,9 +188,9 @@ def chosen_source(form: forms.BaseForm, name: str = "source") -> Source | None:
     value = form[name].value()
     if isinstance(value, Source):
         return value
-    text = str(value or "").strip()
+    pk = whole_number(str(value or "").strip())
     offered = getattr(form.fields[name], "queryset", None)
-    if not text.isdigit() or offered is None:
+    if pk is None or offered is None:
         return None
-    found = offered.filter(pk=int(text)).first()  # what the field offers this person only
+    found = offered.filter(pk=pk).first()  # what the field offers this person only
     return found if isinstance(found, Source) else None

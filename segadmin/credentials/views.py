@@ -26,6 +26,7 @@ from segadmin.credentials import crypto, production, services
 from segadmin.credentials.forms import ImportSourcesForm, SourceForm, WorkspaceForm
 from segadmin.credentials.models import Source, Workspace
 from segadmin.lib.htmx import HtmxHttpRequest
+from segadmin.lib.ids import whole_number
 from segadmin.segment import client
 
 MANAGE = "accounts.manage_credentials"
@@ -393,9 +394,8 @@ def source_list(request: HttpRequest) -> HttpResponse:
 def source_add(request: HttpRequest) -> HttpResponse:
     initial = {}
     if workspace_id := request.GET.get("workspace", "").strip():
-        workspace = (
-            Workspace.objects.filter(pk=workspace_id).first() if workspace_id.isdigit() else None
-        )
+        pk = whole_number(workspace_id)
+        workspace = Workspace.objects.filter(pk=pk).first() if pk is not None else None
         if workspace:
             initial = {"workspace": workspace, "region": workspace.region}
     form = SourceForm(request.POST or None, initial=initial, submit_label="Add source")

@@ -145,3 +145,20 @@ def test_a_source_number_no_key_can_hold_is_refused_not_a_500(
     )
     assert response.status_code == 422
     assert Source.enabled_by_pk(int(forged)) is None
+
+
+# Digits str.isdigit() takes and int() refuses ("¹", "²") or reads (Arabic-Indic "٣" is 3).
+NOT_ASCII_DIGITS = ["¹", "²³", "٣", "1²"]
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+@pytest.mark.parametrize("forged", NOT_ASCII_DIGITS)
+def test_a_source_of_digits_that_are_not_ascii_is_refused_not_a_500(
+    screen: str, forged: str, admin_with_source: Client
+) -> None:
+    # Found by the property test above: "¹" passed isdigit() and int() raised ValueError.
+    response = admin_with_source.post(
+        f"/calls/{screen}/", {"source": forged, "workspace": forged, "action": "preview"}
+    )
+    assert response.status_code == 422
+    assert admin_with_source.get(f"/calls/{screen}/", {"source": forged}).status_code == 200

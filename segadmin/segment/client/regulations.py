@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from segadmin.lib.ids import whole_number
 from segadmin.segment import redaction
 from segadmin.segment.client.public_api import (
     MAX_PAGES,
@@ -116,7 +117,7 @@ class Suppressed:
 def quota_of(result: SendResult) -> Quota:
     headers = {name.lower(): value for name, value in result.headers.items()}
     remaining_text = headers.get("x-ratelimit-remaining", "").strip()
-    remaining = int(remaining_text) if remaining_text.isdigit() else None
+    remaining = whole_number(remaining_text)
     return Quota(remaining=remaining, reset=headers.get("x-ratelimit-reset", "")[:64])
 
 
