@@ -67,9 +67,10 @@ def test_a_marketer_sends_an_identify_with_the_keyboard_alone(
     # Send with no user: refused, the focus on the error summary, whose link leads to the field.
     tab_to(page, "button[value=send]")
     page.keyboard.press("Enter")
-    summary = page.get_by_test_id("form-errors")
-    summary.wait_for()
-    assert page.evaluate("() => document.activeElement.matches('[data-error-summary]')")
+    page.get_by_test_id("form-errors").wait_for()
+    # forms.js moves the focus once htmx has settled the swap, a moment after the summary shows.
+    on_summary = "() => document.activeElement.matches('[data-error-summary]')"
+    page.wait_for_function(on_summary, timeout=5000)
     assert axe_violations(page) == []  # the refused form too (error summary, invalid fields)
     tab_to(page, "[data-testid=error-link]", most=3)
     page.keyboard.press("Enter")
