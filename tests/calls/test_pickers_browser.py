@@ -48,7 +48,10 @@ def preview(page: Page) -> dict[str, Any]:
 def first_zones(page: Page, label: str) -> list[str]:
     box = page.get_by_role("combobox", name=label, exact=True)
     box.locator("xpath=ancestor::div[contains(@class, 'ts-control')]").click()
+    # tom-select opens its list in a timeout after the click (focus(), then onFocus()), so the
+    # click can return before the list is there: evaluate_all does not wait, wait for the list.
     group = page.locator(".ts-dropdown:visible .optgroup").first
+    expect(group.locator(".option").first).to_be_visible()
     names = group.locator(".option").evaluate_all("(els) => els.map((e) => e.dataset.value)")
     box.press("Escape")
     return names  # type: ignore[no-any-return]
