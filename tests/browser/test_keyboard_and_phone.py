@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from segadmin.accounts.navigation import NAVIGATION
 from segadmin.accounts.roles import ADMIN, MARKETER, SUPPORT
@@ -64,6 +65,9 @@ def test_a_marketer_sends_an_identify_with_the_keyboard_alone(
     tab_to(page, "select[name=source]")
     page.keyboard.type("Backend")  # a closed select picks the option typed
     assert page.locator("select[name=source] option:checked").inner_text().startswith("Backend")
+    # The change sends htmx's redraw of the editor (calls/planned.py), which disables Send
+    # until it answers; Tab skips a disabled button, so wait for it before tabbing to Send.
+    expect(page.locator("button[value=send]")).to_be_enabled()
     # Send with no user: refused, the focus on the error summary, whose link leads to the field.
     tab_to(page, "button[value=send]")
     page.keyboard.press("Enter")
