@@ -9,6 +9,7 @@ import os
 import pytest
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from playwright.sync_api import expect
 
 from segadmin.accounts.models import UserSession
 from segadmin.accounts.navigation import NAVIGATION
@@ -35,7 +36,8 @@ def test_an_admin_adds_a_support_person_who_then_sees_exactly_supports_pages(
     page.get_by_label("Email").fill("nina@example.com")
     page.get_by_label("Support").check()
     page.get_by_role("button", name="Add the person").click()
-    assert page.get_by_role("heading", name="nina added as Support").is_visible()
+    # The click returns once the next page is committed, not parsed: wait for what it shows.
+    expect(page.get_by_role("heading", name="nina added as Support")).to_be_visible()
     password = page.get_by_test_id("one-time-password").input_value()
     assert len(password) == 19
     page.get_by_role("link", name="Back to Users").click()
@@ -97,7 +99,7 @@ def test_an_admin_limits_a_person_to_chosen_sources_with_the_pickers(
     page.keyboard.press("Escape")
     assert axe_violations(page) == []
     page.get_by_role("button", name="Save the source limits").click()
-    assert page.get_by_text("sam is limited to the workspaces and sources chosen").is_visible()
+    expect(page.get_by_text("sam is limited to the workspaces and sources chosen")).to_be_visible()
     assert page.get_by_test_id("person-limits").inner_text() == "workspace Shop, source Mobile app"
     page.get_by_role("link", name="Users").first.click()
     row = page.get_by_role("row", name="sam")
@@ -166,9 +168,9 @@ def test_an_admin_removes_the_second_factor_of_a_person_who_lost_their_phone(
     assert Authenticator.objects.filter(user=support).count() == 2
     page.get_by_label("Remove every second factor of sam").check()
     button.click()
-    assert page.get_by_text("sam's second factor is removed").is_visible()
+    expect(page.get_by_text("sam's second factor is removed")).to_be_visible()
     assert page.get_by_test_id("person-second-factor").inner_text() == "None"
-    assert page.get_by_text("sam has no second factor.").is_visible()
+    expect(page.get_by_text("sam has no second factor.")).to_be_visible()
     assert Authenticator.objects.filter(user=support).count() == 0
     assert axe_violations(page) == []
     assert browser_errors == []
