@@ -227,6 +227,17 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """http://127.0.0.1:<port> where connections are refused: a port bound for the whole test
+    and never listened on. Closing it at once would free the port for anyone (another xdist
+    worker's live server or fake, or the kernel choosing it as a client's own port, which then
+    connects to itself) while the test still counts on it being closed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 # --- Transactional tests and the audit log's triggers ---------------------------------------
 
 AUDIT_TABLES = ("audit_auditentry", "audit_auditmessage")

@@ -40,13 +40,6 @@ LOGIN = "/accounts/oidc/sso/login/"
 CALLBACK = "/accounts/oidc/sso/login/callback/"
 
 
-def closed_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def silent() -> Iterator[str]:
     """A port that accepts connections (the kernel's backlog) and never answers."""
@@ -168,14 +161,18 @@ CASES = ["closed port", "timeout", "not JSON", "JSON but not an object", "no end
 
 @pytest.fixture(params=CASES)
 def provider_down(
-    request: pytest.FixtureRequest, settings: Any, silent: str, fake_provider: FakeProvider
+    request: pytest.FixtureRequest,
+    settings: Any,
+    silent: str,
+    refused_url: str,
+    fake_provider: FakeProvider,
 ) -> str:
     """The issuer of a provider down in each of CASES' ways, segadmin pointed at it: a closed
     port, silent (a timeout), or answering a discovery document that is not JSON, JSON but no
     object, or lacking its endpoints."""
     case = request.param
     if case == "closed port":
-        issuer = closed_port()
+        issuer = refused_url
     elif case == "timeout":
         issuer = silent
     else:
@@ -229,6 +226,7 @@ def test_the_way_back_with_the_provider_down_shows_the_failure_page_and_is_audit
     client: Client,
     settings: Any,
     silent: str,
+    refused_url: str,
     fake_provider: FakeProvider,
     caplog: pytest.LogCaptureFixture,
     failure: str,
@@ -238,7 +236,7 @@ def test_the_way_back_with_the_provider_down_shows_the_failure_page_and_is_audit
     reached, or its discovery document is no longer JSON ("gone")."""
     point_at(settings, fake_provider.url)
     if failure == "token endpoint closed":
-        fake_provider.token_endpoint = closed_port()
+        fake_provider.token_endpoint = refused_url
     elif failure == "token endpoint silent":
         fake_provider.token_endpoint = silent
     if process == "redirect":
@@ -373,9 +371,9 @@ def test_a_token_endpoint_refusing_the_code_is_still_the_refused_log_in(
 
 
 def test_password_log_in_and_break_glass_work_while_the_provider_is_down(
-    client: Client, settings: Any, admin_user: Any, superuser: Any
+    client: Client, settings: Any, admin_user: Any, superuser: Any, refused_url: str
 ) -> None:
-    point_at(settings, closed_port())
+    point_at(settings, refused_url)
     page = client.get("/accounts/login/")
     assert page.status_code == 200
     assert "Log in with Test IdP" in page.content.decode()

@@ -355,18 +355,15 @@ def test_a_new_person_whose_email_another_account_has_is_created_without_it(
 
 
 def test_with_the_provider_down_log_in_with_it_fails_on_a_page_and_passwords_still_work(
-    page, live_server, browser_errors, settings, marketer
+    page, live_server, browser_errors, settings, marketer, refused_url
 ) -> None:
     """The provider's port closed: "Log in with …" answers segadmin's failure page (502,
     naming the provider, not its address), on the record; the password form still logs in."""
-    import socket
     from types import SimpleNamespace
 
     from tests.oidc.segadmin_sso import configure
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        down = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    down = refused_url
     secret = "client-secret-of-a-provider-that-is-down"
     configure(settings, SimpleNamespace(issuer=down, client_id="segadmin", client_secret=secret))
     page.goto(f"{live_server.url}/accounts/login/")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+from collections.abc import Iterator
 
 import pytest
 import urllib3.util.connection
@@ -20,10 +21,11 @@ def request() -> client.SegmentRequest:
 
 
 @pytest.fixture
-def closed_port() -> int:
+def closed_port() -> Iterator[int]:
+    # Bound until the test ends (never listened on): closed, and no one else's meanwhile.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock.getsockname()[1]
 
 
 def test_a_refused_connection_is_a_result_and_is_retried(settings, closed_port):
