@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from segadmin.calls import editors
 from segadmin.credentials.models import Source
 from tests.calls.conftest import WRITE_KEY, open_call, search_and_choose
 from tests.conftest import log_in
@@ -206,4 +208,32 @@ def test_a_track_with_revenue_and_currency_is_sent_as_numbers_and_a_code(
     ).to_be_visible()
     assert len(fake_segment.requests) == 1
     # The refused send came back with 200 for htmx: not even a failed resource in the console.
+    assert browser_errors == []
+
+
+def test_the_editor_waits_while_it_switches_to_json_so_nothing_typed_is_lost(
+    ready: Page, live_server: Any, monkeypatch: pytest.MonkeyPatch, browser_errors: list[str]
+) -> None:
+    """The answer of Form/JSON replaces the editor with what it held when the button was
+    pressed: anything typed while the answer is on its way would be lost, so the editor's
+    fields wait for it (as for the planned redraw of calls/planned.py)."""
+    page = ready
+    page.goto(f"{live_server.url}/calls/identify/")
+    name = page.get_by_label("Name of a custom trait")
+    name.fill("plan")
+    answer = threading.Event()
+    render = editors.render_editor
+
+    def held(*args: Any, **kwargs: Any) -> str:  # the live server holds the answer
+        answer.wait(timeout=20)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(editors, "render_editor", held)
+    page.get_by_role("button", name="Edit Traits as JSON").click()
+    try:
+        expect(name).to_be_disabled()
+        expect(page.get_by_role("button", name="+ Add a custom trait")).to_be_disabled()
+    finally:
+        answer.set()
+    expect(page.get_by_label("Traits (JSON)")).to_have_value('{\n  "plan": ""\n}')
     assert browser_errors == []
