@@ -363,9 +363,10 @@ def test_with_the_provider_down_log_in_with_it_fails_on_a_page_and_passwords_sti
 
     from tests.oidc.segadmin_sso import configure
 
-    down = refused_url
     secret = "client-secret-of-a-provider-that-is-down"
-    configure(settings, SimpleNamespace(issuer=down, client_id="segadmin", client_secret=secret))
+    configure(
+        settings, SimpleNamespace(issuer=refused_url, client_id="segadmin", client_secret=secret)
+    )
     page.goto(f"{live_server.url}/accounts/login/")
     with page.expect_response(lambda r: r.url.endswith("/accounts/oidc/sso/login/")) as answer:
         page.get_by_role("button", name=f"Log in with {PROVIDER_NAME}").click()
@@ -374,7 +375,7 @@ def test_with_the_provider_down_log_in_with_it_fails_on_a_page_and_passwords_sti
     assert page.get_by_role("heading", name=f"Log-in with {PROVIDER_NAME} failed").is_visible()
     text = page.get_by_test_id("sso-failed").inner_text()
     assert f"could not reach {PROVIDER_NAME}" in text
-    assert down.split("//")[1] not in page.content() and secret not in page.content()
+    assert refused_url.split("//")[1] not in page.content() and secret not in page.content()
     shot(page, "sso-provider-down")
     [failed] = audit_events("user.login_failed")
     assert failed["details"]["reason"] == "provider_unreachable"

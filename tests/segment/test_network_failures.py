@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from collections.abc import Iterator
 
-import pytest
 import urllib3.util.connection
 
 from segadmin.segment import client
@@ -20,16 +18,8 @@ def request() -> client.SegmentRequest:
     return client.tracking_request(message, write_key="WK", region="us")
 
 
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    # Bound until the test ends (never listened on): closed, and no one else's meanwhile.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
-
-
-def test_a_refused_connection_is_a_result_and_is_retried(settings, closed_port):
-    settings.SEGMENT_TRACKING_API_URL = f"http://127.0.0.1:{closed_port}"
+def test_a_refused_connection_is_a_result_and_is_retried(settings, refused_url):
+    settings.SEGMENT_TRACKING_API_URL = refused_url
     result = client.send(request(), profile=QUICK)
     assert (result.status, result.error, result.attempts) == (None, "connection refused", 3)
     assert not result.ok and result.json() is None and result.body == b""
@@ -90,8 +80,8 @@ def test_a_misconfigured_base_url_is_a_result(settings):
     assert result.error == "invalid URL"
 
 
-def test_a_failure_reason_never_repeats_the_url_or_its_credential(settings, closed_port):
-    settings.SEGMENT_PUBLIC_API_URL = f"http://127.0.0.1:{closed_port}"
+def test_a_failure_reason_never_repeats_the_url_or_its_credential(settings, refused_url):
+    settings.SEGMENT_PUBLIC_API_URL = refused_url
     raw = client.raw_public_request(
         method="GET",
         path="/sources",
